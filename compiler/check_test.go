@@ -1,0 +1,216 @@
+package compiler
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestDiagnosticsGolden checks the exact diagnostics of each file in
+// testdata/diag against the .golden file next to it.
+func TestDiagnosticsGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/diag/*.risk")
+	if len(files) == 0 {
+		t.Fatal("no testdata")
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			src, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, diags := CheckSource(path, src, Options{CheckFiles: true})
+			got := diags.Error()
+			if got != "" {
+				got += "\n"
+			}
+			golden := strings.TrimSuffix(path, ".risk") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./compiler -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("diagnostics differ\n--- got\n%s--- want\n%s", got, want)
+			}
+		})
+	}
+}
+
+const prelude = `policy t version "1"
+events loan_apply, payment
+input {
+  amount  float >= 0
+  count   int
+  name    string
+  flag    bool
+  ts      time
+  opened  time
+  email   string optional
+  score2  float default 0.5
+}
+list names = ["a", "b"]
+list nums = [1, 2.5]
+`
+
+// TestCheckExpressions type-checks one rule condition per case. want is
+// "" for a clean check, else a substring of the first error.
+func TestCheckExpressions(t *testing.T) {
+	cases := []struct{ when, want string }{
+		{`amount > 10`, ""},
+		{`count >= 2 and amount / count > 1.5`, ""},
+		{`count % 2 == 1`, ""},
+		{`-amount < -3`, ""},
+		{`not flag or name == "x"`, ""},
+		{`name in names and count in nums and amount not in nums`, ""},
+		{`name in ["x", "y"] and count not in [1, 2]`, ""},
+		{`amount between 1 and 10`, ""},
+		{`ts - opened > 7d and ts between opened and opened + 30d`, ""},
+		{`days(ts - opened) * 2 > 3 and hours(1h) == 1`, ""},
+		{`hour(ts) >= 22 or weekday(ts) == 0`, ""},
+		{`min(amount, count, 3) > max(1, 2) and abs(-count) == 1`, ""},
+		{`round(amount) + floor(amount) + ceil(amount) > 2`, ""},
+		{`log(amount) + exp(1) + sqrt(amount) > clamp(amount, 0, 1)`, ""},
+		{`lower(name) == upper(name) and len(name) > 3`, ""},
+		{`contains(name, "x") and starts_with(name, "a") and ends_with(name, "z")`, ""},
+		{`if(flag, 1, 2.5) > 1`, ""},
+		{`exists(email) and len(email) > 3`, ""},
+		{`not exists(email) or contains(email, "+")`, ""},
+		{`if(exists(email), email, "none") == "x"`, ""},
+		{`if(not exists(email), "none", email) == "x"`, ""},
+		{`coalesce(email, "") != "" and score2 > 0.1`, ""},
+		{`(exists(email) and flag) and email == "a"`, ""},
+		{`amount > fixed 10 and ts - opened > fixed 1h`, ""},
+		{`flag == true`, ""},
+		{`ts > ts - 1h + 30m`, ""},
+
+		{`len(email) > 3`, `optional input "email" used without an exists(email) guard`},
+		{`exists(email) or len(email) > 3`, `without an exists(email) guard`},
+		{`not exists(email) and len(email) > 3`, `without an exists(email) guard`},
+		{`exists(name)`, `input "name" is not optional`},
+		{`exists(amount + 1)`, `exists takes the name of an optional input`},
+		{`coalesce(email, 3) == "x"`, `coalesce fallback must be string`},
+		{`name > 3`, `cannot apply > to string and int`},
+		{`name < "b"`, `strings support only == and !=`},
+		{`name == 3`, `cannot apply == to string and int`},
+		{`ts > 3`, `cannot apply > to time and int`},
+		{`ts + ts > ts`, `cannot apply + to time and time`},
+		{`name + "x" == "y"`, `cannot apply + to string and string`},
+		{`amount`, `condition of rule "r" must be bool, got float`},
+		{`flag and amount`, `and needs bool operands, got float`},
+		{`not amount`, `not needs a bool, got float`},
+		{`-name == "x"`, `cannot negate string`},
+		{`amount in names`, `element types differ`},
+		{`name in amount`, `"amount" is an input`},
+		{`name in ["a", 1]`, `list mixes strings and numbers`},
+		{`name in [lower(name)]`, `list items must be string or number literals`},
+		{`names == "a"`, `list "names" can only appear on the right of in`},
+		{`["a"] == "a"`, `a list literal can only appear on the right of in`},
+		{`name between 1 and 2`, `between needs three numbers`},
+		{`amount > amout`, `unknown name "amout" (did you mean "amount"?)`},
+		{`maxx(amount, 1) > 1`, `unknown function "maxx" (did you mean "max"?)`},
+		{`abs(1, 2) > 1`, `abs takes 1 argument, got 2`},
+		{`min(1) > 1`, `min takes at least 2 arguments, got 1`},
+		{`lower(amount) == "x"`, `argument 1 of lower must be a string, got float`},
+		{`hour(amount) > 1`, `argument 1 of hour must be a time`},
+		{`if(amount, 1, 2) > 1`, `condition of if must be bool`},
+		{`if(flag, "a", 2) == 2`, `branches of if must have the same type`},
+		{`if(flag, 1) > 1`, `if takes 3 arguments, got 2`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.when, func(t *testing.T) {
+			src := prelude + "rule r\n  when " + tc.when + "\n  emit review reason \"x\"\n"
+			_, diags := CheckSource("t.risk", []byte(src), Options{})
+			switch {
+			case tc.want == "" && diags.HasErrors():
+				t.Fatalf("unexpected error: %v", diags)
+			case tc.want != "" && !strings.Contains(diags.Error(), tc.want):
+				t.Fatalf("got %v\nwant %q", diags, tc.want)
+			}
+		})
+	}
+}
+
+// TestCheckTypes checks the type recorded for expressions.
+func TestCheckTypes(t *testing.T) {
+	cases := []struct {
+		expr string
+		want Type
+	}{
+		{`count + 1`, Int},
+		{`count + 1.5`, Float},
+		{`count / 2`, Float},
+		{`count % 2`, Int},
+		{`amount * count`, Float},
+		{`ts - opened`, Duration},
+		{`ts + 1h`, Time},
+		{`(ts - opened) * 2`, Duration},
+		{`(ts - opened) / 1h`, Float},
+		{`min(count, 2)`, Int},
+		{`max(count, 2.0)`, Float},
+		{`round(amount)`, Int},
+		{`abs(count)`, Int},
+		{`lower(name)`, String},
+		{`if(flag, count, 2)`, Int},
+		{`coalesce(email, "none")`, String},
+		{`amount > 1 and flag`, Bool},
+	}
+	for _, tc := range cases {
+		t.Run(tc.expr, func(t *testing.T) {
+			src := prelude + "let v = " + tc.expr + "\nrule r\n  when v == v\n  emit review reason \"x\"\n"
+			p, diags := CheckSource("t.risk", []byte(src), Options{})
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			var got Type
+			for _, l := range p.Lets {
+				if l.Sym.Name == "v" {
+					got = l.Sym.Type
+				}
+			}
+			if got != tc.want {
+				t.Fatalf("type %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLetOrder checks that lets come out in dependency order.
+func TestLetOrder(t *testing.T) {
+	src := prelude + "let c = b + 1\nlet b = a * 2\nlet a = amount\nrule r\n  when c > 1\n  emit review reason \"x\"\n"
+	p, diags := CheckSource("t.risk", []byte(src), Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var order []string
+	for _, l := range p.Lets {
+		order = append(order, l.Sym.Name)
+	}
+	if got := strings.Join(order, ","); got != "a,b,c" {
+		t.Fatalf("let order %s, want a,b,c", got)
+	}
+}
+
+// TestExamplesCheckClean runs the checker over every example policy.
+func TestExamplesCheckClean(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*/*.risk")
+	for _, path := range files {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, diags := CheckSource(path, src, Options{CheckFiles: true})
+		if len(diags) > 0 {
+			t.Errorf("%s:\n%v", path, diags)
+		}
+	}
+}
