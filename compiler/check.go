@@ -2,7 +2,6 @@ package compiler
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -560,15 +559,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// describe names an expression for messages: the source name when it is
-// a plain reference, else its kind.
-func describe(e lang.Expr) string {
-	if id, ok := lang.Unparen(e).(*lang.Ident); ok {
-		return fmt.Sprintf("%q", id.Name)
-	}
-	return "expression"
 }
 
 // CheckSource parses and checks one policy source. Syntax errors stop

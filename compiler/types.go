@@ -46,14 +46,6 @@ func (t Type) IsList() bool { return t == StringList || t == NumberList }
 // inputTypes are the types an input field may declare.
 var inputTypes = map[string]Type{"int": Int, "float": Float, "bool": Bool, "string": String, "time": Time}
 
-// elemOf returns the element type a list of type t holds.
-func elemOf(t Type) Type {
-	if t == StringList {
-		return String
-	}
-	return Float
-}
-
 // arith returns the result of a numeric operation on a and b.
 func arith(a, b Type) Type {
 	if a == Int && b == Int {

@@ -86,9 +86,9 @@ type ModelDecl struct {
 	Name        *Ident
 	Kind        *Ident // "onnx"
 	Path        *StringLit
-	Inputs      []*Ident    // feature order of the input tensor
-	Output      *StringLit  // output tensor name
-	OutputIndex *NumberLit  // index into the output, or nil for 0
+	Inputs      []*Ident   // feature order of the input tensor
+	Output      *StringLit // output tensor name
+	OutputIndex *NumberLit // index into the output, or nil for 0
 	Timeout     *DurationLit
 	OnError     *NumberLit // fallback value when the model fails
 	Rbrace      Pos

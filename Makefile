@@ -1,0 +1,92 @@
+# Riskforge build scaffolding. `make` builds; `make test` is what CI runs.
+# Needs: Go (cgo on, the default), gcc, and npm for the one-time `make deps`.
+
+GO          ?= go
+BIN         := $(CURDIR)/bin
+TOOLS_BIN   := $(BIN)/tools
+
+# ONNX Runtime shared library, loaded at run time by github.com/yalue/onnxruntime_go
+# (v1.27.0 speaks ORT API version 24, i.e. onnxruntime 1.24.x).
+ORT_VERSION := 1.24.1
+ORT_DIR     := $(CURDIR)/third_party/onnxruntime
+ORT_REAL    := $(ORT_DIR)/lib/libonnxruntime.so.$(ORT_VERSION)
+ORT_LIB     := $(ORT_DIR)/lib/libonnxruntime.so
+# Every recipe (tests, benchmarks, fuzzing, riskd) finds the library through this;
+# set RISKFORGE_ORT_LIB in the environment to use another copy.
+export RISKFORGE_ORT_LIB ?= $(ORT_LIB)
+
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK         := $(TOOLS_BIN)/staticcheck
+
+GO_TEST_FLAGS ?= -count=1 -timeout 10m
+
+# Fuzz targets as package:FuncName pairs; FUZZTIME is per target.
+FUZZ_TARGETS ?= ./lang:FuzzParse
+FUZZTIME     ?= 30s
+
+RISKD_POLICY ?= examples/loan
+RISKD_ADDR   ?= 127.0.0.1:8080
+
+.PHONY: build deps lint fmt-check test run bench fuzz load clean
+
+# build: compile both binaries into bin/ (default target).
+build:
+	$(GO) build -o bin/riskc ./cmd/riskc
+	$(GO) build -o bin/riskd ./cmd/riskd
+
+# deps: install onnxruntime into third_party/onnxruntime/ once; a no-op afterwards.
+deps: $(ORT_LIB)
+
+$(ORT_REAL) $(ORT_LIB) &:
+	ORT_VERSION=$(ORT_VERSION) ./scripts/fetch-onnxruntime.sh
+
+# lint: go vet plus staticcheck (pinned, installed into bin/tools/ on first use).
+lint: $(STATICCHECK)
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+# After changing STATICCHECK_VERSION run `make clean` so it is installed again.
+$(STATICCHECK):
+	GOBIN=$(TOOLS_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# fmt-check: fail if any Go file (outside bin/, third_party/, testdata/) needs gofmt.
+fmt-check:
+	@files=$$(find . \( -path ./.git -o -path ./bin -o -path ./third_party -o -name testdata \) -prune \
+		-o -name '*.go' -type f -print | xargs -r gofmt -l); \
+	if [ -n "$$files" ]; then \
+		echo "gofmt -l lists these files (run gofmt -w on them):"; echo "$$files"; exit 1; \
+	fi
+
+# test: everything CI checks — deps, lint, formatting, then all tests.
+test: deps lint fmt-check
+	$(GO) test $(GO_TEST_FLAGS) ./...
+
+# run: start the decision server on the example policy.
+run: build deps
+	./bin/riskd serve --policy $(RISKD_POLICY) --addr $(RISKD_ADDR)
+
+# bench: run every benchmark, no tests.
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# fuzz: fuzz each package:FuncName in FUZZ_TARGETS for FUZZTIME.
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		if [ "$$pkg" = "$$t" ] || [ -z "$$pkg" ] || [ -z "$$fn" ]; then \
+			echo "fuzz: bad FUZZ_TARGETS entry '$$t' (want package:FuncName)" >&2; exit 2; \
+		fi; \
+		if ! $(GO) test -list "^$$fn\$$" "$$pkg" | grep -qx "$$fn"; then \
+			echo "fuzz: no fuzz target $$fn in $$pkg" >&2; exit 2; \
+		fi; \
+		echo "==> $(GO) test -run '^\$$' -fuzz '^$$fn\$$' -fuzztime $(FUZZTIME) $$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+	done
+
+# load: load test of riskd (placeholder).
+load:
+	@echo "load test arrives with riskd (issue 6)"
+
+# clean: remove built binaries and tools (keeps third_party/ so deps stay offline).
+clean:
+	rm -rf bin/
