@@ -138,10 +138,17 @@ func (c *checker) call(e *lang.Call, g guards) Type {
 	return sig.result
 }
 
+// maxVariadic bounds min and max so one instruction covers a call.
+const maxVariadic = 64
+
 // arity reports (and returns false) when a call has the wrong number of
 // arguments.
 func (c *checker) arity(e *lang.Call, want int, variadic bool) bool {
 	n := len(e.Args)
+	if variadic && n > maxVariadic {
+		c.errs.Add(e.Pos, "%s takes at most %d arguments, got %d", e.Fn.Name, maxVariadic, n)
+		return false
+	}
 	if n == want || (variadic && n >= want) {
 		return true
 	}

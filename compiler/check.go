@@ -231,7 +231,7 @@ func (c *checker) checkLists() {
 
 // literalSet checks the items of an inline list and returns its type.
 func (c *checker) literalSet(items []lang.Expr) Type {
-	var t Type
+	var t Type // callers report an empty list themselves
 	for _, it := range items {
 		var et Type
 		switch it.(type) {
@@ -397,17 +397,33 @@ func (c *checker) checkWindow(w *Window) {
 			c.errs.Add(d.Arg.Position(), "%s needs a number, got %s", w.Agg, t)
 		}
 	}
+	if d.Arg != nil {
+		c.inputsOnly(d.Arg, "window arguments")
+	}
 	if d.Over.Seconds <= 0 {
 		c.errs.Add(d.Over.Pos, "window length must be positive")
 	}
 	if t := c.expr(d.By, nil); t != Invalid {
 		s := c.p.Uses[d.By]
-		if s.Kind != SymInput || (t != String && t != Int) {
-			c.errs.Add(d.By.Pos, "window key %q must be a string or int input", d.By.Name)
+		if s.Kind != SymInput || (t != String && t != Int) || c.p.Inputs[s.Index].Optional {
+			c.errs.Add(d.By.Pos, "window key %q must be a required string or int input", d.By.Name)
 		} else {
 			w.By = s
 		}
 	}
+}
+
+// inputsOnly reports names in e that are not inputs: windows are fed
+// before any let, model or other window is computed.
+func (c *checker) inputsOnly(e lang.Expr, what string) {
+	lang.Inspect(e, func(n lang.Node) bool {
+		if id, ok := n.(*lang.Ident); ok {
+			if s := c.p.Uses[id]; s != nil && s.Kind != SymInput {
+				c.errs.Add(id.Pos, "%s may only use inputs; %q is %s", what, id.Name, s.Kind.article())
+			}
+		}
+		return true
+	})
 }
 
 func (c *checker) checkRules() {
@@ -477,7 +493,7 @@ func (c *checker) checkEmit(r *Rule) {
 }
 
 func actionHint(name string) string {
-	if h := suggest(name, actionNames[:]); h != "" {
+	if h := suggest(name, []string{"reject", "review", "approve"}); h != "" {
 		return h
 	}
 	return "actions are reject, review and approve"

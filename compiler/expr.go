@@ -108,6 +108,14 @@ func (c *checker) ident(id *lang.Ident, g guards) Type {
 		if l := c.lets[id.Name]; l != nil && l.Sym == s {
 			return c.resolveLet(l)
 		}
+	case SymModel:
+		// A model reads its inputs when first used, so the lets it reads
+		// must be ordered before whatever uses the model.
+		for _, in := range c.p.Models[s.Index].Decl.Inputs {
+			if l := c.lets[in.Name]; l != nil {
+				c.resolveLet(l)
+			}
+		}
 	case SymList:
 		c.errs.Add(id.Pos, "list %q can only appear on the right of in or not in", id.Name)
 		return Invalid
@@ -232,6 +240,10 @@ func (c *checker) membership(e *lang.Binary, g guards) Type {
 	var set Type
 	switch y := lang.Unparen(e.Y).(type) {
 	case *lang.ListLit:
+		if len(y.Items) == 0 {
+			c.errs.Add(y.Pos, "%s needs at least one value in its set", e.Op)
+			return Invalid
+		}
 		set = c.literalSet(y.Items)
 	case *lang.Ident:
 		s := c.lookup(y)

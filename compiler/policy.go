@@ -1,6 +1,9 @@
 package compiler
 
-import "github.com/riskforge/riskforge/lang"
+import (
+	"github.com/riskforge/riskforge/lang"
+	"github.com/riskforge/riskforge/vm"
+)
 
 // Policy is a checked policy: every declaration resolved and typed. It is
 // the input of lowering; nothing in it can fail to compile.
@@ -96,29 +99,18 @@ type Let struct {
 	Decl *lang.LetDecl
 }
 
-// Action is what a decision says to do; stronger actions have larger values.
-type Action uint8
+// Action is what a decision says to do; the VM defines it.
+type Action = vm.Action
 
 // Actions, weakest first: when several rules force actions the strongest wins.
 const (
-	Approve Action = iota
-	Review
-	Reject
+	Approve = vm.Approve
+	Review  = vm.Review
+	Reject  = vm.Reject
 )
 
-var actionNames = [...]string{"approve", "review", "reject"}
-
-func (a Action) String() string { return actionNames[a] }
-
 // ParseAction maps an action name to its Action.
-func ParseAction(s string) (Action, bool) {
-	for i, n := range actionNames {
-		if n == s {
-			return Action(i), true
-		}
-	}
-	return 0, false
-}
+func ParseAction(s string) (Action, bool) { return vm.ParseAction(s) }
 
 // Rule is a checked rule.
 type Rule struct {

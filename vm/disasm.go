@@ -1,0 +1,103 @@
+package vm
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Disassemble writes a readable listing of p: header, schema, parameter
+// table, lists, models, windows, then the code with each source line
+// printed above the instructions compiled from it.
+func Disassemble(w io.Writer, p *Program) {
+	fmt.Fprintf(w, "policy %s version %q\nsource %s sha256 %x\n", p.Name, p.Version, p.SourcePath, p.SourceSHA256)
+	fmt.Fprintf(w, "events %s\n\ninputs:\n", strings.Join(p.Events, ", "))
+	for i, in := range p.Inputs {
+		fmt.Fprintf(w, "  %2d %-16s %-6s slot %d%s\n", i, in.Name, in.Type, in.Slot, inputNotes(in))
+	}
+	fmt.Fprintln(w, "\nparams:")
+	for i, prm := range p.Params {
+		fmt.Fprintf(w, "  %2d %-32s %-9s %g%s  (line %d)\n", i, prm.Name, prm.Kind, prm.Value, prm.Unit, prm.Line)
+	}
+	if len(p.Lists) > 0 {
+		fmt.Fprintln(w, "\nlists:")
+		for i, l := range p.Lists {
+			fmt.Fprintf(w, "  %2d %-16s %d entries%s\n", i, listName(l), max(len(l.Strings), len(l.Nums)), listSource(l))
+		}
+	}
+	for i, m := range p.Models {
+		fmt.Fprintf(w, "model %d %s: %s output %q[%d] inputs %v timeout %gs on_error %g\n", i, m.Name, m.Path, m.Output, m.Index, m.InputSlots, m.TimeoutSec, m.OnError)
+	}
+	for i, win := range p.Windows {
+		fmt.Fprintf(w, "window %d %s: %s over %gs key slot %d -> slot %d\n", i, win.Name, win.Agg, win.OverSec, win.KeySlot, win.Slot)
+	}
+	fmt.Fprintln(w, "\ncode:")
+	disassembleCode(w, p)
+}
+
+func inputNotes(in Input) string {
+	var b strings.Builder
+	if in.Optional {
+		b.WriteString(" optional")
+	}
+	if in.Default != nil {
+		if in.Type == TString {
+			fmt.Fprintf(&b, " default %q", in.Default.Str)
+		} else {
+			fmt.Fprintf(&b, " default %g", in.Default.Num)
+		}
+	}
+	return b.String()
+}
+
+func listName(l List) string {
+	if l.Name == "" {
+		return "(inline)"
+	}
+	return l.Name
+}
+
+func listSource(l List) string {
+	if l.Path == "" {
+		return ""
+	}
+	return fmt.Sprintf(" from %s sha256 %x", l.Path, l.Digest[:8])
+}
+
+func disassembleCode(w io.Writer, p *Program) {
+	lines := strings.Split(p.Source, "\n")
+	last := int32(-1)
+	for pc, in := range p.Code {
+		if l := p.Lines[pc]; l != last && l > 0 && int(l) <= len(lines) {
+			fmt.Fprintf(w, "        ; %d: %s\n", l, strings.TrimSpace(lines[l-1]))
+			last = l
+		}
+		fmt.Fprintf(w, "  %4d  %-11s %s\n", pc, in.Op, p.operand(in))
+	}
+}
+
+// operand renders an instruction's operand with what it refers to.
+func (p *Program) operand(in Instr) string {
+	a := in.A
+	switch in.Op {
+	case PUSHK:
+		return fmt.Sprintf("%d (%g)", a, p.NumConsts[a])
+	case PARAM:
+		return fmt.Sprintf("%d (%s = %g)", a, p.Params[a].Name, p.Params[a].Value)
+	case PUSHS:
+		return fmt.Sprintf("%d (%q)", a, p.StrConsts[a])
+	case PRESENT:
+		return fmt.Sprintf("%d (%s)", a, p.Inputs[a].Name)
+	case MODEL:
+		return fmt.Sprintf("%d (%s)", a, p.Models[a].Name)
+	case INSTR, INNUM:
+		return fmt.Sprintf("%d (%s)", a, listName(p.Lists[a]))
+	case OBSERVE, OBSERVES:
+		return fmt.Sprintf("%d (%s)", a, p.Windows[a].Name)
+	case RULE, FIRE:
+		return fmt.Sprintf("%d (%s)", a, p.Rules[a].Name)
+	case LOADF, STOREF, LOADS, STORES, JMP, JF, JT, JFPOP, MIN, MAX:
+		return fmt.Sprint(a)
+	}
+	return ""
+}

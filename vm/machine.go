@@ -1,0 +1,366 @@
+package vm
+
+import (
+	"errors"
+	"math"
+	"sync"
+	"time"
+)
+
+// ModelRunner runs the models a program declares. The VM owns this
+// interface; the models package provides the ONNX implementation.
+// Predict gets the features in the model's declared order and returns
+// the selected output. It must be safe for concurrent use.
+type ModelRunner interface {
+	Predict(model int, features []float32) (float64, error)
+}
+
+// WindowKey identifies the entity a window aggregates over: a string key
+// or a numeric one, whichever the window's `by` input is.
+type WindowKey struct {
+	Str string
+	Num float64
+}
+
+// WindowStore keeps velocity windows. Observe records one event (value v,
+// or s for count_distinct of strings) at time t (Unix seconds) for key in
+// window w, and returns the window's aggregate including that event.
+type WindowStore interface {
+	Observe(w int, key WindowKey, t float64, v float64, s string) float64
+}
+
+// Request is one decoded request: the event name and a value per input.
+// Num and Str are indexed by slot; Present by input index.
+type Request struct {
+	ID      string
+	Event   string
+	Num     []float64
+	Str     []string
+	Present []bool
+	// Time is the evaluation time (Unix seconds) used by windows when the
+	// policy has no `ts` input; zero means time.Now.
+	Time float64
+}
+
+// NewRequest returns an empty request sized for p.
+func (p *Program) NewRequest() *Request {
+	return &Request{Num: make([]float64, p.NumSlots), Str: make([]string, p.StrSlots), Present: make([]bool, len(p.Inputs))}
+}
+
+// Reset clears r for reuse with the same program.
+func (r *Request) Reset() {
+	r.ID, r.Event, r.Time = "", "", 0
+	clear(r.Num)
+	clear(r.Str)
+	clear(r.Present)
+}
+
+// Fired is a rule that fired in a decision.
+type Fired struct {
+	Rule   int
+	Name   string
+	Reason string
+	Weight float64 // 0 for rules that force an action
+	Forced bool
+	Action Action // when Forced
+}
+
+// ModelOutput is the value a model produced for a decision.
+type ModelOutput struct {
+	Name     string
+	Value    float64
+	Degraded bool // the model failed and on_error was used
+	Ran      bool // false when no evaluated rule needed the model
+}
+
+// TraceStep is one executed instruction, recorded when tracing is on.
+type TraceStep struct {
+	PC    int
+	Instr Instr
+	Line  int32
+	Top   float64 // top of the number stack after the step (0 if empty)
+}
+
+// Decision is the outcome of evaluating one request. It belongs to the
+// Machine that produced it and is overwritten by its next Eval.
+type Decision struct {
+	Action   Action
+	Score    float64 // sigmoid(bias + sum of fired weights)
+	Logit    float64 // bias + sum of fired weights
+	Fired    []Fired
+	Models   []ModelOutput
+	Degraded bool
+	Trace    []TraceStep // only when Machine.Trace is set
+}
+
+// Machine evaluates requests against one Program. It is not safe for
+// concurrent use; take one per goroutine from Program.Machine (pooled).
+type Machine struct {
+	prog    *Program
+	params  []float64
+	f       []float64
+	s       []string
+	num     []float64 // slots
+	str     []string
+	present []bool
+	fired   []bool
+	ran     []bool
+	feats   []float32
+	event   int
+	d       Decision
+
+	// Models and Windows serve MODEL and OBSERVE; nil models make every
+	// model call fall back to on_error, nil windows make them read 0.
+	Models  ModelRunner
+	Windows WindowStore
+	// Trace records every executed instruction in Decision.Trace.
+	Trace bool
+}
+
+var machinePools sync.Map // *Program -> *sync.Pool
+
+// NewMachine returns a machine for p using its own parameter values.
+func (p *Program) NewMachine() *Machine {
+	maxIn := 0
+	for _, md := range p.Models {
+		maxIn = max(maxIn, len(md.InputSlots))
+	}
+	m := &Machine{
+		prog:    p,
+		params:  p.ParamValues(),
+		f:       make([]float64, 0, p.maxF),
+		s:       make([]string, 0, p.maxS),
+		num:     make([]float64, p.NumSlots),
+		str:     make([]string, p.StrSlots),
+		present: make([]bool, len(p.Inputs)),
+		fired:   make([]bool, len(p.Rules)),
+		ran:     make([]bool, len(p.Models)),
+		feats:   make([]float32, maxIn),
+	}
+	m.d.Fired = make([]Fired, 0, len(p.Rules))
+	m.d.Models = make([]ModelOutput, len(p.Models))
+	return m
+}
+
+// Machine takes a pooled machine for p; give it back with Release.
+func (p *Program) Machine() *Machine {
+	pool, _ := machinePools.LoadOrStore(p, &sync.Pool{New: func() any { return p.NewMachine() }})
+	return pool.(*sync.Pool).Get().(*Machine)
+}
+
+// Release returns m to its program's pool.
+func (m *Machine) Release() {
+	m.Models, m.Windows, m.Trace = nil, nil, false
+	copy(m.params, m.prog.ParamValues())
+	if pool, ok := machinePools.Load(m.prog); ok {
+		pool.(*sync.Pool).Put(m)
+	}
+}
+
+// Program returns the program m evaluates.
+func (m *Machine) Program() *Program { return m.prog }
+
+// SetParams replaces the parameter values m uses (len must match).
+func (m *Machine) SetParams(values []float64) {
+	copy(m.params, values)
+}
+
+// ErrUnknownEvent is returned for an event the policy does not handle.
+var ErrUnknownEvent = errors.New("unknown event")
+
+// Eval evaluates req and returns the decision, valid until the next Eval.
+func (m *Machine) Eval(req *Request) (*Decision, error) {
+	p := m.prog
+	m.event = -1
+	if len(p.Events) > 0 {
+		if m.event = p.EventIndex(req.Event); m.event < 0 {
+			return nil, ErrUnknownEvent
+		}
+	}
+	copy(m.num, req.Num)
+	copy(m.str, req.Str)
+	copy(m.present, req.Present)
+	clear(m.fired)
+	clear(m.ran)
+	m.d.Fired = m.d.Fired[:0]
+	m.d.Trace = m.d.Trace[:0]
+	m.d.Degraded = false
+	for i := range m.d.Models {
+		m.d.Models[i] = ModelOutput{Name: p.Models[i].Name}
+	}
+	m.run(m.eventTime(req))
+	m.decide()
+	return &m.d, nil
+}
+
+func (m *Machine) eventTime(req *Request) float64 {
+	if m.prog.TimeSlot >= 0 {
+		return m.num[m.prog.TimeSlot]
+	}
+	if req.Time != 0 {
+		return req.Time
+	}
+	return float64(time.Now().UnixNano()) / 1e9
+}
+
+// decide combines fired rules into the score and the action.
+func (m *Machine) decide() {
+	p := m.prog
+	d := &p.Decide
+	logit := d.Bias
+	if d.BiasParam >= 0 {
+		logit = m.params[d.BiasParam]
+	}
+	forced, anyForced := Approve, false
+	for i := range m.d.Fired {
+		f := &m.d.Fired[i]
+		if f.Forced {
+			forced, anyForced = max(forced, f.Action), true
+			continue
+		}
+		logit += f.Weight
+	}
+	m.d.Logit = logit
+	m.d.Score = 1 / (1 + math.Exp(-logit))
+	action := d.Otherwise
+	for _, c := range d.Cuts {
+		th := c.Value
+		if c.Param >= 0 {
+			th = m.params[c.Param]
+		}
+		if m.d.Score > th || (c.Inclusive && m.d.Score == th) {
+			action = c.Action
+			break
+		}
+	}
+	if anyForced {
+		action = max(action, forced)
+	}
+	m.d.Action = action
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// fire records rule r as fired.
+func (m *Machine) fire(r int) {
+	rule := &m.prog.Rules[r]
+	m.fired[r] = true
+	w := rule.Weight
+	if rule.WeightParam >= 0 {
+		w = m.params[rule.WeightParam]
+	}
+	if rule.Forces {
+		w = 0
+	}
+	m.d.Fired = append(m.d.Fired, Fired{Rule: r, Name: rule.Name, Reason: rule.Reason, Weight: w, Forced: rule.Forces, Action: rule.Action})
+}
+
+// listens reports whether rule r runs for the current event.
+func (m *Machine) listens(r int) bool {
+	ev := m.prog.ruleEvents[r]
+	return ev == nil || (m.event >= 0 && ev[m.event])
+}
+
+// model returns model i's output, running it on first use.
+func (m *Machine) model(i int) float64 {
+	md := &m.prog.Models[i]
+	if m.ran[i] {
+		return m.num[md.Slot]
+	}
+	m.ran[i] = true
+	out := &m.d.Models[i]
+	out.Ran = true
+	v := md.OnError
+	if m.Models == nil {
+		out.Degraded = true
+	} else {
+		feats := m.feats[:len(md.InputSlots)]
+		for j, s := range md.InputSlots {
+			feats[j] = float32(m.num[s])
+		}
+		r, err := m.Models.Predict(i, feats)
+		if err != nil || math.IsNaN(r) {
+			out.Degraded = true
+		} else {
+			v = r
+		}
+	}
+	if out.Degraded {
+		m.d.Degraded = true
+	}
+	out.Value = v
+	m.num[md.Slot] = v
+	return v
+}
+
+// observe feeds window w and stores its aggregate.
+func (m *Machine) observe(w int, t, v float64, s string) {
+	win := &m.prog.Windows[w]
+	if m.Windows == nil {
+		m.num[win.Slot] = 0
+		return
+	}
+	var key WindowKey
+	if win.KeyString {
+		key.Str = m.str[win.KeySlot]
+	} else {
+		key.Num = m.num[win.KeySlot]
+	}
+	m.num[win.Slot] = m.Windows.Observe(w, key, t, v, s)
+}
+
+// Fired reports whether rule r fired in the last evaluation.
+func (m *Machine) FiredRule(r int) bool { return m.fired[r] }
+
+const minLog = -744.4400719213812 // ln of the smallest positive float64
+
+func hourOf(t float64) float64 {
+	sec := math.Mod(math.Floor(t), 86400)
+	if sec < 0 {
+		sec += 86400
+	}
+	return math.Floor(sec / 3600)
+}
+
+func weekdayOf(t float64) float64 {
+	days := math.Floor(t / 86400)
+	wd := math.Mod(days+4, 7) // 1970-01-01 was a Thursday
+	if wd < 0 {
+		wd += 7
+	}
+	return wd
+}
+
+func safeDiv(x, y float64) float64 {
+	if y == 0 {
+		return 0
+	}
+	return x / y
+}
+
+func safeMod(x, y float64) float64 {
+	if y == 0 {
+		return 0
+	}
+	return math.Mod(x, y)
+}
+
+func safeLog(x float64) float64 {
+	if x <= 0 {
+		return minLog
+	}
+	return math.Log(x)
+}
+
+func safeSqrt(x float64) float64 {
+	if x < 0 {
+		return 0
+	}
+	return math.Sqrt(x)
+}
+

@@ -1,0 +1,302 @@
+package vm
+
+import "fmt"
+
+// Type is the run-time type of an input, mirrored from the compiler so the
+// artifact is self-describing.
+type Type uint8
+
+// Input types.
+const (
+	TInt Type = iota + 1
+	TFloat
+	TBool
+	TString
+	TTime
+)
+
+var typeNames = [...]string{0: "invalid", TInt: "int", TFloat: "float", TBool: "bool", TString: "string", TTime: "time"}
+
+func (t Type) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "invalid"
+}
+
+// IsString reports whether values of t live in string slots.
+func (t Type) IsString() bool { return t == TString }
+
+// Action is the outcome of a decision; stronger actions have larger values.
+type Action uint8
+
+// Actions, weakest first: when several rules force actions the strongest wins.
+const (
+	Approve Action = iota
+	Review
+	Reject
+)
+
+var actionNames = [...]string{"approve", "review", "reject"}
+
+// String returns the action's name.
+func (a Action) String() string {
+	if int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return "invalid"
+}
+
+// ParseAction maps a name to its Action.
+func ParseAction(s string) (Action, bool) {
+	for i, n := range actionNames {
+		if n == s {
+			return Action(i), true
+		}
+	}
+	return 0, false
+}
+
+// Input describes one request feature and where it is stored.
+type Input struct {
+	Name     string
+	Type     Type
+	Slot     uint32 // number or string slot, by Type
+	Optional bool
+	Default  *Value // nil: required (unless Optional)
+	Min, Max float64
+	MinOpen  bool
+	MaxOpen  bool
+}
+
+// Value is a literal value: a default or a parameter.
+type Value struct {
+	Num float64
+	Str string
+}
+
+// ParamKind says what a parameter is in the source.
+type ParamKind uint8
+
+// Parameter kinds.
+const (
+	Threshold ParamKind = iota // a literal compared against a feature
+	Weight                     // a rule's score weight
+	Bias                       // the decide block's bias
+	Cutoff                     // a decide threshold on the score
+)
+
+var paramKindNames = [...]string{"threshold", "weight", "bias", "cutoff"}
+
+func (k ParamKind) String() string {
+	if int(k) < len(paramKindNames) {
+		return paramKindNames[k]
+	}
+	return "invalid"
+}
+
+// Param is one tunable number of the policy. Re-tuning a policy changes
+// Params' values, never the code.
+type Param struct {
+	Name  string // e.g. "overdue.dti", "overdue.weight", "decide.bias"
+	Kind  ParamKind
+	Value float64
+	IsInt bool   // compared against an int feature: stays an integer
+	Unit  string // "" for numbers, "s" when the literal was a duration
+	Line  int32  // source position of the literal
+	Col   int32
+	Off   int32 // byte span of the literal in the source
+	End   int32
+}
+
+// List is a set used by `in`: a file-backed list or an inline literal set.
+type List struct {
+	Name    string   // "" for an inline set
+	Path    string   // file the list came from, "" for inline
+	Digest  [32]byte // SHA-256 of the file content
+	Strings []string // for string lists
+	Nums    []float64
+	IsNum   bool
+}
+
+// Model is a declared model call.
+type Model struct {
+	Name       string
+	Path       string
+	Digest     [32]byte // SHA-256 of the model file when known
+	InputSlots []uint32 // number slots, in tensor order
+	Output     string
+	Index      uint32
+	TimeoutSec float64
+	OnError    float64
+	Slot       uint32 // number slot receiving the output
+}
+
+// Window is a declared velocity aggregate.
+type Window struct {
+	Name      string
+	Agg       string // count, count_distinct, sum, avg, min, max
+	OverSec   float64
+	KeySlot   uint32
+	KeyString bool   // key lives in a string slot
+	Slot      uint32 // number slot receiving the aggregate
+}
+
+// Rule is a rule's metadata; its condition is in Code.
+type Rule struct {
+	Name        string
+	Reason      string
+	Events      []uint32 // indexes into Program.Events; empty = every event
+	Forces      bool
+	Action      Action // when Forces
+	WeightParam int32  // index into Params, or -1 when the weight is fixed
+	Weight      float64
+	End         uint32 // pc just past the rule's code
+	Line        int32
+}
+
+// Cut is one `ACTION when score >= T` line of the decide block.
+type Cut struct {
+	Action    Action
+	Inclusive bool
+	Param     int32 // -1: fixed, use Value
+	Value     float64
+}
+
+// Decide turns the score into an action.
+type Decide struct {
+	BiasParam int32 // -1: fixed, use Bias
+	Bias      float64
+	Cuts      []Cut
+	Otherwise Action
+}
+
+// Program is a compiled policy. It is immutable once built and safe to
+// share between goroutines; per-request state lives in a Machine.
+type Program struct {
+	Name         string
+	Version      string
+	SourcePath   string
+	Source       string
+	SourceSHA256 [32]byte
+
+	Events    []string
+	Inputs    []Input
+	NumSlots  uint32
+	StrSlots  uint32
+	Params    []Param
+	NumConsts []float64
+	StrConsts []string
+	Lists     []List
+	Models    []Model
+	Windows   []Window
+	Rules     []Rule
+	Decide    Decide
+
+	// TimeSlot is the number slot of the event time input `ts`, or -1
+	// when the policy has none (windows then use the evaluation time).
+	TimeSlot int32
+
+	Code  []Instr
+	Lines []int32 // source line of each instruction
+
+	// Filled by Prepare:
+	maxF, maxS int
+	eventIndex map[string]int
+	inputIndex map[string]int
+	sets       []set
+	ruleEvents [][]bool // [rule][event]
+}
+
+// set is a list prepared for O(1) membership.
+type set struct {
+	strs map[string]struct{}
+	nums map[float64]struct{}
+}
+
+// Prepare verifies the program and builds its lookup tables. Compile and
+// Decode call it; a Program built by hand must call it before use.
+func (p *Program) Prepare() error {
+	if err := p.verify(); err != nil {
+		return err
+	}
+	p.eventIndex = make(map[string]int, len(p.Events))
+	for i, e := range p.Events {
+		p.eventIndex[e] = i
+	}
+	p.inputIndex = make(map[string]int, len(p.Inputs))
+	for i, in := range p.Inputs {
+		p.inputIndex[in.Name] = i
+	}
+	p.sets = make([]set, len(p.Lists))
+	for i, l := range p.Lists {
+		p.sets[i] = newSet(l)
+	}
+	p.ruleEvents = make([][]bool, len(p.Rules))
+	for i, r := range p.Rules {
+		if len(r.Events) == 0 {
+			continue
+		}
+		p.ruleEvents[i] = make([]bool, len(p.Events))
+		for _, e := range r.Events {
+			p.ruleEvents[i][e] = true
+		}
+	}
+	return nil
+}
+
+func newSet(l List) set {
+	var s set
+	if l.IsNum {
+		s.nums = make(map[float64]struct{}, len(l.Nums))
+		for _, v := range l.Nums {
+			s.nums[v] = struct{}{}
+		}
+		return s
+	}
+	s.strs = make(map[string]struct{}, len(l.Strings))
+	for _, v := range l.Strings {
+		s.strs[v] = struct{}{}
+	}
+	return s
+}
+
+// InputIndex returns the index in Inputs of the named feature, or -1.
+func (p *Program) InputIndex(name string) int {
+	if i, ok := p.inputIndex[name]; ok {
+		return i
+	}
+	return -1
+}
+
+// EventIndex returns the index of an event name, or -1.
+func (p *Program) EventIndex(name string) int {
+	if i, ok := p.eventIndex[name]; ok {
+		return i
+	}
+	return -1
+}
+
+// ParamIndex returns the index of the named parameter, or -1.
+func (p *Program) ParamIndex(name string) int {
+	for i, prm := range p.Params {
+		if prm.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// ParamValues returns a fresh copy of the parameter values, for callers
+// that evaluate the program with tuned numbers (see Machine.SetParams).
+func (p *Program) ParamValues() []float64 {
+	v := make([]float64, len(p.Params))
+	for i, prm := range p.Params {
+		v[i] = prm.Value
+	}
+	return v
+}
+
+func (p *Program) String() string {
+	return fmt.Sprintf("policy %s version %q (%d rules, %d params)", p.Name, p.Version, len(p.Rules), len(p.Params))
+}

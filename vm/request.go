@@ -1,0 +1,196 @@
+package vm
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FieldError is a request problem tied to one field.
+type FieldError struct {
+	Field string // e.g. "features.amount" or "event"
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// wireRequest is the JSON shape of a decision request.
+type wireRequest struct {
+	Event     string                     `json:"event"`
+	RequestID string                     `json:"request_id"`
+	Features  map[string]json.RawMessage `json:"features"`
+}
+
+// DecodeJSON fills req from a JSON request
+// {"event": "...", "request_id": "...", "features": {...}}. Features the
+// policy does not declare are ignored; null counts as absent. Every
+// problem is a *FieldError naming the field.
+func (p *Program) DecodeJSON(data []byte, req *Request) error {
+	req.Reset()
+	var w wireRequest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&w); err != nil {
+		return &FieldError{Field: "body", Msg: "invalid JSON: " + jsonErrorText(err)}
+	}
+	if dec.More() {
+		return &FieldError{Field: "body", Msg: "unexpected data after the JSON object"}
+	}
+	req.Event, req.ID = w.Event, w.RequestID
+	if err := p.checkEvent(req.Event); err != nil {
+		return err
+	}
+	for i := range p.Inputs {
+		raw, ok := w.Features[p.Inputs[i].Name]
+		if !ok || string(bytes.TrimSpace(raw)) == "null" {
+			continue
+		}
+		if err := p.setJSON(req, i, raw); err != nil {
+			return err
+		}
+	}
+	return p.Complete(req)
+}
+
+func jsonErrorText(err error) string {
+	if se, ok := err.(*json.SyntaxError); ok {
+		return fmt.Sprintf("%v (at byte %d)", se, se.Offset)
+	}
+	if te, ok := err.(*json.UnmarshalTypeError); ok {
+		return fmt.Sprintf("field %q must be %s, got %s", te.Field, te.Type, te.Value)
+	}
+	return err.Error()
+}
+
+func (p *Program) checkEvent(event string) error {
+	if len(p.Events) == 0 {
+		return nil
+	}
+	if event == "" {
+		return &FieldError{Field: "event", Msg: "missing; this policy handles " + strings.Join(p.Events, ", ")}
+	}
+	if p.EventIndex(event) < 0 {
+		return &FieldError{Field: "event", Msg: fmt.Sprintf("unknown event %q; this policy handles %s", event, strings.Join(p.Events, ", "))}
+	}
+	return nil
+}
+
+func (p *Program) setJSON(req *Request, i int, raw json.RawMessage) error {
+	in := &p.Inputs[i]
+	field := "features." + in.Name
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return &FieldError{Field: field, Msg: "invalid JSON value"}
+	}
+	switch x := v.(type) {
+	case float64:
+		if in.Type == TString || in.Type == TBool {
+			return &FieldError{Field: field, Msg: "must be " + in.Type.String() + ", got a number"}
+		}
+		return p.setNumber(req, i, x)
+	case string:
+		switch in.Type {
+		case TString:
+			req.Str[in.Slot], req.Present[i] = x, true
+			return nil
+		case TTime:
+			return p.SetText(req, i, x)
+		}
+		return &FieldError{Field: field, Msg: "must be " + in.Type.String() + ", got a string"}
+	case bool:
+		if in.Type != TBool {
+			return &FieldError{Field: field, Msg: "must be " + in.Type.String() + ", got a bool"}
+		}
+		req.Num[in.Slot], req.Present[i] = b2f(x), true
+		return nil
+	}
+	return &FieldError{Field: field, Msg: "must be " + in.Type.String() + ", got an object or array"}
+}
+
+// setNumber stores a numeric value after checking its type and bounds.
+func (p *Program) setNumber(req *Request, i int, x float64) error {
+	in := &p.Inputs[i]
+	field := "features." + in.Name
+	switch {
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		return &FieldError{Field: field, Msg: "must be a finite number"}
+	case in.Type == TInt && (x != math.Trunc(x) || math.Abs(x) > 1<<53):
+		return &FieldError{Field: field, Msg: fmt.Sprintf("must be an integer, got %v", x)}
+	case x < in.Min || (in.MinOpen && x == in.Min):
+		return &FieldError{Field: field, Msg: fmt.Sprintf("%v is below the minimum %s%v", x, openWord(in.MinOpen, ">", ">="), in.Min)}
+	case x > in.Max || (in.MaxOpen && x == in.Max):
+		return &FieldError{Field: field, Msg: fmt.Sprintf("%v is above the maximum %s%v", x, openWord(in.MaxOpen, "<", "<="), in.Max)}
+	}
+	req.Num[in.Slot], req.Present[i] = x, true
+	return nil
+}
+
+func openWord(open bool, a, b string) string {
+	if open {
+		return a + " "
+	}
+	return b + " "
+}
+
+// SetText stores input i parsed from text, as found in CSV files: numbers,
+// true/false/1/0 for bools, RFC 3339 or Unix seconds for times. An empty
+// text leaves the input absent.
+func (p *Program) SetText(req *Request, i int, text string) error {
+	in := &p.Inputs[i]
+	field := "features." + in.Name
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil
+	}
+	switch in.Type {
+	case TString:
+		req.Str[in.Slot], req.Present[i] = text, true
+		return nil
+	case TBool:
+		switch strings.ToLower(text) {
+		case "true", "1":
+			req.Num[in.Slot], req.Present[i] = 1, true
+		case "false", "0":
+			req.Num[in.Slot], req.Present[i] = 0, true
+		default:
+			return &FieldError{Field: field, Msg: fmt.Sprintf("must be a bool, got %q", text)}
+		}
+		return nil
+	case TTime:
+		if t, err := time.Parse(time.RFC3339Nano, text); err == nil {
+			return p.setNumber(req, i, float64(t.UnixNano())/1e9)
+		}
+	}
+	x, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		what := "a number"
+		if in.Type == TTime {
+			what = "an RFC 3339 time or Unix seconds"
+		}
+		return &FieldError{Field: field, Msg: fmt.Sprintf("must be %s, got %q", what, text)}
+	}
+	return p.setNumber(req, i, x)
+}
+
+// Complete applies defaults and reports the first missing required input.
+func (p *Program) Complete(req *Request) error {
+	for i := range p.Inputs {
+		in := &p.Inputs[i]
+		if req.Present[i] || in.Optional {
+			continue
+		}
+		if in.Default == nil {
+			return &FieldError{Field: "features." + in.Name, Msg: "required feature is missing"}
+		}
+		if in.Type == TString {
+			req.Str[in.Slot] = in.Default.Str
+		} else {
+			req.Num[in.Slot] = in.Default.Num
+		}
+		req.Present[i] = true
+	}
+	return nil
+}
