@@ -296,4 +296,3 @@ func (l *lowerer) param(name string, kind vm.ParamKind, lit lang.Expr, isInt boo
 	prog.Params = append(prog.Params, pm)
 	return len(prog.Params) - 1
 }
-

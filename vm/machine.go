@@ -363,4 +363,3 @@ func safeSqrt(x float64) float64 {
 	}
 	return math.Sqrt(x)
 }
-

@@ -110,7 +110,7 @@ var effects = [numOpcodes]stackEffect{
 	SEQ: {0, 1, 2, 0}, SNE: {0, 1, 2, 0},
 	INSTR: {0, 1, 1, 0}, INNUM: {1, 1, 0, 0}, BETWEEN: {3, 1, 0, 0},
 	JFPOP: {popF: 1},
-	ABS: {1, 1, 0, 0}, ROUND: {1, 1, 0, 0}, FLOOR: {1, 1, 0, 0}, CEIL: {1, 1, 0, 0},
+	ABS:   {1, 1, 0, 0}, ROUND: {1, 1, 0, 0}, FLOOR: {1, 1, 0, 0}, CEIL: {1, 1, 0, 0},
 	LOG: {1, 1, 0, 0}, EXP: {1, 1, 0, 0}, SQRT: {1, 1, 0, 0}, CLAMP: {3, 1, 0, 0},
 	LOWER: {0, 0, 1, 1}, UPPER: {0, 0, 1, 1}, LEN: {0, 1, 1, 0},
 	CONTAIN: {0, 1, 2, 0}, STARTS: {0, 1, 2, 0}, ENDS: {0, 1, 2, 0},
