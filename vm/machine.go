@@ -234,7 +234,9 @@ func (m *Machine) decide() {
 		}
 	}
 	if anyForced {
-		action = max(action, forced)
+		// A forced action overrides the score (an allow-list approve
+		// beats a high score); among forced actions the strongest wins.
+		action = forced
 	}
 	m.d.Action = action
 }

@@ -58,7 +58,7 @@ const (
 	CLAMP   // x lo hi -> min(max(x, lo), hi)
 	LOWER   // s -> lower(s)
 	UPPER   // s -> upper(s)
-	LEN     // s -> f        length in bytes
+	LEN     // s -> f        length in characters
 	CONTAIN // s t -> f      t occurs in s
 	STARTS  // s t -> f      s starts with t
 	ENDS    // s t -> f      s ends with t

@@ -40,7 +40,7 @@ func (p *Program) DecodeJSON(data []byte, req *Request) error {
 		return &FieldError{Field: "body", Msg: "unexpected data after the JSON object"}
 	}
 	req.Event, req.ID = w.Event, w.RequestID
-	if err := p.checkEvent(req.Event); err != nil {
+	if err := p.CheckEvent(req.Event); err != nil {
 		return err
 	}
 	for i := range p.Inputs {
@@ -65,7 +65,8 @@ func jsonErrorText(err error) string {
 	return err.Error()
 }
 
-func (p *Program) checkEvent(event string) error {
+// CheckEvent reports an event the program does not handle.
+func (p *Program) CheckEvent(event string) error {
 	if len(p.Events) == 0 {
 		return nil
 	}

@@ -3,6 +3,7 @@ package vm
 import (
 	"math"
 	"strings"
+	"unicode/utf8"
 )
 
 // run executes the program's code. The verifier has proven every operand
@@ -94,7 +95,7 @@ func (m *Machine) run(now float64) {
 		case UPPER:
 			s[len(s)-1] = strings.ToUpper(s[len(s)-1])
 		case LEN:
-			f = append(f, float64(len(s[len(s)-1])))
+			f = append(f, float64(utf8.RuneCountInString(s[len(s)-1])))
 			s = s[:len(s)-1]
 		case OBSERVE:
 			m.observe(int(a), now, f[len(f)-1], "")
