@@ -1,0 +1,210 @@
+// Package backtest replays labelled history through a compiled policy:
+// rows are evaluated in parallel across cores (or in file order when the
+// policy has velocity windows, which depend on event order), results are
+// accumulated into a report.Backtest and optionally written as JSON Lines
+// in input order.
+package backtest
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/riskforge/riskforge/dataset"
+	"github.com/riskforge/riskforge/report"
+	"github.com/riskforge/riskforge/vm"
+	"github.com/riskforge/riskforge/windows"
+)
+
+// Options tune a run.
+type Options struct {
+	Workers  int            // 0: one per CPU
+	Out      io.Writer      // decisions as JSON Lines, in input order; nil for none
+	Models   vm.ModelRunner // nil: every model call uses its on_error value
+	Params   []float64      // parameter values to use instead of the program's
+	Progress func(rows int) // called from time to time with rows done
+	Windows  vm.WindowStore // nil: a fresh in-memory store
+}
+
+// Stats describe a finished run.
+type Stats struct {
+	Rows       int
+	Elapsed    time.Duration
+	Workers    int
+	Sequential bool // windows forced file order
+}
+
+// RowsPerSecond is the throughput of the run.
+func (s Stats) RowsPerSecond() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Rows) / s.Elapsed.Seconds()
+}
+
+const batchSize = 512
+
+type batch struct {
+	seq    int
+	reqs   []*vm.Request
+	labels []int
+	lines  []int
+	out    []byte
+}
+
+// Run evaluates every row of r with prog.
+func Run(prog *vm.Program, r *dataset.Reader, opts Options) (*report.Backtest, Stats, error) {
+	start := time.Now()
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	stats := Stats{Workers: workers}
+	if len(prog.Windows) > 0 {
+		workers, stats.Workers, stats.Sequential = 1, 1, true
+		if opts.Windows == nil {
+			opts.Windows = windows.NewMemory(prog, 0)
+		}
+	}
+	total := report.NewBacktest(ruleNames(prog), []string{"approve", "review", "reject"})
+	batches := make(chan *batch, workers*2)
+	done := make(chan *batch, workers*2)
+	var readErr error
+	go func() {
+		defer close(batches)
+		readErr = read(prog, r, batches)
+	}()
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := report.NewBacktest(ruleNames(prog), []string{"approve", "review", "reject"})
+			evalBatches(prog, opts, batches, done, local)
+			total.Merge(local)
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	writeErr := writeInOrder(done, opts, &stats)
+	stats.Elapsed = time.Since(start)
+	return total, stats, errors.Join(readErr, writeErr)
+}
+
+func ruleNames(prog *vm.Program) []string {
+	names := make([]string, len(prog.Rules))
+	for i, r := range prog.Rules {
+		names[i] = r.Name
+	}
+	return names
+}
+
+func read(prog *vm.Program, r *dataset.Reader, out chan<- *batch) error {
+	for seq := 0; ; seq++ {
+		b := &batch{seq: seq}
+		for len(b.reqs) < batchSize {
+			req := prog.NewRequest()
+			label, err := r.Next(req)
+			if errors.Is(err, io.EOF) {
+				if len(b.reqs) > 0 {
+					out <- b
+				}
+				return nil
+			}
+			if err != nil {
+				if len(b.reqs) > 0 {
+					out <- b
+				}
+				return err
+			}
+			b.reqs, b.labels, b.lines = append(b.reqs, req), append(b.labels, label), append(b.lines, r.Line())
+		}
+		out <- b
+	}
+}
+
+// decisionLine is one row of the decisions file.
+type decisionLine struct {
+	Line      int         `json:"line"`
+	RequestID string      `json:"request_id,omitempty"`
+	Event     string      `json:"event,omitempty"`
+	Decision  string      `json:"decision"`
+	Score     float64     `json:"score"`
+	Rules     []firedRule `json:"rules"`
+	Degraded  bool        `json:"degraded,omitempty"`
+	Label     *int        `json:"label,omitempty"`
+}
+
+type firedRule struct {
+	Name   string  `json:"name"`
+	Reason string  `json:"reason"`
+	Weight float64 `json:"weight"`
+}
+
+func evalBatches(prog *vm.Program, opts Options, in <-chan *batch, out chan<- *batch, acc *report.Backtest) {
+	m := prog.NewMachine()
+	m.Models, m.Windows = opts.Models, opts.Windows
+	if opts.Params != nil {
+		m.SetParams(opts.Params)
+	}
+	var fired []int
+	for b := range in {
+		for i, req := range b.reqs {
+			d, err := m.Eval(req)
+			if err != nil { // the reader checked events; cannot happen
+				continue
+			}
+			fired = fired[:0]
+			for _, f := range d.Fired {
+				fired = append(fired, f.Rule)
+			}
+			acc.Add(d.Score, d.Action.String(), fired, b.labels[i])
+			if opts.Out != nil {
+				b.out = appendDecision(b.out, b.lines[i], req, d, b.labels[i])
+			}
+		}
+		b.reqs = nil
+		out <- b
+	}
+}
+
+func appendDecision(buf []byte, line int, req *vm.Request, d *vm.Decision, label int) []byte {
+	dl := decisionLine{Line: line, RequestID: req.ID, Event: req.Event, Decision: d.Action.String(),
+		Score: d.Score, Rules: make([]firedRule, 0, len(d.Fired)), Degraded: d.Degraded}
+	for _, f := range d.Fired {
+		dl.Rules = append(dl.Rules, firedRule{Name: f.Name, Reason: f.Reason, Weight: f.Weight})
+	}
+	if label != dataset.Unlabelled {
+		dl.Label = &label
+	}
+	data, _ := json.Marshal(dl)
+	return append(append(buf, data...), '\n')
+}
+
+// writeInOrder writes finished batches' output in input order and counts rows.
+func writeInOrder(done <-chan *batch, opts Options, stats *Stats) error {
+	pending := map[int]*batch{}
+	next := 0
+	var err error
+	for b := range done {
+		pending[b.seq] = b
+		for {
+			nb, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			stats.Rows += len(nb.labels)
+			if opts.Out != nil && err == nil {
+				_, err = opts.Out.Write(nb.out)
+			}
+			if opts.Progress != nil {
+				opts.Progress(stats.Rows)
+			}
+		}
+	}
+	return err
+}
