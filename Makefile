@@ -21,7 +21,7 @@ STATICCHECK         := $(TOOLS_BIN)/staticcheck
 GO_TEST_FLAGS ?= -count=1 -timeout 10m
 
 # Fuzz targets as package:FuncName pairs; FUZZTIME is per target.
-FUZZ_TARGETS ?= ./lang:FuzzParse
+FUZZ_TARGETS ?= ./lang:FuzzParse ./vm:FuzzDecode
 FUZZTIME     ?= 30s
 
 RISKD_POLICY ?= examples/loan

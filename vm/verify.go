@@ -57,7 +57,7 @@ func (p *Program) verifyTables() error {
 		}
 	}
 	for _, r := range p.Rules {
-		if r.WeightParam >= int32(len(p.Params)) || r.End > uint32(len(p.Code)) || r.Action > Reject {
+		if r.WeightParam >= int32(len(p.Params)) || r.End >= uint32(len(p.Code)) || r.Action > Reject {
 			return fmt.Errorf("rule %q: bad weight, action or end", r.Name)
 		}
 		for _, e := range r.Events {
@@ -109,7 +109,7 @@ func (p *Program) verifyOperand(in Instr) error {
 			return errors.New("list kind does not match")
 		}
 	case JMP, JF, JT, JFPOP:
-		limit = len(p.Code)
+		limit = len(p.Code) // forward-only is checked in verifyStacks
 	case MIN, MAX:
 		if a < 1 || a > 64 {
 			return errors.New("bad argument count")
@@ -159,6 +159,10 @@ func (p *Program) verifyStacks() error {
 			return fmt.Errorf("pc %d (%s): %w", pc, in.Op, err)
 		}
 		maxF, maxS = max(maxF, next.f, branch.f), max(maxS, next.s, branch.s)
+		if target, ok := jumpTarget(p, in); ok && target <= pc {
+			// Forward-only jumps make every evaluation terminate.
+			return fmt.Errorf("pc %d (%s): backward jump to %d", pc, in.Op, target)
+		}
 		switch in.Op {
 		case HALT:
 			continue
@@ -181,6 +185,17 @@ func (p *Program) verifyStacks() error {
 	}
 	p.maxF, p.maxS = maxF+1, maxS+1
 	return nil
+}
+
+// jumpTarget returns where in may jump to, if anywhere.
+func jumpTarget(p *Program, in Instr) (int, bool) {
+	switch in.Op {
+	case JMP, JF, JT, JFPOP:
+		return int(in.A), true
+	case RULE:
+		return int(p.Rules[in.A].End), true
+	}
+	return 0, false
 }
 
 // step returns the stack depth after in on the fall-through path and on

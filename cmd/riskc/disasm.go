@@ -1,0 +1,28 @@
+package main
+
+import (
+	"io"
+
+	"github.com/riskforge/riskforge/vm"
+)
+
+func init() {
+	register("disasm", "print the bytecode listing of an artifact or a policy", runDisasm)
+}
+
+func runDisasm(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("disasm", "FILE.rbc|FILE.risk", "Prints a readable listing of a compiled policy: header, input schema,\nparameter table, lists, models, windows, and the bytecode with each source\nline above the instructions compiled from it. A .risk file is compiled in\nmemory first.", stderr)
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	prog, _, code := loadProgram(fs.Arg(0), stderr)
+	if code != exitOK {
+		return code
+	}
+	vm.Disassemble(stdout, prog)
+	return exitOK
+}

@@ -1,0 +1,633 @@
+package vm
+
+import (
+	"bytes"
+	"crypto/sha256"
+	bin "encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// FormatVersion is the version of the binary artifact format that
+// MarshalBinary writes and Decode reads. It changes whenever the layout
+// or the meaning of the bytecode changes.
+const FormatVersion = 1
+
+// ArtifactMagic opens every Riskforge artifact (a .rbc file).
+const ArtifactMagic = "RFBC"
+
+// The artifact layout:
+//
+//	magic    4 bytes  "RFBC"
+//	version  uint16   little endian, FormatVersion
+//	length   uint32   little endian, length of the body
+//	body     the Program, field by field (see encodeBody)
+//	checksum 32 bytes SHA-256 of everything before it
+//
+// In the body, counts, lengths and unsigned numbers are uvarints, signed
+// numbers are varints, floats are the 8 little-endian bytes of their IEEE
+// 754 bits, booleans and enumerations are one byte, and digests are 32
+// raw bytes.
+const (
+	headerLen   = len(ArtifactMagic) + 2 + 4
+	checksumLen = sha256.Size
+)
+
+// MarshalBinary encodes p as a versioned binary artifact that Decode
+// reads back. It checks its own output by decoding it, so a program that
+// would not load (one that fails verification) is an error here rather
+// than an artifact that cannot be used. p is only read: MarshalBinary is
+// safe to call on a program that is in use.
+func (p *Program) MarshalBinary() ([]byte, error) {
+	w := &writer{buf: make([]byte, headerLen, headerLen+len(p.Source)+64*len(p.Code)+1024)}
+	copy(w.buf, ArtifactMagic)
+	bin.LittleEndian.PutUint16(w.buf[4:], FormatVersion)
+	encodeBody(w, p)
+	body := len(w.buf) - headerLen
+	if body > math.MaxUint32 {
+		return nil, fmt.Errorf("artifact: program too large (%d bytes)", body)
+	}
+	bin.LittleEndian.PutUint32(w.buf[6:], uint32(body))
+	sum := sha256.Sum256(w.buf)
+	data := append(w.buf, sum[:]...)
+	if _, err := Decode(data); err != nil {
+		return nil, fmt.Errorf("cannot write an artifact that does not load: %w", err)
+	}
+	return data, nil
+}
+
+// Decode reads an artifact written by MarshalBinary and returns the
+// verified, prepared program. Every problem — a file that is not an
+// artifact, another format version, truncation, corruption, a program the
+// verifier rejects — is an error starting with "artifact:"; Decode never
+// panics, whatever the input.
+func Decode(data []byte) (*Program, error) {
+	if len(data) < len(ArtifactMagic) {
+		if bytes.HasPrefix([]byte(ArtifactMagic), data) {
+			return nil, fmt.Errorf("artifact: truncated (%d bytes, too short for the header)", len(data))
+		}
+		return nil, errors.New("artifact: bad magic (not a Riskforge artifact)")
+	}
+	if string(data[:len(ArtifactMagic)]) != ArtifactMagic {
+		return nil, errors.New("artifact: bad magic (not a Riskforge artifact)")
+	}
+	if len(data) < headerLen {
+		return nil, fmt.Errorf("artifact: truncated (%d bytes, too short for the header)", len(data))
+	}
+	if v := bin.LittleEndian.Uint16(data[4:]); v != FormatVersion {
+		return nil, fmt.Errorf("artifact: format version %d is not supported (this build reads version %d)", v, FormatVersion)
+	}
+	bodyLen := uint64(bin.LittleEndian.Uint32(data[6:]))
+	total := uint64(headerLen) + bodyLen + checksumLen
+	switch {
+	case uint64(len(data)) < total:
+		return nil, fmt.Errorf("artifact: truncated (file has %d bytes, its header says %d)", len(data), total)
+	case uint64(len(data)) > total:
+		return nil, fmt.Errorf("artifact: %d unexpected bytes after the end (file has %d bytes, its header says %d)", uint64(len(data))-total, len(data), total)
+	}
+	end := headerLen + int(bodyLen)
+	if sum := sha256.Sum256(data[:end]); !bytes.Equal(sum[:], data[end:]) {
+		return nil, errors.New("artifact: checksum mismatch (file is corrupted)")
+	}
+	p, err := decodeBody(data[headerLen:end])
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDecoded(p); err != nil {
+		return nil, err
+	}
+	if err := p.Prepare(); err != nil {
+		return nil, fmt.Errorf("artifact: invalid program: %w", err)
+	}
+	return p, nil
+}
+
+// encodeBody writes every field of p, in the order decodeBody reads them.
+func encodeBody(w *writer, p *Program) {
+	// header
+	w.str(p.Name)
+	w.str(p.Version)
+	w.str(p.SourcePath)
+	w.str(p.Source)
+	w.digest(p.SourceSHA256)
+
+	w.uvarint(uint64(len(p.Events)))
+	for _, e := range p.Events {
+		w.str(e)
+	}
+
+	w.uvarint(uint64(len(p.Inputs)))
+	for _, in := range p.Inputs {
+		w.str(in.Name)
+		w.byte(byte(in.Type))
+		w.u32(in.Slot)
+		w.bool(in.Optional)
+		w.bool(in.Default != nil)
+		if in.Default != nil {
+			w.f64(in.Default.Num)
+			w.str(in.Default.Str)
+		}
+		w.f64(in.Min)
+		w.f64(in.Max)
+		w.bool(in.MinOpen)
+		w.bool(in.MaxOpen)
+	}
+	w.u32(p.NumSlots)
+	w.u32(p.StrSlots)
+
+	w.uvarint(uint64(len(p.Params)))
+	for _, prm := range p.Params {
+		w.str(prm.Name)
+		w.byte(byte(prm.Kind))
+		w.f64(prm.Value)
+		w.bool(prm.IsInt)
+		w.str(prm.Unit)
+		w.i32(prm.Line)
+		w.i32(prm.Col)
+		w.i32(prm.Off)
+		w.i32(prm.End)
+	}
+
+	w.uvarint(uint64(len(p.NumConsts)))
+	for _, k := range p.NumConsts {
+		w.f64(k)
+	}
+	w.uvarint(uint64(len(p.StrConsts)))
+	for _, k := range p.StrConsts {
+		w.str(k)
+	}
+
+	w.uvarint(uint64(len(p.Lists)))
+	for _, l := range p.Lists {
+		w.str(l.Name)
+		w.str(l.Path)
+		w.digest(l.Digest)
+		w.bool(l.IsNum)
+		w.uvarint(uint64(len(l.Strings)))
+		for _, s := range l.Strings {
+			w.str(s)
+		}
+		w.uvarint(uint64(len(l.Nums)))
+		for _, x := range l.Nums {
+			w.f64(x)
+		}
+	}
+
+	w.uvarint(uint64(len(p.Models)))
+	for _, m := range p.Models {
+		w.str(m.Name)
+		w.str(m.Path)
+		w.digest(m.Digest)
+		w.uvarint(uint64(len(m.InputSlots)))
+		for _, s := range m.InputSlots {
+			w.u32(s)
+		}
+		w.str(m.Output)
+		w.u32(m.Index)
+		w.f64(m.TimeoutSec)
+		w.f64(m.OnError)
+		w.u32(m.Slot)
+	}
+
+	w.uvarint(uint64(len(p.Windows)))
+	for _, win := range p.Windows {
+		w.str(win.Name)
+		w.str(win.Agg)
+		w.f64(win.OverSec)
+		w.u32(win.KeySlot)
+		w.bool(win.KeyString)
+		w.u32(win.Slot)
+	}
+
+	w.uvarint(uint64(len(p.Rules)))
+	for _, r := range p.Rules {
+		w.str(r.Name)
+		w.str(r.Reason)
+		w.uvarint(uint64(len(r.Events)))
+		for _, e := range r.Events {
+			w.u32(e)
+		}
+		w.bool(r.Forces)
+		w.byte(byte(r.Action))
+		w.i32(r.WeightParam)
+		w.f64(r.Weight)
+		w.u32(r.End)
+		w.i32(r.Line)
+	}
+
+	d := &p.Decide
+	w.i32(d.BiasParam)
+	w.f64(d.Bias)
+	w.uvarint(uint64(len(d.Cuts)))
+	for _, c := range d.Cuts {
+		w.byte(byte(c.Action))
+		w.bool(c.Inclusive)
+		w.i32(c.Param)
+		w.f64(c.Value)
+	}
+	w.byte(byte(d.Otherwise))
+
+	w.i32(p.TimeSlot)
+
+	w.uvarint(uint64(len(p.Code)))
+	for _, in := range p.Code {
+		w.byte(byte(in.Op))
+		w.u32(in.A)
+	}
+	w.uvarint(uint64(len(p.Lines)))
+	for _, l := range p.Lines {
+		w.i32(l)
+	}
+}
+
+// decodeBody reads what encodeBody wrote. Empty slices come back nil.
+func decodeBody(body []byte) (*Program, error) {
+	r := &reader{b: body}
+	p := &Program{}
+
+	r.section = "header"
+	p.Name = r.str()
+	p.Version = r.str()
+	p.SourcePath = r.str()
+	p.Source = r.str()
+	p.SourceSHA256 = r.digest()
+
+	r.section = "events"
+	if n := r.count(1); n > 0 {
+		p.Events = make([]string, n)
+		for i := range p.Events {
+			p.Events[i] = r.str()
+		}
+	}
+
+	r.section = "inputs"
+	if n := r.count(23); n > 0 { // name, type, slot, 2 flags, min, max, 2 flags
+		p.Inputs = make([]Input, n)
+		for i := range p.Inputs {
+			in := &p.Inputs[i]
+			in.Name = r.str()
+			in.Type = Type(r.byte())
+			in.Slot = r.u32()
+			in.Optional = r.bool()
+			if r.bool() {
+				in.Default = &Value{Num: r.f64(), Str: r.str()}
+			}
+			in.Min = r.f64()
+			in.Max = r.f64()
+			in.MinOpen = r.bool()
+			in.MaxOpen = r.bool()
+		}
+	}
+	r.section = "slot counts"
+	p.NumSlots = r.u32()
+	p.StrSlots = r.u32()
+
+	r.section = "params"
+	if n := r.count(16); n > 0 { // name, kind, value, flag, unit, 4 positions
+		p.Params = make([]Param, n)
+		for i := range p.Params {
+			prm := &p.Params[i]
+			prm.Name = r.str()
+			if prm.Kind = ParamKind(r.byte()); prm.Kind > Cutoff && r.err == nil {
+				r.fail("param %q has unknown kind %d", prm.Name, prm.Kind)
+			}
+			prm.Value = r.f64()
+			prm.IsInt = r.bool()
+			prm.Unit = r.str()
+			prm.Line = r.i32()
+			prm.Col = r.i32()
+			prm.Off = r.i32()
+			prm.End = r.i32()
+		}
+	}
+
+	r.section = "constants"
+	if n := r.count(8); n > 0 {
+		p.NumConsts = make([]float64, n)
+		for i := range p.NumConsts {
+			p.NumConsts[i] = r.f64()
+		}
+	}
+	if n := r.count(1); n > 0 {
+		p.StrConsts = make([]string, n)
+		for i := range p.StrConsts {
+			p.StrConsts[i] = r.str()
+		}
+	}
+
+	r.section = "lists"
+	if n := r.count(37); n > 0 { // name, path, digest, flag, 2 counts
+		p.Lists = make([]List, n)
+		for i := range p.Lists {
+			l := &p.Lists[i]
+			l.Name = r.str()
+			l.Path = r.str()
+			l.Digest = r.digest()
+			l.IsNum = r.bool()
+			if n := r.count(1); n > 0 {
+				l.Strings = make([]string, n)
+				for j := range l.Strings {
+					l.Strings[j] = r.str()
+				}
+			}
+			if n := r.count(8); n > 0 {
+				l.Nums = make([]float64, n)
+				for j := range l.Nums {
+					l.Nums[j] = r.f64()
+				}
+			}
+		}
+	}
+
+	r.section = "models"
+	if n := r.count(54); n > 0 { // name, path, digest, count, output, index, 2 floats, slot
+		p.Models = make([]Model, n)
+		for i := range p.Models {
+			m := &p.Models[i]
+			m.Name = r.str()
+			m.Path = r.str()
+			m.Digest = r.digest()
+			if n := r.count(1); n > 0 {
+				m.InputSlots = make([]uint32, n)
+				for j := range m.InputSlots {
+					m.InputSlots[j] = r.u32()
+				}
+			}
+			m.Output = r.str()
+			m.Index = r.u32()
+			m.TimeoutSec = r.f64()
+			m.OnError = r.f64()
+			m.Slot = r.u32()
+		}
+	}
+
+	r.section = "windows"
+	if n := r.count(13); n > 0 { // name, agg, float, slot, flag, slot
+		p.Windows = make([]Window, n)
+		for i := range p.Windows {
+			win := &p.Windows[i]
+			win.Name = r.str()
+			win.Agg = r.str()
+			win.OverSec = r.f64()
+			win.KeySlot = r.u32()
+			win.KeyString = r.bool()
+			win.Slot = r.u32()
+		}
+	}
+
+	r.section = "rules"
+	if n := r.count(16); n > 0 { // name, reason, count, flag, action, param, weight, end, line
+		p.Rules = make([]Rule, n)
+		for i := range p.Rules {
+			rl := &p.Rules[i]
+			rl.Name = r.str()
+			rl.Reason = r.str()
+			if n := r.count(1); n > 0 {
+				rl.Events = make([]uint32, n)
+				for j := range rl.Events {
+					rl.Events[j] = r.u32()
+				}
+			}
+			rl.Forces = r.bool()
+			rl.Action = Action(r.byte())
+			rl.WeightParam = r.i32()
+			rl.Weight = r.f64()
+			rl.End = r.u32()
+			rl.Line = r.i32()
+		}
+	}
+
+	r.section = "decide"
+	d := &p.Decide
+	d.BiasParam = r.i32()
+	d.Bias = r.f64()
+	if n := r.count(11); n > 0 { // action, flag, param, value
+		d.Cuts = make([]Cut, n)
+		for i := range d.Cuts {
+			c := &d.Cuts[i]
+			c.Action = Action(r.byte())
+			c.Inclusive = r.bool()
+			c.Param = r.i32()
+			c.Value = r.f64()
+		}
+	}
+	d.Otherwise = Action(r.byte())
+
+	r.section = "time slot"
+	p.TimeSlot = r.i32()
+
+	r.section = "code"
+	if n := r.count(2); n > 0 {
+		p.Code = make([]Instr, n)
+		for i := range p.Code {
+			p.Code[i].Op = Opcode(r.byte())
+			p.Code[i].A = r.u32()
+		}
+	}
+	r.section = "line table"
+	if n := r.count(1); n > 0 {
+		p.Lines = make([]int32, n)
+		for i := range p.Lines {
+			p.Lines[i] = r.i32()
+		}
+	}
+
+	if r.err != nil {
+		return nil, r.err
+	}
+	if rest := len(r.b) - r.off; rest > 0 {
+		return nil, fmt.Errorf("artifact: %d unexpected bytes after the line table", rest)
+	}
+	return p, nil
+}
+
+// checkDecoded enforces what the format promises beyond the verifier:
+// the embedded source matches its digest; the slot counts are no larger
+// than the program can use (every slot belongs to an input, window or
+// model, or is written by an instruction), so a corrupted count cannot
+// make each Machine allocate gigabytes; and control flow only goes
+// forward, which the compiler guarantees and which makes every
+// evaluation terminate.
+func checkDecoded(p *Program) error {
+	if sha256.Sum256([]byte(p.Source)) != p.SourceSHA256 {
+		return errors.New("artifact: the embedded source does not match its SHA-256")
+	}
+	if slots := uint64(p.NumSlots) + uint64(p.StrSlots); slots > uint64(len(p.Inputs)+len(p.Windows)+len(p.Models)+len(p.Code)) {
+		return fmt.Errorf("artifact: invalid program: %d slots is more than the program can use", slots)
+	}
+	n := uint32(len(p.Code))
+	for i, r := range p.Rules {
+		if r.End >= n {
+			return fmt.Errorf("artifact: invalid program: rule %d (%q) ends past the last instruction", i, r.Name)
+		}
+	}
+	for pc, in := range p.Code {
+		target := in.A
+		switch in.Op {
+		case JMP, JF, JT, JFPOP:
+		case RULE:
+			if in.A >= uint32(len(p.Rules)) {
+				continue // the verifier reports the operand
+			}
+			target = p.Rules[in.A].End
+		default:
+			continue
+		}
+		if target <= uint32(pc) {
+			return fmt.Errorf("artifact: invalid program: pc %d (%s): backward jump to %d", pc, in.Op, target)
+		}
+	}
+	return nil
+}
+
+// writer appends the artifact encoding of values to buf.
+type writer struct{ buf []byte }
+
+func (w *writer) byte(b byte)       { w.buf = append(w.buf, b) }
+func (w *writer) uvarint(v uint64)  { w.buf = bin.AppendUvarint(w.buf, v) }
+func (w *writer) u32(v uint32)      { w.uvarint(uint64(v)) }
+func (w *writer) i32(v int32)       { w.buf = bin.AppendVarint(w.buf, int64(v)) }
+func (w *writer) digest(d [32]byte) { w.buf = append(w.buf, d[:]...) }
+func (w *writer) f64(v float64)     { w.buf = bin.LittleEndian.AppendUint64(w.buf, math.Float64bits(v)) }
+func (w *writer) str(s string)      { w.uvarint(uint64(len(s))); w.buf = append(w.buf, s...) }
+
+func (w *writer) bool(b bool) {
+	if b {
+		w.byte(1)
+	} else {
+		w.byte(0)
+	}
+}
+
+// reader decodes the body. The first error sticks: later reads return
+// zero values, so decoding code reads straight through and checks once.
+// Every length and count is checked against the bytes that remain before
+// anything is allocated.
+type reader struct {
+	b       []byte
+	off     int
+	section string // what is being read, for error messages
+	err     error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("artifact: bad %s: %s", r.section, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *reader) truncated() {
+	if r.err == nil {
+		r.err = fmt.Errorf("artifact: truncated while reading %s", r.section)
+	}
+}
+
+// take returns the next n bytes, or nil after recording truncation.
+func (r *reader) take(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b)-r.off {
+		r.truncated()
+		return nil
+	}
+	b := r.b[r.off : r.off+n]
+	r.off += n
+	return b
+}
+
+func (r *reader) byte() byte {
+	if b := r.take(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *reader) bool() bool {
+	switch b := r.byte(); b {
+	case 0, 1:
+		return b == 1
+	default:
+		r.fail("invalid boolean %d", b)
+		return false
+	}
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := bin.Uvarint(r.b[r.off:])
+	if n == 0 {
+		r.truncated()
+		return 0
+	}
+	if n < 0 {
+		r.fail("number overflows 64 bits")
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+func (r *reader) u32() uint32 {
+	v := r.uvarint()
+	if v > math.MaxUint32 {
+		r.fail("number %d out of range", v)
+		return 0
+	}
+	return uint32(v)
+}
+
+func (r *reader) i32() int32 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := bin.Varint(r.b[r.off:])
+	if n == 0 {
+		r.truncated()
+		return 0
+	}
+	if n < 0 {
+		r.fail("number overflows 64 bits")
+		return 0
+	}
+	r.off += n
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		r.fail("number %d out of range", v)
+		return 0
+	}
+	return int32(v)
+}
+
+func (r *reader) f64() float64 {
+	if b := r.take(8); b != nil {
+		return math.Float64frombits(bin.LittleEndian.Uint64(b))
+	}
+	return 0
+}
+
+func (r *reader) digest() (d [32]byte) {
+	copy(d[:], r.take(len(d)))
+	return d
+}
+
+func (r *reader) str() string {
+	return string(r.take(r.count(1)))
+}
+
+// count reads a length or element count. Each element takes at least
+// minSize bytes, so a count larger than the remaining bytes allow is a
+// truncated (or corrupted) artifact, reported before any allocation.
+func (r *reader) count(minSize int) int {
+	v := r.uvarint()
+	if r.err != nil {
+		return 0
+	}
+	if v > uint64((len(r.b)-r.off)/minSize) {
+		r.truncated()
+		return 0
+	}
+	return int(v)
+}
