@@ -81,7 +81,7 @@ func (p *Program) CheckEvent(event string) error {
 
 func (p *Program) setJSON(req *Request, i int, raw json.RawMessage) error {
 	in := &p.Inputs[i]
-	field := "features." + in.Name
+	field := "features." + in.Name // only on this JSON path, which allocates anyway
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return &FieldError{Field: field, Msg: "invalid JSON value"}
@@ -114,20 +114,24 @@ func (p *Program) setJSON(req *Request, i int, raw json.RawMessage) error {
 // setNumber stores a numeric value after checking its type and bounds.
 func (p *Program) setNumber(req *Request, i int, x float64) error {
 	in := &p.Inputs[i]
-	field := "features." + in.Name
+	field := in.fieldName
 	switch {
 	case math.IsNaN(x) || math.IsInf(x, 0):
-		return &FieldError{Field: field, Msg: "must be a finite number"}
+		return &FieldError{Field: field(), Msg: "must be a finite number"}
 	case in.Type == TInt && (x != math.Trunc(x) || math.Abs(x) > 1<<53):
-		return &FieldError{Field: field, Msg: fmt.Sprintf("must be an integer, got %v", x)}
+		return &FieldError{Field: field(), Msg: fmt.Sprintf("must be an integer, got %v", x)}
 	case x < in.Min || (in.MinOpen && x == in.Min):
-		return &FieldError{Field: field, Msg: fmt.Sprintf("%v is below the minimum %s%v", x, openWord(in.MinOpen, ">", ">="), in.Min)}
+		return &FieldError{Field: field(), Msg: fmt.Sprintf("%v is below the minimum %s%v", x, openWord(in.MinOpen, ">", ">="), in.Min)}
 	case x > in.Max || (in.MaxOpen && x == in.Max):
-		return &FieldError{Field: field, Msg: fmt.Sprintf("%v is above the maximum %s%v", x, openWord(in.MaxOpen, "<", "<="), in.Max)}
+		return &FieldError{Field: field(), Msg: fmt.Sprintf("%v is above the maximum %s%v", x, openWord(in.MaxOpen, "<", "<="), in.Max)}
 	}
 	req.Num[in.Slot], req.Present[i] = x, true
 	return nil
 }
+
+// fieldName names the input in errors. A method value, so the string is
+// only built when an error is reported (decoding runs per row).
+func (in *Input) fieldName() string { return "features." + in.Name }
 
 func openWord(open bool, a, b string) string {
 	if open {
@@ -141,7 +145,7 @@ func openWord(open bool, a, b string) string {
 // text leaves the input absent.
 func (p *Program) SetText(req *Request, i int, text string) error {
 	in := &p.Inputs[i]
-	field := "features." + in.Name
+	field := in.fieldName
 	text = strings.TrimSpace(text)
 	if text == "" {
 		return nil
@@ -157,7 +161,7 @@ func (p *Program) SetText(req *Request, i int, text string) error {
 		case "false", "0":
 			req.Num[in.Slot], req.Present[i] = 0, true
 		default:
-			return &FieldError{Field: field, Msg: fmt.Sprintf("must be a bool, got %q", text)}
+			return &FieldError{Field: field(), Msg: fmt.Sprintf("must be a bool, got %q", text)}
 		}
 		return nil
 	case TTime:
@@ -171,7 +175,7 @@ func (p *Program) SetText(req *Request, i int, text string) error {
 		if in.Type == TTime {
 			what = "an RFC 3339 time or Unix seconds"
 		}
-		return &FieldError{Field: field, Msg: fmt.Sprintf("must be %s, got %q", what, text)}
+		return &FieldError{Field: field(), Msg: fmt.Sprintf("must be %s, got %q", what, text)}
 	}
 	return p.setNumber(req, i, x)
 }

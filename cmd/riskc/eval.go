@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/riskforge/riskforge/backtest"
@@ -30,6 +31,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	metricsJSON := fs.String("metrics-json", "", "write the figures as JSON to `FILE`")
 	reportHTML := fs.String("report", "", "write a self-contained HTML report to `FILE`")
 	workers := fs.Int("workers", 0, "parallel workers (default: one per CPU)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -37,6 +39,14 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "riskc eval: --policy and --data are required")
 		fs.Usage()
 		return exitUsage
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "riskc eval: %v\n", err)
+			return exitError
+		}
+		defer stop()
 	}
 	prog, _, code := loadProgram(*policy, stderr)
 	if code != exitOK {
@@ -189,6 +199,20 @@ func clearProgress(stderr io.Writer) {
 	if isTerminal(stderr) {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
+}
+
+// startCPUProfile starts profiling into path and returns the function
+// that stops it.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func isTerminal(w io.Writer) bool {
