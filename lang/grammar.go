@@ -134,11 +134,16 @@ type gModel struct {
 
 type gModelOpt struct {
 	Pos     lexer.Position
-	Inputs  []*gIdent `parser:"'inputs' '[' (@@ (',' @@)* ','?)? ']'"`
-	Output  *gString  `parser:"| 'output' @@"`
-	Index   *gSigned  `parser:"('[' @@ ']')?"`
-	Timeout *gDur     `parser:"| 'timeout' @@"`
-	OnError *gSigned  `parser:"| 'on_error' @@"`
+	Inputs  *gIdentList `parser:"  'inputs' @@"`
+	Output  *gString    `parser:"| 'output' @@"`
+	Index   *gSigned    `parser:"('[' @@ ']')?"`
+	Timeout *gDur       `parser:"| 'timeout' @@"`
+	OnError *gSigned    `parser:"| 'on_error' @@"`
+}
+
+type gIdentList struct {
+	Pos   lexer.Position
+	Items []*gIdent `parser:"'[' (@@ (',' @@)* ','?)? ']'"`
 }
 
 type gDur struct {

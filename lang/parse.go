@@ -173,6 +173,9 @@ func (c *converter) pos(p lexer.Position) Pos {
 
 func (c *converter) fill(file *File, t *gFile) {
 	if t.Header != nil {
+		if len(file.Decls) > 0 {
+			c.errs.Add(c.pos(t.Header.Pos), "the policy header must come first in the file")
+		}
 		if file.Policy != nil {
 			c.errs.Add(c.pos(t.Header.Pos), "duplicate policy header")
 		} else {
@@ -251,8 +254,14 @@ func (c *converter) input(g *gInput) *InputDecl {
 		for _, m := range gf.Mods {
 			switch {
 			case m.Optional:
+				if f.Optional {
+					c.errs.Add(c.pos(m.Pos), "duplicate optional on input %q", gf.Name.Name)
+				}
 				f.Optional = true
 			case m.Default != nil:
+				if f.Default != nil {
+					c.errs.Add(c.pos(m.Pos), "duplicate default on input %q", gf.Name.Name)
+				}
 				f.Default = c.literal(m.Default)
 			case m.Between != nil:
 				f.Bounds = append(f.Bounds, &Bound{Pos: c.pos(m.Pos), Op: "between", Lo: c.signed(m.Between.Lo), Hi: c.signed(m.Between.Hi)})
@@ -269,10 +278,16 @@ func (c *converter) model(g *gModel) *ModelDecl {
 	m := &ModelDecl{Pos: c.pos(g.Pos), Name: c.ident(g.Name), Kind: c.ident(g.Kind), Path: c.str(g.Path), Rbrace: c.pos(g.EndPos)}
 	m.Rbrace.Col--
 	m.Rbrace.Offset--
+	seen := map[string]bool{}
 	for _, o := range g.Opts {
+		name := modelOptName(o)
+		if seen[name] {
+			c.errs.Add(c.pos(o.Pos), "duplicate %s in model %q", name, g.Name.Name)
+		}
+		seen[name] = true
 		switch {
 		case o.Inputs != nil:
-			m.Inputs = c.idents(o.Inputs)
+			m.Inputs = append([]*Ident{}, c.idents(o.Inputs.Items)...)
 		case o.Output != nil:
 			m.Output = c.str(o.Output)
 			if o.Index != nil {
@@ -285,6 +300,18 @@ func (c *converter) model(g *gModel) *ModelDecl {
 		}
 	}
 	return m
+}
+
+func modelOptName(o *gModelOpt) string {
+	switch {
+	case o.Inputs != nil:
+		return "inputs"
+	case o.Output != nil:
+		return "output"
+	case o.Timeout != nil:
+		return "timeout"
+	}
+	return "on_error"
 }
 
 func (c *converter) rule(g *gRule) *RuleDecl {
