@@ -17,17 +17,17 @@ import (
 // [Backtest.Merge] them when the workers finish: the merged result equals the
 // one a single Backtest fed every row would give.
 //
-// A Backtest keeps every row's score and label (9 bytes a row) because AUC and
-// KS need the full score distribution; counts per action and per rule are
-// kept as running totals.
+// A Backtest keeps every row's score and label (9 bytes a row, in fixed-size
+// chunks that never need copying as they grow) because AUC and KS need the
+// full score distribution; counts per action and per rule are kept as running
+// totals.
 type Backtest struct {
 	id uint64 // lock order for Merge
 
 	mu      sync.Mutex
 	rules   []string
 	actions []string // known actions, in first-seen order
-	scores  []float64
-	labels  []int8 // 1 bad, 0 good, -1 unknown
+	rows    rowStore
 	act     []tally
 	rule    []tally
 	total   tally
@@ -105,8 +105,7 @@ func (b *Backtest) Add(score float64, action string, fired []int, label int) {
 			panic(fmt.Sprintf("report: rule index %d out of range [0, %d)", r, len(b.rule)))
 		}
 	}
-	b.scores = append(b.scores, score)
-	b.labels = append(b.labels, l)
+	b.rows.add(score, l)
 	b.total.add(l)
 	b.act[b.actionIndex(action)].add(l)
 	for _, r := range fired {
@@ -142,8 +141,7 @@ func (b *Backtest) mergeLocked(o *Backtest) {
 	if !slices.Equal(b.rules, o.rules) {
 		panic(fmt.Sprintf("report: cannot merge backtests of different rules (%d vs %d rules)", len(b.rules), len(o.rules)))
 	}
-	b.scores = append(b.scores, o.scores...)
-	b.labels = append(b.labels, o.labels...)
+	b.rows.appendAll(&o.rows)
 	b.total.merge(o.total)
 	oact := slices.Clone(o.act) // o may be b, whose act may grow below
 	for i, a := range slices.Clone(o.actions) {
@@ -162,14 +160,20 @@ func (b *Backtest) Scores() (scores []float64, labels []bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.total.labelled == 0 {
-		return slices.Clone(b.scores), nil
+		scores = make([]float64, 0, b.total.rows)
+		for _, c := range b.rows.chunks {
+			scores = append(scores, c.scores[:c.n]...)
+		}
+		return scores, nil
 	}
 	scores = make([]float64, 0, b.total.labelled)
 	labels = make([]bool, 0, b.total.labelled)
-	for i, l := range b.labels {
-		if l >= 0 {
-			scores = append(scores, b.scores[i])
-			labels = append(labels, l == 1)
+	for _, c := range b.rows.chunks {
+		for i, l := range c.labels[:c.n] {
+			if l >= 0 {
+				scores = append(scores, c.scores[i])
+				labels = append(labels, l == 1)
+			}
 		}
 	}
 	return scores, labels
@@ -278,9 +282,11 @@ func (b *Backtest) Result() *BacktestResult {
 	r.LogLoss = Float(math.NaN())
 	if t.labelled > 0 {
 		var sum float64
-		for i, l := range b.labels {
-			if l >= 0 {
-				sum += logLoss1(b.scores[i], l == 1)
+		for _, c := range b.rows.chunks {
+			for i, l := range c.labels[:c.n] {
+				if l >= 0 {
+					sum += logLoss1(c.scores[i], l == 1)
+				}
 			}
 		}
 		r.LogLoss = Float(sum / float64(t.labelled))
@@ -333,17 +339,57 @@ func (b *Backtest) splitLabelled() (pos, neg []uint64) {
 	n := b.total.labelled
 	buf := make([]uint64, 2*n)
 	i, j := 0, n
-	for k, l := range b.labels {
-		switch l {
-		case 1:
-			buf[i] = key(b.scores[k])
-			i++
-		case 0:
-			j--
-			buf[j] = key(b.scores[k])
+	for _, c := range b.rows.chunks {
+		for k, l := range c.labels[:c.n] {
+			switch l {
+			case 1:
+				buf[i] = key(c.scores[k])
+				i++
+			case 0:
+				j--
+				buf[j] = key(c.scores[k])
+			}
 		}
 	}
 	return sortSplit(buf, i)
+}
+
+// rowStore keeps scores and labels in chunks of chunkRows rows, so that
+// growing never copies what is already stored.
+type rowStore struct {
+	chunks []*rowChunk
+}
+
+const chunkRows = 1 << 13
+
+type rowChunk struct {
+	n      int
+	scores [chunkRows]float64
+	labels [chunkRows]int8 // 1 bad, 0 good, -1 unknown
+}
+
+func (r *rowStore) add(score float64, label int8) {
+	if len(r.chunks) == 0 || r.chunks[len(r.chunks)-1].n == chunkRows {
+		r.chunks = append(r.chunks, new(rowChunk))
+	}
+	c := r.chunks[len(r.chunks)-1]
+	c.scores[c.n] = score
+	c.labels[c.n] = label
+	c.n++
+}
+
+// appendAll appends the rows of o, which may be r itself.
+func (r *rowStore) appendAll(o *rowStore) {
+	chunks := slices.Clone(o.chunks)
+	counts := make([]int, len(chunks))
+	for i, c := range chunks {
+		counts[i] = c.n
+	}
+	for i, c := range chunks {
+		for k := range counts[i] {
+			r.add(c.scores[k], c.labels[k])
+		}
+	}
 }
 
 var nan = Float(math.NaN())

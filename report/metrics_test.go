@@ -586,6 +586,23 @@ func TestBacktestMergeSelf(t *testing.T) {
 	if r.Rows != 4 || r.Decisions["reject"] != 2 || r.Rules[0].Hits != 2 || r.AUC != 1 {
 		t.Errorf("self merge: %+v", r)
 	}
+
+	// Across chunk boundaries, rows keep their order.
+	big := NewBacktest(nil, nil)
+	n := chunkRows + chunkRows/2
+	for i := range n {
+		big.Add(float64(i), "approve", nil, -1)
+	}
+	big.Merge(big)
+	s, _ := big.Scores()
+	if len(s) != 2*n {
+		t.Fatalf("%d rows after self merge, want %d", len(s), 2*n)
+	}
+	for i, v := range s {
+		if v != float64(i%n) {
+			t.Fatalf("row %d = %v, want %d", i, v, i%n)
+		}
+	}
 }
 
 func TestBacktestKnownFigures(t *testing.T) {

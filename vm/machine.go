@@ -144,14 +144,19 @@ func (p *Program) NewMachine() *Machine {
 
 // Machine takes a pooled machine for p; give it back with Release.
 func (p *Program) Machine() *Machine {
-	pool, _ := machinePools.LoadOrStore(p, &sync.Pool{New: func() any { return p.NewMachine() }})
+	pool, ok := machinePools.Load(p) // Load first: LoadOrStore's argument would allocate on every call
+	if !ok {
+		pool, _ = machinePools.LoadOrStore(p, &sync.Pool{New: func() any { return p.NewMachine() }})
+	}
 	return pool.(*sync.Pool).Get().(*Machine)
 }
 
 // Release returns m to its program's pool.
 func (m *Machine) Release() {
 	m.Models, m.Windows, m.Trace = nil, nil, false
-	copy(m.params, m.prog.ParamValues())
+	for i := range m.params { // not ParamValues, which allocates
+		m.params[i] = m.prog.Params[i].Value
+	}
 	if pool, ok := machinePools.Load(m.prog); ok {
 		pool.(*sync.Pool).Put(m)
 	}

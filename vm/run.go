@@ -13,7 +13,7 @@ func (m *Machine) run(now float64) {
 	code := p.Code
 	f, s := m.f[:0], m.s[:0]
 	for pc := 0; ; pc++ {
-		in := code[pc]
+		in, at := code[pc], pc // at: pc of in, for the trace (jumps change pc)
 		a := in.A
 		switch in.Op {
 		case NOP:
@@ -117,7 +117,7 @@ func (m *Machine) run(now float64) {
 			return
 		}
 		if m.Trace {
-			m.trace(pc, in, f)
+			m.trace(at, in, f)
 		}
 	}
 }
@@ -197,7 +197,7 @@ func unaryMath(op Opcode, x float64) float64 {
 	case LOG:
 		return safeLog(x)
 	case EXP:
-		return math.Exp(x)
+		return math.Min(math.Exp(x), math.MaxFloat64) // saturates instead of +Inf (docs §8)
 	case SQRT:
 		return safeSqrt(x)
 	case HOUR:
