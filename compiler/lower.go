@@ -196,6 +196,7 @@ func (l *lowerer) events() {
 	prog := l.ir.Prog
 	prog.Events = append(prog.Events, l.p.Events...)
 	if len(prog.Events) > 0 {
+		prog.EventsDeclared = true
 		return
 	}
 	seen := map[string]bool{}

@@ -116,6 +116,7 @@ func encodeBody(w *writer, p *Program) {
 	for _, e := range p.Events {
 		w.str(e)
 	}
+	w.bool(p.EventsDeclared)
 
 	w.uvarint(uint64(len(p.Inputs)))
 	for _, in := range p.Inputs {
@@ -260,6 +261,7 @@ func decodeBody(body []byte) (*Program, error) {
 			p.Events[i] = r.str()
 		}
 	}
+	p.EventsDeclared = r.bool()
 
 	r.section = "inputs"
 	if n := r.count(23); n > 0 { // name, type, slot, 2 flags, min, max, 2 flags

@@ -303,7 +303,7 @@ func TestDecodeHugeLengths(t *testing.T) {
 	}
 	// A well-formed prefix, then an input whose optional flag is 2.
 	body := append(bytes.Repeat([]byte{0}, 4), sha256.New().Sum(nil)...) // empty strings, SHA-256 of ""
-	body = append(body, 1, 1, 'e')                                       // events: ["e"]
+	body = append(body, 1, 1, 'e', 1)                                    // events: ["e"], declared
 	body = append(body, 1, 1, 'x', byte(vm.TInt), 0, 2)                  // inputs: x int slot 0, optional 2
 	body = append(body, make([]byte, 32)...)
 	want := "artifact: bad inputs: invalid boolean 2"

@@ -3,7 +3,6 @@ package vm
 import (
 	"errors"
 	"math"
-	"sync"
 	"time"
 )
 
@@ -117,8 +116,6 @@ type Machine struct {
 	Trace bool
 }
 
-var machinePools sync.Map // *Program -> *sync.Pool
-
 // NewMachine returns a machine for p using its own parameter values.
 func (p *Program) NewMachine() *Machine {
 	maxIn := 0
@@ -142,13 +139,14 @@ func (p *Program) NewMachine() *Machine {
 	return m
 }
 
-// Machine takes a pooled machine for p; give it back with Release.
+// Machine takes a pooled machine for p; give it back with Release. The
+// pool lives in the Program, so a replaced program and its machines are
+// garbage once nothing refers to them.
 func (p *Program) Machine() *Machine {
-	pool, ok := machinePools.Load(p) // Load first: LoadOrStore's argument would allocate on every call
-	if !ok {
-		pool, _ = machinePools.LoadOrStore(p, &sync.Pool{New: func() any { return p.NewMachine() }})
+	if m, ok := p.machines.Get().(*Machine); ok {
+		return m
 	}
-	return pool.(*sync.Pool).Get().(*Machine)
+	return p.NewMachine()
 }
 
 // Release returns m to its program's pool.
@@ -157,9 +155,7 @@ func (m *Machine) Release() {
 	for i := range m.params { // not ParamValues, which allocates
 		m.params[i] = m.prog.Params[i].Value
 	}
-	if pool, ok := machinePools.Load(m.prog); ok {
-		pool.(*sync.Pool).Put(m)
-	}
+	m.prog.machines.Put(m)
 }
 
 // Program returns the program m evaluates.
@@ -176,11 +172,9 @@ var ErrUnknownEvent = errors.New("unknown event")
 // Eval evaluates req and returns the decision, valid until the next Eval.
 func (m *Machine) Eval(req *Request) (*Decision, error) {
 	p := m.prog
-	m.event = -1
-	if len(p.Events) > 0 {
-		if m.event = p.EventIndex(req.Event); m.event < 0 {
-			return nil, ErrUnknownEvent
-		}
+	m.event = p.EventIndex(req.Event)
+	if m.event < 0 && p.EventsDeclared {
+		return nil, ErrUnknownEvent
 	}
 	copy(m.num, req.Num)
 	copy(m.str, req.Str)

@@ -1,6 +1,9 @@
 package vm
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // Type is the run-time type of an input, mirrored from the compiler so the
 // artifact is self-describing.
@@ -180,18 +183,22 @@ type Program struct {
 	Source       string
 	SourceSHA256 [32]byte
 
-	Events    []string
-	Inputs    []Input
-	NumSlots  uint32
-	StrSlots  uint32
-	Params    []Param
-	NumConsts []float64
-	StrConsts []string
-	Lists     []List
-	Models    []Model
-	Windows   []Window
-	Rules     []Rule
-	Decide    Decide
+	// Events are the policy's declared events, or, when it declares none
+	// (EventsDeclared false), the events its rules name in `on`. Only a
+	// declared list restricts which events a request may carry.
+	Events         []string
+	EventsDeclared bool
+	Inputs         []Input
+	NumSlots       uint32
+	StrSlots       uint32
+	Params         []Param
+	NumConsts      []float64
+	StrConsts      []string
+	Lists          []List
+	Models         []Model
+	Windows        []Window
+	Rules          []Rule
+	Decide         Decide
 
 	// TimeSlot is the number slot of the event time input `ts`, or -1
 	// when the policy has none (windows then use the evaluation time).
@@ -205,7 +212,8 @@ type Program struct {
 	eventIndex map[string]int
 	inputIndex map[string]int
 	sets       []set
-	ruleEvents [][]bool // [rule][event]
+	ruleEvents [][]bool   // [rule][event]
+	machines   *sync.Pool // per program, so a copy that is Prepared gets its own
 }
 
 // set is a list prepared for O(1) membership.
@@ -220,6 +228,7 @@ func (p *Program) Prepare() error {
 	if err := p.verify(); err != nil {
 		return err
 	}
+	p.machines = &sync.Pool{}
 	p.eventIndex = make(map[string]int, len(p.Events))
 	for i, e := range p.Events {
 		p.eventIndex[e] = i

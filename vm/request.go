@@ -3,7 +3,9 @@ package vm
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -34,9 +36,9 @@ func (p *Program) DecodeJSON(data []byte, req *Request) error {
 	var w wireRequest
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&w); err != nil {
-		return &FieldError{Field: "body", Msg: "invalid JSON: " + jsonErrorText(err)}
+		return decodeError(err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return &FieldError{Field: "body", Msg: "unexpected data after the JSON object"}
 	}
 	req.Event, req.ID = w.Event, w.RequestID
@@ -55,19 +57,28 @@ func (p *Program) DecodeJSON(data []byte, req *Request) error {
 	return p.Complete(req)
 }
 
-func jsonErrorText(err error) string {
-	if se, ok := err.(*json.SyntaxError); ok {
-		return fmt.Sprintf("%v (at byte %d)", se, se.Offset)
+// decodeError words a JSON decoding error in terms of the request.
+func decodeError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return &FieldError{Field: "body", Msg: fmt.Sprintf("invalid JSON: %v (at byte %d)", se, se.Offset)}
+	case errors.As(err, &te) && te.Field == "":
+		return &FieldError{Field: "body", Msg: "must be a JSON object, got " + te.Value}
+	case errors.As(err, &te) && te.Field == "features":
+		return &FieldError{Field: "features", Msg: "must be an object of feature values, got " + te.Value}
+	case errors.As(err, &te):
+		return &FieldError{Field: te.Field, Msg: "must be a string, got " + te.Value}
+	case errors.Is(err, io.EOF):
+		return &FieldError{Field: "body", Msg: "empty; expected a JSON object"}
 	}
-	if te, ok := err.(*json.UnmarshalTypeError); ok {
-		return fmt.Sprintf("field %q must be %s, got %s", te.Field, te.Type, te.Value)
-	}
-	return err.Error()
+	return &FieldError{Field: "body", Msg: "invalid JSON: " + err.Error()}
 }
 
 // CheckEvent reports an event the program does not handle.
 func (p *Program) CheckEvent(event string) error {
-	if len(p.Events) == 0 {
+	if !p.EventsDeclared {
 		return nil
 	}
 	if event == "" {
@@ -166,7 +177,8 @@ func (p *Program) SetText(req *Request, i int, text string) error {
 		return nil
 	case TTime:
 		if t, err := time.Parse(time.RFC3339Nano, text); err == nil {
-			return p.setNumber(req, i, float64(t.UnixNano())/1e9)
+			// Not UnixNano, which overflows outside 1678–2262.
+			return p.setNumber(req, i, float64(t.Unix())+float64(t.Nanosecond())/1e9)
 		}
 	}
 	x, err := strconv.ParseFloat(text, 64)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"maps"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -108,12 +107,12 @@ func TestDecodeJSONErrors(t *testing.T) {
 	}{
 		{"malformed", `{"event": "pay", "features": {`, "body", []string{"invalid JSON"}},
 		{"not JSON", `hello`, "body", []string{"invalid JSON", "at byte"}},
-		{"empty body", ``, "body", []string{"invalid JSON"}},
+		{"empty body", ``, "body", []string{"empty; expected a JSON object"}},
 		{"trailing object", string(jsonBody("pay", nil)) + ` {}`, "body", []string{"unexpected data after the JSON object"}},
 		{"trailing garbage", string(jsonBody("pay", nil)) + ` x`, "body", []string{"unexpected data"}},
-		{"array body", `[]`, "body", []string{"invalid JSON", "array"}},
-		{"event not a string", `{"event": 5}`, "body", []string{`"event"`, "string"}},
-		{"features not an object", `{"event": "pay", "features": [1]}`, "body", []string{`"features"`}},
+		{"array body", `[]`, "body", []string{"must be a JSON object", "array"}},
+		{"event not a string", `{"event": 5}`, "event", []string{"must be a string", "number"}},
+		{"features not an object", `{"event": "pay", "features": [1]}`, "features", []string{"must be an object", "array"}},
 		{"unknown event", string(jsonBody("chargeback", nil)), "event", []string{`unknown event "chargeback"`, "pay, refund"}},
 		{"missing event", string(jsonBody("", nil)), "event", []string{"missing", "pay, refund"}},
 
@@ -383,20 +382,9 @@ func TestComplete(t *testing.T) {
 	}
 }
 
-// knownBug skips a test that documents an open bug unless
-// RISKFORGE_KNOWN_BUGS is set, so the suite stays green while the bug is
-// reported; run them with RISKFORGE_KNOWN_BUGS=1 go test ./vm.
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("RISKFORGE_KNOWN_BUGS") == "" {
-		t.Skip("known bug (set RISKFORGE_KNOWN_BUGS=1 to run): " + what)
-	}
-}
-
-// json.Decoder.More reports false before a closing bracket or brace, so
-// DecodeJSON accepts a body followed by a stray ']' or '}'.
-func TestDecodeJSONTrailingBracketBug(t *testing.T) {
-	knownBug(t, "DecodeJSON accepts trailing ] or } after the object")
+// json.Decoder.More reports false before a closing bracket or brace; the
+// decoder must still reject a body followed by a stray ']' or '}'.
+func TestDecodeJSONTrailingBracket(t *testing.T) {
 	p := decodeProgram(t)
 	for _, tail := range []string{"]", "}", " ]]"} {
 		req := p.NewRequest()
@@ -404,14 +392,10 @@ func TestDecodeJSONTrailingBracketBug(t *testing.T) {
 	}
 }
 
-// SetText converts RFC 3339 times with float64(t.UnixNano())/1e9. That
-// overflows outside the years 1678–2262 ("2300-01-01T00:00:00Z" decodes
-// as a time in 1715), and rounds fractions differently from the same
-// instant sent as a number (…13:45:00.25Z gives 1795614300.2499998, the
-// number 1795614300.25 gives 1795614300.25). Converting with
-// float64(t.Unix()) + float64(t.Nanosecond())/1e9 fixes both.
-func TestSetTextTimeConversionBug(t *testing.T) {
-	knownBug(t, "RFC 3339 times go through UnixNano: overflow outside 1678-2262, inexact fractions")
+// RFC 3339 times must not overflow outside the years 1678–2262 (as
+// UnixNano would: "2300-01-01T00:00:00Z" once decoded as a time in 1715)
+// and must round fractions like the same instant sent as a number.
+func TestSetTextTimeConversion(t *testing.T) {
 	p := decodeProgram(t)
 	for _, tc := range []struct {
 		text string
