@@ -53,6 +53,12 @@ type batch struct {
 	labels []int
 	lines  []int
 	out    []byte
+	// Results, filled by a worker and accumulated in input order by the
+	// writer, so figures do not depend on the number of workers.
+	scores  []float64
+	actions []vm.Action
+	fired   []int // rule indexes of all rows, row i's at firedAt[i]:firedAt[i+1]
+	firedAt []int
 }
 
 // Run evaluates every row of r with prog.
@@ -69,7 +75,7 @@ func Run(prog *vm.Program, r *dataset.Reader, opts Options) (*report.Backtest, S
 			opts.Windows = windows.NewMemory(prog, 0)
 		}
 	}
-	total := report.NewBacktest(ruleNames(prog), []string{"approve", "review", "reject"})
+	total := report.NewBacktest(ruleNames(prog), actionNames)
 	batches := make(chan *batch, workers*2)
 	done := make(chan *batch, workers*2)
 	var readErr error
@@ -82,16 +88,16 @@ func Run(prog *vm.Program, r *dataset.Reader, opts Options) (*report.Backtest, S
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			local := report.NewBacktest(ruleNames(prog), []string{"approve", "review", "reject"})
-			evalBatches(prog, opts, batches, done, local)
-			total.Merge(local)
+			evalBatches(prog, opts, batches, done)
 		}()
 	}
 	go func() { wg.Wait(); close(done) }()
-	writeErr := writeInOrder(done, opts, &stats)
+	writeErr := writeInOrder(done, opts, &stats, total)
 	stats.Elapsed = time.Since(start)
 	return total, stats, errors.Join(readErr, writeErr)
 }
+
+var actionNames = []string{"approve", "review", "reject"}
 
 func ruleNames(prog *vm.Program) []string {
 	names := make([]string, len(prog.Rules))
@@ -143,24 +149,24 @@ type firedRule struct {
 	Weight float64 `json:"weight"`
 }
 
-func evalBatches(prog *vm.Program, opts Options, in <-chan *batch, out chan<- *batch, acc *report.Backtest) {
+func evalBatches(prog *vm.Program, opts Options, in <-chan *batch, out chan<- *batch) {
 	m := prog.NewMachine()
 	m.Models, m.Windows = opts.Models, opts.Windows
 	if opts.Params != nil {
 		m.SetParams(opts.Params)
 	}
-	var fired []int
 	for b := range in {
+		b.firedAt = append(b.firedAt, 0)
 		for i, req := range b.reqs {
 			d, err := m.Eval(req)
 			if err != nil { // the reader checked events; cannot happen
-				continue
+				d = &vm.Decision{}
 			}
-			fired = fired[:0]
 			for _, f := range d.Fired {
-				fired = append(fired, f.Rule)
+				b.fired = append(b.fired, f.Rule)
 			}
-			acc.Add(d.Score, d.Action.String(), fired, b.labels[i])
+			b.scores, b.actions = append(b.scores, d.Score), append(b.actions, d.Action)
+			b.firedAt = append(b.firedAt, len(b.fired))
 			if opts.Out != nil {
 				b.out = appendDecision(b.out, b.lines[i], req, d, b.labels[i])
 			}
@@ -183,8 +189,8 @@ func appendDecision(buf []byte, line int, req *vm.Request, d *vm.Decision, label
 	return append(append(buf, data...), '\n')
 }
 
-// writeInOrder writes finished batches' output in input order and counts rows.
-func writeInOrder(done <-chan *batch, opts Options, stats *Stats) error {
+// writeInOrder accumulates and writes finished batches in input order.
+func writeInOrder(done <-chan *batch, opts Options, stats *Stats, acc *report.Backtest) error {
 	pending := map[int]*batch{}
 	next := 0
 	var err error
@@ -198,6 +204,9 @@ func writeInOrder(done <-chan *batch, opts Options, stats *Stats) error {
 			delete(pending, next)
 			next++
 			stats.Rows += len(nb.labels)
+			for i, label := range nb.labels {
+				acc.Add(nb.scores[i], actionNames[nb.actions[i]], nb.fired[nb.firedAt[i]:nb.firedAt[i+1]], label)
+			}
 			if opts.Out != nil && err == nil {
 				_, err = opts.Out.Write(nb.out)
 			}

@@ -1,0 +1,162 @@
+package dataset
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/riskforge/riskforge/compiler"
+	"github.com/riskforge/riskforge/vm"
+)
+
+const policy = `policy d version "1"
+events pay, refund
+input {
+  user   string
+  amount float >= 0
+  n      int default 1
+  ok     bool default false
+  email  string optional
+  ts     time
+}
+rule big
+  when amount > 100
+  emit review reason "big"
+`
+
+func program(t *testing.T) *vm.Program {
+	t.Helper()
+	p, diags := compiler.CheckSource("d.risk", []byte(policy), compiler.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	prog, _, err := compiler.Compile(p, compiler.CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prog
+}
+
+func readAll(t *testing.T, name, data string, opts Options) ([]*vm.Request, []int, error) {
+	t.Helper()
+	prog := program(t)
+	r, err := NewReader(strings.NewReader(data), name, prog, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	var reqs []*vm.Request
+	var labels []int
+	for {
+		req := prog.NewRequest()
+		label, err := r.Next(req)
+		if errors.Is(err, io.EOF) {
+			return reqs, labels, nil
+		}
+		if err != nil {
+			return reqs, labels, err
+		}
+		reqs, labels = append(reqs, req), append(labels, label)
+	}
+}
+
+func TestCSV(t *testing.T) {
+	data := "event,user,amount,n,ok,email,ts,bad,extra\n" +
+		"pay,u1,12.5,3,true,a@b.c,2026-01-01T00:00:00Z,1,x\n" +
+		"refund,u2,0,,0,,1767225600,0,y\n"
+	reqs, labels, err := readAll(t, "d.csv", data, Options{Label: "bad"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) != 2 || labels[0] != 1 || labels[1] != 0 {
+		t.Fatalf("got %d rows, labels %v", len(reqs), labels)
+	}
+	r := reqs[1]
+	if r.Event != "refund" || r.Num[1] != 1 /* default n */ || r.Present[4] /* email */ {
+		t.Errorf("row 2 = %+v", r)
+	}
+	if reqs[0].Num[3] != reqs[1].Num[3] { // both times are 2026-01-01
+		t.Errorf("times differ: %v vs %v", reqs[0].Num[3], reqs[1].Num[3])
+	}
+}
+
+func TestJSONL(t *testing.T) {
+	data := `{"event":"pay","features":{"user":"u","amount":5,"ts":1},"label":"bad"}` + "\n\n" +
+		`{"event":"pay","features":{"user":"u","amount":500,"ts":2,"y":0}}` + "\n"
+	_, labels, err := readAll(t, "d.jsonl", data, Options{Label: "y"})
+	if err == nil || !strings.Contains(err.Error(), `d.jsonl:1: label "y" is missing`) {
+		t.Fatalf("err = %v", err)
+	}
+	_, labels, err = readAll(t, "d.jsonl", data, Options{Label: "label", Positive: "bad"})
+	if err == nil || !strings.Contains(err.Error(), "d.jsonl:3:") {
+		t.Fatalf("second row has no label: err = %v, labels %v", err, labels)
+	}
+}
+
+func TestLabels(t *testing.T) {
+	for text, want := range map[string]int{"1": 1, "0": 0, "true": 1, "No": 0, "Bad": 1, "good": 0, "fraud": 1, "legit": 0} {
+		data := "event,user,amount,ts,y\npay,u,1,1," + text + "\n"
+		_, labels, err := readAll(t, "d.csv", data, Options{Label: "y"})
+		if err != nil || labels[0] != want {
+			t.Errorf("label %q: got %v, %v; want %d", text, labels, err, want)
+		}
+	}
+	_, labels, err := readAll(t, "d.csv", "event,user,amount,ts,Class\npay,u,1,1,Bad\npay,u,1,1,Good\n", Options{Label: "Class", Positive: "Bad"})
+	if err != nil || labels[0] != 1 || labels[1] != 0 {
+		t.Errorf("--positive: %v %v", labels, err)
+	}
+}
+
+func TestErrorsNameThePlace(t *testing.T) {
+	cases := []struct{ data, opts, want string }{
+		{"event,user,amount,ts\npay,u,abc,1\n", "", `d.csv:2: features.amount: must be a number, got "abc"`},
+		{"event,user,amount,ts\npay,u,-1,1\n", "", `d.csv:2: features.amount: -1 is below the minimum >= 0`},
+		{"event,user,amount\npay,u,1\n", "", `d.csv:2: features.ts: required feature is missing`},
+		{"event,user,amount,ts\nchargeback,u,1,1\n", "", `d.csv:2: event: unknown event "chargeback"`},
+		{"event,user,amount,ts,n\npay,u,1,1,1.5\n", "", `d.csv:2: features.n: must be an integer, got 1.5`},
+		{"event,user,amount,ts,ok\npay,u,1,1,maybe\n", "", `d.csv:2: features.ok: must be a bool, got "maybe"`},
+		{"event,user,amount,ts,y\npay,u,1,1,2\n", "y", `d.csv:2: label "2" is not 0/1`},
+		{"event,user,amount,ts\npay,u,1,1\n", "nolabel", `no label column "nolabel"`},
+	}
+	for _, tc := range cases {
+		_, _, err := readAll(t, "d.csv", tc.data, Options{Label: tc.opts})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.data, err, tc.want)
+		}
+	}
+}
+
+func TestEventOption(t *testing.T) {
+	reqs, _, err := readAll(t, "d.csv", "user,amount,ts\nu,1,1\n", Options{Event: "refund"})
+	if err != nil || reqs[0].Event != "refund" {
+		t.Fatalf("got %v, %v", reqs, err)
+	}
+	if _, err := NewReader(strings.NewReader(""), "x.parquet", program(t), Options{Format: "parquet"}); err == nil {
+		t.Fatal("unknown format accepted")
+	}
+}
+
+// FuzzCSV feeds arbitrary CSV text: reading never panics, and every row
+// it accepts has its required inputs.
+func FuzzCSV(f *testing.F) {
+	f.Add("event,user,amount,ts,y\npay,u,1,1,1\n")
+	f.Add("event,user,amount,n,ok,email,ts\nrefund,u2,0,,0,,2026-01-01T00:00:00Z\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		prog := program(t)
+		r, err := NewReader(strings.NewReader(data), "f.csv", prog, Options{Event: "pay"})
+		if err != nil {
+			return
+		}
+		for i := 0; i < 100; i++ {
+			req := prog.NewRequest()
+			if _, err := r.Next(req); err != nil {
+				return
+			}
+			for j, in := range prog.Inputs {
+				if !in.Optional && !req.Present[j] {
+					t.Fatalf("accepted a row without %s", in.Name)
+				}
+			}
+		}
+	})
+}
