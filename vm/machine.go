@@ -315,7 +315,11 @@ func (m *Machine) observe(w int, t, v float64, s string) {
 	m.num[win.Slot] = m.Windows.Observe(w, key, t, v, s)
 }
 
-// Fired reports whether rule r fired in the last evaluation.
+// NumSlot returns number slot i after the last evaluation: how tools
+// such as the trainer read values a program stored (see compiler.ProbeProgram).
+func (m *Machine) NumSlot(i uint32) float64 { return m.num[i] }
+
+// FiredRule reports whether rule r fired in the last evaluation.
 func (m *Machine) FiredRule(r int) bool { return m.fired[r] }
 
 const minLog = -744.4400719213812 // ln of the smallest positive float64

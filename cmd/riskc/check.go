@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/lang"
+	"github.com/riskforge/riskforge/models"
 )
 
 func init() {
@@ -26,7 +28,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	code := exitOK
 	for _, path := range fs.Args() {
-		_, diags, err := checkFile(path, compiler.Options{CheckFiles: !*noFiles})
+		pol, diags, err := checkFile(path, compiler.Options{CheckFiles: !*noFiles})
 		if err != nil {
 			fmt.Fprintf(stderr, "riskc: %v\n", err)
 			code = exitError
@@ -35,9 +37,46 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		printDiagnostics(stderr, diags, *quiet)
 		if diags.HasErrors() {
 			code = exitError
+		} else if !*noFiles && !checkModels(path, pol, stderr, *quiet) {
+			code = exitError
 		}
 	}
 	return code
+}
+
+// checkModels loads the ONNX models of a policy that checked clean and
+// compares each declaration with its graph, printing an error at the
+// declaration for each mismatch; false when there was one. Without the
+// onnxruntime library it prints a warning (where it looked, and that
+// `make deps` installs it) and checks nothing more.
+func checkModels(path string, pol *compiler.Policy, stderr io.Writer, quiet bool) bool {
+	if len(pol.Models) == 0 {
+		return true
+	}
+	prog, _, err := compiler.Compile(pol, compiler.CompileOptions{})
+	if err != nil {
+		fmt.Fprintf(stderr, "riskc: %v\n", err)
+		return false
+	}
+	var diags lang.ErrorList
+	for _, err := range models.Check(prog, path, models.Options{}) {
+		var me *models.ModelError
+		switch {
+		case errors.As(err, &me):
+			d := pol.Models[me.Model].Decl
+			pos := d.Pos
+			if me.Field == "path" {
+				pos = d.Path.Pos
+			} else if me.Field == "output" && d.Output != nil {
+				pos = d.Output.Pos
+			}
+			diags.Add(pos, "%v", err)
+		default: // onnxruntime missing (models.ErrLibraryNotFound) or not loadable
+			diags.Warn(lang.Pos{File: &path}, "models not checked against their files: %v", err)
+		}
+	}
+	printDiagnostics(stderr, diags, quiet)
+	return !diags.HasErrors()
 }
 
 // checkFile reads, parses and checks one policy file. err is an I/O error;

@@ -12,6 +12,7 @@ import (
 
 	"github.com/riskforge/riskforge/backtest"
 	"github.com/riskforge/riskforge/dataset"
+	"github.com/riskforge/riskforge/models"
 	"github.com/riskforge/riskforge/report"
 )
 
@@ -59,6 +60,15 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	}
 	defer r.Close()
 	opts := backtest.Options{Workers: *workers, Progress: progressPrinter(stderr)}
+	if len(prog.Models) > 0 {
+		reg, err := models.Load(prog, *policy, models.Options{NoTimeouts: true})
+		if err != nil {
+			fmt.Fprintf(stderr, "riskc eval: loading models: %v\n", err)
+			return exitError
+		}
+		defer reg.Close()
+		opts.Models = reg
+	}
 	var outFile *os.File
 	var outBuf *bufio.Writer
 	if *out != "" {
@@ -175,6 +185,9 @@ func writeFileWith(path string, fn func(io.Writer) error) error {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp makes 0600
 		return err
 	}
 	return os.Rename(tmp.Name(), path)

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/riskforge/riskforge/lang"
+)
+
+// TestTrainGermanCredit is the acceptance run: riskc train on the German
+// credit example improves the hold-out AUC, writes a tuned policy that
+// riskc check accepts and that is fmt-clean, and riskc eval on the written
+// hold-out rows reproduces the after_hard figure exactly.
+func TestTrainGermanCredit(t *testing.T) {
+	dir := t.TempDir()
+	tuned := filepath.Join(dir, "credit_tuned.risk")
+	metrics := filepath.Join(dir, "metrics.json")
+	holdout := filepath.Join(dir, "holdout.csv")
+	page := filepath.Join(dir, "report.html")
+	var out, errb bytes.Buffer
+	args := []string{"train", "--policy", "../../examples/credit/credit.risk", "--data", "../../examples/credit/german_credit.csv",
+		"--label", "Class", "--positive", "Bad", "--valid-frac", "0.3", "--seed", "1", "-o", tuned,
+		"--metrics-json", metrics, "--report", page, "--holdout-out", holdout, "--baseline"}
+	if code := runMain(args, &out, &errb); code != exitOK {
+		t.Fatalf("train: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "→") || !strings.Contains(out.String(), "long_term.Duration:") {
+		t.Errorf("no per-parameter diff in the output:\n%s", out.String())
+	}
+	var m struct {
+		Before, AfterSoft, AfterHard, Baseline struct {
+			Train, Valid map[string]any
+		}
+		Params map[string]struct{ Old, New float64 }
+		Epochs []map[string]any
+	}
+	data, err := os.ReadFile(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The JSON keys are snake_case; map them onto the struct by hand.
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for key, dst := range map[string]any{"before": &m.Before, "after_soft": &m.AfterSoft, "after_hard": &m.AfterHard,
+		"baseline_logreg": &m.Baseline, "params": &m.Params, "epochs": &m.Epochs} {
+		if err := json.Unmarshal(raw[key], dst); err != nil {
+			t.Fatalf("metrics %s: %v", key, err)
+		}
+	}
+	for _, split := range []map[string]any{m.Before.Train, m.Before.Valid, m.AfterSoft.Valid, m.AfterHard.Train, m.AfterHard.Valid} {
+		for _, k := range []string{"auc", "ks", "logloss"} {
+			if _, ok := split[k].(float64); !ok {
+				t.Errorf("metrics: missing %s in %v", k, split)
+			}
+		}
+	}
+	before, after := m.Before.Valid["auc"].(float64), m.AfterHard.Valid["auc"].(float64)
+	if after <= before {
+		t.Errorf("hold-out AUC did not improve: %.4f → %.4f", before, after)
+	}
+	if len(m.Params) == 0 || len(m.Epochs) == 0 {
+		t.Error("metrics: no params or epochs")
+	}
+
+	// riskc check accepts the tuned policy, and it is fmt-clean.
+	out.Reset()
+	errb.Reset()
+	if code := runMain([]string{"check", tuned}, &out, &errb); code != exitOK {
+		t.Fatalf("check: exit %d\n%s", code, errb.String())
+	}
+	src, err := os.ReadFile(tuned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := lang.Parse(tuned, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(lang.Format(f), src) {
+		t.Error("the tuned policy is not fmt-clean")
+	}
+
+	// riskc eval on the hold-out rows reproduces after_hard.valid.
+	evalMetrics := filepath.Join(dir, "eval.json")
+	out.Reset()
+	errb.Reset()
+	if code := runMain([]string{"eval", "--policy", tuned, "--data", holdout, "--label", "Class", "--positive", "Bad", "--metrics-json", evalMetrics}, &out, &errb); code != exitOK {
+		t.Fatalf("eval: exit %d\n%s", code, errb.String())
+	}
+	var ev map[string]any
+	data, err = os.ReadFile(evalMetrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if got := ev["auc"].(float64); fmt.Sprintf("%.12f", got) != fmt.Sprintf("%.12f", after) {
+		t.Errorf("riskc eval AUC %.12f, after_hard.valid %.12f", got, after)
+	}
+	if _, err := os.Stat(page); err != nil {
+		t.Error(err)
+	}
+}

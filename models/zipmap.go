@@ -1,0 +1,197 @@
+package models
+
+import (
+	"slices"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// sklearn-onnx ends classifiers with a ZipMap node, which turns the
+// probability tensor [N, classes] into a sequence of {class: probability}
+// maps. Reading maps through onnxruntime_go costs a dozen cgo calls and
+// allocations per row, so when the declared output is a ZipMap's output
+// the registry adds the ZipMap's input tensor to the graph's outputs (in
+// memory; the file and its digest are untouched) and reads the column of
+// the declared class from it. Load checks on rows of zeros that both
+// give the same value, and keeps the map path otherwise.
+
+// zipMap describes the ZipMap node producing an output.
+type zipMap struct {
+	input   string   // the probability tensor it reads
+	ints    []int64  // classlabels_int64s, in column order
+	strings []string // classlabels_strings, in column order
+}
+
+// column returns the tensor column holding the class the declared index
+// selects: the class label itself for int64 labels, the index-th label in
+// key (sorted) order for string labels, as in the map.
+func (z *zipMap) column(index int) (int, bool) {
+	if z.ints != nil {
+		j := slices.Index(z.ints, int64(index))
+		return j, j >= 0
+	}
+	if index >= len(z.strings) {
+		return 0, false
+	}
+	sorted := slices.Clone(z.strings)
+	slices.Sort(sorted)
+	return slices.Index(z.strings, sorted[index]), true
+}
+
+// ONNX protobuf field numbers (onnx.proto).
+const (
+	modelGraph     = 7  // ModelProto.graph
+	graphNode      = 1  // GraphProto.node
+	graphOutput    = 12 // GraphProto.output
+	nodeInput      = 1  // NodeProto.input
+	nodeOutput     = 2  // NodeProto.output
+	nodeOpType     = 4  // NodeProto.op_type
+	nodeAttribute  = 5  // NodeProto.attribute
+	nodeDomain     = 7  // NodeProto.domain
+	attrName       = 1  // AttributeProto.name
+	attrInts       = 8  // AttributeProto.ints
+	attrStrings    = 9  // AttributeProto.strings
+	valueInfoName  = 1  // ValueInfoProto.name
+	valueInfoType  = 2  // ValueInfoProto.type
+	typeTensor     = 1  // TypeProto.tensor_type
+	tensorElemType = 1  // TypeProto.Tensor.elem_type
+	elemFloat      = 1  // TensorProto.FLOAT
+)
+
+// fields calls fn for every field of a protobuf message; false when the
+// message is malformed or fn says stop.
+func fields(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, raw []byte) bool) bool {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if m < 0 {
+			return false
+		}
+		var v []byte
+		if typ == protowire.BytesType {
+			v, _ = protowire.ConsumeBytes(b[n:])
+		}
+		if !fn(num, typ, v, b[:n+m]) {
+			return false
+		}
+		b = b[n+m:]
+	}
+	return true
+}
+
+// findZipMap returns the ZipMap node of the model whose output is output.
+func findZipMap(model []byte, output string) (*zipMap, bool) {
+	var graph []byte
+	if !fields(model, func(num protowire.Number, typ protowire.Type, v, _ []byte) bool {
+		if num == modelGraph && typ == protowire.BytesType {
+			graph = v
+		}
+		return true
+	}) || graph == nil {
+		return nil, false
+	}
+	var found *zipMap
+	fields(graph, func(num protowire.Number, typ protowire.Type, v, _ []byte) bool {
+		if num != graphNode || typ != protowire.BytesType {
+			return true
+		}
+		var ins, outs []string
+		var op, domain string
+		var z zipMap
+		ok := fields(v, func(num protowire.Number, typ protowire.Type, v, _ []byte) bool {
+			switch {
+			case typ != protowire.BytesType:
+			case num == nodeInput:
+				ins = append(ins, string(v))
+			case num == nodeOutput:
+				outs = append(outs, string(v))
+			case num == nodeOpType:
+				op = string(v)
+			case num == nodeDomain:
+				domain = string(v)
+			case num == nodeAttribute:
+				return zipMapAttribute(v, &z)
+			}
+			return true
+		})
+		if ok && op == "ZipMap" && domain == "ai.onnx.ml" && len(ins) == 1 && len(outs) == 1 && outs[0] == output &&
+			(z.ints == nil) != (z.strings == nil) {
+			z.input = ins[0]
+			found = &z
+			return false
+		}
+		return true
+	})
+	return found, found != nil
+}
+
+// zipMapAttribute reads classlabels_int64s or classlabels_strings.
+func zipMapAttribute(b []byte, z *zipMap) bool {
+	var name string
+	var ints []int64
+	var strs []string
+	ok := fields(b, func(num protowire.Number, typ protowire.Type, v, raw []byte) bool {
+		switch {
+		case num == attrName && typ == protowire.BytesType:
+			name = string(v)
+		case num == attrStrings && typ == protowire.BytesType:
+			strs = append(strs, string(v))
+		case num == attrInts && typ == protowire.VarintType:
+			_, _, n := protowire.ConsumeTag(raw)
+			x, _ := protowire.ConsumeVarint(raw[n:])
+			ints = append(ints, int64(x))
+		case num == attrInts && typ == protowire.BytesType: // packed
+			for len(v) > 0 {
+				x, n := protowire.ConsumeVarint(v)
+				if n < 0 {
+					return false
+				}
+				ints = append(ints, int64(x))
+				v = v[n:]
+			}
+		}
+		return true
+	})
+	switch name {
+	case "classlabels_int64s":
+		z.ints = ints
+	case "classlabels_strings":
+		z.strings = strs
+	}
+	return ok
+}
+
+// withOutput returns a copy of the model with a float tensor output named
+// name appended to its graph's outputs.
+func withOutput(model []byte, name string) ([]byte, bool) {
+	var tensorType []byte
+	tensorType = protowire.AppendTag(tensorType, tensorElemType, protowire.VarintType)
+	tensorType = protowire.AppendVarint(tensorType, elemFloat)
+	var typ []byte
+	typ = protowire.AppendTag(typ, typeTensor, protowire.BytesType)
+	typ = protowire.AppendBytes(typ, tensorType)
+	var vi []byte
+	vi = protowire.AppendTag(vi, valueInfoName, protowire.BytesType)
+	vi = protowire.AppendString(vi, name)
+	vi = protowire.AppendTag(vi, valueInfoType, protowire.BytesType)
+	vi = protowire.AppendBytes(vi, typ)
+
+	out := make([]byte, 0, len(model)+len(vi)+16)
+	done := false
+	ok := fields(model, func(num protowire.Number, typ protowire.Type, v, raw []byte) bool {
+		if num == modelGraph && typ == protowire.BytesType && !done {
+			graph := append(slices.Clip(v), protowire.AppendTag(nil, graphOutput, protowire.BytesType)...)
+			graph = protowire.AppendBytes(graph, vi)
+			out = protowire.AppendTag(out, modelGraph, protowire.BytesType)
+			out = protowire.AppendBytes(out, graph)
+			done = true
+			return true
+		}
+		out = append(out, raw...)
+		return true
+	})
+	return out, ok && done
+}

@@ -1,0 +1,206 @@
+package rules
+
+import (
+	"errors"
+	"io"
+
+	"fmt"
+	"github.com/riskforge/riskforge/dataset"
+	"math"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/riskforge/riskforge/vm"
+	"github.com/riskforge/riskforge/windows"
+)
+
+// Matrix holds the per-row values of a Problem's columns: the probes, as
+// the serving VM computed them, plus listening and merged columns.
+type Matrix struct {
+	Rows int
+	Cols [][]float64 // [column][row]
+}
+
+// ExtractOptions tune Problem.Extract.
+type ExtractOptions struct {
+	// Models serves model calls; nil makes every model read its on_error
+	// value, as in the VM.
+	Models vm.ModelRunner
+	// Workers evaluating rows in parallel (policies without windows);
+	// 0 means one per CPU.
+	Workers int
+}
+
+// Extract runs the probe program over reqs and returns the column values.
+// A policy with windows is replayed in the order of reqs through a fresh
+// in-memory window store, as serving would have seen the events; other
+// policies are evaluated in parallel.
+func (p *Problem) Extract(reqs []*vm.Request, opts ExtractOptions) (*Matrix, error) {
+	n := len(reqs)
+	m := &Matrix{Rows: n, Cols: make([][]float64, len(p.cols))}
+	for i := range m.Cols {
+		m.Cols[i] = make([]float64, n)
+	}
+	probeVals := make([][]float64, len(p.probes))
+	for i, c := range p.cols {
+		if c.kind == colProbe {
+			probeVals[c.probe] = m.Cols[i]
+		}
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	var store vm.WindowStore
+	if len(p.probeProg.Windows) > 0 {
+		workers = 1
+		store = windows.NewMemory(p.probeProg, 0)
+	}
+	workers = max(1, min(workers, n))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			mach := p.probeProg.NewMachine()
+			mach.Models, mach.Windows = opts.Models, store
+			for r := w * n / workers; r < (w+1)*n/workers; r++ {
+				if _, err := mach.Eval(reqs[r]); err != nil {
+					errs[w] = fmt.Errorf("row %d: %w", r+1, err)
+					return
+				}
+				for k, pr := range p.probes {
+					v := mach.NumSlot(pr.Slot)
+					if math.IsNaN(v) || math.IsInf(v, 0) {
+						v = 0
+					}
+					probeVals[k][r] = v
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	// Derived columns come after the columns they read.
+	for i, c := range p.cols {
+		col := m.Cols[i]
+		switch c.kind {
+		case colListen:
+			rule := &p.Prog.Rules[c.rule]
+			for r, req := range reqs {
+				ev := p.Prog.EventIndex(req.Event)
+				for _, e := range rule.Events {
+					if int(e) == ev {
+						col[r] = 1
+						break
+					}
+				}
+			}
+		case colAnd:
+			for r := range col {
+				v := 1.0
+				for _, a := range c.args {
+					v *= m.Cols[a][r]
+				}
+				col[r] = v
+			}
+		case colOr:
+			for r := range col {
+				v := 1.0
+				for _, a := range c.args {
+					v *= 1 - m.Cols[a][r]
+				}
+				col[r] = 1 - v
+			}
+		}
+	}
+	return m, nil
+}
+
+// colStats are a column's figures on the training rows: a robust center
+// and scale (median, and interquartile range / 1.349, which is the
+// standard deviation for normal data but not blown up by heavy tails such
+// as a debt-to-income ratio over a near-zero income), and the range.
+type colStats struct {
+	center, scale, min, max float64
+}
+
+func statsOf(col []float64, rows []int) colStats {
+	if len(rows) == 0 {
+		return colStats{scale: 1}
+	}
+	s := colStats{min: math.Inf(1), max: math.Inf(-1)}
+	mean := 0.0
+	for _, r := range rows {
+		v := col[r]
+		mean += v
+		s.min, s.max = math.Min(s.min, v), math.Max(s.max, v)
+	}
+	mean /= float64(len(rows))
+	std := 0.0
+	for _, r := range rows {
+		d := col[r] - mean
+		std += d * d
+	}
+	std = math.Sqrt(std / float64(len(rows)))
+	// Quantiles from at most 20000 evenly spaced rows.
+	stride := max(1, len(rows)/20000)
+	sample := make([]float64, 0, len(rows)/stride+1)
+	for k := 0; k < len(rows); k += stride {
+		sample = append(sample, col[rows[k]])
+	}
+	sort.Float64s(sample)
+	q := func(p float64) float64 { return sample[int(p*float64(len(sample)-1)+0.5)] }
+	s.center = q(0.5)
+	tiny := 1e-12 * math.Max(1, math.Abs(s.center))
+	switch iqr := (q(0.75) - q(0.25)) / 1.349; {
+	case iqr > tiny && !math.IsInf(iqr, 0):
+		s.scale = iqr
+	case std > tiny && !math.IsInf(std, 0):
+		s.scale = std
+	default:
+		s.scale = math.Max(1, math.Abs(s.center))
+	}
+	return s
+}
+
+// ReadRequests reads every row of a data file into requests, with labels
+// (1 bad, 0 good, NaN when the row has none).
+func ReadRequests(prog *vm.Program, path string, opts dataset.Options) ([]*vm.Request, []float64, error) {
+	r, err := dataset.Open(path, prog, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	var reqs []*vm.Request
+	var labels []float64
+	for {
+		req := prog.NewRequest()
+		label, err := r.Next(req)
+		if errors.Is(err, io.EOF) {
+			return reqs, labels, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		y := float64(label)
+		if label == dataset.Unlabelled {
+			y = math.NaN()
+		}
+		reqs, labels = append(reqs, req), append(labels, y)
+	}
+}
+
+func allRows(n int) []int {
+	rows := make([]int, n)
+	for i := range rows {
+		rows[i] = i
+	}
+	return rows
+}

@@ -1,0 +1,207 @@
+package rules
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/riskforge/riskforge/report"
+	"github.com/riskforge/riskforge/vm"
+	"github.com/riskforge/riskforge/windows"
+)
+
+// Decisions are the VM's decisions on every row of a data set.
+type Decisions struct {
+	Scores  []float64
+	Actions []vm.Action
+	Forced  []int8    // strongest forced action, -1 when no forced rule fired
+	Fired   [][]int32 // fired rules per row
+}
+
+// EvalVM evaluates every request with the serving VM and the given
+// parameter values (nil: the program's own), exactly as `riskc eval` does:
+// in file order through a fresh window store when the policy has windows,
+// in parallel otherwise.
+func EvalVM(prog *vm.Program, params []float64, reqs []*vm.Request, models vm.ModelRunner) (*Decisions, error) {
+	n := len(reqs)
+	d := &Decisions{Scores: make([]float64, n), Actions: make([]vm.Action, n), Forced: make([]int8, n), Fired: make([][]int32, n)}
+	workers := runtime.NumCPU()
+	var store vm.WindowStore
+	if len(prog.Windows) > 0 {
+		workers, store = 1, windows.NewMemory(prog, 0)
+	}
+	workers = max(1, min(workers, n))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			m := prog.NewMachine()
+			m.Models, m.Windows = models, store
+			if params != nil {
+				m.SetParams(params)
+			}
+			for r := w * n / workers; r < (w+1)*n/workers; r++ {
+				dec, err := m.Eval(reqs[r])
+				if err != nil {
+					errs[w] = fmt.Errorf("row %d: %w", r+1, err)
+					return
+				}
+				d.Scores[r], d.Actions[r], d.Forced[r] = dec.Score, dec.Action, -1
+				fired := make([]int32, 0, len(dec.Fired))
+				for _, f := range dec.Fired {
+					fired = append(fired, int32(f.Rule))
+					if f.Forced {
+						d.Forced[r] = max(d.Forced[r], int8(f.Action))
+					}
+				}
+				d.Fired[r] = fired
+			}
+		}(w)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// Summary returns the score figures of the labelled rows among rows.
+func Summary(scores []float64, labels []float64, rows []int) report.Summary {
+	s, l := make([]float64, 0, len(rows)), make([]bool, 0, len(rows))
+	for _, r := range rows {
+		if math.IsNaN(labels[r]) {
+			continue
+		}
+		s, l = append(s, scores[r]), append(l, labels[r] == 1)
+	}
+	return report.Summarize(s, l)
+}
+
+// ActionRate returns the share of rows that get action a, given the
+// decide block's cut-offs (cuts: per Cut, its value).
+func ActionRate(prog *vm.Program, cuts []float64, d *Decisions, rows []int, a vm.Action) float64 {
+	if len(rows) == 0 {
+		return 0
+	}
+	n := 0
+	for _, r := range rows {
+		if action(prog, cuts, d.Scores[r], d.Forced[r]) == a {
+			n++
+		}
+	}
+	return float64(n) / float64(len(rows))
+}
+
+// action is the VM's choice of action (Machine.decide).
+func action(prog *vm.Program, cuts []float64, score float64, forced int8) vm.Action {
+	if forced >= 0 {
+		return vm.Action(forced)
+	}
+	dc := &prog.Decide
+	for i, c := range dc.Cuts {
+		if score > cuts[i] || (c.Inclusive && score == cuts[i]) {
+			return c.Action
+		}
+	}
+	return dc.Otherwise
+}
+
+// ReviewCut is the outcome of LimitReview.
+type ReviewCut struct {
+	Param     int     // the review cut-off's parameter, -1 when there is none to move
+	Old, New  float64 // cut-off values
+	Text      string  // literal of New
+	RateOld   float64 // review rate on the rows before
+	RateNew   float64 // and after
+	Satisfied bool
+	Note      string
+}
+
+// LimitReview raises the decide block's review cut-off, if needed, so that
+// at most maxRate of rows get review (on the given rows, with the VM's
+// decisions d). The new cut-off is the smallest number with three
+// decimals that meets the limit, kept below the cut-offs above it.
+func LimitReview(prog *vm.Program, params []float64, d *Decisions, rows []int, maxRate float64) ReviewCut {
+	dc := &prog.Decide
+	cuts := make([]float64, len(dc.Cuts))
+	ri := -1
+	for i, c := range dc.Cuts {
+		cuts[i] = c.Value
+		if c.Param >= 0 {
+			cuts[i] = params[c.Param]
+		}
+		if c.Action == vm.Review {
+			ri = i
+		}
+	}
+	res := ReviewCut{Param: -1}
+	res.RateOld = ActionRate(prog, cuts, d, rows, vm.Review)
+	res.RateNew = res.RateOld
+	if res.RateOld <= maxRate {
+		res.Satisfied = true
+		res.Note = "already within the limit"
+		if ri >= 0 {
+			res.Old, res.New = cuts[ri], cuts[ri]
+		}
+		return res
+	}
+	if ri < 0 {
+		res.Note = "the decide block has no review line; only forced rules give review"
+		return res
+	}
+	res.Old = cuts[ri]
+	if dc.Cuts[ri].Param < 0 {
+		res.Note = "the review cut-off is fixed"
+		return res
+	}
+	res.Param = int(dc.Cuts[ri].Param)
+	ceiling := 1.0
+	if ri > 0 {
+		ceiling = cuts[ri-1] - 0.001 // strictly below the line above
+	}
+	// Candidate cut-offs: the scores of the rows, rounded up to 3 decimals.
+	var cands []float64
+	for _, r := range rows {
+		if s := d.Scores[r]; s > res.Old {
+			cands = append(cands, math.Ceil(s*1000-1e-9)/1000)
+		}
+	}
+	cands = append(cands, ceiling)
+	sort.Float64s(cands)
+	uniq := cands[:0]
+	for _, c := range cands {
+		if c > res.Old && c <= ceiling && (len(uniq) == 0 || c != uniq[len(uniq)-1]) {
+			uniq = append(uniq, c)
+		}
+	}
+	// The review rate only falls as the cut-off rises: bisect.
+	best := math.NaN()
+	i := sort.Search(len(uniq), func(k int) bool {
+		cuts[ri] = uniq[k]
+		return ActionRate(prog, cuts, d, rows, vm.Review) <= maxRate
+	})
+	if i < len(uniq) {
+		best = uniq[i]
+	}
+	if math.IsNaN(best) {
+		best = math.Max(res.Old, math.Floor(ceiling*1000)/1000)
+		res.Note = "even the highest review cut-off leaves too many reviews (forced review rules?)"
+	} else {
+		res.Satisfied = true
+	}
+	cuts[ri] = best
+	res.New = best
+	res.Text = snapFloat(best, 0.1)
+	if v, ok := literalValue(res.Text, ""); ok {
+		res.New = v
+		cuts[ri] = v
+	}
+	res.RateNew = ActionRate(prog, cuts, d, rows, vm.Review)
+	return res
+}

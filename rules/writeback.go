@@ -1,0 +1,109 @@
+package rules
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/riskforge/riskforge/compiler"
+	"github.com/riskforge/riskforge/lang"
+	"github.com/riskforge/riskforge/vm"
+)
+
+// Change is one parameter's old and new literal.
+type Change struct {
+	Param    int
+	Name     string
+	Kind     vm.ParamKind
+	Old, New string
+	OldValue float64
+	NewValue float64
+}
+
+// Moved reports whether the literal changed.
+func (c Change) Moved() bool { return c.Old != c.New }
+
+// Rewrite returns src with each parameter's literal replaced by texts[i]
+// (the byte span [Off, End) of the literal, nothing else), and the list of
+// changes in parameter order. An empty text keeps the literal.
+func Rewrite(src []byte, params []vm.Param, texts []string) ([]byte, []Change, error) {
+	type edit struct {
+		off, end int
+		text     string
+	}
+	var edits []edit
+	var changes []Change
+	for i, prm := range params {
+		if prm.Off < 0 || int(prm.End) > len(src) || prm.Off >= prm.End {
+			return nil, nil, fmt.Errorf("parameter %s: bad source span", prm.Name)
+		}
+		old := string(src[prm.Off:prm.End])
+		c := Change{Param: i, Name: prm.Name, Kind: prm.Kind, Old: old, New: old, OldValue: prm.Value, NewValue: prm.Value}
+		if t := texts[i]; t != "" && t != old {
+			c.New = t
+			if v, ok := literalValue(t, prm.Unit); ok {
+				c.NewValue = v
+			}
+			edits = append(edits, edit{int(prm.Off), int(prm.End), t})
+		}
+		changes = append(changes, c)
+	}
+	sort.Slice(edits, func(i, j int) bool { return edits[i].off > edits[j].off })
+	out := append([]byte(nil), src...)
+	for k, e := range edits {
+		if k > 0 && e.end > edits[k-1].off {
+			return nil, nil, errors.New("overlapping parameter spans")
+		}
+		out = append(out[:e.off], append([]byte(e.text), out[e.end:]...)...)
+	}
+	return out, changes, nil
+}
+
+// Verify checks rewritten source: it parses and checks without errors,
+// and its parameter table holds the expected values. When the original
+// was `riskc fmt`-clean the result must be too; if replacing numbers
+// shifted an aligned column, Verify returns the formatted text instead
+// (the difference is whitespace only). path names the source in messages
+// and locates its list files, so pass the original policy's path.
+func Verify(path string, orig, rewritten []byte, want []float64, opts compiler.Options) ([]byte, error) {
+	wasClean := false
+	if f, err := lang.Parse(path, orig); err == nil {
+		wasClean = bytes.Equal(lang.Format(f), orig)
+	}
+	f, err := lang.Parse(path, rewritten)
+	if err != nil {
+		return nil, fmt.Errorf("the tuned policy does not parse: %w", err)
+	}
+	if wasClean {
+		if formatted := lang.Format(f); !bytes.Equal(formatted, rewritten) {
+			if !sameTokens(formatted, rewritten) {
+				return nil, errors.New("formatting the tuned policy changes more than whitespace")
+			}
+			rewritten = formatted
+		}
+	}
+	pol, diags := compiler.CheckSource(path, rewritten, opts)
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("the tuned policy does not check: %v", diags.Err())
+	}
+	prog, _, err := compiler.Compile(pol, compiler.CompileOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if len(prog.Params) != len(want) {
+		return nil, fmt.Errorf("the tuned policy has %d parameters, not %d", len(prog.Params), len(want))
+	}
+	for i, prm := range prog.Params {
+		if prm.Value != want[i] {
+			return nil, fmt.Errorf("parameter %s reads %v from the tuned policy, not %v", prm.Name, prm.Value, want[i])
+		}
+	}
+	return rewritten, nil
+}
+
+func sameTokens(a, b []byte) bool {
+	return strings.Join(strings.FieldsFunc(string(a), unicode.IsSpace), " ") == strings.Join(strings.FieldsFunc(string(b), unicode.IsSpace), " ")
+}
