@@ -83,12 +83,12 @@ func TestCSV(t *testing.T) {
 func TestJSONL(t *testing.T) {
 	data := `{"event":"pay","features":{"user":"u","amount":5,"ts":1},"label":"bad"}` + "\n\n" +
 		`{"event":"pay","features":{"user":"u","amount":500,"ts":2,"y":0}}` + "\n"
-	_, labels, err := readAll(t, "d.jsonl", data, Options{Label: "y"})
+	_, _, err := readAll(t, "d.jsonl", data, Options{Label: "y"})
 	if err == nil || !strings.Contains(err.Error(), `d.jsonl:1: label "y" is missing`) {
 		t.Fatalf("err = %v", err)
 	}
-	_, labels, err = readAll(t, "d.jsonl", data, Options{Label: "label", Positive: "bad"})
-	if err == nil || !strings.Contains(err.Error(), "d.jsonl:3:") {
+	_, labels, err := readAll(t, "d.jsonl", data, Options{Label: "label", Positive: "bad"})
+	if err == nil || !strings.Contains(err.Error(), "d.jsonl:3:") || labels[0] != 1 {
 		t.Fatalf("second row has no label: err = %v, labels %v", err, labels)
 	}
 }
