@@ -61,9 +61,14 @@ fmt-check:
 test: deps lint fmt-check
 	$(GO) test $(GO_TEST_FLAGS) ./...
 
-# run: start the decision server on the example policy.
+# run: start the decision server on the example policy and print a curl command for it.
 run: build deps
-	./bin/riskd serve --policy $(RISKD_POLICY) --addr $(RISKD_ADDR)
+	@echo "riskd will serve $(RISKD_POLICY) on http://$(RISKD_ADDR) (Ctrl-C stops it). Try, from another terminal:"
+	@echo
+	@printf "  curl -s -X POST http://%s/v1/decide -H 'Content-Type: application/json' -d '%s'\n" '$(RISKD_ADDR)' \
+		'{"event":"loan_apply","request_id":"demo-1","features":{"user_id":"u-1001","device_id":"dev-42","ip_country":"NL","residence_country":"DE","age":34,"amount":12000,"term_months":36,"income":2100,"existing_debt":450,"overdue_30d":2,"bureau_score":560,"account_opened":"2024-02-01T00:00:00Z","ts":"2026-03-01T10:00:00Z"}}'
+	@echo
+	./bin/riskd serve --policy $(RISKD_POLICY) --addr $(RISKD_ADDR) --log-format text
 
 # bench: run every benchmark, no tests.
 bench: deps
@@ -83,9 +88,13 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
 	done
 
-# load: load test of riskd (placeholder).
-load:
-	@echo "load test arrives with riskd (issue 6)"
+# load: drive riskd (on examples/loan_ml when present, else examples/loan) and a minimal
+# net/http echo server with the same closed-loop load on loopback (64 keep-alive
+# connections, LOAD_DURATION per target, default 10s); prints req/s, p50/p95/p99 and riskd/echo.
+load: build deps
+	$(GO) build -o bin/riskload ./loadtest
+	@policy=examples/loan; if [ -f examples/loan_ml/loan_ml.risk ]; then policy=examples/loan_ml; fi; \
+	./bin/riskload compare --riskd ./bin/riskd --policy $$policy --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64)
 
 # clean: remove built binaries and tools (keeps third_party/ so deps stay offline).
 clean:

@@ -1,29 +1,43 @@
-// Command riskd is the Riskforge decision server: it loads compiled policies,
-// answers decision requests over HTTP, keeps the tamper-evident audit trail and
-// exports Prometheus metrics.
-//
-// This build is a placeholder so the tree and the Makefile have a riskd to
-// build; the server itself arrives with issue 6.
+// Command riskd is the Riskforge decision server: it loads policies
+// (.risk sources or .rbc artifacts), answers decision requests over HTTP,
+// rolls out new versions (champion, challengers, pinning, shadow mode),
+// reloads them without dropping a request, and exports Prometheus
+// metrics. docs/OPERATIONS.md is the operator's guide.
 //
 // Usage:
 //
-//	riskd serve --policy DIR [--addr HOST:PORT]
-//	riskd --help
+//	riskd serve --config riskd.yaml
+//	riskd serve --policy DIR [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE]
+//	riskd health --endpoint URL [--ca-cert FILE] [--timeout 5s]
+//
+// Exit codes: 0 success, 1 failure (a policy that does not load, an
+// unhealthy server), 2 usage errors.
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+)
+
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
 )
 
 const usage = `riskd — the Riskforge decision server
 
 Usage:
-  riskd serve --policy DIR [--addr HOST:PORT]   serve decisions for a policy
-  riskd --help                                  show this help
+  riskd serve --config riskd.yaml            serve decisions as the config says
+  riskd serve --policy DIR [--addr :8080]    serve the policies in DIR (or one file)
+  riskd health --endpoint URL                diagnose a running riskd (exit 0 healthy, 1 not)
+  riskd --help                               show this help
 
-The decision server is not built yet; see issue 6.
+Run 'riskd COMMAND --help' for the flags of a command. docs/OPERATIONS.md
+describes the configuration, the endpoints and the metrics.
 `
 
 func main() {
@@ -33,17 +47,48 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return 2
+		return exitUsage
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
-		return 0
+		return exitOK
 	case "serve":
-		fmt.Fprintln(stderr, "riskd: the decision server is not built yet; see issue 6 (docs/ will describe it)")
-		return 2
+		return serveCmd(args[1:], stdout, stderr)
+	case "health":
+		return healthCmd(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "riskd: unknown command %q\n\n%s", args[0], usage)
-		return 2
+		return exitUsage
 	}
+}
+
+// newFlagSet returns a FlagSet that reports errors instead of exiting.
+func newFlagSet(name, about string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("riskd "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: riskd %s [flags]\n\n%s\n\nFlags:\n", name, about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args; ok=false means return code (help or an error).
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, ok bool) {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK, false
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "riskd: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return exitUsage, false
+	}
+	return exitOK, true
 }

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/riskforge/riskforge/models"
+	"github.com/riskforge/riskforge/server"
+	"github.com/riskforge/riskforge/server/config"
+	"github.com/riskforge/riskforge/vm"
+)
+
+// modelLoader loads a version's ONNX models with the models package
+// (one Registry per loaded program version; riskd closes it when the
+// version is unloaded and no request uses it any more).
+func modelLoader(cfg *config.Config) server.ModelLoader {
+	opts := models.Options{
+		LibraryPath:    cfg.Models.Library,
+		IntraOpThreads: cfg.Models.IntraOpThreads,
+		InterOpThreads: cfg.Models.InterOpThreads,
+		Sessions:       cfg.Models.Sessions,
+	}
+	return func(prog *vm.Program, policyPath string) (server.ModelSet, error) {
+		r, err := models.Load(prog, policyPath, opts)
+		if errors.Is(err, models.ErrLibraryNotFound) {
+			return nil, fmt.Errorf("%w: %v", server.ErrNoModelRuntime, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return registry{r}, nil
+	}
+}
+
+// registry adds the description /v1/policies shows to a models.Registry.
+type registry struct{ *models.Registry }
+
+func (r registry) ModelInfo() any { return r.Info() }

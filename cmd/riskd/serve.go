@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/riskforge/riskforge/server"
+	"github.com/riskforge/riskforge/server/config"
+)
+
+// serveFlags are the flags of riskd serve; set ones override the config.
+type serveFlags struct {
+	config, policy, addr string
+	tlsCert, tlsKey      string
+	logLevel, logFormat  string
+	adminToken           string
+	watch                string
+	set                  map[string]bool
+}
+
+func serveCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", `Serve decisions over HTTP. Give a config file, or --policy for the simple case;
+flags override the config. SIGINT or SIGTERM shuts down gracefully: in-flight
+requests finish. The admin token can also come from $RISKD_ADMIN_TOKEN.`, stderr)
+	var f serveFlags
+	fs.StringVar(&f.config, "config", "", "configuration `file` (YAML, see docs/OPERATIONS.md)")
+	fs.StringVar(&f.policy, "policy", "", "policy `path`: a .risk or .rbc file, or a directory of them (replaces the config's policies)")
+	fs.StringVar(&f.addr, "addr", "", "listen address `host:port` (default 127.0.0.1:8080)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM); with --tls-key serves HTTPS")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key `file` (PEM)")
+	fs.StringVar(&f.logLevel, "log-level", "", "log `level`: debug (one line per decision), info, warn, error")
+	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: json or text")
+	fs.StringVar(&f.adminToken, "admin-token", "", "bearer `token` for POST /v1/admin/reload (prefer $RISKD_ADMIN_TOKEN or the config)")
+	fs.StringVar(&f.watch, "watch", "", "reload on file change: `true|false` (default true, or the config's reload.watch)")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	if f.config == "" && f.policy == "" {
+		fmt.Fprintln(stderr, "riskd serve: give --config FILE or --policy DIR")
+		return exitUsage
+	}
+	if f.watch != "" && f.watch != "true" && f.watch != "false" {
+		fmt.Fprintf(stderr, "riskd serve: --watch must be true or false, not %q\n", f.watch)
+		return exitUsage
+	}
+	if f.adminToken == "" {
+		f.adminToken = os.Getenv("RISKD_ADMIN_TOKEN")
+	}
+	cfg, err := f.load()
+	if err != nil {
+		fmt.Fprintf(stderr, "riskd: %v\n", err)
+		return exitError
+	}
+	log := newLogger(cfg.Log, stderr)
+	tuneRuntime(cfg.Runtime, log)
+	srv, err := server.New(server.Options{Config: cfg, LoadConfig: f.load, Logger: log, Models: modelLoader(cfg)})
+	if err != nil {
+		log.Error("policies did not load; not starting", "err", err.Error())
+		fmt.Fprintf(stderr, "riskd: %v\n", err)
+		return exitError
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		srv.Close()
+		log.Error("cannot listen", "addr", cfg.Server.Addr, "err", err.Error())
+		return exitError
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := srv.Serve(ctx, ln); err != nil {
+		log.Error("server stopped with an error", "err", err.Error())
+		return exitError
+	}
+	return exitOK
+}
+
+// load reads the config file (if any) and applies the flags; it runs at
+// start and again on every reload.
+func (f *serveFlags) load() (*config.Config, error) {
+	cfg := config.Default()
+	if f.config != "" {
+		c, err := config.Load(f.config)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	}
+	if f.policy != "" {
+		cfg.Policies = []config.Policy{{Path: f.policy}}
+	}
+	if f.set["addr"] {
+		cfg.Server.Addr = f.addr
+	}
+	if f.set["tls-cert"] {
+		cfg.Server.TLS.Cert = f.tlsCert
+	}
+	if f.set["tls-key"] {
+		cfg.Server.TLS.Key = f.tlsKey
+	}
+	if f.set["log-level"] {
+		cfg.Log.Level = f.logLevel
+	}
+	if f.set["log-format"] {
+		cfg.Log.Format = f.logFormat
+	}
+	if f.adminToken != "" {
+		cfg.Server.AdminToken, cfg.Server.AdminTokenFile = f.adminToken, ""
+	}
+	if f.watch != "" {
+		on := f.watch == "true"
+		cfg.Reload.Watch = &on
+	}
+	if err := cfg.Validate(); err != nil {
+		where := "flags"
+		if f.config != "" {
+			where = f.config
+		}
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return cfg, nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	switch strings.ToLower(c.Level) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn", "warning":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	default:
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// tuneRuntime applies the runtime section unless GOGC / GOMEMLIMIT are set.
+func tuneRuntime(rt config.Runtime, log *slog.Logger) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(rt.GCPercent)
+	}
+	if rt.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(rt.MemoryLimit))
+	}
+	log.Debug("go runtime", "gogc", os.Getenv("GOGC"), "gc_percent", rt.GCPercent, "memory_limit", int64(rt.MemoryLimit))
+}

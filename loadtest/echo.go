@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+// echoHandler is the ceiling riskd is compared with: the least a net/http
+// JSON service can do. "raw" reads the body and writes it back as the
+// JSON response; "json" also parses it and encodes it again with
+// encoding/json.
+func echoHandler(mode string) http.Handler {
+	pool := sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+	ct := []string{"application/json"}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bp := pool.Get().(*[]byte)
+		defer pool.Put(bp)
+		buf := (*bp)[:0]
+		for {
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
+			}
+			n, err := r.Body.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			if len(buf) > 1<<20 {
+				http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+		}
+		*bp = buf
+		out := buf
+		if mode == "json" {
+			var v any
+			if err := json.Unmarshal(buf, &v); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			var err error
+			if out, err = json.Marshal(v); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		h := w.Header()
+		h["Content-Type"] = ct
+		h["Content-Length"] = []string{strconv.Itoa(len(out))}
+		w.Write(out)
+	})
+}
+
+// serveEcho listens on addr and prints "listening ADDR" on stdout.
+func serveEcho(addr, mode string, stdout io.Writer) error {
+	if mode != "raw" && mode != "json" {
+		return fmt.Errorf("--mode must be raw or json, not %q", mode)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "listening %s\n", ln.Addr())
+	return http.Serve(ln, echoHandler(mode))
+}

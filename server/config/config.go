@@ -1,0 +1,515 @@
+// Package config reads riskd's YAML configuration: where the policies are,
+// how versions of a policy are rolled out, request limits, the velocity
+// window store, TLS and logging. Decoding is strict: an unknown key is an
+// error naming the key and its line.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole riskd configuration. The zero value is not useful;
+// start from Default or Load.
+type Config struct {
+	Server   Server             `yaml:"server"`
+	Log      Log                `yaml:"log"`
+	Limits   Limits             `yaml:"limits"`
+	Policies []Policy           `yaml:"policies"`
+	Rollout  map[string]Rollout `yaml:"rollout"`
+	Models   Models             `yaml:"models"`
+	Reload   Reload             `yaml:"reload"`
+	State    State              `yaml:"state"`
+	Runtime  Runtime            `yaml:"runtime"`
+
+	// Path is the file the configuration was read from ("" for flags
+	// only). Relative paths in the file are resolved against its
+	// directory when it is loaded.
+	Path string `yaml:"-"`
+}
+
+// Server holds listener settings.
+type Server struct {
+	// Addr is the listen address, host:port.
+	Addr string `yaml:"addr"`
+	TLS  TLS    `yaml:"tls"`
+	// AdminToken is the bearer token POST /v1/admin/reload requires.
+	// Empty (and no AdminTokenFile) disables the admin API.
+	AdminToken string `yaml:"admin_token"`
+	// AdminTokenFile names a file holding the token (trailing
+	// whitespace trimmed); it wins over AdminToken.
+	AdminTokenFile string `yaml:"admin_token_file"`
+	// DefaultPolicy answers requests that name no policy when several
+	// are loaded. With one policy loaded it is not needed.
+	DefaultPolicy string `yaml:"default_policy"`
+	// DebugAddr, when set, serves Go's /debug/pprof profiles on a
+	// separate listener (keep it on loopback).
+	DebugAddr string `yaml:"debug_addr"`
+}
+
+// TLS names the certificate and key; both empty serves plain HTTP.
+type TLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Log configures the structured log (log/slog) written to stderr.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or text
+}
+
+// Limits protect the server from large or slow requests and overload.
+type Limits struct {
+	MaxBodyBytes      ByteSize `yaml:"max_body_bytes"`
+	MaxBatchBodyBytes ByteSize `yaml:"max_batch_body_bytes"`
+	MaxBatchItems     int      `yaml:"max_batch_items"`
+	MaxJSONDepth      int      `yaml:"max_json_depth"`
+	RequestTimeout    Duration `yaml:"request_timeout"`
+	MaxInflight       int      `yaml:"max_inflight"`
+	RetryAfter        Duration `yaml:"retry_after"`
+	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
+}
+
+// Policy is one entry of the policies list: a .risk source, a .rbc
+// artifact, or a directory holding them.
+type Policy struct {
+	Path string `yaml:"path"`
+	// Lists replaces file-backed lists by name with another file, for
+	// every policy loaded from this entry that declares the list.
+	Lists map[string]string `yaml:"lists"`
+}
+
+// Rollout says which loaded versions of one policy serve and how.
+type Rollout struct {
+	// Key is the request feature hashed to split traffic (user_id by
+	// default): the same key always gets the same version.
+	Key string `yaml:"key"`
+	// Seed changes the split without changing the percentages (a new
+	// seed reshuffles which keys fall into which version).
+	Seed        string `yaml:"seed"`
+	Champion    string `yaml:"champion"`
+	Challengers []Arm  `yaml:"challengers"`
+	Shadows     []Arm  `yaml:"shadows"`
+}
+
+// Arm is a challenger or shadow version with its share of the traffic.
+type Arm struct {
+	Version string `yaml:"version"`
+	// Percent of keys (0 to 100, two decimals) routed to a challenger,
+	// or evaluated by a shadow. A shadow without percent sees every
+	// request.
+	Percent *float64 `yaml:"percent"`
+}
+
+// Share returns the arm's percentage, def when it is not set.
+func (a Arm) Share(def float64) float64 {
+	if a.Percent == nil {
+		return def
+	}
+	return *a.Percent
+}
+
+// Models configures the ONNX model runtime (see docs/MODELS.md).
+type Models struct {
+	// Library is the onnxruntime shared library; empty uses
+	// $RISKFORGE_ORT_LIB, then the `make deps` location.
+	Library string `yaml:"library"`
+	// IntraOpThreads is the threads one model call may use (0: 1).
+	IntraOpThreads int `yaml:"intra_op_threads"`
+	// InterOpThreads runs independent graph nodes in parallel (0: 1).
+	InterOpThreads int `yaml:"inter_op_threads"`
+	// Sessions per model serving concurrent calls (0: GOMAXPROCS).
+	Sessions int `yaml:"sessions"`
+}
+
+// Reload configures hot reload on file change.
+type Reload struct {
+	// Watch enables reloading when a policy, list, model or this config
+	// file changes (default true).
+	Watch *bool `yaml:"watch"`
+	// Debounce waits for a burst of file events to settle.
+	Debounce Duration `yaml:"debounce"`
+}
+
+// Watching reports whether file watching is on.
+func (r Reload) Watching() bool { return r.Watch == nil || *r.Watch }
+
+// State configures the velocity window store.
+type State struct {
+	// Backend is "memory" (the only one so far).
+	Backend         string   `yaml:"backend"`
+	MaxEventsPerKey int      `yaml:"max_events_per_key"`
+	SweepInterval   Duration `yaml:"sweep_interval"`
+}
+
+// Runtime tunes the Go runtime. The GOGC and GOMEMLIMIT environment
+// variables win over these settings when they are set.
+type Runtime struct {
+	// GCPercent is the garbage collector's target (GOGC). riskd's live
+	// heap is small and its allocation rate high, so the default, 400,
+	// trades some memory for noticeably less CPU per decision.
+	GCPercent int `yaml:"gc_percent"`
+	// MemoryLimit is a soft limit on the Go heap (GOMEMLIMIT); 0: none.
+	MemoryLimit ByteSize `yaml:"memory_limit"`
+}
+
+// Default returns the configuration used for anything a file or flag
+// does not set.
+func Default() *Config {
+	return &Config{
+		Server: Server{Addr: "127.0.0.1:8080"},
+		Log:    Log{Level: "info", Format: "json"},
+		Limits: Limits{
+			MaxBodyBytes:      1 << 20,
+			MaxBatchBodyBytes: 16 << 20,
+			MaxBatchItems:     1000,
+			MaxJSONDepth:      32,
+			RequestTimeout:    Duration(2 * time.Second),
+			MaxInflight:       1024,
+			RetryAfter:        Duration(time.Second),
+			ShutdownTimeout:   Duration(30 * time.Second),
+		},
+		Reload:  Reload{Debounce: Duration(250 * time.Millisecond)},
+		State:   State{Backend: "memory", MaxEventsPerKey: 4096, SweepInterval: Duration(time.Minute)},
+		Runtime: Runtime{GCPercent: 400},
+	}
+}
+
+// Load reads and validates a configuration file on top of Default.
+// Relative paths in it are resolved against the file's directory.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes a configuration read from path (used in messages and to
+// resolve relative paths) and validates it.
+func Parse(path string, data []byte) (*Config, error) {
+	c := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %s", path, yamlError(err))
+	}
+	c.Path = path
+	c.resolve(filepath.Dir(path))
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+var (
+	unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+	yamlLine     = regexp.MustCompile(`^yaml: (?:unmarshal errors:\s*)?`)
+)
+
+var sectionOf = map[string]string{
+	"Config": "the top level", "Server": "server", "TLS": "server.tls", "Log": "log",
+	"Limits": "limits", "Policy": "a policies entry", "Rollout": "a rollout entry",
+	"Arm": "a challengers/shadows entry", "Models": "models", "Reload": "reload", "State": "state", "Runtime": "runtime",
+}
+
+// yamlError rewrites yaml.v3 messages into "line N: unknown key "x" in
+// limits (known keys: ...)" and "line N: cannot read ... as ...".
+func yamlError(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		msg := yamlLine.ReplaceAllString(err.Error(), "")
+		return strings.Join(strings.Fields(msg), " ")
+	}
+	var parts []string
+	for _, e := range te.Errors {
+		if x := unknownField.FindStringSubmatch(e); x != nil {
+			sec := sectionOf[x[3]]
+			if sec == "" {
+				sec = x[3]
+			}
+			parts = append(parts, fmt.Sprintf("line %s: unknown key %q in %s (known keys: %s)", x[1], x[2], sec, strings.Join(knownKeys(x[3]), ", ")))
+			continue
+		}
+		e = cannotUnmarshal.ReplaceAllString(e, "cannot read $1 as $2")
+		parts = append(parts, strings.ReplaceAll(e, "config.", ""))
+	}
+	return strings.Join(parts, "; ")
+}
+
+var cannotUnmarshal = regexp.MustCompile(`cannot unmarshal !!\w+ (.*) into (\S+)`)
+
+func knownKeys(typ string) []string {
+	keys := map[string][]string{
+		"Config":  {"server", "log", "limits", "policies", "rollout", "models", "reload", "state", "runtime"},
+		"Runtime": {"gc_percent", "memory_limit"},
+		"Server":  {"addr", "tls", "admin_token", "admin_token_file", "default_policy", "debug_addr"},
+		"TLS":     {"cert", "key"},
+		"Log":     {"level", "format"},
+		"Limits":  {"max_body_bytes", "max_batch_body_bytes", "max_batch_items", "max_json_depth", "request_timeout", "max_inflight", "retry_after", "shutdown_timeout"},
+		"Policy":  {"path", "lists"},
+		"Rollout": {"key", "seed", "champion", "challengers", "shadows"},
+		"Arm":     {"version", "percent"},
+		"Models":  {"library", "intra_op_threads", "inter_op_threads", "sessions"},
+		"Reload":  {"watch", "debounce"},
+		"State":   {"backend", "max_events_per_key", "sweep_interval"},
+	}[typ]
+	return keys
+}
+
+// resolve makes relative file paths absolute against dir.
+func (c *Config) resolve(dir string) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	c.Server.TLS.Cert = abs(c.Server.TLS.Cert)
+	c.Server.TLS.Key = abs(c.Server.TLS.Key)
+	c.Server.AdminTokenFile = abs(c.Server.AdminTokenFile)
+	c.Models.Library = abs(c.Models.Library)
+	for i := range c.Policies {
+		c.Policies[i].Path = abs(c.Policies[i].Path)
+		for k, v := range c.Policies[i].Lists {
+			c.Policies[i].Lists[k] = abs(v)
+		}
+	}
+}
+
+// Validate checks values that decoding cannot: ranges, enumerations, and
+// that the rollout is consistent in itself (whether the versions it names
+// are loaded is checked when the policies are).
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if c.Server.Addr == "" {
+		bad("server.addr: must not be empty")
+	}
+	if (c.Server.TLS.Cert == "") != (c.Server.TLS.Key == "") {
+		bad("server.tls: cert and key go together (one is set, the other is empty)")
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		bad("log.format: %q is not one of json, text", c.Log.Format)
+	}
+	l := c.Limits
+	if l.MaxBodyBytes < 64 {
+		bad("limits.max_body_bytes: %d is too small (at least 64)", l.MaxBodyBytes)
+	}
+	if l.MaxBatchBodyBytes < l.MaxBodyBytes {
+		bad("limits.max_batch_body_bytes: must be at least max_body_bytes (%d)", l.MaxBodyBytes)
+	}
+	if l.MaxBatchItems < 1 {
+		bad("limits.max_batch_items: must be at least 1")
+	}
+	if l.MaxJSONDepth < 3 {
+		bad("limits.max_json_depth: must be at least 3 (a request nests object, features, value)")
+	}
+	if l.RequestTimeout <= 0 {
+		bad("limits.request_timeout: must be positive")
+	}
+	if l.MaxInflight < 1 {
+		bad("limits.max_inflight: must be at least 1")
+	}
+	if l.RetryAfter < Duration(time.Second) {
+		bad("limits.retry_after: must be at least 1s (Retry-After is in whole seconds)")
+	}
+	if l.ShutdownTimeout <= 0 {
+		bad("limits.shutdown_timeout: must be positive")
+	}
+	for i, p := range c.Policies {
+		if p.Path == "" {
+			bad("policies[%d].path: must not be empty", i)
+		}
+	}
+	if c.Reload.Debounce < 0 {
+		bad("reload.debounce: must not be negative")
+	}
+	switch c.State.Backend {
+	case "memory":
+	case "redis":
+		bad("state.backend: redis is not supported yet; use memory")
+	default:
+		bad("state.backend: %q is not one of memory", c.State.Backend)
+	}
+	if c.State.MaxEventsPerKey < 1 {
+		bad("state.max_events_per_key: must be at least 1")
+	}
+	if c.State.SweepInterval < Duration(time.Second) {
+		bad("state.sweep_interval: must be at least 1s")
+	}
+	if c.Runtime.GCPercent < -1 || c.Runtime.GCPercent == 0 {
+		bad("runtime.gc_percent: must be positive (or -1 to turn the collector off, with a memory_limit)")
+	}
+	if c.Runtime.GCPercent == -1 && c.Runtime.MemoryLimit == 0 {
+		bad("runtime.gc_percent: -1 needs runtime.memory_limit")
+	}
+	if c.Models.IntraOpThreads < 0 || c.Models.InterOpThreads < 0 || c.Models.Sessions < 0 {
+		bad("models: intra_op_threads, inter_op_threads and sessions must not be negative")
+	}
+	names := make([]string, 0, len(c.Rollout))
+	for n := range c.Rollout {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, e := range c.Rollout[n].check() {
+			bad("rollout.%s: %s", n, e)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func (r Rollout) check() []string {
+	var errs []string
+	if r.Champion == "" {
+		errs = append(errs, "champion: must name the version that serves by default")
+	}
+	seen := map[string]string{r.Champion: "champion"}
+	total := 0.0
+	for i, a := range r.Challengers {
+		where := fmt.Sprintf("challengers[%d]", i)
+		errs = append(errs, a.check(where, true)...)
+		if prev, ok := seen[a.Version]; ok && a.Version != "" {
+			errs = append(errs, fmt.Sprintf("%s: version %q is already the %s", where, a.Version, prev))
+		}
+		seen[a.Version] = where
+		total += a.Share(0)
+	}
+	if total > 100+1e-9 {
+		errs = append(errs, fmt.Sprintf("challengers: percentages add up to %v, more than 100", total))
+	}
+	for i, a := range r.Shadows {
+		where := fmt.Sprintf("shadows[%d]", i)
+		errs = append(errs, a.check(where, false)...)
+		if prev, ok := seen[a.Version]; ok && a.Version != "" {
+			errs = append(errs, fmt.Sprintf("%s: version %q is already the %s", where, a.Version, prev))
+		}
+		seen[a.Version] = where
+	}
+	return errs
+}
+
+func (a Arm) check(where string, needPercent bool) []string {
+	var errs []string
+	if a.Version == "" {
+		errs = append(errs, where+".version: must not be empty")
+	}
+	if a.Percent == nil {
+		if needPercent {
+			errs = append(errs, where+".percent: required for a challenger")
+		}
+		return errs
+	}
+	p := *a.Percent
+	if math.IsNaN(p) || p < 0 || p > 100 {
+		errs = append(errs, fmt.Sprintf("%s.percent: %v is outside 0..100", where, p))
+	} else if r := math.Round(p * 100); math.Abs(r-p*100) > 1e-6 {
+		errs = append(errs, fmt.Sprintf("%s.percent: %v has more than two decimals", where, p))
+	}
+	return errs
+}
+
+// AdminTokenValue returns the admin token, reading AdminTokenFile when set.
+func (c *Config) AdminTokenValue() (string, error) {
+	if c.Server.AdminTokenFile == "" {
+		return c.Server.AdminToken, nil
+	}
+	data, err := os.ReadFile(c.Server.AdminTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("server.admin_token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(data))
+	if tok == "" {
+		return "", fmt.Errorf("server.admin_token_file: %s is empty", c.Server.AdminTokenFile)
+	}
+	return tok, nil
+}
+
+// RolloutFor returns the rollout of a policy and whether one is configured.
+func (c *Config) RolloutFor(policy string) (Rollout, bool) {
+	r, ok := c.Rollout[policy]
+	return r, ok
+}
+
+// Duration is a time.Duration written as "250ms", "2s", "1m".
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: a duration such as 250ms, 2s or 1m is expected", n.Line)
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (write it like 250ms, 2s or 1m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// ByteSize is a size in bytes, written as a number or with a unit:
+// 512KiB, 1MiB, 16MB.
+type ByteSize int64
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return fmt.Errorf("line %d: %q is not a size (write it like 65536, 512KiB or 1MiB)", n.Line, n.Value)
+	}
+	*b = ByteSize(v)
+	return nil
+}
+
+// ParseByteSize parses "65536", "64KiB", "1MiB", "1GiB", "16MB", "64KB".
+func ParseByteSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,194 @@
+package server
+
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/riskforge/riskforge/vm"
+)
+
+// The decision response is written by hand into a pooled buffer: the
+// fixed parts of each version (policy, version, rule names and reasons)
+// are encoded once at load.
+
+// encodeFragments pre-encodes the static parts of v's responses.
+func (v *Version) encodeFragments() {
+	b := append([]byte(nil), `,"policy":`...)
+	b = appendString(b, v.Policy)
+	b = append(b, `,"version":`...)
+	b = appendString(b, v.Version)
+	b = append(b, `,"decision":"`...)
+	v.jsonHead = b
+	for _, r := range v.Prog.Rules {
+		b := append([]byte(nil), `{"name":`...)
+		b = appendString(b, r.Name)
+		b = append(b, `,"reason":`...)
+		b = appendString(b, r.Reason)
+		if r.Forces {
+			v.jsonRules = append(v.jsonRules, nil)
+			b = append(b, `,"weight":0,"action":"`...)
+			b = append(b, r.Action.String()...)
+			b = append(b, `"}`...)
+			v.jsonForced = append(v.jsonForced, b)
+			continue
+		}
+		b = append(b, `,"weight":`...)
+		v.jsonRules = append(v.jsonRules, b)
+		v.jsonForced = append(v.jsonForced, nil)
+	}
+	for _, m := range v.Prog.Models {
+		b := append([]byte(nil), `{"name":`...)
+		b = appendString(b, m.Name)
+		b = append(b, `,"value":`...)
+		v.jsonModels = append(v.jsonModels, b)
+	}
+}
+
+// appendDecision writes the response object of one decision. index >= 0
+// adds the item's position (batch).
+func appendDecision(b []byte, index int, rid string, v *Version, d *vm.Decision, latencyUS int64) []byte {
+	b = append(b, '{')
+	if index >= 0 {
+		b = append(b, `"index":`...)
+		b = strconv.AppendInt(b, int64(index), 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"request_id":`...)
+	b = appendString(b, rid)
+	b = append(b, v.jsonHead...)
+	b = append(b, d.Action.String()...)
+	b = append(b, `","score":`...)
+	b = appendFloat(b, d.Score)
+	b = append(b, `,"rules":[`...)
+	for i := range d.Fired {
+		f := &d.Fired[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if f.Rule >= 0 && f.Rule < len(v.jsonRules) {
+			if f.Forced {
+				b = append(b, v.jsonForced[f.Rule]...)
+				continue
+			}
+			b = append(b, v.jsonRules[f.Rule]...)
+			b = appendFloat(b, f.Weight)
+			b = append(b, '}')
+			continue
+		}
+		b = append(b, `{"name":`...)
+		b = appendString(b, f.Name)
+		b = append(b, `,"reason":`...)
+		b = appendString(b, f.Reason)
+		b = append(b, `,"weight":`...)
+		b = appendFloat(b, f.Weight)
+		b = append(b, '}')
+	}
+	b = append(b, `],"models":[`...)
+	first := true
+	for i := range d.Models {
+		mo := &d.Models[i]
+		if !mo.Ran {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, v.jsonModels[i]...)
+		b = appendFloat(b, mo.Value)
+		b = append(b, `,"degraded":`...)
+		b = strconv.AppendBool(b, mo.Degraded)
+		b = append(b, '}')
+	}
+	b = append(b, `],"degraded":`...)
+	b = strconv.AppendBool(b, d.Degraded)
+	b = append(b, `,"latency_us":`...)
+	b = strconv.AppendInt(b, latencyUS, 10)
+	b = append(b, '}')
+	return b
+}
+
+// appendError writes {"request_id":…,"error":…,"field":…}; index >= 0
+// adds the batch position.
+func appendError(b []byte, index int, rid, field, msg string) []byte {
+	b = append(b, '{')
+	if index >= 0 {
+		b = append(b, `"index":`...)
+		b = strconv.AppendInt(b, int64(index), 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"request_id":`...)
+	b = appendString(b, rid)
+	b = append(b, `,"error":`...)
+	if field != "" {
+		b = appendString(b, field+": "+msg)
+		b = append(b, `,"field":`...)
+		b = appendString(b, field)
+	} else {
+		b = appendString(b, msg)
+	}
+	return append(b, '}')
+}
+
+// appendFloat writes a JSON number; the VM never produces NaN or ±Inf,
+// but a JSON encoder must not emit them either.
+func appendFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, 64)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD,
+// control characters are escaped, and so are <, > and & so responses are
+// safe to embed in HTML.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

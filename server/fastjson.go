@@ -1,0 +1,327 @@
+package server
+
+import (
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/riskforge/riskforge/vm"
+)
+
+// decoder fills a vm.Request from a JSON body exactly as
+// vm.Program.DecodeJSON does, but for the common shape of a request it
+// does so without reflection: encoding/json was two thirds of the
+// server's CPU per decision. Anything unusual — escapes in strings,
+// nested values, duplicate keys, keys other than event / request_id /
+// features, and every error — makes the fast path give up and the
+// request goes through DecodeJSON, so error messages and edge cases have
+// a single source. A differential fuzz test holds the two together.
+type decoder struct {
+	prog   *vm.Program
+	inputs map[string]int
+}
+
+func newDecoder(p *vm.Program) *decoder {
+	d := &decoder{prog: p, inputs: make(map[string]int, len(p.Inputs))}
+	for i, in := range p.Inputs {
+		d.inputs[in.Name] = i
+	}
+	return d
+}
+
+// decode fills req from body; errors are DecodeJSON's.
+func (d *decoder) decode(body []byte, req *vm.Request) error {
+	if d.fast(body, req) {
+		return nil
+	}
+	return d.prog.DecodeJSON(body, req)
+}
+
+// scan is a cursor over a JSON body.
+type scan struct {
+	b []byte
+	i int
+}
+
+func (s *scan) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scan) eat(c byte) bool {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+func (s *scan) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// str reads a string without escapes, in valid UTF-8.
+func (s *scan) str() ([]byte, bool) {
+	if !s.eat('"') {
+		return nil, false
+	}
+	start, high := s.i, false
+	for j := start; j < len(s.b); j++ {
+		c := s.b[j]
+		switch {
+		case c == '"':
+			s.i = j + 1
+			v := s.b[start:j]
+			if high && !utf8.Valid(v) {
+				return nil, false
+			}
+			return v, true
+		case c == '\\' || c < 0x20:
+			return nil, false
+		case c >= utf8.RuneSelf:
+			high = true
+		}
+	}
+	return nil, false
+}
+
+// num reads a number in strict JSON syntax.
+func (s *scan) num() ([]byte, bool) {
+	b, i := s.b, s.i
+	start := i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return nil, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return nil, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return nil, false
+		}
+	}
+	s.i = i
+	return b[start:i], true
+}
+
+// lit reads true, false or null.
+func (s *scan) lit() (byte, bool) {
+	for _, w := range [...]string{"true", "false", "null"} {
+		if len(s.b)-s.i >= len(w) && string(s.b[s.i:s.i+len(w)]) == w {
+			s.i += len(w)
+			return w[0], true
+		}
+	}
+	return 0, false
+}
+
+// skip passes over a scalar value.
+func (s *scan) skip() bool {
+	switch c := s.peek(); {
+	case c == '"':
+		_, ok := s.str()
+		return ok
+	case c == 't' || c == 'f' || c == 'n':
+		_, ok := s.lit()
+		return ok
+	default:
+		_, ok := s.num()
+		return ok
+	}
+}
+
+// tmp views b as a string that must not outlive the call it is passed to
+// (vm.Program.SetText keeps its text only in errors, which the fast path
+// discards).
+func tmp(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// fast decodes the common shape; false means "use DecodeJSON".
+func (d *decoder) fast(body []byte, req *vm.Request) bool {
+	p := d.prog
+	req.Reset()
+	s := scan{b: body}
+	s.ws()
+	if !s.eat('{') {
+		return false
+	}
+	var seenEvent, seenID, seenFeatures bool
+	s.ws()
+	if !s.eat('}') {
+		for {
+			key, ok := s.str()
+			if !ok {
+				return false
+			}
+			s.ws()
+			if !s.eat(':') {
+				return false
+			}
+			s.ws()
+			switch string(key) {
+			case "event":
+				v, ok := s.str()
+				if !ok || seenEvent {
+					return false
+				}
+				seenEvent = true
+				if len(p.Events) == 0 {
+					req.Event = string(v) // any event is accepted
+					break
+				}
+				req.Event = ""
+				for _, e := range p.Events {
+					if e == string(v) {
+						req.Event = e
+					}
+				}
+				if req.Event == "" && len(v) > 0 {
+					return false // an unknown event: DecodeJSON says which
+				}
+			case "request_id":
+				v, ok := s.str()
+				if !ok || seenID {
+					return false
+				}
+				seenID = true
+				req.ID = string(v)
+			case "features":
+				if seenFeatures || !d.features(&s, req) {
+					return false
+				}
+				seenFeatures = true
+			default:
+				return false
+			}
+			s.ws()
+			if s.eat(',') {
+				s.ws()
+				continue
+			}
+			if s.eat('}') {
+				break
+			}
+			return false
+		}
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return false
+	}
+	return p.CheckEvent(req.Event) == nil && p.Complete(req) == nil
+}
+
+func (d *decoder) features(s *scan, req *vm.Request) bool {
+	p := d.prog
+	if !s.eat('{') {
+		return false
+	}
+	s.ws()
+	if s.eat('}') {
+		return true
+	}
+	for {
+		key, ok := s.str()
+		if !ok {
+			return false
+		}
+		s.ws()
+		if !s.eat(':') {
+			return false
+		}
+		s.ws()
+		i, known := d.inputs[string(key)]
+		if !known {
+			if !s.skip() {
+				return false
+			}
+		} else {
+			if req.Present[i] {
+				return false // a duplicate key: DecodeJSON's last-one-wins
+			}
+			in := &p.Inputs[i]
+			switch c := s.peek(); {
+			case c == '"':
+				v, ok := s.str()
+				if !ok {
+					return false
+				}
+				switch in.Type {
+				case vm.TString:
+					req.Str[in.Slot], req.Present[i] = string(v), true
+				case vm.TTime:
+					if p.SetText(req, i, tmp(v)) != nil {
+						return false
+					}
+				default:
+					return false
+				}
+			case c == 't' || c == 'f' || c == 'n':
+				l, ok := s.lit()
+				if !ok {
+					return false
+				}
+				if l != 'n' {
+					if in.Type != vm.TBool {
+						return false
+					}
+					req.Num[in.Slot], req.Present[i] = 0, true
+					if l == 't' {
+						req.Num[in.Slot] = 1
+					}
+				}
+			default:
+				v, ok := s.num()
+				if !ok || in.Type == vm.TString || in.Type == vm.TBool {
+					return false
+				}
+				if p.SetText(req, i, tmp(v)) != nil {
+					return false
+				}
+			}
+		}
+		s.ws()
+		if s.eat(',') {
+			s.ws()
+			continue
+		}
+		return s.eat('}')
+	}
+}

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/riskforge/riskforge/compiler"
+	"github.com/riskforge/riskforge/vm"
+)
+
+const fastPolicy = `policy fast version "1"
+events apply, topup
+input {
+  user_id  string
+  note     string optional
+  amount   float between 0 and 1000
+  count    int default 3 >= 0
+  flag     bool optional
+  ts       time
+}
+rule big
+  when amount > 500
+  emit score 1 reason "big"
+decide {
+  bias 0
+  reject when score >= 0.9
+  otherwise approve
+}
+`
+
+func compileString(t testing.TB, src string) *vm.Program {
+	t.Helper()
+	pol, diags := compiler.CheckSource("fast.risk", []byte(src), compiler.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	prog, _, err := compiler.Compile(pol, compiler.CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prog
+}
+
+// checkSame is the property: whenever the fast path accepts a body,
+// DecodeJSON accepts it too and produces the same request.
+func checkSame(t testing.TB, prog *vm.Program, d *decoder, body []byte) {
+	fast, slow := prog.NewRequest(), prog.NewRequest()
+	if !d.fast(body, fast) {
+		return
+	}
+	if err := prog.DecodeJSON(body, slow); err != nil {
+		t.Fatalf("fast path accepted %q but DecodeJSON says %v", body, err)
+	}
+	if !reflect.DeepEqual(fast, slow) {
+		t.Fatalf("fast path and DecodeJSON differ on %q:\nfast %+v\nslow %+v", body, fast, slow)
+	}
+}
+
+func TestFastDecodeMatchesDecodeJSON(t *testing.T) {
+	prog := compileString(t, fastPolicy)
+	d := newDecoder(prog)
+	valid := `{"event":"apply","request_id":"r1","features":{"user_id":"u1","amount":12.5,"count":2,"flag":true,"ts":"2026-01-02T03:04:05Z","other":[1,2]}}`
+	cases := []string{
+		valid,
+		`{"event":"apply","features":{"user_id":"u1","amount":12.5,"ts":1700000000}}`,
+		` {"features":{"ts":"2026-01-02T03:04:05Z","user_id":"ü","amount":0},"event":"topup"} `,
+		`{"event":"apply","features":{"user_id":"u1","amount":12.5,"ts":1700000000,"note":null}}`,
+		`{"event":"apply","features":{"user_id":"u1","amount":12.5,"ts":1700000000,"extra":"x","n":-1.5e3,"b":false,"z":null}}`,
+	}
+	for _, c := range cases {
+		fast := prog.NewRequest()
+		if !strings.Contains(c, "[") && !d.fast([]byte(c), fast) {
+			t.Errorf("fast path refused a plain request: %s", c)
+		}
+		checkSame(t, prog, d, []byte(c))
+	}
+	// Bodies the fast path must hand over (and that DecodeJSON judges).
+	for _, c := range []string{
+		`{"event":"apply","features":{"user_id":"u\"1","amount":1,"ts":1}}`,          // escape
+		`{"event":"apply","features":{"user_id":"u1","amount":1,"ts":1,"amount":2}}`, // duplicate
+		`{"Event":"apply","features":{"user_id":"u1","amount":1,"ts":1}}`,            // case-insensitive field
+		`{"event":"apply","features":{"user_id":"u1","amount":01,"ts":1}}`,           // bad number
+		`{"event":"apply","features":{"user_id":"u1","amount":1,"ts":1}} x`,          // trailing data
+		`{"event":"nope","features":{"user_id":"u1","amount":1,"ts":1}}`,             // unknown event
+		`{"event":"apply","features":{"user_id":"u1","amount":1e999,"ts":1}}`,        // overflow
+		`{"event":"apply","features":{"user_id":"u1","amount":2000,"ts":1}}`,         // bound
+		`{"event":"apply","features":{"user_id":1,"amount":1,"ts":1}}`,               // type
+		"{\"event\":\"apply\",\"features\":{\"user_id\":\"\xff\",\"amount\":1,\"ts\":1}}",
+	} {
+		if d.fast([]byte(c), prog.NewRequest()) {
+			t.Errorf("fast path accepted %s", c)
+		}
+		checkSame(t, prog, d, []byte(c))
+	}
+}
+
+// TestFastDecodeRandomMutations mutates valid requests byte by byte and
+// checks the property on each mutant.
+func TestFastDecodeRandomMutations(t *testing.T) {
+	prog := compileString(t, fastPolicy)
+	d := newDecoder(prog)
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte(`{}[]":,. -+eE0123456789tfnulrsaxüÿ\` + "\t\n")
+	seeds := []string{
+		`{"event":"apply","request_id":"r1","features":{"user_id":"u1","amount":12.5,"count":2,"flag":true,"ts":"2026-01-02T03:04:05Z"}}`,
+		`{"event":"topup","features":{"user_id":"u2","amount":999,"note":"hi","ts":1700000000.5,"count":0,"flag":null}}`,
+	}
+	n := 200000
+	if testing.Short() {
+		n = 20000
+	}
+	for i := 0; i < n; i++ {
+		b := []byte(seeds[r.IntN(len(seeds))])
+		for k := r.IntN(3) + 1; k > 0; k-- {
+			pos := r.IntN(len(b))
+			switch r.IntN(3) {
+			case 0:
+				b[pos] = alphabet[r.IntN(len(alphabet))]
+			case 1:
+				b = append(b[:pos], b[pos+1:]...)
+			default:
+				b = append(b[:pos], append([]byte{alphabet[r.IntN(len(alphabet))]}, b[pos:]...)...)
+			}
+		}
+		checkSame(t, prog, d, b)
+	}
+}
+
+func FuzzFastDecode(f *testing.F) {
+	prog := compileString(f, fastPolicy)
+	d := newDecoder(prog)
+	for i := 0; i < 5; i++ {
+		f.Add([]byte(fmt.Sprintf(`{"event":"apply","request_id":"r%d","features":{"user_id":"u1","amount":%d.5,"count":%d,"flag":true,"ts":"2026-01-02T03:04:05Z"}}`, i, i*100, i)))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		checkSame(t, prog, d, body)
+	})
+}

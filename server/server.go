@@ -1,0 +1,458 @@
+// Package server is riskd's HTTP decision service: it loads policies
+// (source or artifacts), serves decisions on /v1/decide and
+// /v1/decide/batch, rolls versions out (champion, challengers, pin,
+// shadow), reloads without dropping a request, and exports Prometheus
+// metrics. docs/OPERATIONS.md is the operator's guide.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"reflect"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/riskforge/riskforge/server/config"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Config is the configuration to start with.
+	Config *config.Config
+	// LoadConfig reads the configuration again for a reload (the config
+	// file may have changed). Nil reloads with Config.
+	LoadConfig func() (*config.Config, error)
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Models loads a version's ONNX models. Nil: model calls use the
+	// policy's on_error values and decisions are marked degraded.
+	Models ModelLoader
+}
+
+// Server serves decisions. Create it with New, then Serve.
+type Server struct {
+	log         *slog.Logger
+	loadConfig  func() (*config.Config, error)
+	modelLoader ModelLoader
+	metrics     *metrics
+	start       *config.Config // server, limits and log settings are fixed at start
+	lim         config.Limits
+	adminToken  string
+	retryAfter  []string
+
+	snap       atomic.Pointer[snapshot]
+	gen        atomic.Uint64
+	inflight   atomic.Int64
+	serving    atomic.Bool // listening and not shutting down
+	reloadMu   sync.Mutex
+	lastReload atomic.Pointer[ReloadStatus]
+	bg         sync.WaitGroup
+	bufs       sync.Pool
+	handler    http.Handler
+	rejects    rateLog
+	stopOnce   sync.Once
+	stop       chan struct{}
+}
+
+// ReloadStatus describes the last reload attempt.
+type ReloadStatus struct {
+	At         time.Time `json:"at"`
+	Trigger    string    `json:"trigger"` // start, watch, admin
+	Result     string    `json:"result"`  // success, failure, unchanged
+	Error      string    `json:"error,omitempty"`
+	Generation uint64    `json:"generation"`
+}
+
+// New loads the configured policies and returns a server ready to Serve.
+// It fails when the policies do not load: riskd never starts without a
+// working version of every configured policy.
+func New(opts Options) (*Server, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		return nil, errors.New("server: no configuration")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tok, err := cfg.AdminTokenValue()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		log: log, loadConfig: opts.LoadConfig, modelLoader: opts.Models,
+		start: cfg, lim: cfg.Limits, adminToken: tok,
+		retryAfter: []string{strconv.Itoa(int((cfg.Limits.RetryAfter.D() + time.Second - 1) / time.Second))},
+		stop:       make(chan struct{}),
+	}
+	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
+	s.metrics = newMetrics(s)
+	sn, err := s.build(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.install(sn, nil)
+	s.logLoaded(sn, "start")
+	s.lastReload.Store(&ReloadStatus{At: sn.loadedAt, Trigger: "start", Result: "success", Generation: sn.gen})
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler (every endpoint).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve accepts connections on ln until ctx is cancelled, then shuts
+// down gracefully: readiness turns false, the listener closes, in-flight
+// requests finish (up to limits.shutdown_timeout) and models are closed.
+// It also runs the file watcher and the window sweeper.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	cfg := s.start
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: min(5*time.Second, s.lim.RequestTimeout.D()),
+		ReadTimeout:       s.lim.RequestTimeout.D(),
+		WriteTimeout:      2*s.lim.RequestTimeout.D() + time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	bgCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if cfg.Reload.Watching() {
+		s.bg.Add(1)
+		go func() { defer s.bg.Done(); s.watch(bgCtx) }()
+	}
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.sweep(bgCtx) }()
+	if cfg.Server.DebugAddr != "" {
+		s.serveDebug(bgCtx, cfg.Server.DebugAddr)
+	}
+
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if cfg.Server.TLS.Cert != "" {
+			err = srv.ServeTLS(ln, cfg.Server.TLS.Cert, cfg.Server.TLS.Key)
+		} else {
+			err = srv.Serve(ln)
+		}
+		errc <- err
+	}()
+	s.serving.Store(true)
+	scheme := "http"
+	if cfg.Server.TLS.Cert != "" {
+		scheme = "https"
+	}
+	s.log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme)
+	select {
+	case err := <-errc:
+		s.serving.Store(false)
+		cancel()
+		s.Close()
+		return err
+	case <-ctx.Done():
+	}
+	s.serving.Store(false)
+	s.log.Info("shutting down: finishing in-flight requests", "timeout", s.lim.ShutdownTimeout.String(), "inflight", s.inflight.Load())
+	sctx, scancel := context.WithTimeout(context.Background(), s.lim.ShutdownTimeout.D())
+	defer scancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		s.log.Error("shutdown did not finish in time; closing connections", "err", err)
+		srv.Close()
+	}
+	cancel()
+	s.Close()
+	s.log.Info("stopped")
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// serveDebug serves /debug/pprof on addr until ctx ends.
+func (s *Server) serveDebug(ctx context.Context, addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		s.log.Error("debug listener not started", "addr", addr, "err", err.Error())
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	go func() { <-ctx.Done(); srv.Close() }()
+	s.log.Info("debug listener (pprof)", "addr", ln.Addr().String())
+}
+
+// Close stops background work and closes the models of every loaded
+// version. Call it after the last request (Serve does).
+func (s *Server) Close() {
+	s.stopOnce.Do(func() {
+		close(s.stop)
+		s.bg.Wait()
+		if sn := s.snap.Load(); sn != nil {
+			for _, v := range sn.versions {
+				v.close()
+			}
+		}
+	})
+}
+
+// sweep drops idle window keys every state.sweep_interval.
+func (s *Server) sweep(ctx context.Context) {
+	interval := s.snap.Load().cfg.State.SweepInterval.D()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			sn := s.acquire()
+			n := 0
+			for _, st := range sn.stores {
+				n += st.Sweep(float64(now.UnixNano()) / 1e9)
+			}
+			if d := sn.cfg.State.SweepInterval.D(); d != interval {
+				interval = d
+				t.Reset(d)
+			}
+			sn.release()
+			s.metrics.windowSweeps.Add(float64(n))
+			if n > 0 {
+				s.log.Debug("window sweep", "keys_dropped", n)
+			}
+		}
+	}
+}
+
+// windowKeys counts the keys held by the current snapshot's windows.
+func (s *Server) windowKeys() int {
+	sn := s.snap.Load()
+	if sn == nil {
+		return 0
+	}
+	n := 0
+	for _, st := range sn.stores {
+		n += st.Keys()
+	}
+	return n
+}
+
+// cfg returns the configuration of the current snapshot.
+func (s *Server) cfg() *config.Config { return s.snap.Load().cfg }
+
+// Reload builds a new snapshot from the configuration and swaps it in.
+// A configuration or policy that does not load is rejected (logged,
+// counted, returned) and the current snapshot keeps serving.
+func (s *Server) Reload(trigger string) (ReloadStatus, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	st := ReloadStatus{At: time.Now(), Trigger: trigger}
+	fail := func(err error) (ReloadStatus, error) {
+		st.Result, st.Error, st.Generation = "failure", err.Error(), s.gen.Load()
+		s.lastReload.Store(&st)
+		s.metrics.reloads.WithLabelValues("failure").Inc()
+		s.metrics.reloadTime.WithLabelValues("failure").SetToCurrentTime()
+		s.log.Error("reload rejected; the loaded versions keep serving", "trigger", trigger, "err", err.Error())
+		return st, err
+	}
+	cfg := s.start
+	if s.loadConfig != nil {
+		c, err := s.loadConfig()
+		if err != nil {
+			return fail(err)
+		}
+		cfg = c
+		s.warnRestartOnly(cfg)
+	}
+	old := s.snap.Load()
+	sn, err := s.build(cfg, old)
+	if err != nil {
+		return fail(err)
+	}
+	if sameShape(old, sn) {
+		st.Result, st.Generation = "unchanged", old.gen
+		s.lastReload.Store(&st)
+		s.metrics.reloads.WithLabelValues("unchanged").Inc()
+		s.metrics.reloadTime.WithLabelValues("unchanged").SetToCurrentTime()
+		s.log.Info("reload: nothing changed", "trigger", trigger)
+		return st, nil
+	}
+	s.install(sn, old)
+	st.Result, st.Generation = "success", sn.gen
+	s.lastReload.Store(&st)
+	s.metrics.reloads.WithLabelValues("success").Inc()
+	s.metrics.reloadTime.WithLabelValues("success").SetToCurrentTime()
+	s.logLoaded(sn, trigger)
+	return st, nil
+}
+
+// warnRestartOnly logs settings a reload cannot apply.
+func (s *Server) warnRestartOnly(cfg *config.Config) {
+	var changed []string
+	a, b := cfg.Server, s.start.Server
+	a.DefaultPolicy, b.DefaultPolicy = "", "" // applied by the reload
+	if !reflect.DeepEqual(a, b) {
+		changed = append(changed, "server")
+	}
+	if cfg.Reload.Debounce != s.start.Reload.Debounce {
+		changed = append(changed, "reload.debounce")
+	}
+	if !reflect.DeepEqual(cfg.Limits, s.start.Limits) {
+		changed = append(changed, "limits")
+	}
+	if !reflect.DeepEqual(cfg.Log, s.start.Log) {
+		changed = append(changed, "log")
+	}
+	if cfg.Reload.Watching() != s.start.Reload.Watching() {
+		changed = append(changed, "reload.watch")
+	}
+	if !reflect.DeepEqual(cfg.Models, s.start.Models) {
+		changed = append(changed, "models")
+	}
+	if !reflect.DeepEqual(cfg.Runtime, s.start.Runtime) {
+		changed = append(changed, "runtime")
+	}
+	if len(changed) > 0 {
+		s.log.Warn("config sections changed that apply only at restart; ignored until then", "sections", changed)
+	}
+}
+
+// sameShape reports whether two snapshots serve the same versions with
+// the same rollout.
+func sameShape(a, b *snapshot) bool {
+	if a == nil || len(a.names) != len(b.names) || (a.def == nil) != (b.def == nil) {
+		return false
+	}
+	if a.def != nil && a.def.name != b.def.name {
+		return false
+	}
+	if !reflect.DeepEqual(a.cfg.State, b.cfg.State) {
+		return false
+	}
+	for i, name := range a.names {
+		pa, pb := a.policies[name], b.policies[b.names[i]]
+		if pb == nil || pa.key != pb.key || pa.seed != pb.seed || len(pa.order) != len(pb.order) {
+			return false
+		}
+		for j, ea := range pa.order {
+			eb := pb.order[j]
+			if ea.v != eb.v || ea.role != eb.role || ea.percent != eb.percent {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (s *Server) logLoaded(sn *snapshot, trigger string) {
+	for _, name := range sn.names {
+		for _, e := range sn.policies[name].order {
+			v := e.v
+			s.log.Info("policy version loaded", "trigger", trigger, "generation", sn.gen, "policy", name, "version", v.Version,
+				"role", e.role.String(), "percent", e.percent, "path", v.Path, "kind", v.Kind, "digest", v.Digest)
+			for _, w := range v.Warnings {
+				s.log.Warn("policy warning", "policy", name, "version", v.Version, "warning", w)
+			}
+			if v.modelErr != "" {
+				s.log.Warn("models not loaded", "policy", name, "version", v.Version, "reason", v.modelErr)
+			}
+		}
+	}
+}
+
+// check is one line of the readiness report.
+type check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// readiness reports whether the server should receive traffic: policies
+// loaded, their models loaded, the window store usable, not shutting down.
+func (s *Server) readiness() (bool, []check) {
+	sn := s.snap.Load()
+	var checks []check
+	if sn == nil || len(sn.names) == 0 {
+		return false, []check{{Name: "policies", Detail: "none loaded"}}
+	}
+	nv := len(sn.versions)
+	checks = append(checks, check{Name: "policies", OK: true, Detail: fmt.Sprintf("%d %s, %d %s (generation %d)", len(sn.names), plural(len(sn.names), "policy", "policies"), nv, plural(nv, "version", "versions"), sn.gen)})
+	mc := check{Name: "models", OK: true}
+	declared, loadedN := 0, 0
+	for _, v := range sn.versions {
+		if len(v.Prog.Models) == 0 {
+			continue
+		}
+		declared += len(v.Prog.Models)
+		if v.models != nil {
+			loadedN += len(v.Prog.Models)
+		} else {
+			mc.OK = false
+			mc.Detail = fmt.Sprintf("%s: %s", v, v.modelErr)
+		}
+	}
+	if mc.OK {
+		if declared == 0 {
+			mc.Detail = "no models declared"
+		} else {
+			mc.Detail = fmt.Sprintf("%d of %d loaded", loadedN, declared)
+		}
+	}
+	checks = append(checks, mc)
+	checks = append(checks, check{Name: "store", OK: true, Detail: fmt.Sprintf("%s: %d window stores, %d keys", sn.cfg.State.Backend, len(sn.stores), s.windowKeys())})
+	sv := check{Name: "serving", OK: s.serving.Load(), Detail: "accepting requests"}
+	if !sv.OK {
+		sv.Detail = "not listening or shutting down"
+	}
+	checks = append(checks, sv)
+	ok := true
+	for _, c := range checks {
+		ok = ok && c.OK
+	}
+	return ok, checks
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// rateLog logs an event at most once per second, with the count since.
+type rateLog struct {
+	mu    sync.Mutex
+	last  time.Time
+	count int
+}
+
+func (r *rateLog) hit(now time.Time) (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.count++
+	if now.Sub(r.last) < time.Second {
+		return 0, false
+	}
+	n := r.count
+	r.count, r.last = 0, now
+	return n, true
+}
