@@ -22,9 +22,30 @@ type Memory struct {
 	maxEvents int
 }
 
+// shard is one window's keys. String and numeric keys live in separate
+// maps so lookups take the runtime's fast string path instead of hashing
+// a struct (half of Observe's time before).
 type shard struct {
 	mu   sync.Mutex
-	keys map[vm.WindowKey]*series
+	strs map[string]*series
+	nums map[float64]*series
+}
+
+func (sh *shard) series(key vm.WindowKey) *series {
+	if key.Str != "" || key.Num == 0 {
+		se := sh.strs[key.Str]
+		if se == nil {
+			se = &series{}
+			sh.strs[key.Str] = se
+		}
+		return se
+	}
+	se := sh.nums[key.Num]
+	if se == nil {
+		se = &series{}
+		sh.nums[key.Num] = se
+	}
+	return se
 }
 
 // series holds one key's events in arrival order.
@@ -42,7 +63,8 @@ func NewMemory(prog *vm.Program, maxEvents int) *Memory {
 	}
 	m := &Memory{specs: prog.Windows, shards: make([]shard, len(prog.Windows)), maxEvents: maxEvents}
 	for i := range m.shards {
-		m.shards[i].keys = map[vm.WindowKey]*series{}
+		m.shards[i].strs = map[string]*series{}
+		m.shards[i].nums = map[float64]*series{}
 	}
 	return m
 }
@@ -52,15 +74,12 @@ func (m *Memory) Observe(w int, key vm.WindowKey, t, v float64, s string) float6
 	spec := &m.specs[w]
 	sh := &m.shards[w]
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	se := sh.keys[key]
-	if se == nil {
-		se = &series{}
-		sh.keys[key] = se
-	}
+	se := sh.series(key)
 	se.add(t, v, s, m.maxEvents)
 	se.evict(t - spec.OverSec)
-	return se.aggregate(spec.Agg)
+	agg := se.aggregate(spec.Agg)
+	sh.mu.Unlock()
+	return agg
 }
 
 func (se *series) add(t, v float64, s string, limit int) {
@@ -153,16 +172,23 @@ func (m *Memory) Sweep(now float64) int {
 	dropped := 0
 	for w := range m.shards {
 		sh := &m.shards[w]
+		cutoff := now - m.specs[w].OverSec
 		sh.mu.Lock()
-		for k, se := range sh.keys {
-			if se.last <= now-m.specs[w].OverSec {
-				delete(sh.keys, k)
-				dropped++
-			}
-		}
+		dropped += sweepMap(sh.strs, cutoff) + sweepMap(sh.nums, cutoff)
 		sh.mu.Unlock()
 	}
 	return dropped
+}
+
+func sweepMap[K comparable](keys map[K]*series, cutoff float64) int {
+	n := 0
+	for k, se := range keys {
+		if se.last <= cutoff {
+			delete(keys, k)
+			n++
+		}
+	}
+	return n
 }
 
 // Keys returns the number of keys held across all windows.
@@ -170,7 +196,7 @@ func (m *Memory) Keys() int {
 	n := 0
 	for w := range m.shards {
 		m.shards[w].mu.Lock()
-		n += len(m.shards[w].keys)
+		n += len(m.shards[w].strs) + len(m.shards[w].nums)
 		m.shards[w].mu.Unlock()
 	}
 	return n
