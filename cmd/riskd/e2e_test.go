@@ -815,18 +815,15 @@ func TestTLS(t *testing.T) {
 	}
 }
 
-// TestModels serves the loan_ml example with its ONNX models (skipped
-// when the example or the onnxruntime library is missing: `make deps`).
+// TestModels serves the loan_ml example with its ONNX models. It needs
+// the onnxruntime library that `make deps` installs (make test runs it).
 func TestModels(t *testing.T) {
-	if _, err := os.Stat("../../examples/loan_ml/loan_ml.risk"); err != nil {
-		t.Skip("examples/loan_ml is not in this tree")
-	}
 	lib := os.Getenv("RISKFORGE_ORT_LIB")
 	if lib == "" {
 		lib = "../../third_party/onnxruntime/lib/libonnxruntime.so"
 	}
 	if _, err := os.Stat(lib); err != nil {
-		t.Skip("onnxruntime is not installed (make deps)")
+		t.Fatalf("onnxruntime is not installed at %s: run make deps", lib)
 	}
 	p := startRiskd(t, "--policy", "../../examples/loan_ml", "--watch", "false")
 	code, _, m := p.do(t, "POST", "/v1/decide", loanRequest("ml"), nil)
@@ -855,9 +852,6 @@ func TestModels(t *testing.T) {
 // TestModelsWithoutRuntime: with the onnxruntime library missing, the
 // policy serves on its on_error values, degraded, and is not ready.
 func TestModelsWithoutRuntime(t *testing.T) {
-	if _, err := os.Stat("../../examples/loan_ml/loan_ml.risk"); err != nil {
-		t.Skip("examples/loan_ml is not in this tree")
-	}
 	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
 	abs, _ := filepath.Abs("../../examples/loan_ml")
 	os.WriteFile(cfg, []byte("policies:\n  - path: "+abs+"\nmodels:\n  library: /nonexistent/libonnxruntime.so\nreload:\n  watch: false\n"), 0o644)
