@@ -27,6 +27,10 @@ type Options struct {
 	Params   []float64      // parameter values to use instead of the program's
 	Progress func(rows int) // called from time to time with rows done
 	Windows  vm.WindowStore // nil: a fresh in-memory store
+	// Prefetch, when set, is called with each batch of requests before it
+	// is evaluated and returns the model runner for that batch: how eval
+	// scores models in batches instead of one row at a time.
+	Prefetch func(reqs []*vm.Request) (vm.ModelRunner, error)
 }
 
 // Stats describe a finished run.
@@ -156,6 +160,12 @@ func evalBatches(prog *vm.Program, opts Options, in <-chan *batch, out chan<- *b
 		m.SetParams(opts.Params)
 	}
 	for b := range in {
+		m.Models = opts.Models
+		if opts.Prefetch != nil {
+			if runner, err := opts.Prefetch(b.reqs); err == nil {
+				m.Models = runner
+			}
+		}
 		b.firedAt = append(b.firedAt, 0)
 		for i, req := range b.reqs {
 			d, err := m.Eval(req)

@@ -14,6 +14,7 @@ import (
 	"github.com/riskforge/riskforge/dataset"
 	"github.com/riskforge/riskforge/models"
 	"github.com/riskforge/riskforge/report"
+	"github.com/riskforge/riskforge/vm"
 )
 
 func init() {
@@ -68,6 +69,10 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		}
 		defer reg.Close()
 		opts.Models = reg
+		// The batch path: each batch's model rows are scored in a few
+		// PredictBatch runs; a call the batch pass did not foresee falls
+		// back to a single-row call, so results are the same either way.
+		opts.Prefetch = func(reqs []*vm.Request) (vm.ModelRunner, error) { return reg.Prefetch(prog, reqs) }
 	}
 	var outFile *os.File
 	var outBuf *bufio.Writer
