@@ -39,14 +39,7 @@ func loadPolicy(path string) (*vm.Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	if filepath.Ext(path) == ".rbc" || bytes.HasPrefix(data, []byte(vm.ArtifactMagic)) {
-		return vm.Decode(data)
-	}
-	pol, diags := compiler.CheckSource(path, data, compiler.Options{CheckFiles: true})
-	if diags.HasErrors() {
-		return nil, diags.Err()
-	}
-	prog, _, err := compiler.Compile(pol, compiler.CompileOptions{})
+	prog, _, _, err := compiler.Load(path, data)
 	return prog, err
 }
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -26,12 +25,6 @@ type loaded struct {
 	identity [32]byte // digest plus model file contents: equal identity, same behaviour
 	deps     []string // files whose change should trigger a reload
 	warnings []string
-}
-
-// isArtifact reports whether a file is a compiled artifact rather than
-// policy source: by its .rbc extension or by the artifact magic.
-func isArtifact(path string, data []byte) bool {
-	return filepath.Ext(path) == ".rbc" || bytes.HasPrefix(data, []byte(vm.ArtifactMagic))
 }
 
 // policyFiles expands a config entry: a file is itself, a directory is
@@ -113,26 +106,23 @@ func loadFile(path string, listOverrides map[string]string) (*loaded, error) {
 		return nil, err
 	}
 	l := &loaded{path: path, deps: []string{path}}
-	if isArtifact(path, data) {
+	l.kind = "source"
+	if compiler.IsArtifact(path, data) {
 		l.kind = "artifact"
-		if l.prog, err = vm.Decode(data); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-	} else {
-		l.kind = "source"
-		pol, diags := compiler.CheckSource(path, data, compiler.Options{CheckFiles: true})
-		for _, d := range diags {
-			if d.Severity == lang.SevWarning {
-				l.warnings = append(l.warnings, d.Error())
-			}
-		}
-		if diags.HasErrors() {
-			return nil, diagError(diags)
-		}
-		if l.prog, _, err = compiler.Compile(pol, compiler.CompileOptions{}); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	prog, _, diags, err := compiler.Load(path, data)
+	for _, d := range diags {
+		if d.Severity == lang.SevWarning {
+			l.warnings = append(l.warnings, d.Error())
 		}
 	}
+	switch {
+	case diags.HasErrors():
+		return nil, diagError(diags)
+	case err != nil:
+		return nil, err
+	}
+	l.prog = prog
 	if err := overrideLists(l, listOverrides); err != nil {
 		return nil, err
 	}

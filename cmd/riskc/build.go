@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/riskforge/riskforge/compiler"
 )
 
 func init() {
@@ -32,7 +34,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "riskc: %v\n", err)
 		return exitError
 	}
-	if isArtifact(path, src) {
+	if compiler.IsArtifact(path, src) {
 		fmt.Fprintf(stderr, "riskc build: %s is a compiled artifact; build takes policy source (.risk)\n", path)
 		return exitUsage
 	}

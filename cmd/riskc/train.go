@@ -96,7 +96,7 @@ func train(f trainFlags, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if isArtifact(f.policy, src) {
+	if compiler.IsArtifact(f.policy, src) {
 		return fmt.Errorf("%s is a compiled artifact; training writes numbers back into policy source (.risk)", f.policy)
 	}
 	prog, ir, code := compileSource(f.policy, src, stderr)
