@@ -246,3 +246,22 @@ func (r *Reader) label(text string) (int, error) {
 	}
 	return 0, fmt.Errorf("%s: label %q is not 0/1, true/false, yes/no, bad/good or fraud/legit (use --positive VALUE)", r.where(), text)
 }
+
+// ReadAll reads every remaining row into its own request, with labels
+// (Unlabelled for rows without one): for tools that hold a whole file.
+// On an error it also returns the rows read before it.
+func (r *Reader) ReadAll() ([]*vm.Request, []int, error) {
+	var reqs []*vm.Request
+	var labels []int
+	for {
+		req := r.prog.NewRequest()
+		label, err := r.Next(req)
+		if errors.Is(err, io.EOF) {
+			return reqs, labels, nil
+		}
+		if err != nil {
+			return reqs, labels, err
+		}
+		reqs, labels = append(reqs, req), append(labels, label)
+	}
+}

@@ -1,8 +1,6 @@
 package dataset
 
 import (
-	"errors"
-	"io"
 	"strings"
 	"testing"
 
@@ -45,19 +43,7 @@ func readAll(t *testing.T, name, data string, opts Options) ([]*vm.Request, []in
 	if err != nil {
 		return nil, nil, err
 	}
-	var reqs []*vm.Request
-	var labels []int
-	for {
-		req := prog.NewRequest()
-		label, err := r.Next(req)
-		if errors.Is(err, io.EOF) {
-			return reqs, labels, nil
-		}
-		if err != nil {
-			return reqs, labels, err
-		}
-		reqs, labels = append(reqs, req), append(labels, label)
-	}
+	return r.ReadAll()
 }
 
 func TestCSV(t *testing.T) {

@@ -1,16 +1,13 @@
 package rules
 
 import (
-	"errors"
-	"io"
-
 	"fmt"
-	"github.com/riskforge/riskforge/dataset"
 	"math"
 	"runtime"
 	"sort"
 	"sync"
 
+	"github.com/riskforge/riskforge/dataset"
 	"github.com/riskforge/riskforge/vm"
 	"github.com/riskforge/riskforge/windows"
 )
@@ -178,23 +175,18 @@ func ReadRequests(prog *vm.Program, path string, opts dataset.Options) ([]*vm.Re
 		return nil, nil, err
 	}
 	defer r.Close()
-	var reqs []*vm.Request
-	var labels []float64
-	for {
-		req := prog.NewRequest()
-		label, err := r.Next(req)
-		if errors.Is(err, io.EOF) {
-			return reqs, labels, nil
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		y := float64(label)
-		if label == dataset.Unlabelled {
-			y = math.NaN()
-		}
-		reqs, labels = append(reqs, req), append(labels, y)
+	reqs, ints, err := r.ReadAll()
+	if err != nil {
+		return nil, nil, err
 	}
+	labels := make([]float64, len(ints))
+	for i, label := range ints {
+		labels[i] = float64(label)
+		if label == dataset.Unlabelled {
+			labels[i] = math.NaN()
+		}
+	}
+	return reqs, labels, nil
 }
 
 func allRows(n int) []int {
