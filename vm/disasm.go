@@ -72,12 +72,13 @@ func disassembleCode(w io.Writer, p *Program) {
 			fmt.Fprintf(w, "        ; %d: %s\n", l, strings.TrimSpace(lines[l-1]))
 			last = l
 		}
-		fmt.Fprintf(w, "  %4d  %-11s %s\n", pc, in.Op, p.operand(in))
+		fmt.Fprintf(w, "  %4d  %-11s %s\n", pc, in.Op, p.Operand(in))
 	}
 }
 
-// operand renders an instruction's operand with what it refers to.
-func (p *Program) operand(in Instr) string {
+// Operand renders an instruction's operand with what it refers to, as in
+// the disassembly: "1 (overdue.dti = 0.4)".
+func (p *Program) Operand(in Instr) string {
 	a := in.A
 	switch in.Op {
 	case PUSHK:

@@ -78,6 +78,7 @@ type TraceStep struct {
 	Instr Instr
 	Line  int32
 	Top   float64 // top of the number stack after the step (0 if empty)
+	Depth int     // depth of the number stack after the step
 }
 
 // Decision is the outcome of evaluating one request. It belongs to the

@@ -127,7 +127,7 @@ func (m *Machine) trace(pc int, in Instr, f []float64) {
 	if len(f) > 0 {
 		top = f[len(f)-1]
 	}
-	m.d.Trace = append(m.d.Trace, TraceStep{PC: pc, Instr: in, Line: m.prog.Lines[pc], Top: top})
+	m.d.Trace = append(m.d.Trace, TraceStep{PC: pc, Instr: in, Line: m.prog.Lines[pc], Top: top, Depth: len(f)})
 }
 
 func binary(op Opcode, x, y float64) float64 {

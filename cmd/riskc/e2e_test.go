@@ -102,6 +102,13 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("decisions file has %d lines, want 10000", lines)
 	}
 
+	r = runBinary(t, bin, "eval", "--policy", "examples/loan/loan.risk", "--data", "examples/loan/history.csv", "--label", "default", "--trace", "2")
+	for _, want := range []string{"line 2: review (score 0.5000, label 1)", "fired recent_arrears", "; 98: when dti > 0.45", "param       3 (high_dti.dti = 0.45)"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Fatalf("eval --trace: exit %d, output lacks %q:\n%s", r.code, want, r.stdout)
+		}
+	}
+
 	r = runBinary(t, bin, "eval", "--policy", "examples/loan/loan.risk", "--data", "examples/loan/history.csv", "--label", "nope")
 	if r.code != 1 || !strings.Contains(r.stderr, `no label column "nope"`) {
 		t.Fatalf("eval with a bad label: exit %d\n%s", r.code, r.stderr)

@@ -34,6 +34,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	reportHTML := fs.String("report", "", "write a self-contained HTML report to `FILE`")
 	workers := fs.Int("workers", 0, "parallel workers (default: one per CPU)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
+	trace := fs.Int("trace", 0, "instead of the backtest, explain the row on data file `LINE`: decision, fired rules and the VM's step trace")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -73,6 +74,13 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		// PredictBatch runs; a call the batch pass did not foresee falls
 		// back to a single-row call, so results are the same either way.
 		opts.Prefetch = func(reqs []*vm.Request) (vm.ModelRunner, error) { return reg.Prefetch(prog, reqs) }
+	}
+	if *trace > 0 {
+		if err := traceRow(stdout, prog, r, opts.Models, *trace); err != nil {
+			fmt.Fprintf(stderr, "riskc eval: %v\n", err)
+			return exitError
+		}
+		return exitOK
 	}
 	var outFile *os.File
 	var outBuf *bufio.Writer

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/riskforge/riskforge/dataset"
+	"github.com/riskforge/riskforge/vm"
+	"github.com/riskforge/riskforge/windows"
+)
+
+// traceRow evaluates the rows of r up to the one on line `line` (in file
+// order, so velocity windows see the same history as in a full run) and
+// prints that row's decision with the VM's step trace, grouped by source
+// line: what an analyst reads to see why a row was decided as it was.
+func traceRow(w io.Writer, prog *vm.Program, r *dataset.Reader, models vm.ModelRunner, line int) error {
+	m := prog.NewMachine()
+	m.Models = models
+	if len(prog.Windows) > 0 {
+		m.Windows = windows.NewMemory(prog, 0)
+	}
+	req := prog.NewRequest()
+	for {
+		label, err := r.Next(req)
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("no data row on line %d", line)
+		}
+		if err != nil {
+			return err
+		}
+		m.Trace = r.Line() == line
+		d, err := m.Eval(req)
+		if err != nil {
+			return err
+		}
+		if m.Trace {
+			printTrace(w, prog, d, line, label)
+			return nil
+		}
+	}
+}
+
+func printTrace(w io.Writer, prog *vm.Program, d *vm.Decision, line, label int) {
+	fmt.Fprintf(w, "line %d: %s (score %.4f", line, d.Action, d.Score)
+	if label != dataset.Unlabelled {
+		fmt.Fprintf(w, ", label %d", label)
+	}
+	fmt.Fprintln(w, ")")
+	for _, f := range d.Fired {
+		what := fmt.Sprintf("score %+g", f.Weight)
+		if f.Forced {
+			what = f.Action.String()
+		}
+		fmt.Fprintf(w, "  fired %-24s %-12s %s\n", f.Name, what, f.Reason)
+	}
+	for _, mo := range d.Models {
+		if mo.Ran {
+			fmt.Fprintf(w, "  model %-24s %.4f%s\n", mo.Name, mo.Value, map[bool]string{true: " (degraded: on_error)"}[mo.Degraded])
+		}
+	}
+	fmt.Fprintln(w, "\ntrace (pc, instruction, top of the number stack after it; - when empty):")
+	src := strings.Split(prog.Source, "\n")
+	last := int32(-1)
+	for _, st := range d.Trace {
+		if st.Line != last && st.Line > 0 && int(st.Line) <= len(src) {
+			fmt.Fprintf(w, "  ; %d: %s\n", st.Line, strings.TrimSpace(src[st.Line-1]))
+			last = st.Line
+		}
+		top := "-"
+		if st.Depth > 0 {
+			top = fmt.Sprint(st.Top)
+		}
+		fmt.Fprintf(w, "  %4d  %-11s %-30s -> %s\n", st.PC, st.Instr.Op, prog.Operand(st.Instr), top)
+	}
+}
