@@ -38,7 +38,8 @@ type Stats struct {
 	Rows       int
 	Elapsed    time.Duration
 	Workers    int
-	Sequential bool // windows forced file order
+	Sequential bool // windows forced file order on one worker
+	Replayed   bool // windows were fed in file order and replayed to parallel workers
 }
 
 // RowsPerSecond is the throughput of the run.
@@ -63,6 +64,9 @@ type batch struct {
 	actions []vm.Action
 	fired   []int // rule indexes of all rows, row i's at firedAt[i]:firedAt[i+1]
 	firedAt []int
+	// Window aggregates of each row (len(Windows) per row), recorded in
+	// file order by the reader when windows are replayed.
+	winVals []float64
 }
 
 // Run evaluates every row of r with prog.
@@ -73,19 +77,40 @@ func Run(prog *vm.Program, r *dataset.Reader, opts Options) (*report.Backtest, S
 		workers = runtime.NumCPU()
 	}
 	stats := Stats{Workers: workers}
+	var feed *windowFeed
 	if len(prog.Windows) > 0 {
-		workers, stats.Workers, stats.Sequential = 1, 1, true
 		if opts.Windows == nil {
 			opts.Windows = windows.NewMemory(prog, 0)
+		}
+		var err error
+		if feed, err = newWindowFeed(prog, opts.Windows); err != nil {
+			// Not a compiler-made program: evaluate in file order instead.
+			workers, stats.Workers, stats.Sequential = 1, 1, true
+		} else {
+			stats.Replayed = true
 		}
 	}
 	total := report.NewBacktest(ruleNames(prog), actionNames)
 	batches := make(chan *batch, workers*2)
 	done := make(chan *batch, workers*2)
 	var readErr error
+	read := make(chan *batch, workers*2)
+	go func() {
+		defer close(read)
+		readErr = readBatches(prog, r, read)
+	}()
+	// A stage of its own feeds the windows in file order, so that parsing,
+	// window upkeep and evaluation run at the same time.
 	go func() {
 		defer close(batches)
-		readErr = read(prog, r, batches)
+		for b := range read {
+			if feed != nil {
+				for _, req := range b.reqs {
+					b.winVals = feed.record(req, b.winVals)
+				}
+			}
+			batches <- b
+		}
 	}()
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
@@ -111,7 +136,41 @@ func ruleNames(prog *vm.Program) []string {
 	return names
 }
 
-func read(prog *vm.Program, r *dataset.Reader, out chan<- *batch) error {
+// windowFeed feeds the windows in file order through the program's window
+// prologue and records each row's aggregates, so workers can evaluate rows
+// in parallel and still see exactly the window values a run in file order
+// would.
+type windowFeed struct {
+	prologue *vm.Program
+	m        *vm.Machine
+}
+
+func newWindowFeed(prog *vm.Program, store vm.WindowStore) (*windowFeed, error) {
+	prologue, err := prog.WindowPrologue()
+	if err != nil {
+		return nil, err
+	}
+	m := prologue.NewMachine()
+	m.Windows = store
+	return &windowFeed{prologue: prologue, m: m}, nil
+}
+
+// record feeds one request and appends its window aggregates to dst.
+func (f *windowFeed) record(req *vm.Request, dst []float64) []float64 {
+	_, _ = f.m.Eval(req) // the reader has checked the event
+	for _, w := range f.prologue.Windows {
+		dst = append(dst, f.m.NumSlot(w.Slot))
+	}
+	return dst
+}
+
+// replay is a worker's WindowStore: it answers with the recorded
+// aggregates of the row being evaluated.
+type replay struct{ vals []float64 }
+
+func (r *replay) Observe(w int, _ vm.WindowKey, _, _ float64, _ string) float64 { return r.vals[w] }
+
+func readBatches(prog *vm.Program, r *dataset.Reader, out chan<- *batch) error {
 	for seq := 0; ; seq++ {
 		b := &batch{seq: seq}
 		for len(b.reqs) < batchSize {
@@ -159,6 +218,8 @@ func evalBatches(prog *vm.Program, opts Options, in <-chan *batch, out chan<- *b
 	if opts.Params != nil {
 		m.SetParams(opts.Params)
 	}
+	rp := &replay{}
+	k := len(prog.Windows)
 	for b := range in {
 		m.Models = opts.Models
 		if opts.Prefetch != nil {
@@ -167,7 +228,13 @@ func evalBatches(prog *vm.Program, opts Options, in <-chan *batch, out chan<- *b
 			}
 		}
 		b.firedAt = append(b.firedAt, 0)
+		if b.winVals != nil {
+			m.Windows = rp
+		}
 		for i, req := range b.reqs {
+			if b.winVals != nil {
+				rp.vals = b.winVals[i*k : (i+1)*k]
+			}
 			d, err := m.Eval(req)
 			if err != nil { // the reader checked events; cannot happen
 				d = &vm.Decision{}

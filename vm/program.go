@@ -309,3 +309,25 @@ func (p *Program) ParamValues() []float64 {
 func (p *Program) String() string {
 	return fmt.Sprintf("policy %s version %q (%d rules, %d params)", p.Name, p.Version, len(p.Rules), len(p.Params))
 }
+
+// WindowPrologue returns a program that only feeds the velocity windows:
+// the window code that starts every program (compiled before any let or
+// rule), then HALT. Replaying history through it in file order, and
+// serving the recorded aggregates to the full program, lets a backtest
+// evaluate rows in parallel without changing any window value.
+func (p *Program) WindowPrologue() (*Program, error) {
+	end := 0
+	for pc, in := range p.Code {
+		if in.Op == OBSERVE || in.Op == OBSERVES {
+			end = pc + 1
+		}
+	}
+	q := *p
+	q.Code = append(append([]Instr(nil), p.Code[:end]...), Instr{Op: HALT})
+	q.Lines = append(append([]int32(nil), p.Lines[:end]...), 0)
+	q.Rules = nil
+	if err := q.Prepare(); err != nil {
+		return nil, fmt.Errorf("window prologue: %w", err)
+	}
+	return &q, nil
+}

@@ -151,8 +151,11 @@ func printSummary(w io.Writer, res *report.BacktestResult, stats backtest.Stats)
 		fmt.Fprintln(w)
 	}
 	mode := fmt.Sprintf("%d workers", stats.Workers)
-	if stats.Sequential {
+	switch {
+	case stats.Sequential:
 		mode = "1 worker, file order (the policy has velocity windows)"
+	case stats.Replayed:
+		mode += "; windows fed in file order"
 	}
 	fmt.Fprintf(w, "\nevaluated %d rows in %.2fs: %.0f rows/s (%s)\n", stats.Rows, stats.Elapsed.Seconds(), stats.RowsPerSecond(), mode)
 }
