@@ -67,6 +67,8 @@ type batch struct {
 	// Window aggregates of each row (len(Windows) per row), recorded in
 	// file order by the reader when windows are replayed.
 	winVals []float64
+	// spare holds a recycled batch's requests for reuse.
+	spare []*vm.Request
 }
 
 // Run evaluates every row of r with prog.
@@ -170,11 +172,38 @@ type replay struct{ vals []float64 }
 
 func (r *replay) Observe(w int, _ vm.WindowKey, _, _ float64, _ string) float64 { return r.vals[w] }
 
+// batches are recycled once written, requests and all, so a long run
+// allocates a few batches' worth of requests instead of one per row.
+var batchPool sync.Pool
+
+// newBatch returns an empty batch, reusing the requests of a recycled one.
+func newBatch(seq int) *batch {
+	b, ok := batchPool.Get().(*batch)
+	if !ok {
+		return &batch{seq: seq}
+	}
+	*b = batch{seq: seq, spare: b.reqs[:0], labels: b.labels[:0], lines: b.lines[:0], out: b.out[:0],
+		scores: b.scores[:0], actions: b.actions[:0], fired: b.fired[:0], firedAt: b.firedAt[:0], winVals: b.winVals[:0]}
+	return b
+}
+
+// request returns the next request to fill: a recycled one of the same
+// program when there is one.
+func (b *batch) request(prog *vm.Program) *vm.Request {
+	if n, spare := len(b.reqs), b.spare[:cap(b.spare)]; n < len(spare) {
+		req := spare[n]
+		if req != nil && len(req.Num) == int(prog.NumSlots) && len(req.Str) == int(prog.StrSlots) && len(req.Present) == len(prog.Inputs) {
+			return req
+		}
+	}
+	return prog.NewRequest()
+}
+
 func readBatches(prog *vm.Program, r *dataset.Reader, out chan<- *batch) error {
 	for seq := 0; ; seq++ {
-		b := &batch{seq: seq}
+		b := newBatch(seq)
 		for len(b.reqs) < batchSize {
-			req := prog.NewRequest()
+			req := b.request(prog)
 			label, err := r.Next(req)
 			if errors.Is(err, io.EOF) {
 				if len(b.reqs) > 0 {
@@ -248,7 +277,6 @@ func evalBatches(prog *vm.Program, opts Options, in <-chan *batch, out chan<- *b
 				b.out = appendDecision(b.out, b.lines[i], req, d, b.labels[i])
 			}
 		}
-		b.reqs = nil
 		out <- b
 	}
 }
@@ -290,6 +318,7 @@ func writeInOrder(done <-chan *batch, opts Options, stats *Stats, acc *report.Ba
 			if opts.Progress != nil {
 				opts.Progress(stats.Rows)
 			}
+			batchPool.Put(nb)
 		}
 	}
 	return err
