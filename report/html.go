@@ -590,21 +590,12 @@ func BacktestPage(title string, r *BacktestResult, scores []float64, labels []bo
 			Diagonal: true,
 		})
 	}
-	h := Histogram{Title: "Score distribution", XLabel: "score", Bins: 20}
 	if labelled {
-		var good, bad []float64
-		for i, s := range scores {
-			if labels[i] {
-				bad = append(bad, s)
-			} else {
-				good = append(good, s)
-			}
-		}
-		h.Groups = []HistGroup{{Name: "goods", Values: good}, {Name: "bads", Values: bad}}
+		p.Histograms = append(p.Histograms, ScoreHistogram("Score distribution", scores, labels))
 	} else {
-		h.Groups = []HistGroup{{Name: "all rows", Values: scores}}
+		p.Histograms = append(p.Histograms, Histogram{Title: "Score distribution", XLabel: "score", Bins: 20,
+			Groups: []HistGroup{{Name: "all rows", Values: scores}}})
 	}
-	p.Histograms = append(p.Histograms, h)
 
 	if r == nil {
 		return p
@@ -684,6 +675,20 @@ func fmtCountPtr(n *int) string {
 		return missing
 	}
 	return fmtCount(*n)
+}
+
+// ScoreHistogram is the score distribution of goods against bads, 20 bins
+// over [0, 1]: how every report shows a score.
+func ScoreHistogram(title string, scores []float64, labels []bool) Histogram {
+	var good, bad []float64
+	for i, s := range scores {
+		if labels[i] {
+			bad = append(bad, s)
+		} else {
+			good = append(good, s)
+		}
+	}
+	return Histogram{Title: title, XLabel: "score", Bins: 20, Groups: []HistGroup{{Name: "goods", Values: good}, {Name: "bads", Values: bad}}}
 }
 
 // fmtPct formats a share as a percentage, with two decimals below 1%.

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 )
 
 // Float is a float64 whose JSON form is null when the value is NaN or ±Inf,
@@ -39,6 +40,23 @@ func (f Float) MarshalJSON() ([]byte, error) {
 		return []byte("null"), nil
 	}
 	return json.Marshal(v)
+}
+
+// Fixed formats f with the given number of decimals, or "-" when f is
+// undefined (NaN or ±Inf): how the command line prints figures.
+func (f Float) Fixed(decimals int) string {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return "-"
+	}
+	return strconv.FormatFloat(float64(f), 'f', decimals, 64)
+}
+
+// Percent formats f as a percentage with the given decimals, or "-".
+func (f Float) Percent(decimals int) string {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return "-"
+	}
+	return strconv.FormatFloat(100*float64(f), 'f', decimals, 64) + "%"
 }
 
 // UnmarshalJSON decodes a JSON number into f, and null into NaN.

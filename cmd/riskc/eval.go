@@ -160,20 +160,9 @@ func printSummary(w io.Writer, res *report.BacktestResult, stats backtest.Stats)
 	fmt.Fprintf(w, "\nevaluated %d rows in %.2fs: %.0f rows/s (%s)\n", stats.Rows, stats.Elapsed.Seconds(), stats.RowsPerSecond(), mode)
 }
 
-func fmtFloat(f report.Float) string {
-	b, _ := json.Marshal(f)
-	if string(b) == "null" {
-		return "-"
-	}
-	return fmt.Sprintf("%.4f", float64(f))
-}
+func fmtFloat(f report.Float) string { return f.Fixed(4) }
 
-func fmtPct(f report.Float) string {
-	if s := fmtFloat(f); s == "-" {
-		return s
-	}
-	return fmt.Sprintf("%.2f%%", 100*float64(f))
-}
+func fmtPct(f report.Float) string { return f.Percent(2) }
 
 // writeJSONFile writes v as indented JSON.
 func writeJSONFile(path string, v any) error {

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -202,7 +200,11 @@ func train(f trainFlags, stdout, stderr io.Writer) error {
 		}
 	}
 	if f.reportHTML != "" {
-		page := trainPage(f, prog, o, changes, base)
+		info := rules.PageInfo{PolicyFile: f.policy, DataFile: f.data, Seed: f.seed}
+		if base != nil {
+			info.Baseline, info.BaselineColumns = &base.fig, len(base.columns)
+		}
+		page := o.Page(prog, changes, info)
 		if err := writeFileWith(f.reportHTML, func(w io.Writer) error { return report.WriteHTML(w, page) }); err != nil {
 			return err
 		}
@@ -230,7 +232,6 @@ func epochPrinter(stderr io.Writer) func(rules.EpochStats) {
 	}
 }
 
-func kindName(k vm.ParamKind) string { return k.String() }
 
 func printChanges(w io.Writer, o *rules.Outcome, changes []rules.Change) {
 	width := 0
@@ -496,7 +497,7 @@ func trainMetrics(f trainFlags, prog *vm.Program, o *rules.Outcome, changes []ru
 	}
 	for _, c := range changes {
 		_, why := o.Problem.Frozen(c.Param)
-		m.Params[c.Name] = paramJSON{Kind: kindName(c.Kind), Old: c.OldValue, New: c.NewValue, OldText: c.Old, NewText: c.New,
+		m.Params[c.Name] = paramJSON{Kind: c.Kind.String(), Old: c.OldValue, New: c.NewValue, OldText: c.Old, NewText: c.New,
 			Trained: o.Problem.Trainable(c.Param), Frozen: why}
 	}
 	m.Decisions = map[string]actionJSON{}
@@ -514,149 +515,3 @@ func countActions(d *rules.Decisions, rows []int) map[string]int {
 	return c
 }
 
-// trainPage is the --report page.
-func trainPage(f trainFlags, prog *vm.Program, o *rules.Outcome, changes []rules.Change, base *baselineFit) report.Page {
-	split, rows := "valid", o.Valid
-	if len(rows) == 0 {
-		split, rows = "train", o.Train
-	}
-	pick := func(fg rules.Figures) report.Summary {
-		if split == "valid" {
-			return fg.Valid
-		}
-		return fg.Train
-	}
-	p := report.Page{
-		Title: fmt.Sprintf("Training of %s %s", prog.Name, prog.Version),
-		Subtitle: fmt.Sprintf("%s on %s · %d training rows, %d validation rows · seed %d · best epoch %d of %d",
-			filepath.Base(f.policy), filepath.Base(f.data), len(o.Train), len(o.Valid), f.seed, o.Result.BestEpoch, len(o.Result.History)),
-	}
-	card := func(label string, s report.Float, note string) {
-		p.Summary = append(p.Summary, report.KV{Label: label, Value: fmtFloat(s), Note: note})
-	}
-	card("AUC before", pick(o.Before).AUC, split+" rows, as written")
-	card("AUC after", pick(o.Hard).AUC, split+" rows, tuned policy (VM)")
-	card("AUC soft", pick(o.Soft).AUC, split+" rows, trained graph")
-	if base != nil {
-		card("AUC logistic regression", pick(base.fig).AUC, fmt.Sprintf("%d numeric columns", len(base.columns)))
-	}
-	p.Summary = append(p.Summary,
-		report.KV{Label: "Recall @ 1% FPR", Value: fmtPct(pick(o.Hard).RecallAtFPR1), Note: "before " + fmtPct(pick(o.Before).RecallAtFPR1)},
-		report.KV{Label: "Recall @ 5% FPR", Value: fmtPct(pick(o.Hard).RecallAtFPR5), Note: "before " + fmtPct(pick(o.Before).RecallAtFPR5)},
-	)
-
-	var trainLoss, validLoss, validAUC []report.Point
-	for _, h := range o.Result.History {
-		x := float64(h.Epoch)
-		trainLoss = append(trainLoss, report.Point{FPR: x, TPR: h.TrainLoss})
-		validLoss = append(validLoss, report.Point{FPR: x, TPR: h.ValidLogLoss})
-		validAUC = append(validAUC, report.Point{FPR: x, TPR: h.ValidAUC})
-	}
-	p.Curves = append(p.Curves,
-		report.Chart{Title: "Loss per epoch", XLabel: "epoch", YLabel: "loss",
-			Series: []report.Series{{Name: "training loss (soft, with penalties)", Points: trainLoss}, {Name: "validation log loss (hard)", Points: validLoss}}},
-		report.Chart{Title: "Validation AUC per epoch (hard)", XLabel: "epoch", YLabel: "AUC",
-			Series: []report.Series{{Name: "validation AUC", Points: validAUC}}},
-	)
-	labelsOf := func(d []float64) ([]float64, []bool) {
-		var s []float64
-		var l []bool
-		for _, r := range rows {
-			if !math.IsNaN(o.Labels[r]) {
-				s, l = append(s, d[r]), append(l, o.Labels[r] == 1)
-			}
-		}
-		return s, l
-	}
-	bs, bl := labelsOf(o.BeforeDec.Scores)
-	as, al := labelsOf(o.HardDec.Scores)
-	p.Curves = append(p.Curves, report.Chart{Title: "ROC on the " + split + " rows", XLabel: "false-positive rate", YLabel: "true-positive rate (recall)", Diagonal: true,
-		Series: []report.Series{
-			{Name: "before (AUC " + fmtFloat(pick(o.Before).AUC) + ")", Points: report.ROC(bs, bl)},
-			{Name: "after (AUC " + fmtFloat(pick(o.Hard).AUC) + ")", Points: report.ROC(as, al)},
-		}})
-	p.Histograms = append(p.Histograms, scoreHistogram("Scores after training ("+split+" rows)", as, al))
-
-	// Figures table.
-	ft := report.Table{Title: "Figures", Columns: []string{"Policy", "Split", "AUC", "KS", "Log loss", "Recall @ 1% FPR", "Recall @ 5% FPR"}}
-	add := func(name string, fg rules.Figures) {
-		for _, sp := range []struct {
-			n string
-			s report.Summary
-		}{{"train", fg.Train}, {"valid", fg.Valid}} {
-			if sp.s.Rows == 0 {
-				continue
-			}
-			ft.Rows = append(ft.Rows, []string{name, sp.n, fmtFloat(sp.s.AUC), fmtFloat(sp.s.KS), fmtFloat(sp.s.LogLoss), fmtPct(sp.s.RecallAtFPR1), fmtPct(sp.s.RecallAtFPR5)})
-		}
-	}
-	add("before", o.Before)
-	add("after (soft)", o.Soft)
-	add("after (hard)", o.Hard)
-	if base != nil {
-		add("logistic regression", base.fig)
-	}
-
-	// Per-rule table, on the chosen split.
-	rt := report.Table{Title: "Rules (" + split + " rows)", Columns: []string{"Rule", "Parameters (old → new)", "Hits before", "Hits after", "Bad rate before", "Bad rate after"}}
-	hits := func(d *rules.Decisions) ([]int, []int) {
-		h, b := make([]int, len(prog.Rules)), make([]int, len(prog.Rules))
-		for _, r := range rows {
-			for _, k := range d.Fired[r] {
-				h[k]++
-				if o.Labels[r] == 1 {
-					b[k]++
-				}
-			}
-		}
-		return h, b
-	}
-	hb, bb := hits(o.BeforeDec)
-	ha, ba := hits(o.HardDec)
-	rate := func(b, h int) string {
-		if h == 0 {
-			return "—"
-		}
-		return fmt.Sprintf("%.1f%%", 100*float64(b)/float64(h))
-	}
-	for i, r := range prog.Rules {
-		var ps []string
-		for _, c := range changes {
-			if strings.HasPrefix(c.Name, r.Name+".") {
-				ps = append(ps, fmt.Sprintf("%s: %s → %s", strings.TrimPrefix(c.Name, r.Name+"."), c.Old, c.New))
-			}
-		}
-		what := "score"
-		if r.Forces {
-			what = r.Action.String()
-		}
-		rt.Rows = append(rt.Rows, []string{r.Name + " (" + what + ")", strings.Join(ps, "; "), strconv.Itoa(hb[i]), strconv.Itoa(ha[i]), rate(bb[i], hb[i]), rate(ba[i], ha[i])})
-	}
-	pt := report.Table{Title: "Parameters", Columns: []string{"Parameter", "Kind", "Old", "New", "Note"}}
-	for _, c := range changes {
-		note := ""
-		if frozen, why := o.Problem.Frozen(c.Param); frozen {
-			note = "kept: " + why
-		} else if c.Kind == vm.Cutoff {
-			note = "cut-off (not trained)"
-			if c.Moved() {
-				note = "cut-off moved for --max-review-rate"
-			}
-		}
-		pt.Rows = append(pt.Rows, []string{c.Name, kindName(c.Kind), c.Old, c.New, note})
-	}
-	p.Tables = append(p.Tables, ft, rt, pt)
-	return p
-}
-
-func scoreHistogram(title string, scores []float64, labels []bool) report.Histogram {
-	var good, bad []float64
-	for i, s := range scores {
-		if labels[i] {
-			bad = append(bad, s)
-		} else {
-			good = append(good, s)
-		}
-	}
-	return report.Histogram{Title: title, XLabel: "score", Bins: 20, Groups: []report.HistGroup{{Name: "goods", Values: good}, {Name: "bads", Values: bad}}}
-}
