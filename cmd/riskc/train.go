@@ -232,7 +232,6 @@ func epochPrinter(stderr io.Writer) func(rules.EpochStats) {
 	}
 }
 
-
 func printChanges(w io.Writer, o *rules.Outcome, changes []rules.Change) {
 	width := 0
 	for _, c := range changes {
@@ -514,4 +513,3 @@ func countActions(d *rules.Decisions, rows []int) map[string]int {
 	}
 	return c
 }
-
