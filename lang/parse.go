@@ -18,6 +18,12 @@ import (
 func Parse(path string, src []byte) (*File, error) {
 	file := &File{Path: path, Src: src}
 	p := &converter{file: &file.Path}
+	if pos, ok := tooDeep(path, src); !ok {
+		// The parser and every later stage recurse on nesting; refuse it
+		// before it can exhaust the stack.
+		p.errs.Add(p.pos(pos), "expression nested more than %d levels deep", maxNesting)
+		return file, p.errs
+	}
 	tree, err := policyParser.ParseBytes(path, src)
 	if err == nil {
 		p.fill(file, tree)
@@ -42,6 +48,37 @@ func ParseExpr(path string, src string) (Expr, error) {
 		return nil, fmt.Errorf("%s: not a single expression", path)
 	}
 	return f.Decls[0].(*LetDecl).Value, nil
+}
+
+// maxNesting bounds parentheses, brackets and runs of prefix operators
+// (`not`, `-`): real policies stay far below it, and bounding it keeps
+// every recursive stage safe whatever the input.
+const maxNesting = 500
+
+// tooDeep scans the tokens for nesting beyond maxNesting and returns the
+// position where it is exceeded.
+func tooDeep(path string, src []byte) (lexer.Position, bool) {
+	tokens, _ := lexAll(path, src)
+	symbols := policyLexer.Symbols()
+	space, comment := symbols["Whitespace"], symbols["Comment"]
+	depth, prefix := 0, 0
+	for _, t := range tokens {
+		switch t.Value {
+		case "(", "[":
+			depth++
+		case ")", "]":
+			depth--
+		}
+		if t.Value == "not" || t.Value == "-" {
+			prefix++
+		} else if t.Type != space && t.Type != comment {
+			prefix = 0
+		}
+		if depth > maxNesting || prefix > maxNesting {
+			return t.Pos, false
+		}
+	}
+	return lexer.Position{}, true
 }
 
 // topKeywords start a top-level declaration; recovery splits on them.

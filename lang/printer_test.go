@@ -262,3 +262,25 @@ func TestFormatWithoutSource(t *testing.T) {
 		t.Errorf("empty file formats to %q", got)
 	}
 }
+
+// TestNestingLimit: absurd nesting is an error at its place, not a stack
+// overflow in the parser or a later stage.
+func TestNestingLimit(t *testing.T) {
+	head := "policy p version \"1\"\ninput { a int }\nrule r when "
+	tail := " emit review reason \"x\"\n"
+	for name, cond := range map[string]string{
+		"parens":   strings.Repeat("(", 100000) + "a > 1" + strings.Repeat(")", 100000),
+		"brackets": "a in " + strings.Repeat("[", 100000),
+		"not":      strings.Repeat("not ", 100000) + "a > 1",
+		"minus":    strings.Repeat("- ", 100000) + "a > 1",
+	} {
+		_, err := Parse("deep.risk", []byte(head+cond+tail))
+		if err == nil || !strings.Contains(err.Error(), "nested more than 500 levels deep") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	ok := head + strings.Repeat("(", 100) + "a > 1" + strings.Repeat(")", 100) + tail
+	if _, err := Parse("ok.risk", []byte(ok)); err != nil {
+		t.Errorf("100 levels: %v", err)
+	}
+}
