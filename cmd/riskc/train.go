@@ -82,6 +82,10 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "riskc train: --valid-frac must be in [0, 1) and --max-review-rate in [0, 1]")
 		return exitUsage
 	}
+	if f.epochs < 1 || f.batch < 1 || !(f.lr > 0) || f.l2 < 0 || !(f.posWeight > 0) {
+		fmt.Fprintln(stderr, "riskc train: --epochs and --batch must be at least 1, --lr and --pos-weight positive, --l2 not negative")
+		return exitUsage
+	}
 	if err := train(f, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "riskc train: %v\n", err)
 		return exitError

@@ -109,3 +109,23 @@ func TestTrainGermanCredit(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestTrainUsageErrors: nonsensical options are usage errors (exit 2)
+// naming what is wrong, before any data is read.
+func TestTrainUsageErrors(t *testing.T) {
+	base := []string{"train", "--policy", "../../examples/credit/credit.risk", "--data", "../../examples/credit/german_credit.csv",
+		"--label", "Class", "--positive", "Bad", "-o", filepath.Join(t.TempDir(), "x.risk")}
+	for _, extra := range [][]string{
+		{"--valid-frac", "1"}, {"--max-review-rate", "2"}, {"--epochs", "0"}, {"--batch", "0"},
+		{"--lr", "-1"}, {"--l2", "-0.5"}, {"--pos-weight", "0"},
+	} {
+		var out, errb bytes.Buffer
+		if code := runMain(append(append([]string{}, base...), extra...), &out, &errb); code != exitUsage || errb.Len() == 0 {
+			t.Errorf("%v: exit %d, stderr %q", extra, code, errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := runMain([]string{"train", "--policy", "x.risk"}, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "are required") {
+		t.Errorf("missing flags: exit %d, %q", code, errb.String())
+	}
+}
