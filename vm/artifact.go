@@ -112,10 +112,7 @@ func encodeBody(w *writer, p *Program) {
 	w.str(p.Source)
 	w.digest(p.SourceSHA256)
 
-	w.uvarint(uint64(len(p.Events)))
-	for _, e := range p.Events {
-		w.str(e)
-	}
+	w.strs(p.Events)
 	w.bool(p.EventsDeclared)
 
 	w.uvarint(uint64(len(p.Inputs)))
@@ -150,14 +147,8 @@ func encodeBody(w *writer, p *Program) {
 		w.i32(prm.End)
 	}
 
-	w.uvarint(uint64(len(p.NumConsts)))
-	for _, k := range p.NumConsts {
-		w.f64(k)
-	}
-	w.uvarint(uint64(len(p.StrConsts)))
-	for _, k := range p.StrConsts {
-		w.str(k)
-	}
+	w.f64s(p.NumConsts)
+	w.strs(p.StrConsts)
 
 	w.uvarint(uint64(len(p.Lists)))
 	for _, l := range p.Lists {
@@ -165,14 +156,8 @@ func encodeBody(w *writer, p *Program) {
 		w.str(l.Path)
 		w.digest(l.Digest)
 		w.bool(l.IsNum)
-		w.uvarint(uint64(len(l.Strings)))
-		for _, s := range l.Strings {
-			w.str(s)
-		}
-		w.uvarint(uint64(len(l.Nums)))
-		for _, x := range l.Nums {
-			w.f64(x)
-		}
+		w.strs(l.Strings)
+		w.f64s(l.Nums)
 	}
 
 	w.uvarint(uint64(len(p.Models)))
@@ -180,10 +165,7 @@ func encodeBody(w *writer, p *Program) {
 		w.str(m.Name)
 		w.str(m.Path)
 		w.digest(m.Digest)
-		w.uvarint(uint64(len(m.InputSlots)))
-		for _, s := range m.InputSlots {
-			w.u32(s)
-		}
+		w.u32s(m.InputSlots)
 		w.str(m.Output)
 		w.u32(m.Index)
 		w.f64(m.TimeoutSec)
@@ -205,10 +187,7 @@ func encodeBody(w *writer, p *Program) {
 	for _, r := range p.Rules {
 		w.str(r.Name)
 		w.str(r.Reason)
-		w.uvarint(uint64(len(r.Events)))
-		for _, e := range r.Events {
-			w.u32(e)
-		}
+		w.u32s(r.Events)
 		w.bool(r.Forces)
 		w.byte(byte(r.Action))
 		w.i32(r.WeightParam)
@@ -255,12 +234,7 @@ func decodeBody(body []byte) (*Program, error) {
 	p.SourceSHA256 = r.digest()
 
 	r.section = "events"
-	if n := r.count(1); n > 0 {
-		p.Events = make([]string, n)
-		for i := range p.Events {
-			p.Events[i] = r.str()
-		}
-	}
+	p.Events = readSlice(r, 1, r.str)
 	p.EventsDeclared = r.bool()
 
 	r.section = "inputs"
@@ -305,18 +279,8 @@ func decodeBody(body []byte) (*Program, error) {
 	}
 
 	r.section = "constants"
-	if n := r.count(8); n > 0 {
-		p.NumConsts = make([]float64, n)
-		for i := range p.NumConsts {
-			p.NumConsts[i] = r.f64()
-		}
-	}
-	if n := r.count(1); n > 0 {
-		p.StrConsts = make([]string, n)
-		for i := range p.StrConsts {
-			p.StrConsts[i] = r.str()
-		}
-	}
+	p.NumConsts = readSlice(r, 8, r.f64)
+	p.StrConsts = readSlice(r, 1, r.str)
 
 	r.section = "lists"
 	if n := r.count(37); n > 0 { // name, path, digest, flag, 2 counts
@@ -327,18 +291,8 @@ func decodeBody(body []byte) (*Program, error) {
 			l.Path = r.str()
 			l.Digest = r.digest()
 			l.IsNum = r.bool()
-			if n := r.count(1); n > 0 {
-				l.Strings = make([]string, n)
-				for j := range l.Strings {
-					l.Strings[j] = r.str()
-				}
-			}
-			if n := r.count(8); n > 0 {
-				l.Nums = make([]float64, n)
-				for j := range l.Nums {
-					l.Nums[j] = r.f64()
-				}
-			}
+			l.Strings = readSlice(r, 1, r.str)
+			l.Nums = readSlice(r, 8, r.f64)
 		}
 	}
 
@@ -350,12 +304,7 @@ func decodeBody(body []byte) (*Program, error) {
 			m.Name = r.str()
 			m.Path = r.str()
 			m.Digest = r.digest()
-			if n := r.count(1); n > 0 {
-				m.InputSlots = make([]uint32, n)
-				for j := range m.InputSlots {
-					m.InputSlots[j] = r.u32()
-				}
-			}
+			m.InputSlots = readSlice(r, 1, r.u32)
 			m.Output = r.str()
 			m.Index = r.u32()
 			m.TimeoutSec = r.f64()
@@ -385,12 +334,7 @@ func decodeBody(body []byte) (*Program, error) {
 			rl := &p.Rules[i]
 			rl.Name = r.str()
 			rl.Reason = r.str()
-			if n := r.count(1); n > 0 {
-				rl.Events = make([]uint32, n)
-				for j := range rl.Events {
-					rl.Events[j] = r.u32()
-				}
-			}
+			rl.Events = readSlice(r, 1, r.u32)
 			rl.Forces = r.bool()
 			rl.Action = Action(r.byte())
 			rl.WeightParam = r.i32()
@@ -493,6 +437,27 @@ func (w *writer) i32(v int32)       { w.buf = bin.AppendVarint(w.buf, int64(v)) 
 func (w *writer) digest(d [32]byte) { w.buf = append(w.buf, d[:]...) }
 func (w *writer) f64(v float64)     { w.buf = bin.LittleEndian.AppendUint64(w.buf, math.Float64bits(v)) }
 func (w *writer) str(s string)      { w.uvarint(uint64(len(s))); w.buf = append(w.buf, s...) }
+
+func (w *writer) strs(ss []string) {
+	w.uvarint(uint64(len(ss)))
+	for _, s := range ss {
+		w.str(s)
+	}
+}
+
+func (w *writer) f64s(xs []float64) {
+	w.uvarint(uint64(len(xs)))
+	for _, x := range xs {
+		w.f64(x)
+	}
+}
+
+func (w *writer) u32s(xs []uint32) {
+	w.uvarint(uint64(len(xs)))
+	for _, x := range xs {
+		w.u32(x)
+	}
+}
 
 func (w *writer) bool(b bool) {
 	if b {
@@ -622,6 +587,21 @@ func (r *reader) str() string {
 // count reads a length or element count. Each element takes at least
 // minSize bytes, so a count larger than the remaining bytes allow is a
 // truncated (or corrupted) artifact, reported before any allocation.
+// readSlice reads a count and that many elements with read; each element
+// takes at least minSize bytes, which bounds the count before allocating.
+// An empty slice decodes as nil, as the encoder's zero value.
+func readSlice[T any](r *reader, minSize int, read func() T) []T {
+	n := r.count(minSize)
+	if n == 0 {
+		return nil
+	}
+	out := make([]T, n)
+	for i := range out {
+		out[i] = read()
+	}
+	return out
+}
+
 func (r *reader) count(minSize int) int {
 	v := r.uvarint()
 	if r.err != nil {
