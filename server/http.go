@@ -492,32 +492,49 @@ func (s *Server) shadows(ps *policySet, served *entry, bucket int, body []byte, 
 	}
 }
 
+// admit answers what a POST endpoint refuses before reading any body: a
+// bad request ID, another method, no free concurrency slot. When it
+// returns true the caller holds a slot and must call s.leave.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, ep int, rid string, herr *httpError, usage string) bool {
+	if herr != nil {
+		s.writeError(w, r, ep, herr, "", true)
+		return false
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		s.writeError(w, r, ep, &httpError{status: http.StatusMethodNotAllowed, msg: usage}, rid, true)
+		return false
+	}
+	if !s.enter() {
+		s.saturated(w, ep, rid)
+		return false
+	}
+	return true
+}
+
+// readChecked reads the body into the work buffer (kept for reuse) and
+// checks its JSON nesting.
+func (s *Server) readChecked(r *http.Request, wk *work, limit int64, depth int) ([]byte, *httpError) {
+	body, herr := s.readBody(r, wk.in, limit)
+	wk.in = body
+	if herr == nil {
+		herr = checkBody(body, depth)
+	}
+	return body, herr
+}
+
 func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	const ep = epDecide
 	start := time.Now()
 	rid, herr := requestID(r)
 	defer s.recoverPanic(w, r, ep, &rid)
-	if herr != nil {
-		s.writeError(w, r, ep, herr, "", true)
-		return
-	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		s.writeError(w, r, ep, &httpError{status: http.StatusMethodNotAllowed, msg: "use POST with a JSON request body"}, rid, true)
-		return
-	}
-	if !s.enter() {
-		s.saturated(w, ep, rid)
+	if !s.admit(w, r, ep, rid, herr, "use POST with a JSON request body") {
 		return
 	}
 	defer s.leave()
 	wk := s.getWork()
 	defer s.putWork(wk)
-	body, herr := s.readBody(r, wk.in, int64(s.lim.MaxBodyBytes))
-	wk.in = body
-	if herr == nil {
-		herr = checkBody(body, s.lim.MaxJSONDepth)
-	}
+	body, herr := s.readChecked(r, wk, int64(s.lim.MaxBodyBytes), s.lim.MaxJSONDepth)
 	if herr != nil {
 		s.writeError(w, r, ep, herr, rid, true)
 		return
@@ -579,17 +596,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rid, herr := requestID(r)
 	defer s.recoverPanic(w, r, ep, &rid)
-	if herr != nil {
-		s.writeError(w, r, ep, herr, "", true)
-		return
-	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		s.writeError(w, r, ep, &httpError{status: http.StatusMethodNotAllowed, msg: "use POST with a JSON array or JSON Lines body"}, rid, true)
-		return
-	}
-	if !s.enter() {
-		s.saturated(w, ep, rid)
+	if !s.admit(w, r, ep, rid, herr, "use POST with a JSON array or JSON Lines body") {
 		return
 	}
 	defer s.leave()
@@ -598,11 +605,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	wk := s.getWork()
 	defer s.putWork(wk)
-	body, herr := s.readBody(r, wk.in, int64(s.lim.MaxBatchBodyBytes))
-	wk.in = body
-	if herr == nil {
-		herr = checkBody(body, s.lim.MaxJSONDepth+1)
-	}
+	body, herr := s.readChecked(r, wk, int64(s.lim.MaxBatchBodyBytes), s.lim.MaxJSONDepth+1)
 	var items [][]byte
 	if herr == nil {
 		items, herr = splitBatch(body, r.Header.Get("Content-Type"), s.lim.MaxBatchItems)
