@@ -68,6 +68,21 @@ func (s *scan) peek() byte {
 	return 0
 }
 
+// key reads an object key and the colon after it, with the whitespace
+// around the colon.
+func (s *scan) key() ([]byte, bool) {
+	key, ok := s.str()
+	if !ok {
+		return nil, false
+	}
+	s.ws()
+	if !s.eat(':') {
+		return nil, false
+	}
+	s.ws()
+	return key, true
+}
+
 // str reads a string without escapes, in valid UTF-8.
 func (s *scan) str() ([]byte, bool) {
 	if !s.eat('"') {
@@ -186,15 +201,10 @@ func (d *decoder) fast(body []byte, req *vm.Request) bool {
 	s.ws()
 	if !s.eat('}') {
 		for {
-			key, ok := s.str()
+			key, ok := s.key()
 			if !ok {
 				return false
 			}
-			s.ws()
-			if !s.eat(':') {
-				return false
-			}
-			s.ws()
 			switch string(key) {
 			case "event":
 				v, ok := s.str()
@@ -258,15 +268,10 @@ func (d *decoder) features(s *scan, req *vm.Request) bool {
 		return true
 	}
 	for {
-		key, ok := s.str()
+		key, ok := s.key()
 		if !ok {
 			return false
 		}
-		s.ws()
-		if !s.eat(':') {
-			return false
-		}
-		s.ws()
 		i, known := d.inputs[string(key)]
 		if !known {
 			if !s.skip() {
