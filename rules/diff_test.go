@@ -11,6 +11,26 @@ import (
 	"github.com/riskforge/riskforge/windows"
 )
 
+// loadProblem compiles a policy, reads its labelled data and extracts the
+// training matrix: the setup of every graph-versus-VM test.
+func loadProblem(t testing.TB, policy, data, label, positive string) (*vm.Program, *Problem, []*vm.Request, []float64, *Matrix) {
+	t.Helper()
+	prog, ir := loadPolicy(t, policy)
+	reqs, labels, err := ReadRequests(prog, data, dataset.Options{Label: label, Positive: positive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewProblem(prog, ir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := p.Extract(reqs, ExtractOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prog, p, reqs, labels, m
+}
+
 func loadPolicy(t testing.TB, path string) (*vm.Program, *compiler.IR) {
 	t.Helper()
 	src, err := os.ReadFile(path)
@@ -58,19 +78,7 @@ func TestHardLimitMatchesVM(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.policy, func(t *testing.T) {
-			prog, ir := loadPolicy(t, c.policy)
-			reqs, labels, err := ReadRequests(prog, c.data, dataset.Options{Label: c.label, Positive: c.positive})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := NewProblem(prog, ir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err := p.Extract(reqs, ExtractOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			prog, p, reqs, labels, data := loadProblem(t, c.policy, c.data, c.label, c.positive)
 			rows := allRows(len(reqs))
 			g, err := p.NewGraph(data, rows, GraphConfig{Batch: 1000, Fires: true, L2: 0.01, Range: 1})
 			if err != nil {

@@ -73,19 +73,7 @@ func TestHardLimitRandomParams(t *testing.T) {
 		{"../examples/loan/loan.risk", "../examples/loan/history.csv", "default", ""},
 		{creditPolicy, creditData, "Class", "Bad"},
 	} {
-		prog, ir := loadPolicy(t, c.policy)
-		reqs, labels, err := ReadRequests(prog, c.data, dataset.Options{Label: c.label, Positive: c.positive})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := NewProblem(prog, ir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := p.Extract(reqs, ExtractOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		prog, p, reqs, labels, data := loadProblem(t, c.policy, c.data, c.label, c.positive)
 		rows := allRows(len(reqs))
 		g, err := p.NewGraph(data, rows, GraphConfig{Batch: 777, Fires: true})
 		if err != nil {
