@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/riskforge/riskforge/internal/cli"
 )
 
 // command is one riskc subcommand.
@@ -27,9 +29,9 @@ func register(name, summary string, run func(args []string, stdout, stderr io.Wr
 
 // Exit codes shared by every subcommand.
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
+	exitOK    = cli.ExitOK
+	exitError = cli.ExitError
+	exitUsage = cli.ExitUsage
 )
 
 func main() {
@@ -68,35 +70,12 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'riskc COMMAND --help' for the flags of a command.\nExit status: 0 ok, 1 errors in the input, 2 usage error.")
 }
 
-// newFlagSet returns a FlagSet whose --help output names the command and
-// its arguments, and which reports parse errors instead of exiting.
+// newFlagSet returns the FlagSet of subcommand name (see cli.NewFlagSet).
 func newFlagSet(name, argsUsage, about string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("riskc "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: riskc %s [flags] %s\n\n%s\n", name, argsUsage, about)
-		hasFlags := false
-		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
-		if hasFlags {
-			fmt.Fprintln(fs.Output(), "\nFlags:")
-			fs.PrintDefaults()
-		}
-	}
-	return fs
+	return cli.NewFlagSet("riskc "+name, argsUsage, about, stderr)
 }
 
-// parseFlags parses args; it returns ok=false with the exit code to use
-// when parsing failed or --help was asked for.
+// parseFlags parses args (see cli.Parse).
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, ok bool) {
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK, false
-		}
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage, false
-	}
-	return exitOK, true
+	return cli.Parse(fs, args, stdout)
 }

@@ -20,12 +20,14 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/riskforge/riskforge/internal/cli"
 )
 
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
+	exitOK    = cli.ExitOK
+	exitError = cli.ExitError
+	exitUsage = cli.ExitUsage
 )
 
 const usage = `riskd — the Riskforge decision server
@@ -63,28 +65,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// newFlagSet returns a FlagSet that reports errors instead of exiting.
+// newFlagSet returns the FlagSet of subcommand name (see cli.NewFlagSet).
 func newFlagSet(name, about string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("riskd "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: riskd %s [flags]\n\n%s\n\nFlags:\n", name, about)
-		fs.PrintDefaults()
-	}
-	return fs
+	return cli.NewFlagSet("riskd "+name, "", about, stderr)
 }
 
-// parseFlags parses args; ok=false means return code (help or an error).
+// parseFlags parses args (see cli.Parse); riskd's commands take no
+// positional arguments.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, ok bool) {
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK, false
-		}
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage, false
+	if code, ok := cli.Parse(fs, args, stdout); !ok {
+		return code, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "riskd: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
