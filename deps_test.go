@@ -1,0 +1,64 @@
+package riskforge
+
+import (
+	"go/build"
+	"sort"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/riskforge/riskforge/"
+
+// TestDeps guards the direction of dependencies: lang → compiler → vm,
+// with rules and models plugging in from the side, and the VM free of I/O
+// and cgo. Each package lists the project packages it may import.
+func TestDeps(t *testing.T) {
+	allowed := map[string][]string{
+		"lang":     {},
+		"vm":       {},
+		"compiler": {"lang", "vm"},
+		"windows":  {"vm"},
+		"dataset":  {"vm"},
+		"report":   {},
+		"backtest": {"dataset", "report", "vm", "windows"},
+		"models":   {"compiler", "vm", "windows"},
+		"rules":    {"compiler", "dataset", "lang", "report", "vm", "windows"},
+	}
+	for pkg, want := range allowed {
+		p, err := build.ImportDir(pkg, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, module) {
+				got = append(got, strings.TrimPrefix(imp, module))
+			}
+		}
+		sort.Strings(got)
+		for _, g := range got {
+			if !contains(want, g) {
+				t.Errorf("%s imports %s; allowed: %v", pkg, g, want)
+			}
+		}
+	}
+	vm, _ := build.ImportDir("vm", 0)
+	for _, imp := range vm.Imports {
+		switch imp {
+		case "os", "net", "net/http", "C", "io/fs", "os/exec":
+			t.Errorf("vm imports %s: the VM does no I/O and no cgo", imp)
+		}
+	}
+	if len(vm.CgoFiles) > 0 {
+		t.Errorf("vm has cgo files %v", vm.CgoFiles)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
