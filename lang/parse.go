@@ -18,7 +18,10 @@ import (
 func Parse(path string, src []byte) (*File, error) {
 	file := &File{Path: path, Src: src}
 	p := &converter{file: &file.Path}
-	if pos, ok := tooDeep(path, src); !ok {
+	// Lexed once here for the nesting guard, the comments and recovery;
+	// participle lexes again for the grammar.
+	tokens, lexErr := lexAll(path, src)
+	if pos, ok := tooDeep(tokens); !ok {
 		// The parser and every later stage recurse on nesting; refuse it
 		// before it can exhaust the stack.
 		p.errs.Add(p.pos(pos), "expression nested more than %d levels deep", maxNesting)
@@ -28,9 +31,9 @@ func Parse(path string, src []byte) (*File, error) {
 	if err == nil {
 		p.fill(file, tree)
 	} else {
-		p.recover(file, src)
+		p.recover(file, src, tokens, lexErr)
 	}
-	file.Comments = p.comments(src)
+	file.Comments = p.comments(tokens)
 	if len(p.errs) > 0 {
 		p.errs.RemoveMultiples()
 		return file, p.errs
@@ -57,8 +60,7 @@ const maxNesting = 500
 
 // tooDeep scans the tokens for nesting beyond maxNesting and returns the
 // position where it is exceeded.
-func tooDeep(path string, src []byte) (lexer.Position, bool) {
-	tokens, _ := lexAll(path, src)
+func tooDeep(tokens []lexer.Token) (lexer.Position, bool) {
 	symbols := policyLexer.Symbols()
 	space, comment := symbols["Whitespace"], symbols["Comment"]
 	depth, prefix := 0, 0
@@ -90,9 +92,8 @@ var topKeywords = map[string]bool{
 // recover parses each declaration on its own, so that one syntax error does
 // not hide the next. A chunk starts at a top-level keyword in column 1.
 // Text outside the chunk is blanked (newlines kept) so positions stay exact.
-func (c *converter) recover(file *File, src []byte) {
+func (c *converter) recover(file *File, src []byte, tokens []lexer.Token, lexErr error) {
 	var starts []int
-	tokens, lexErr := lexAll(file.Path, src)
 	for _, t := range tokens {
 		if t.Pos.Column == 1 && topKeywords[t.Value] {
 			starts = append(starts, t.Pos.Offset)
@@ -151,8 +152,7 @@ func lexAll(path string, src []byte) ([]lexer.Token, error) {
 	}
 }
 
-func (c *converter) comments(src []byte) []*Comment {
-	tokens, _ := lexAll(*c.file, src)
+func (c *converter) comments(tokens []lexer.Token) []*Comment {
 	commentType := policyLexer.Symbols()["Comment"]
 	var out []*Comment
 	for _, t := range tokens {
