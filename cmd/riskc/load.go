@@ -19,29 +19,20 @@ func loadProgram(path string, stderr io.Writer) (*vm.Program, *compiler.IR, int)
 		fmt.Fprintf(stderr, "riskc: %v\n", err)
 		return nil, nil, exitError
 	}
-	prog, ir, diags, err := compiler.Load(path, data)
+	return compileSource(path, data, stderr)
+}
+
+// compileSource turns file contents into a program with compiler.Load,
+// printing every diagnostic (warnings included) to stderr. Errors in the
+// policy, or a list file that cannot be read, give exitError. Callers that
+// need source (build, train) reject artifacts before calling it.
+func compileSource(path string, src []byte, stderr io.Writer) (*vm.Program, *compiler.IR, int) {
+	prog, ir, diags, err := compiler.Load(path, src)
 	printDiagnostics(stderr, diags, false)
 	if err != nil {
 		if !diags.HasErrors() {
 			fmt.Fprintf(stderr, "riskc: %v\n", err)
 		}
-		return nil, nil, exitError
-	}
-	return prog, ir, exitOK
-}
-
-// compileSource checks and compiles policy source, printing every
-// diagnostic (warnings included) to stderr. Errors in the policy, or a
-// list file that cannot be read, give exitError.
-func compileSource(path string, src []byte, stderr io.Writer) (*vm.Program, *compiler.IR, int) {
-	pol, diags := compiler.CheckSource(path, src, compiler.Options{CheckFiles: true})
-	printDiagnostics(stderr, diags, false)
-	if diags.HasErrors() {
-		return nil, nil, exitError
-	}
-	prog, ir, err := compiler.Compile(pol, compiler.CompileOptions{})
-	if err != nil {
-		fmt.Fprintf(stderr, "riskc: %v\n", err)
 		return nil, nil, exitError
 	}
 	return prog, ir, exitOK
