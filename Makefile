@@ -29,10 +29,16 @@ RISKD_ADDR   ?= 127.0.0.1:8080
 
 .PHONY: build deps lint fmt-check test run bench fuzz load clean
 
+# The commit for --version when Go's own VCS stamp is missing (a git worktree,
+# GOFLAGS=-buildvcs=false); a stamp in the build info takes precedence.
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
+COMMIT_TIME ?= $(shell git log -1 --format=%cI 2>/dev/null)
+LDFLAGS     := -X github.com/riskforge/riskforge/internal/cli.Commit=$(COMMIT) -X github.com/riskforge/riskforge/internal/cli.CommitTime=$(COMMIT_TIME)
+
 # build: compile both binaries into bin/ (default target).
 build:
-	$(GO) build -o bin/riskc ./cmd/riskc
-	$(GO) build -o bin/riskd ./cmd/riskd
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/riskc ./cmd/riskc
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/riskd ./cmd/riskd
 
 # deps: install onnxruntime into third_party/onnxruntime/ once; a no-op afterwards.
 deps: $(ORT_LIB)

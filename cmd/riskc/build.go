@@ -25,7 +25,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	case fs.NArg() > 1:
-		fmt.Fprintf(stderr, "riskc build: unexpected arguments after %s: %s (flags go before the file; one file per build)\n", fs.Arg(0), strings.Join(fs.Args()[1:], " "))
+		fmt.Fprintf(stderr, "riskc build: unexpected arguments after %s: %s (one file per build)\n", fs.Arg(0), strings.Join(fs.Args()[1:], " "))
 		return exitUsage
 	}
 	path := fs.Arg(0)

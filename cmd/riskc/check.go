@@ -16,7 +16,7 @@ func init() {
 }
 
 func runCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "FILE...", "Parses and type-checks each policy file and prints every diagnostic as\nFILE:LINE:COL: error|warning: message. Exit 0 when no file has errors\n(warnings allowed), 1 when any has, 2 on usage errors.", stderr)
+	fs := newFlagSet("check", "FILE|DIR...", "Parses and type-checks each policy file and prints every diagnostic as\nFILE:LINE:COL: error|warning: message. A directory argument means every\n.risk file below it. Exit 0 when no file has errors (warnings allowed), 1\nwhen any has, 2 on usage errors.", stderr)
 	quiet := fs.Bool("q", false, "print errors only, not warnings")
 	noFiles := fs.Bool("no-files", false, "do not check that list and model files exist")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
@@ -27,7 +27,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	code := exitOK
-	for _, path := range fs.Args() {
+	for _, path := range expandPolicyArgs("riskc check", fs.Args(), stderr, &code) {
 		pol, diags, err := checkFile(path, compiler.Options{CheckFiles: !*noFiles})
 		if err != nil {
 			fmt.Fprintf(stderr, "riskc: %v\n", err)

@@ -20,16 +20,17 @@ func init() {
 const fmtAbout = `Formats policy files in the canonical layout (two-space indentation,
 aligned input and model blocks, one blank line between declarations, every
 comment kept). Without flags the formatted source is printed to stdout.
-A directory argument means every .risk file below it.
+A directory argument means every .risk file below it. --check (for CI)
+lists the files whose formatting differs and exits 1 when there is one.
 
 A file with syntax errors is left alone: its diagnostics are printed to
 stderr as FILE:LINE:COL: error: message. Exit status: 0 ok (also when -l or
 -d find differences), 1 when any file has errors or cannot be read or
-written, 2 on usage errors.`
+written, or --check finds a difference, 2 on usage errors.`
 
 // fmtOptions are the flags of riskc fmt.
 type fmtOptions struct {
-	write, list, diff bool
+	write, list, diff, check bool
 }
 
 func runFmt(args []string, stdout, stderr io.Writer) int {
@@ -38,6 +39,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 	flags.BoolVar(&o.write, "w", false, "write the result back to each file whose formatting differs (atomic replace, file mode kept) instead of printing it")
 	flags.BoolVar(&o.list, "l", false, "list the files whose formatting differs instead of printing them")
 	flags.BoolVar(&o.diff, "d", false, "print a unified diff of the changes instead of the formatted source")
+	flags.BoolVar(&o.check, "check", false, "list the files whose formatting differs and exit 1 when there is one; write nothing (for CI)")
 	if code, ok := parseFlags(flags, args, stdout); !ok {
 		return code
 	}
@@ -46,8 +48,12 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 		flags.Usage()
 		return exitUsage
 	}
+	if o.check && o.write {
+		fmt.Fprintln(stderr, "riskc fmt: --check writes nothing; drop -w or --check")
+		return exitUsage
+	}
 	code := exitOK
-	for _, path := range expandPolicyArgs(flags.Args(), stderr, &code) {
+	for _, path := range expandPolicyArgs("riskc fmt", flags.Args(), stderr, &code) {
 		if !fmtFile(path, o, stdout, stderr) {
 			code = exitError
 		}
@@ -56,22 +62,28 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 }
 
 // expandPolicyArgs replaces each directory argument by the .risk files
-// below it; a directory that cannot be walked sets *code to exitError.
-func expandPolicyArgs(args []string, stderr io.Writer, code *int) []string {
+// below it; a directory that cannot be walked sets *code to exitError, as
+// does a directory without a policy (a mistyped path must not pass CI).
+func expandPolicyArgs(cmd string, args []string, stderr io.Writer, code *int) []string {
 	var files []string
 	for _, arg := range args {
 		if info, err := os.Stat(arg); err != nil || !info.IsDir() {
 			files = append(files, arg) // a missing file is reported when read
 			continue
 		}
+		n := len(files)
 		err := filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && strings.HasSuffix(path, ".risk") {
 				files = append(files, path)
 			}
 			return err
 		})
-		if err != nil {
-			fmt.Fprintf(stderr, "riskc fmt: %v\n", err)
+		switch {
+		case err != nil:
+			fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
+			*code = exitError
+		case len(files) == n:
+			fmt.Fprintf(stderr, "%s: %s: no .risk files in this directory or below\n", cmd, arg)
 			*code = exitError
 		}
 	}
@@ -103,7 +115,7 @@ func fmtFile(path string, o fmtOptions, stdout, stderr io.Writer) (ok bool) {
 // emitFormatted lists, diffs, writes or prints the formatted source.
 func emitFormatted(path string, src, out []byte, o fmtOptions, stdout, stderr io.Writer) bool {
 	changed := !bytes.Equal(src, out)
-	if o.list && changed {
+	if (o.list || o.check) && changed {
 		fmt.Fprintln(stdout, path)
 	}
 	if o.diff && changed {
@@ -115,7 +127,10 @@ func emitFormatted(path string, src, out []byte, o fmtOptions, stdout, stderr io
 			return false
 		}
 	}
-	if !o.list && !o.diff && !o.write {
+	if o.check && changed {
+		return false
+	}
+	if !o.list && !o.diff && !o.write && !o.check {
 		if _, err := stdout.Write(out); err != nil {
 			fmt.Fprintf(stderr, "riskc fmt: %v\n", err)
 			return false

@@ -50,6 +50,12 @@ func TestFmt(t *testing.T) {
 		{name: "syntax error", args: []string{"-w", "$bad", "$messy"}, code: 1, stderr: []string{"bad.risk:2:9: error: syntax error"}, wantMessy: fmtClean},
 		{name: "missing file", args: []string{"$dir/nope.risk"}, code: 1, stderr: []string{"nope.risk"}},
 		{name: "directory", args: []string{"-l", "$dir"}, code: 1, stdout: []string{"messy.risk\n"}, stderr: []string{"bad.risk:2:9"}},
+		{name: "write after the file", args: []string{"$messy", "-w"}, code: 0, wantMessy: fmtClean, notStdout: []string{"policy"}},
+		{name: "check lists and fails", args: []string{"--check", "$messy", "$clean"}, code: 1, stdout: []string{"messy.risk\n"}, notStdout: []string{"clean.risk", "policy"}},
+		{name: "check clean", args: []string{"$clean", "--check"}, code: 0, notStdout: []string{"clean.risk", "policy"}},
+		{name: "check with diff", args: []string{"--check", "-d", "$messy"}, code: 1, stdout: []string{"messy.risk\n", "+let a = 1 # one\n"}},
+		{name: "check and write", args: []string{"--check", "-w", "$messy"}, code: 2, stderr: []string{"--check writes nothing"}},
+		{name: "empty directory", args: []string{"$dir/sub"}, code: 1, stderr: []string{"sub: no .risk files in this directory or below"}},
 		{name: "no files", args: nil, code: 2, stderr: []string{"no files given", "Usage: riskc fmt"}},
 		{name: "bad flag", args: []string{"-x", "$messy"}, code: 2, stderr: []string{"-x"}},
 		{name: "help", args: []string{"--help"}, code: 0, stdout: []string{"Usage: riskc fmt", "-w\t", "-l\t", "-d\t"}},
@@ -59,6 +65,11 @@ func TestFmt(t *testing.T) {
 			paths := fmtFiles(t, map[string]string{"messy.risk": fmtMessy, "clean.risk": fmtClean, "bad.risk": fmtBad})
 			args := []string{"fmt"}
 			for _, a := range tt.args {
+				if a == "$dir/sub" { // an empty directory
+					if err := os.Mkdir(filepath.Join(filepath.Dir(paths["messy.risk"]), "sub"), 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
 				a = strings.NewReplacer("$dir", filepath.Dir(paths["messy.risk"])).Replace(a)
 				if p, ok := paths[strings.TrimPrefix(a, "$")+".risk"]; ok && strings.HasPrefix(a, "$") {
 					a = p

@@ -6,12 +6,12 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"sort"
 
 	"github.com/riskforge/riskforge/internal/cli"
+	"github.com/riskforge/riskforge/models"
 )
 
 // command is one riskc subcommand.
@@ -39,35 +39,27 @@ func main() {
 }
 
 func runMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stderr)
-		return exitUsage
+	app := &cli.App{
+		Name:    "riskc",
+		Short:   "the Riskforge policy compiler",
+		Long:    "docs/LANGUAGE.md describes the policy language, docs/TESTING.md policy tests.",
+		Version: version,
 	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		usage(stdout)
-		return exitOK
-	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "riskc: unknown command %q\n\n", args[0])
-		usage(stderr)
-		return exitUsage
-	}
-	return cmd.run(args[1:], stdout, stderr)
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "riskc — the Riskforge policy compiler\n\nUsage:\n  riskc COMMAND [flags] [arguments]\n\nCommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+		app.Commands = append(app.Commands, cli.Command{Name: n, Summary: commands[n].summary, Run: commands[n].run})
 	}
-	fmt.Fprintln(w, "\nRun 'riskc COMMAND --help' for the flags of a command.\nExit status: 0 ok, 1 errors in the input, 2 usage error.")
+	return app.Run(args, stdout, stderr)
+}
+
+// version is the text of riskc --version: the build and the onnxruntime
+// library riskc would load for models.
+func version() string {
+	return cli.VersionInfo("riskc", models.VersionLine())
 }
 
 // newFlagSet returns the FlagSet of subcommand name (see cli.NewFlagSet).

@@ -9,6 +9,8 @@
 //	riskd serve --config riskd.yaml
 //	riskd serve --policy DIR [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE]
 //	riskd health --endpoint URL [--ca-cert FILE] [--timeout 5s]
+//	riskd completion bash|zsh|fish
+//	riskd --version
 //
 // Exit codes: 0 success, 1 failure (a policy that does not load, an
 // unhealthy server), 2 usage errors.
@@ -22,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/riskforge/riskforge/internal/cli"
+	"github.com/riskforge/riskforge/models"
 )
 
 const (
@@ -30,39 +33,25 @@ const (
 	exitUsage = cli.ExitUsage
 )
 
-const usage = `riskd — the Riskforge decision server
-
-Usage:
-  riskd serve --config riskd.yaml            serve decisions as the config says
-  riskd serve --policy DIR [--addr :8080]    serve the policies in DIR (or one file)
-  riskd health --endpoint URL                diagnose a running riskd (exit 0 healthy, 1 not)
-  riskd --help                               show this help
-
-Run 'riskd COMMAND --help' for the flags of a command. docs/OPERATIONS.md
-describes the configuration, the endpoints and the metrics.
-`
+// commands are riskd's subcommands; each is declared in its own file.
+var commands = []cli.Command{
+	{Name: "serve", Summary: "serve decisions over HTTP (--config FILE, or --policy DIR)", Run: serveCmd},
+	{Name: "health", Summary: "diagnose a running riskd (exit 0 healthy, 1 not)", Run: healthCmd},
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitUsage
+	app := &cli.App{
+		Name:     "riskd",
+		Short:    "the Riskforge decision server",
+		Long:     "docs/OPERATIONS.md describes the configuration, the endpoints and the metrics.",
+		Commands: commands,
+		Version:  func() string { return cli.VersionInfo("riskd", models.VersionLine()) },
 	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	case "serve":
-		return serveCmd(args[1:], stdout, stderr)
-	case "health":
-		return healthCmd(args[1:], stdout, stderr)
-	default:
-		fmt.Fprintf(stderr, "riskd: unknown command %q\n\n%s", args[0], usage)
-		return exitUsage
-	}
+	return app.Run(args, stdout, stderr)
 }
 
 // newFlagSet returns the FlagSet of subcommand name (see cli.NewFlagSet).

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestCLIConventions: --version comes from the build, completion knows
+// every subcommand and its flags.
+func TestCLIConventions(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--version"}, []string{"riskc ", "\ncommit ", "\ngo          go1.", "\nonnxruntime 1.24."}},
+		{[]string{"completion", "bash"}, []string{"# bash completion V2 for riskc"}},
+		{[]string{"completion", "zsh"}, []string{"#compdef riskc"}},
+		{[]string{"completion", "fish"}, []string{"complete -c riskc"}},
+		{[]string{"__complete", ""}, []string{"build\t", "check\t", "eval\t", "fmt\t", "train\t"}},
+		{[]string{"__complete", "check", "x.risk", "-"}, []string{"-q\tprint errors only", "--no-files\t"}},
+		{[]string{"__complete", "eval", "--"}, []string{"--policy\tpolicy FILE (.risk or .rbc)\n", "--label\t"}},
+		{[]string{"__complete", "fmt", "--c"}, []string{"--check\t"}},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		if code := runMain(tt.args, &out, &errb); code != exitOK {
+			t.Errorf("riskc %q: exit %d\n%s", tt.args, code, errb.String())
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("riskc %q: stdout lacks %q:\n%s", tt.args, w, out.String())
+			}
+		}
+	}
+}
