@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -30,6 +31,14 @@ type Options struct {
 	Positive string
 	// Format is "csv" or "jsonl"; "" picks by file extension.
 	Format string
+	// NA lists the CSV texts that mean "no value" besides the empty text
+	// (e.g. "NA", "?"): such a field leaves its input absent. In JSON
+	// Lines, null already does.
+	NA []string
+	// Strict refuses a row that misses a required input (an error at its
+	// line) instead of skipping it; skipped rows are counted per input
+	// (Reader.Skipped).
+	Strict bool
 }
 
 // Reader yields one request per data row.
@@ -47,6 +56,11 @@ type Reader struct {
 	header  []string
 
 	lines *bufio.Scanner
+
+	na      map[string]bool
+	record  int            // data records read (CSV rows, non-blank JSONL lines)
+	skipped map[string]int // rows skipped per missing required input
+	nSkip   int
 }
 
 // Unlabelled is the label of a row without one.
@@ -70,11 +84,14 @@ func Open(path string, prog *vm.Program, opts Options) (*Reader, error) {
 // NewReader reads requests from an open stream; name is used in errors
 // and, when opts.Format is empty, to pick the format by extension.
 func NewReader(in io.Reader, name string, prog *vm.Program, opts Options) (*Reader, error) {
-	r := &Reader{prog: prog, opts: opts, path: name}
+	r := &Reader{prog: prog, opts: opts, path: name, skipped: map[string]int{}, na: map[string]bool{}}
+	for _, v := range opts.NA {
+		r.na[strings.TrimSpace(v)] = true
+	}
 	format := opts.Format
 	if format == "" {
 		format = "csv"
-		if strings.HasSuffix(name, ".jsonl") || strings.HasSuffix(name, ".ndjson") || strings.HasSuffix(name, ".json") {
+		if IsJSONL(name, "") {
 			format = "jsonl"
 		}
 	}
@@ -127,13 +144,93 @@ func (r *Reader) openCSV(in io.Reader) error {
 // Line returns the line number of the row last read.
 func (r *Reader) Line() int { return r.line }
 
-// Next fills req with the next row and returns its label (Unlabelled
-// when the file has none). It returns io.EOF after the last row.
-func (r *Reader) Next(req *vm.Request) (int, error) {
-	if r.csv != nil {
-		return r.nextCSV(req)
+// Record returns the 0-based index, among the file's data records (CSV
+// rows after the header, non-blank JSONL lines), of the row last read:
+// skipped rows make it differ from the count of rows returned.
+func (r *Reader) Record() int { return r.record - 1 }
+
+// Skip is the count of rows skipped because they miss a required input.
+type Skip struct {
+	Input string
+	Rows  int
+}
+
+// Skipped returns the rows skipped so far (Options.Strict off) per
+// missing required input, most first; a row missing several inputs counts
+// once for each. Rows gives the number of rows skipped.
+func (r *Reader) Skipped() (perInput []Skip, rows int) {
+	for name, n := range r.skipped {
+		perInput = append(perInput, Skip{Input: name, Rows: n})
 	}
-	return r.nextJSON(req)
+	sort.Slice(perInput, func(i, j int) bool {
+		a, b := perInput[i], perInput[j]
+		return a.Rows > b.Rows || (a.Rows == b.Rows && a.Input < b.Input)
+	})
+	return perInput, r.nSkip
+}
+
+// SkipSummary describes the skipped rows in one line ("" when none):
+// "skipped 3 rows missing a required input: income 2, age 1".
+func (r *Reader) SkipSummary() string {
+	per, n := r.Skipped()
+	if n == 0 {
+		return ""
+	}
+	parts := make([]string, len(per))
+	for i, s := range per {
+		parts[i] = fmt.Sprintf("%s %d", s.Input, s.Rows)
+	}
+	return fmt.Sprintf("%s: skipped %d rows missing a required input (%s); --strict refuses them", r.path, n, strings.Join(parts, ", "))
+}
+
+// Next fills req with the next row and returns its label (Unlabelled
+// when the file has none). It returns io.EOF after the last row. A row
+// missing a required input is skipped and counted (or, with
+// Options.Strict, an error).
+func (r *Reader) Next(req *vm.Request) (int, error) {
+	for {
+		var label int
+		var err error
+		if r.csv != nil {
+			label, err = r.nextCSV(req)
+		} else {
+			label, err = r.nextJSON(req)
+		}
+		var miss *missingError
+		if !errors.As(err, &miss) || r.opts.Strict {
+			return label, err
+		}
+		for _, name := range miss.inputs {
+			r.skipped[name]++
+		}
+		r.nSkip++
+	}
+}
+
+// missingError is a row without some required inputs.
+type missingError struct {
+	where  string
+	inputs []string
+}
+
+func (e *missingError) Error() string {
+	return fmt.Sprintf("%s: required input %s is missing (rows missing a required input are refused with --strict, skipped otherwise)", e.where, strings.Join(e.inputs, ", "))
+}
+
+// missing lists the required inputs req lacks (before Complete applies
+// defaults).
+func (r *Reader) missing(req *vm.Request) error {
+	var names []string
+	for i := range r.prog.Inputs {
+		in := &r.prog.Inputs[i]
+		if !req.Present[i] && !in.Optional && in.Default == nil {
+			names = append(names, in.Name)
+		}
+	}
+	if names == nil {
+		return nil
+	}
+	return &missingError{where: r.where(), inputs: names}
 }
 
 func (r *Reader) where() string { return fmt.Sprintf("%s:%d", r.path, r.line) }
@@ -147,13 +244,14 @@ func (r *Reader) nextCSV(req *vm.Request) (int, error) {
 		return 0, fmt.Errorf("%s: %w", r.path, err)
 	}
 	r.line, _ = r.csv.FieldPos(0)
+	r.record++
 	req.Reset()
 	req.Event = r.opts.Event
 	if r.eventCo >= 0 && rec[r.eventCo] != "" {
 		req.Event = rec[r.eventCo]
 	}
 	for i, in := range r.columns {
-		if in < 0 {
+		if in < 0 || r.na[strings.TrimSpace(rec[i])] {
 			continue
 		}
 		if err := r.prog.SetText(req, in, rec[i]); err != nil {
@@ -173,6 +271,9 @@ func (r *Reader) finish(req *vm.Request) error {
 	if err := r.prog.CheckEvent(req.Event); err != nil {
 		return fmt.Errorf("%s: %w", r.where(), err)
 	}
+	if err := r.missing(req); err != nil {
+		return err
+	}
 	if err := r.prog.Complete(req); err != nil {
 		return fmt.Errorf("%s: %w", r.where(), err)
 	}
@@ -186,7 +287,15 @@ func (r *Reader) nextJSON(req *vm.Request) (int, error) {
 		if line == "" {
 			continue
 		}
+		r.record++
 		if err := r.prog.DecodeJSON([]byte(line), req); err != nil {
+			var fe *vm.FieldError
+			if errors.As(err, &fe) && fe.Msg == "required feature is missing" {
+				// DecodeJSON stops at the first missing input; list them all.
+				if m := r.missing(req); m != nil {
+					return 0, m
+				}
+			}
 			return 0, fmt.Errorf("%s: %w", r.where(), err)
 		}
 		if req.Event == "" && r.opts.Event != "" {

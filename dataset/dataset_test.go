@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -97,7 +98,6 @@ func TestErrorsNameThePlace(t *testing.T) {
 	cases := []struct{ data, opts, want string }{
 		{"event,user,amount,ts\npay,u,abc,1\n", "", `d.csv:2: features.amount: must be a number, got "abc"`},
 		{"event,user,amount,ts\npay,u,-1,1\n", "", `d.csv:2: features.amount: -1 is below the minimum >= 0`},
-		{"event,user,amount\npay,u,1\n", "", `d.csv:2: features.ts: required feature is missing`},
 		{"event,user,amount,ts\nchargeback,u,1,1\n", "", `d.csv:2: event: unknown event "chargeback"`},
 		{"event,user,amount,ts,n\npay,u,1,1,1.5\n", "", `d.csv:2: features.n: must be an integer, got 1.5`},
 		{"event,user,amount,ts,ok\npay,u,1,1,maybe\n", "", `d.csv:2: features.ok: must be a bool, got "maybe"`},
@@ -109,6 +109,68 @@ func TestErrorsNameThePlace(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err = %v, want %q", tc.data, err, tc.want)
 		}
+	}
+}
+
+// TestNA: --na texts leave optional inputs absent; rows missing a
+// required input are skipped and counted per input, or refused (Strict)
+// at their line; Record maps returned rows back to file records.
+func TestNA(t *testing.T) {
+	data := "event,user,amount,ts,email,bad\n" +
+		"pay,u1,1,1,NA,0\n" + // optional email NA: kept, absent
+		"pay,u2,NA,1,a@b,1\n" + // required amount NA: skipped
+		"pay,u3,2,,x,0\n" + // required ts empty: skipped
+		"pay,NA,?,,x,0\n" + // user, amount and ts missing: skipped
+		"pay,u5,3,1,,1\n"
+	prog := program(t)
+	r, err := NewReader(strings.NewReader(data), "d.csv", prog, Options{Label: "bad", NA: []string{"NA", "?"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records []int
+	var users []string
+	for {
+		req := prog.NewRequest()
+		if _, err := r.Next(req); err != nil {
+			if err.Error() != "EOF" {
+				t.Fatal(err)
+			}
+			break
+		}
+		records = append(records, r.Record())
+		users = append(users, req.Str[prog.Inputs[prog.InputIndex("user")].Slot])
+		if e := prog.InputIndex("email"); len(records) == 1 && req.Present[e] {
+			t.Error("email NA is present")
+		}
+	}
+	if fmt.Sprint(records) != "[0 4]" || fmt.Sprint(users) != "[u1 u5]" {
+		t.Errorf("records %v users %v, want [0 4] [u1 u5]", records, users)
+	}
+	per, n := r.Skipped()
+	if n != 3 || fmt.Sprint(per) != "[{amount 2} {ts 2} {user 1}]" {
+		t.Errorf("skipped %d %v", n, per)
+	}
+	if got := r.SkipSummary(); !strings.Contains(got, "skipped 3 rows missing a required input (amount 2, ts 2, user 1)") {
+		t.Errorf("summary %q", got)
+	}
+	// Without --na, "NA" in a number column is an error at its place.
+	if _, _, err := readAll(t, "d.csv", data, Options{Label: "bad"}); err == nil || !strings.Contains(err.Error(), `d.csv:3: features.amount: must be a number, got "NA"`) {
+		t.Errorf("no --na: %v", err)
+	}
+	// Strict refuses the first incomplete row at its line.
+	_, _, err = readAll(t, "d.csv", data, Options{Label: "bad", NA: []string{"NA", "?"}, Strict: true})
+	if err == nil || !strings.Contains(err.Error(), "d.csv:3: required input amount is missing") {
+		t.Errorf("strict: %v", err)
+	}
+	// JSON Lines: null is absent; the same skipping applies.
+	jl := `{"event":"pay","features":{"user":"a","amount":1,"ts":1}}` + "\n" + `{"event":"pay","features":{"user":null,"amount":1}}` + "\n"
+	r, err = NewReader(strings.NewReader(jl), "d.jsonl", prog, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs, _, err := r.ReadAll()
+	if _, n := r.Skipped(); err != nil || len(reqs) != 1 || n != 1 || !strings.Contains(r.SkipSummary(), "ts 1, user 1") {
+		t.Errorf("jsonl: %d rows, %v, %q", len(reqs), err, r.SkipSummary())
 	}
 }
 

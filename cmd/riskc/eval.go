@@ -35,6 +35,9 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	workers := fs.Int("workers", 0, "parallel workers (default: one per CPU)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	trace := fs.Int("trace", 0, "instead of the backtest, explain the row on data file `LINE`: decision, fired rules and the VM's step trace")
+	var na naList
+	fs.Var(&na, "na", "comma-separated texts that mean `MISSING` in CSV data, e.g. 'NA,\"\"' (the empty text always does)")
+	strict := fs.Bool("strict", false, "refuse rows missing a required input instead of skipping and counting them")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -55,7 +58,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	r, err := dataset.Open(*data, prog, dataset.Options{Event: *event, Label: *label, Positive: *positive, Format: *format})
+	r, err := dataset.Open(*data, prog, dataset.Options{Event: *event, Label: *label, Positive: *positive, Format: *format, NA: na, Strict: *strict})
 	if err != nil {
 		fmt.Fprintf(stderr, "riskc eval: %v\n", err)
 		return exitError
@@ -104,6 +107,9 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "riskc eval: %v\n", err)
 			return exitError
 		}
+	}
+	if msg := r.SkipSummary(); msg != "" {
+		fmt.Fprintf(stderr, "riskc eval: warning: %s\n", msg)
 	}
 	res := bt.Result()
 	printSummary(stdout, res, stats)

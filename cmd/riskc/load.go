@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/vm"
@@ -36,4 +38,19 @@ func compileSource(path string, src []byte, stderr io.Writer) (*vm.Program, *com
 		return nil, nil, exitError
 	}
 	return prog, ir, exitOK
+}
+
+// naList is the --na flag: comma-separated texts (CSV quoting, so '""'
+// is the empty text) that mean a missing value.
+type naList []string
+
+func (n *naList) String() string { return strings.Join(*n, ",") }
+
+func (n *naList) Set(v string) error {
+	rec, err := csv.NewReader(strings.NewReader(v)).Read()
+	if err != nil {
+		return fmt.Errorf("--na: %w", err)
+	}
+	*n = append(*n, rec...)
+	return nil
 }
