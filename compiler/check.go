@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/riskforge/riskforge/lang"
@@ -453,6 +455,43 @@ func (c *checker) checkRules() {
 		c.checkEmit(r)
 		if strings.TrimSpace(d.Reason.Value) == "" {
 			c.errs.Add(d.Reason.Pos, "reason of rule %q is empty; say why it fires", r.Name)
+		}
+		c.reasonNumbers(r)
+	}
+}
+
+// reasonNumbers warns about a number in a rule's reason that looks like a
+// stale threshold: within a factor of two of a number the condition
+// compares with, but none of them ("income under 150" over `income <
+// 180`; riskc train moves thresholds, and rewrites only reasons that
+// quote the old value). Numbers far from every threshold ("in 24 hours"
+// over `spend > 3000`) are other facts and pass.
+func (c *checker) reasonNumbers(r *Rule) {
+	d := r.Decl
+	var lits []float64
+	lang.Inspect(d.When, func(n lang.Node) bool {
+		switch n := n.(type) {
+		case *lang.NumberLit:
+			lits = append(lits, n.Value)
+		case *lang.DurationLit:
+			for _, x := range lang.NumbersIn(n.Raw) {
+				lits = append(lits, x.Value)
+			}
+		}
+		return true
+	})
+	if len(lits) == 0 {
+		return
+	}
+	for _, x := range lang.NumbersIn(d.Reason.Value) {
+		if slices.Contains(lits, x.Value) {
+			continue
+		}
+		for _, l := range lits {
+			if ratio := x.Value / l; ratio >= 0.5 && ratio <= 2 {
+				c.errs.Warn(d.Reason.Pos, "reason of rule %q quotes %s, but its condition compares with %s; update the reason", r.Name, x.Text, strconv.FormatFloat(l, 'g', -1, 64))
+				return
+			}
 		}
 	}
 }

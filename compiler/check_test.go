@@ -214,3 +214,23 @@ func TestExamplesCheckClean(t *testing.T) {
 		}
 	}
 }
+
+// TestReasonNumbers: a reason quoting a number near a threshold that is
+// not one (a stale threshold) is a warning; the threshold itself, and
+// numbers far from every threshold, are not.
+func TestReasonNumbers(t *testing.T) {
+	const head = "policy p version \"1\"\ninput { income float\n n int }\n"
+	cases := []struct{ rule, want string }{
+		{`rule r when income < 180 emit review reason "income under 150"`, `t.risk:4:45: warning: reason of rule "r" quotes 150, but its condition compares with 180`},
+		{`rule r when income < 150 emit review reason "income under 150"`, ""},
+		{`rule r when n > 3 emit review reason "more than 3 in 24 hours"`, ""},
+		{`rule r when n > 3 emit review reason "rule r2d2 fired"`, ""},
+	}
+	for _, tc := range cases {
+		_, diags := CheckSource("t.risk", []byte(head+tc.rule+"\n"), Options{})
+		got := diags.Error()
+		if tc.want == "" && strings.Contains(got, "reason of rule") || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("%s:\n got %q\nwant %q", tc.rule, got, tc.want)
+		}
+	}
+}

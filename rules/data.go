@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"runtime"
 	"sort"
@@ -195,4 +197,34 @@ func allRows(n int) []int {
 		rows[i] = i
 	}
 	return rows
+}
+
+// readRecords reads every row of a data file like ReadRequests, with the
+// record index of each row in the file and the skip summary ("" when no
+// row was skipped).
+func readRecords(prog *vm.Program, path string, opts dataset.Options) (reqs []*vm.Request, labels []float64, records []int, skip string, err error) {
+	r, err := dataset.Open(path, prog, opts)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	defer r.Close()
+	for {
+		req := prog.NewRequest()
+		label, err := r.Next(req)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, nil, "", err
+		}
+		y := float64(label)
+		if label == dataset.Unlabelled {
+			y = math.NaN()
+		}
+		reqs, labels, records = append(reqs, req), append(labels, y), append(records, r.Record())
+	}
+	if len(reqs) == 0 {
+		return nil, nil, nil, "", fmt.Errorf("%s: no rows to read", path)
+	}
+	return reqs, labels, records, r.SkipSummary(), nil
 }

@@ -90,6 +90,10 @@ type Graph struct {
 	normFull map[int][]float64 // scaled columns, shared with the twin
 	twin     *Graph            // forward-only copy for Eval, built on first use
 
+	sign     []float64 // per parameter: the sign a weight must keep (0: free)
+	start    []float64 // parameter values (node units) before training
+	maxShift float64   // thresholds stay within start ± maxShift (node units = scales); 0: free
+
 	logitV, probV, costV G.Value
 	fireV                []G.Value
 	fires                []*G.Node

@@ -22,7 +22,18 @@ type Config struct {
 	L2        float64 // L2 penalty on rule weights (negative: none)
 	Range     float64 // penalty on thresholds outside their feature's observed range
 	PosWeight float64 // class weight of bad rows (good rows weigh 1)
-	Patience  int     // early stopping: epochs without a better validation log loss (not in the first half); <0 disables
+	Patience  int     // early stopping: epochs without a better selection figure (not in the first half); <0 disables
+	// Select is the figure of the hard policy on the selection rows that
+	// picks the epoch (the untrained policy, epoch 0, included); the zero
+	// value selects by log loss.
+	Select Selection
+	// AllowFlip names the rules whose weight may change sign ("*": all).
+	// Every other weight keeps the sign it is written with: it can reach 0,
+	// and a weight held at 0 is reported (Result.Held).
+	AllowFlip []string
+	// MaxShift, when positive, keeps every threshold within MaxShift of
+	// its written value, in units of its feature's robust scale.
+	MaxShift float64
 	// Progress, when set, is called after every epoch.
 	Progress func(EpochStats)
 }
@@ -85,10 +96,12 @@ type EpochStats struct {
 	// (penalties included).
 	TrainLoss float64 `json:"train_loss"`
 	// ValidLogLoss and ValidAUC are figures of the hard limit (T → 0) on
-	// the validation rows (the training rows when there are none): log
-	// loss of the training probability, AUC of the score.
+	// the selection rows (the fit rows when there are none): log loss of
+	// the training probability, AUC of the score. ValidSelect is the
+	// figure that selects (Config.Select).
 	ValidLogLoss float64       `json:"valid_logloss"`
 	ValidAUC     float64       `json:"valid_auc"`
+	ValidSelect  float64       `json:"valid_select"`
 	Best         bool          `json:"best"`
 	Elapsed      time.Duration `json:"-"` // since training started
 	Seconds      float64       `json:"seconds"`
@@ -98,10 +111,18 @@ type EpochStats struct {
 type Result struct {
 	// Values are every parameter in the VM's units at the best epoch,
 	// before hardening.
-	Values       []float64
-	BestEpoch    int // 1-based
-	BestTemp     float64
-	History      []EpochStats
+	Values []float64
+	// BestEpoch is the selected epoch, 1-based; 0 when no epoch beat the
+	// policy as written (Start), whose values Values then hold.
+	BestEpoch int
+	BestTemp  float64
+	// Start is the untrained policy's figures on the selection rows
+	// (epoch 0).
+	Start   EpochStats
+	History []EpochStats
+	// Held lists the weights whose sign constraint held them at 0 at the
+	// selected epoch: the data pulled them across zero.
+	Held         []int
 	StoppedEarly bool
 	Graph        *Graph
 }
@@ -130,11 +151,20 @@ func Train(p *Problem, data *Matrix, labels []float64, train, valid []int, cfg C
 	for i, r := range check {
 		checkLabels[i] = labels[r] == 1
 	}
+	gr.constrain(cfg.AllowFlip, cfg.MaxShift)
 	solver := newSolver(cfg.LR)
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5deece66d))
 	order := append([]int(nil), train...)
 	res := &Result{Graph: gr}
-	best, bestLoss, since := gr.snapshot(), math.Inf(1), 0
+	// Epoch 0, the policy as written, is the first candidate.
+	st0, err := gr.selectStats(check, labels, checkLabels, cfg.Select)
+	if err != nil {
+		return nil, err
+	}
+	st0.Best, st0.Temperature = true, cfg.T0
+	res.Start = st0
+	best, bestFig, since := gr.snapshot(), st0.ValidSelect, 0
+	res.BestTemp = cfg.T0
 	start := time.Now()
 	for e := 0; e < cfg.Epochs; e++ {
 		T := cfg.Temperature(e, cfg.Epochs)
@@ -149,21 +179,17 @@ func Train(p *Problem, data *Matrix, labels []float64, train, valid []int, cfg C
 			if err != nil {
 				return nil, err
 			}
+			gr.project()
 			loss += l
 			steps++
 		}
-		out, err := gr.Eval(check, labels, HardInvT)
+		st, err := gr.selectStats(check, labels, checkLabels, cfg.Select)
 		if err != nil {
 			return nil, err
 		}
-		scores := make([]float64, len(check))
-		for i, z := range out.Logit {
-			scores[i] = Score(z)
-		}
-		st := EpochStats{Epoch: e + 1, Epochs: cfg.Epochs, Temperature: T, TrainLoss: loss / float64(steps),
-			ValidLogLoss: report.LogLoss(out.Prob, checkLabels), ValidAUC: report.AUC(scores, checkLabels)}
-		if st.ValidLogLoss < bestLoss-1e-9 || e == 0 {
-			best, bestLoss, since = gr.snapshot(), st.ValidLogLoss, 0
+		st.Epoch, st.Epochs, st.Temperature, st.TrainLoss = e+1, cfg.Epochs, T, loss/float64(steps)
+		if cfg.Select.Better(st.ValidSelect, bestFig) {
+			best, bestFig, since = gr.snapshot(), st.ValidSelect, 0
 			res.BestEpoch, res.BestTemp, st.Best = e+1, T, true
 		} else {
 			since++
@@ -186,7 +212,23 @@ func Train(p *Problem, data *Matrix, labels []float64, train, valid []int, cfg C
 		return nil, err
 	}
 	res.Values = gr.ParamValues()
+	res.Held = gr.held()
 	return res, nil
+}
+
+// selectStats evaluates the hard limit on the selection rows.
+func (gr *Graph) selectStats(check []int, labels []float64, checkLabels []bool, sel Selection) (EpochStats, error) {
+	out, err := gr.Eval(check, labels, HardInvT)
+	if err != nil {
+		return EpochStats{}, err
+	}
+	scores := make([]float64, len(check))
+	for i, z := range out.Logit {
+		scores[i] = Score(z)
+	}
+	st := EpochStats{ValidLogLoss: report.LogLoss(out.Prob, checkLabels), ValidAUC: report.AUC(scores, checkLabels)}
+	st.ValidSelect = sel.figure(scores, out.Prob, checkLabels, st)
+	return st, nil
 }
 
 func newSolver(lr float64) *G.AdamSolver { return G.NewAdamSolver(G.WithLearnRate(lr)) }

@@ -2,9 +2,11 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 
 	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/report"
@@ -14,9 +16,19 @@ import (
 // Options tune the whole pipeline of Tune.
 type Options struct {
 	Config
-	// ValidFrac of the labelled rows is held out for validation (early
-	// stopping and the `valid` figures).
+	// ValidFrac of the labelled rows are the selection rows: early
+	// stopping, the choice of epoch and the check against the policy as
+	// written.
 	ValidFrac float64
+	// TestFrac of the labelled rows are test rows: they choose nothing and
+	// give the figures reported as hold-out.
+	TestFrac float64
+	// Test, when not nil, lists the test rows instead (a separate test
+	// file appended to the requests); TestFrac is then ignored.
+	Test []int
+	// MinSupport flags a rule that, after hardening, fires on less than
+	// this share of the fit rows, or on more than 1 − MinSupport of them.
+	MinSupport float64
 	// MaxReviewRate, when positive, raises the review cut-off after
 	// hardening until at most this share of training rows gets review.
 	MaxReviewRate float64
@@ -24,48 +36,99 @@ type Options struct {
 	Models vm.ModelRunner
 }
 
-// Figures are the score figures of one policy on each split.
+// Figures are the score figures of one policy on each role of rows: fit
+// (Train), selection (Valid) and test, and on every labelled row.
 type Figures struct {
-	Train report.Summary `json:"train"`
-	Valid report.Summary `json:"valid"`
+	Train report.Summary `json:"fit"`
+	Valid report.Summary `json:"selection"`
+	Test  report.Summary `json:"test"`
 	All   report.Summary `json:"all"`
 }
 
 // Outcome is everything Tune found.
 type Outcome struct {
-	Problem      *Problem
-	Data         *Matrix
-	Labels       []float64
-	Train, Valid []int
-	Result       *Result
-	Hardened     []Hardened
-	Values       []float64 // the tuned policy's parameter values
-	Texts        []string  // their literals
-	Before       Figures   // the policy as written (VM)
-	Soft         Figures   // the trained graph at its temperature
-	Hard         Figures   // the hardened policy (VM)
-	BeforeDec    *Decisions
-	HardDec      *Decisions
-	Review       *ReviewCut // when MaxReviewRate was set
+	Problem *Problem
+	Data    *Matrix
+	Labels  []float64
+	// Train are the fit rows, Valid the selection rows, Test the test
+	// rows: three disjoint sets, each in file order.
+	Train, Valid, Test []int
+	Result             *Result
+	Hardened           []Hardened
+	Values             []float64 // the tuned policy's parameter values
+	Texts              []string  // their literals
+	Before             Figures   // the policy as written (VM)
+	Soft               Figures   // the trained graph at its temperature
+	Hard               Figures   // the hardened policy (VM)
+	BeforeDec          *Decisions
+	HardDec            *Decisions
+	Review             *ReviewCut // when MaxReviewRate was set
+
+	// Select is the selection; SelectBefore and SelectAfter its figure on
+	// the selection rows (the fit rows when there are none) for the policy
+	// as written and the tuned one, both with the VM.
+	Select                    Selection
+	SelectBefore, SelectAfter float64
+	// Improved reports whether the tuned policy beats the one as written
+	// on that figure. When it does not, Values and Texts are still the
+	// best candidate; the caller decides whether to write it.
+	Improved bool
+	Support  []RuleSupport // per rule, after hardening
+	Signs    []SignChange  // weights that flipped or were held at 0
+}
+
+// RuleSupport is how often a rule fires on the fit rows.
+type RuleSupport struct {
+	Rule          string
+	Before, After float64 // share of fit rows it fires on
+	Flag          string  // why the rule is flagged ("" when it is not)
+}
+
+// SignChange is a weight whose sign the data disputes.
+type SignChange struct {
+	Param    int
+	Rule     string
+	Old, New string
+	Held     bool // the sign constraint held it at 0 (a flip refused)
 }
 
 // Split shuffles the labelled rows with seed and holds out frac of them;
 // both lists are in file order.
 func Split(labels []float64, frac float64, seed uint64) (train, valid []int) {
+	train, valid, _ = Split3(labels, frac, 0, nil, seed)
+	return train, valid
+}
+
+// Split3 divides the labelled rows that are not in test into fit,
+// selection and (when test is nil) test rows: a seeded shuffle, then
+// testFrac and selFrac of all labelled rows. Every list is in file order.
+func Split3(labels []float64, selFrac, testFrac float64, test []int, seed uint64) (fit, sel, tst []int) {
+	inTest := map[int]bool{}
+	for _, r := range test {
+		inTest[r] = true
+	}
 	var rows []int
 	for i, y := range labels {
-		if !math.IsNaN(y) {
+		if !math.IsNaN(y) && !inTest[i] {
 			rows = append(rows, i)
 		}
 	}
+	n := len(rows)
 	rng := rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d))
 	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
-	k := int(math.Round(frac * float64(len(rows))))
-	k = max(0, min(k, len(rows)))
-	valid, train = append([]int(nil), rows[:k]...), append([]int(nil), rows[k:]...)
-	sort.Ints(valid)
-	sort.Ints(train)
-	return train, valid
+	k := max(0, min(int(math.Round(selFrac*float64(n))), n))
+	sel, rows = append([]int(nil), rows[:k]...), rows[k:]
+	if test == nil {
+		t := max(0, min(int(math.Round(testFrac*float64(n))), len(rows)))
+		tst, rows = append([]int(nil), rows[:t]...), rows[t:]
+	} else {
+		tst = append([]int(nil), test...)
+	}
+	fit = append([]int(nil), rows...)
+	sort.Ints(fit)
+	sort.Ints(sel)
+	sort.Ints(tst)
+	return fit, sel, tst
 }
 
 // Tune trains prog's parameters on the labelled requests, hardens them,
@@ -75,8 +138,8 @@ func Tune(prog *vm.Program, ir *compiler.IR, reqs []*vm.Request, labels []float6
 	if err != nil {
 		return nil, err
 	}
-	o := &Outcome{Problem: p, Labels: labels}
-	o.Train, o.Valid = Split(labels, opts.ValidFrac, opts.Seed)
+	o := &Outcome{Problem: p, Labels: labels, Select: opts.Select}
+	o.Train, o.Valid, o.Test = Split3(labels, opts.ValidFrac, opts.TestFrac, opts.Test, opts.Seed)
 	if len(o.Train) == 0 {
 		return nil, errors.New("no labelled rows to train on")
 	}
@@ -87,7 +150,7 @@ func Tune(prog *vm.Program, ir *compiler.IR, reqs []*vm.Request, labels []float6
 	if o.BeforeDec, err = EvalVM(prog, nil, reqs, opts.Models); err != nil {
 		return nil, err
 	}
-	o.Before = figures(o.BeforeDec.Scores, labels, o.Train, o.Valid, all)
+	o.Before = o.figures(o.BeforeDec.Scores, all)
 
 	if o.Result, err = Train(p, o.Data, labels, o.Train, o.Valid, opts.Config); err != nil {
 		return nil, err
@@ -101,7 +164,7 @@ func Tune(prog *vm.Program, ir *compiler.IR, reqs []*vm.Request, labels []float6
 	for i, z := range soft.Logit {
 		softScores[i] = Score(z)
 	}
-	o.Soft = figures(softScores, labels, o.Train, o.Valid, all)
+	o.Soft = o.figures(softScores, all)
 
 	o.Hardened = p.Harden(gr, o.Result.Values)
 	o.Values = make([]float64, len(prog.Params))
@@ -125,8 +188,67 @@ func Tune(prog *vm.Program, ir *compiler.IR, reqs []*vm.Request, labels []float6
 		}
 		o.Review = &rc
 	}
-	o.Hard = figures(o.HardDec.Scores, labels, o.Train, o.Valid, all)
+	o.Hard = o.figures(o.HardDec.Scores, all)
+	o.judge(prog, opts)
 	return o, nil
+}
+
+// judge compares the tuned policy with the one as written on the
+// selection rows, and collects support flags and sign changes.
+func (o *Outcome) judge(prog *vm.Program, opts Options) {
+	sel := o.Valid
+	if len(sel) == 0 {
+		sel = o.Train
+	}
+	o.SelectBefore = o.Select.Of(o.BeforeDec.Scores, o.Labels, sel)
+	o.SelectAfter = o.Select.Of(o.HardDec.Scores, o.Labels, sel)
+	o.Improved = o.Result.BestEpoch > 0 && o.Select.Better(o.SelectAfter, o.SelectBefore)
+	o.Support = support(prog, o.BeforeDec, o.HardDec, o.Train, opts.MinSupport)
+	held := map[int]bool{}
+	for _, i := range o.Result.Held {
+		held[i] = true
+	}
+	for i, prm := range prog.Params {
+		if prm.Kind != vm.Weight {
+			continue
+		}
+		old, nv := prm.Value, o.Values[i]
+		if held[i] || (old != 0 && nv != 0 && (old > 0) != (nv > 0)) {
+			text := strings.TrimSpace(prog.Source[prm.Off:prm.End])
+			o.Signs = append(o.Signs, SignChange{Param: i, Rule: RuleOf(prm), Old: text, New: o.Texts[i], Held: held[i]})
+		}
+	}
+}
+
+// support computes each rule's firing share on rows before and after,
+// flagging rules that fire on under minSupport of them or on all but
+// under minSupport.
+func support(prog *vm.Program, before, after *Decisions, rows []int, minSupport float64) []RuleSupport {
+	count := func(d *Decisions) []float64 {
+		c := make([]float64, len(prog.Rules))
+		for _, r := range rows {
+			for _, f := range d.Fired[r] {
+				c[f]++
+			}
+		}
+		for i := range c {
+			c[i] /= float64(max(1, len(rows)))
+		}
+		return c
+	}
+	b, a := count(before), count(after)
+	out := make([]RuleSupport, len(prog.Rules))
+	for i, r := range prog.Rules {
+		out[i] = RuleSupport{Rule: r.Name, Before: b[i], After: a[i]}
+		switch {
+		case minSupport <= 0:
+		case a[i] < minSupport:
+			out[i].Flag = fmt.Sprintf("fires on %.2f%% of fit rows (under --min-support %.2g%%)", 100*a[i], 100*minSupport)
+		case a[i] > 1-minSupport:
+			out[i].Flag = fmt.Sprintf("fires on %.2f%% of fit rows (nearly all)", 100*a[i])
+		}
+	}
+	return out
 }
 
 func cutValues(prog *vm.Program, params []float64) []float64 {
@@ -150,6 +272,7 @@ func allLabelled(labels []float64) []int {
 	return rows
 }
 
-func figures(scores, labels []float64, train, valid, all []int) Figures {
-	return Figures{Train: Summary(scores, labels, train), Valid: Summary(scores, labels, valid), All: Summary(scores, labels, all)}
+func (o *Outcome) figures(scores []float64, all []int) Figures {
+	return Figures{Train: Summary(scores, o.Labels, o.Train), Valid: Summary(scores, o.Labels, o.Valid),
+		Test: Summary(scores, o.Labels, o.Test), All: Summary(scores, o.Labels, all)}
 }

@@ -63,27 +63,18 @@ func Rewrite(src []byte, params []vm.Param, texts []string) ([]byte, []Change, e
 }
 
 // Verify checks rewritten source: it parses and checks without errors,
-// and its parameter table holds the expected values. When the original
-// was `riskc fmt`-clean the result must be too; if replacing numbers
-// shifted an aligned column, Verify returns the formatted text instead
-// (the difference is whitespace only). path names the source in messages
-// and locates its list files, so pass the original policy's path.
+// and its parameter table holds the expected values. Lines the rewrite
+// changed, and lines of the same aligned group whose layout the change
+// shifts, get the formatter's layout (see Relayout): a longer number does
+// not break an aligned column. path names the source in messages and
+// locates its list files, so pass the original policy's path.
 func Verify(path string, orig, rewritten []byte, want []float64, opts compiler.Options) ([]byte, error) {
-	wasClean := false
-	if f, err := lang.Parse(path, orig); err == nil {
-		wasClean = bytes.Equal(lang.Format(f), orig)
-	}
 	f, err := lang.Parse(path, rewritten)
 	if err != nil {
 		return nil, fmt.Errorf("the tuned policy does not parse: %w", err)
 	}
-	if wasClean {
-		if formatted := lang.Format(f); !bytes.Equal(formatted, rewritten) {
-			if !sameTokens(formatted, rewritten) {
-				return nil, errors.New("formatting the tuned policy changes more than whitespace")
-			}
-			rewritten = formatted
-		}
+	if rewritten, err = Relayout(path, orig, rewritten, f); err != nil {
+		return nil, err
 	}
 	pol, diags := compiler.CheckSource(path, rewritten, opts)
 	if diags.HasErrors() {
@@ -102,6 +93,44 @@ func Verify(path string, orig, rewritten []byte, want []float64, opts compiler.O
 		}
 	}
 	return rewritten, nil
+}
+
+// Relayout gives the rewritten lines the formatter's layout. A
+// formatter-clean original gives a formatter-clean result. Otherwise, when
+// the formatter changes rewritten's whitespace only within lines, each
+// line that the rewrite changed, or whose formatted layout the rewrite
+// changed (an aligned neighbour), takes its formatted form and every other
+// line is kept as written.
+func Relayout(path string, orig, rewritten []byte, parsed *lang.File) ([]byte, error) {
+	fo, err := lang.Parse(path, orig)
+	if err != nil {
+		return rewritten, nil
+	}
+	fmtOrig, fmtNew := lang.Format(fo), lang.Format(parsed)
+	if !sameTokens(fmtNew, rewritten) {
+		return nil, errors.New("formatting the tuned policy changes more than whitespace")
+	}
+	if bytes.Equal(fmtOrig, orig) {
+		return fmtNew, nil
+	}
+	O, R := strings.Split(string(orig), "\n"), strings.Split(string(rewritten), "\n")
+	FO, FR := strings.Split(string(fmtOrig), "\n"), strings.Split(string(fmtNew), "\n")
+	if len(O) != len(R) || len(R) != len(FR) || len(FO) != len(FR) {
+		return rewritten, nil
+	}
+	for i := range R {
+		if !sameTokens([]byte(R[i]), []byte(FR[i])) {
+			return rewritten, nil // the formatter moves tokens between lines
+		}
+	}
+	out := make([]string, len(R))
+	for i := range R {
+		out[i] = R[i]
+		if R[i] != O[i] || FO[i] != FR[i] {
+			out[i] = FR[i]
+		}
+	}
+	return []byte(strings.Join(out, "\n")), nil
 }
 
 func sameTokens(a, b []byte) bool {

@@ -34,7 +34,7 @@ func TestTrainGermanCredit(t *testing.T) {
 	}
 	var m struct {
 		Before, AfterSoft, AfterHard, Baseline struct {
-			Train, Valid map[string]any
+			Fit, Selection, Test map[string]any
 		}
 		Params map[string]struct{ Old, New float64 }
 		Epochs []map[string]any
@@ -54,14 +54,14 @@ func TestTrainGermanCredit(t *testing.T) {
 			t.Fatalf("metrics %s: %v", key, err)
 		}
 	}
-	for _, split := range []map[string]any{m.Before.Train, m.Before.Valid, m.AfterSoft.Valid, m.AfterHard.Train, m.AfterHard.Valid} {
+	for _, split := range []map[string]any{m.Before.Fit, m.Before.Selection, m.AfterSoft.Selection, m.AfterHard.Fit, m.AfterHard.Selection, m.AfterHard.Test, m.Baseline.Test} {
 		for _, k := range []string{"auc", "ks", "logloss"} {
 			if _, ok := split[k].(float64); !ok {
 				t.Errorf("metrics: missing %s in %v", k, split)
 			}
 		}
 	}
-	before, after := m.Before.Valid["auc"].(float64), m.AfterHard.Valid["auc"].(float64)
+	before, after := m.Before.Test["auc"].(float64), m.AfterHard.Test["auc"].(float64)
 	if after <= before {
 		t.Errorf("hold-out AUC did not improve: %.4f → %.4f", before, after)
 	}
@@ -87,7 +87,7 @@ func TestTrainGermanCredit(t *testing.T) {
 		t.Error("the tuned policy is not fmt-clean")
 	}
 
-	// riskc eval on the hold-out rows reproduces after_hard.valid.
+	// riskc eval on the hold-out (test) rows reproduces after_hard.test.
 	evalMetrics := filepath.Join(dir, "eval.json")
 	out.Reset()
 	errb.Reset()
@@ -103,7 +103,7 @@ func TestTrainGermanCredit(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := ev["auc"].(float64); fmt.Sprintf("%.12f", got) != fmt.Sprintf("%.12f", after) {
-		t.Errorf("riskc eval AUC %.12f, after_hard.valid %.12f", got, after)
+		t.Errorf("riskc eval AUC %.12f, after_hard.test %.12f", got, after)
 	}
 	if _, err := os.Stat(page); err != nil {
 		t.Error(err)
@@ -116,7 +116,8 @@ func TestTrainUsageErrors(t *testing.T) {
 	base := []string{"train", "--policy", "../../examples/credit/credit.risk", "--data", "../../examples/credit/german_credit.csv",
 		"--label", "Class", "--positive", "Bad", "-o", filepath.Join(t.TempDir(), "x.risk")}
 	for _, extra := range [][]string{
-		{"--valid-frac", "1"}, {"--max-review-rate", "2"}, {"--epochs", "0"}, {"--batch", "0"},
+		{"--valid-frac", "1"}, {"--valid-frac", "0.5", "--test-frac", "0.5"}, {"--select", "f1"}, {"--min-support", "0.6"},
+		{"--max-shift", "-1"}, {"--suggest", "-2"}, {"--max-review-rate", "2"}, {"--epochs", "0"}, {"--batch", "0"},
 		{"--lr", "-1"}, {"--l2", "-0.5"}, {"--pos-weight", "0"},
 	} {
 		var out, errb bytes.Buffer

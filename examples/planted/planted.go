@@ -197,7 +197,7 @@ func (s Spec) Policy(name, comment string) []byte {
 		case 4:
 			cond = fmt.Sprintf("ts - %s < %dd", r.Feature, int(math.Round(r.Lo/day)))
 		}
-		fmt.Fprintf(&b, "\nrule %s\n  when %s\n  emit score %s reason \"planted rule %d\"\n", r.Name, cond, weight(r.Weight), i)
+		fmt.Fprintf(&b, "\nrule %s\n  when %s\n  emit score %s reason \"planted rule %s\"\n", r.Name, cond, weight(r.Weight), r.Name)
 	}
 	fmt.Fprintf(&b, "\ndecide {\n  bias %s\n  reject when score >= 0.8\n  review when score >= 0.5\n  otherwise approve\n}\n", weight(s.Bias))
 	return []byte(b.String())

@@ -1,0 +1,365 @@
+package rules
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/riskforge/riskforge/compiler"
+	"github.com/riskforge/riskforge/vm"
+)
+
+// Suggestion is a rule the analyst did not write, proposed by
+// RunOptions.Suggest: one or two threshold conditions on the policy's
+// numeric inputs, lets and windows, with the score weight that fits the
+// tuned policy best.
+//
+// Candidates are searched on the fit rows: for every feature, `>` and `<`
+// at its 5%, 10%, ..., 95% quantiles, then the conjunctions of the best
+// of those; each candidate's weight is fitted by Newton's method on top
+// of the tuned policy's score. Candidates are ranked by their gain in
+// log loss on the selection rows (rows that chose nothing else), and
+// picked greedily, each on top of those picked before; one that does not
+// lower the selection log loss is not proposed.
+type Suggestion struct {
+	Name    string
+	Cond    string  // the condition, in policy syntax
+	Weight  float64 // the fitted score weight
+	HitRate float64 // on the selection rows
+	BadRate float64
+	Lift    float64 // BadRate over the selection rows' bad rate
+	// Gain is the fall in selection log loss when the rule is added to the
+	// tuned policy and the suggestions before it; FitGain on the fit rows.
+	Gain, FitGain float64
+}
+
+// feature is a numeric value per row a suggestion can test.
+type feature struct {
+	name     string
+	optional bool // an optional input: rules guard it with exists()
+	isInt    bool
+	duration bool
+	vals     []float64
+	present  []float64 // optional inputs: 1 where present
+}
+
+// candidate is one condition with its firing per row.
+type candidate struct {
+	cond string
+	fire []bool
+	f    [2]int // features it reads (-1 unused)
+}
+
+const suggestSample = 20000 // fit rows searched at most
+
+func (r *RunResult) suggest(reqs []*vm.Request) error {
+	feats, err := r.suggestFeatures(reqs)
+	if err != nil {
+		return err
+	}
+	fit, sel := r.Train, r.Valid
+	if len(sel) == 0 {
+		return fmt.Errorf("no selection rows to validate suggestions on (--valid-frac 0)")
+	}
+	if len(fit) > suggestSample {
+		step := float64(len(fit)) / suggestSample
+		s := make([]int, 0, suggestSample)
+		for k := 0; k < suggestSample; k++ {
+			s = append(s, fit[int(float64(k)*step)])
+		}
+		fit = s
+	}
+	offset := make([]float64, len(reqs))
+	for i, s := range r.HardDec.Scores {
+		s = math.Min(1-1e-9, math.Max(1e-9, s))
+		offset[i] = math.Log(s / (1 - s))
+	}
+	singles := r.singleCandidates(feats, fit)
+	base := badRate(r.Labels, sel)
+	var out []Suggestion
+	used := map[string]bool{}
+	for len(out) < r.opts.Suggest {
+		type scored struct {
+			c       *candidate
+			w, gain float64
+		}
+		var ss []scored
+		for i := range singles {
+			if used[singles[i].cond] {
+				continue
+			}
+			w, g := fitWeight(singles[i].fire, offset, r.Labels, fit)
+			ss = append(ss, scored{&singles[i], w, g})
+		}
+		sort.Slice(ss, func(i, j int) bool { return ss[i].gain > ss[j].gain })
+		top := ss[:min(len(ss), 12)]
+		var pool []scored
+		pool = append(pool, top...)
+		for i := 0; i < len(top); i++ {
+			for j := i + 1; j < len(top); j++ {
+				a, b := top[i].c, top[j].c
+				if a.f[0] == b.f[0] {
+					continue
+				}
+				c := &candidate{cond: a.cond + " and " + b.cond, fire: make([]bool, len(a.fire)), f: [2]int{a.f[0], b.f[0]}}
+				for k := range c.fire {
+					c.fire[k] = a.fire[k] && b.fire[k]
+				}
+				if used[c.cond] {
+					continue
+				}
+				w, g := fitWeight(c.fire, offset, r.Labels, fit)
+				pool = append(pool, scored{c, w, g})
+			}
+		}
+		var best *scored
+		bestGain := 0.0
+		for k := range pool {
+			s := &pool[k]
+			if !(s.gain > 0) || !supported(s.c.fire, fit, r.opts.MinSupport) {
+				continue
+			}
+			if g := logLossGain(s.c.fire, s.w, offset, r.Labels, sel); g > bestGain {
+				best, bestGain = s, g
+			}
+		}
+		if best == nil {
+			break
+		}
+		used[best.c.cond] = true
+		hits, bads := 0, 0.0
+		for _, k := range sel {
+			if best.c.fire[k] {
+				hits++
+				bads += r.Labels[k]
+			}
+		}
+		sg := Suggestion{Name: fmt.Sprintf("suggested_%d", len(out)+1), Cond: best.c.cond, Weight: math.Round(best.w*100) / 100,
+			HitRate: float64(hits) / float64(len(sel)), Gain: bestGain, FitGain: best.gain}
+		if hits > 0 && base > 0 {
+			sg.BadRate = bads / float64(hits)
+			sg.Lift = sg.BadRate / base
+		}
+		out = append(out, sg)
+		for k, f := range best.c.fire {
+			if f {
+				offset[k] += sg.Weight
+			}
+		}
+	}
+	r.Suggestions = out
+	if len(out) > 0 {
+		r.Tuned = append(r.Tuned, r.SuggestionSource()...)
+	}
+	return nil
+}
+
+// suggestFeatures computes the per-row values of every numeric input,
+// numeric let and window with the serving VM (through a probe program,
+// as training does).
+func (r *RunResult) suggestFeatures(reqs []*vm.Request) ([]feature, error) {
+	prog, ir := r.opts.Prog, r.opts.IR
+	var feats []feature
+	var exprs []*compiler.Node
+	for i, in := range prog.Inputs {
+		if in.Type != vm.TInt && in.Type != vm.TFloat {
+			continue
+		}
+		typ := compiler.Float
+		if in.Type == vm.TInt {
+			typ = compiler.Int
+		}
+		feats = append(feats, feature{name: in.Name, optional: in.Optional, isInt: in.Type == vm.TInt})
+		exprs = append(exprs, &compiler.Node{Kind: compiler.NInput, Type: typ, Index: i, Slot: in.Slot, Str: in.Name})
+		if in.Optional {
+			exprs = append(exprs, &compiler.Node{Kind: compiler.NPresent, Type: compiler.Bool, Index: i, Str: in.Name})
+		}
+	}
+	for i, l := range ir.Lets {
+		if l.Type != compiler.Int && l.Type != compiler.Float && l.Type != compiler.Duration {
+			continue
+		}
+		feats = append(feats, feature{name: l.Name, isInt: l.Type == compiler.Int, duration: l.Type == compiler.Duration})
+		exprs = append(exprs, &compiler.Node{Kind: compiler.NLet, Type: l.Type, Index: i, Slot: l.Slot, Str: l.Name})
+	}
+	for i, w := range prog.Windows {
+		feats = append(feats, feature{name: w.Name, isInt: w.Agg == "count" || w.Agg == "count_distinct"})
+		exprs = append(exprs, &compiler.Node{Kind: compiler.NWindow, Type: compiler.Float, Index: i, Slot: w.Slot, Str: w.Name})
+	}
+	if len(exprs) == 0 {
+		return nil, fmt.Errorf("the policy has no numeric input, let or window to suggest rules on")
+	}
+	p := &Problem{IR: ir, Prog: prog}
+	for _, e := range exprs {
+		p.cols = append(p.cols, column{kind: colProbe, probe: len(p.probeExprs)})
+		p.probeExprs = append(p.probeExprs, e)
+	}
+	var err error
+	if p.probeProg, p.probes, err = compiler.ProbeProgram(ir, p.probeExprs); err != nil {
+		return nil, err
+	}
+	m, err := p.Extract(reqs, ExtractOptions{Models: r.opts.Options.Models})
+	if err != nil {
+		return nil, err
+	}
+	k := 0
+	for i := range feats {
+		feats[i].vals = m.Cols[k]
+		k++
+		if feats[i].optional {
+			feats[i].present = m.Cols[k]
+			k++
+		}
+	}
+	return feats, nil
+}
+
+// singleCandidates builds `x > θ` and `x < θ` at the quantiles of each
+// feature on the fit rows.
+func (r *RunResult) singleCandidates(feats []feature, fit []int) []candidate {
+	var out []candidate
+	for fi, f := range feats {
+		var vals []float64
+		for _, k := range fit {
+			if f.present == nil || f.present[k] == 1 {
+				vals = append(vals, f.vals[k])
+			}
+		}
+		if len(vals) < 10 {
+			continue
+		}
+		sort.Float64s(vals)
+		scale := statsOf(f.vals, fit).scale
+		seen := map[string]bool{}
+		for q := 0.05; q < 0.96; q += 0.05 {
+			th := vals[int(q*float64(len(vals)-1))]
+			text := thresholdText(th, scale, f)
+			v, ok := literalValue(text, map[bool]string{true: "s"}[f.duration])
+			if !ok || seen[text] {
+				continue
+			}
+			seen[text] = true
+			for _, op := range []string{">", "<"} {
+				cond := f.name + " " + op + " " + text
+				if f.optional {
+					cond = "exists(" + f.name + ") and " + cond
+				}
+				c := candidate{cond: cond, fire: make([]bool, len(f.vals)), f: [2]int{fi, -1}}
+				for k, x := range f.vals {
+					ok := f.present == nil || f.present[k] == 1
+					c.fire[k] = ok && ((op == ">" && x > v) || (op == "<" && x < v))
+				}
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func thresholdText(v, scale float64, f feature) string {
+	switch {
+	case f.duration:
+		return formatDuration(snapDuration(v, scale))
+	case f.isInt:
+		return strconv.FormatFloat(math.Round(v), 'f', -1, 64)
+	}
+	return snapFloat(v, scale)
+}
+
+func supported(fire []bool, rows []int, minSupport float64) bool {
+	n := 0
+	for _, k := range rows {
+		if fire[k] {
+			n++
+		}
+	}
+	rate := float64(n) / float64(max(1, len(rows)))
+	return rate >= math.Max(minSupport, 1e-9) && rate <= 1-minSupport
+}
+
+// fitWeight fits w in logit = offset + w·fire on rows by Newton's method
+// (with a small ridge) and returns it with the fall in mean log loss.
+func fitWeight(fire []bool, offset, labels []float64, rows []int) (w, gain float64) {
+	for it := 0; it < 8; it++ {
+		g, h := 0.01*w, 0.01
+		for _, k := range rows {
+			if !fire[k] {
+				continue
+			}
+			p := Score(offset[k] + w)
+			g += p - labels[k]
+			h += p * (1 - p)
+		}
+		step := g / h
+		w -= math.Max(-4, math.Min(4, step))
+		if math.Abs(step) < 1e-6 {
+			break
+		}
+	}
+	return w, logLossGain(fire, w, offset, labels, rows)
+}
+
+// logLossGain is the fall in mean log loss on rows when w is added to
+// the logit of the rows where fire holds.
+func logLossGain(fire []bool, w float64, offset, labels []float64, rows []int) float64 {
+	d := 0.0
+	for _, k := range rows {
+		if fire[k] {
+			d += rowLoss(offset[k], labels[k]) - rowLoss(offset[k]+w, labels[k])
+		}
+	}
+	return d / float64(max(1, len(rows)))
+}
+
+func rowLoss(z, y float64) float64 {
+	// −log σ(z) = softplus(−z), −log(1 − σ(z)) = softplus(z).
+	if y == 1 {
+		z = -z
+	}
+	if z > 30 {
+		return z
+	}
+	return math.Log1p(math.Exp(z))
+}
+
+func badRate(labels []float64, rows []int) float64 {
+	b := 0.0
+	for _, r := range rows {
+		b += labels[r]
+	}
+	return b / float64(max(1, len(rows)))
+}
+
+// SuggestionSource is the suggestions as commented-out rules, to append
+// to the tuned policy: uncomment one to use it.
+func (r *RunResult) SuggestionSource() []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "\n# ---------------------------------------------------------------------------\n")
+	fmt.Fprintf(&b, "# Suggested by riskc train --suggest %d; not active: uncomment a rule to use it.\n", r.opts.Suggest)
+	fmt.Fprintf(&b, "# Figures on the selection rows (%d), each rule on top of those above it.\n", len(r.Valid))
+	fmt.Fprintf(&b, "# ---------------------------------------------------------------------------\n")
+	for _, s := range r.Suggestions {
+		fmt.Fprintf(&b, "\n# hit rate %.2f%%, bad rate %.2f%% (lift %.2f), log loss %.4f lower\n", 100*s.HitRate, 100*s.BadRate, s.Lift, s.Gain)
+		fmt.Fprintf(&b, "# rule %s\n#   when %s\n#   emit score %s reason %q\n", s.Name, s.Cond, snapWeight(s.Weight, false), "suggested: "+strings.ReplaceAll(s.Cond, `"`, `'`))
+	}
+	return b.Bytes()
+}
+
+// Uncomment returns src with its suggested rules (as SuggestionSource
+// writes them) made active: for checking that they compile, and for tests.
+func Uncomment(src []byte) []byte {
+	var out []string
+	for _, line := range strings.Split(string(src), "\n") {
+		for _, p := range []string{"# rule suggested_", "#   when ", "#   emit score "} {
+			if strings.HasPrefix(line, p) {
+				line = strings.TrimPrefix(line, "# ")
+				break
+			}
+		}
+		out = append(out, line)
+	}
+	return []byte(strings.Join(out, "\n"))
+}
