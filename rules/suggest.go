@@ -100,10 +100,7 @@ func (r *RunResult) suggest(reqs []*vm.Request) error {
 		pool = append(pool, top...)
 		for i := 0; i < len(top); i++ {
 			for j := i + 1; j < len(top); j++ {
-				a, b := top[i].c, top[j].c
-				if a.f[0] == b.f[0] {
-					continue
-				}
+				a, b := top[i].c, top[j].c // the same feature twice makes a band
 				c := &candidate{cond: a.cond + " and " + b.cond, fire: make([]bool, len(a.fire)), f: [2]int{a.f[0], b.f[0]}}
 				for k := range c.fire {
 					c.fire[k] = a.fire[k] && b.fire[k]

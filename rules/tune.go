@@ -204,9 +204,15 @@ func (o *Outcome) judge(prog *vm.Program, opts Options) {
 	o.SelectAfter = o.Select.Of(o.HardDec.Scores, o.Labels, sel)
 	o.Improved = o.Result.BestEpoch > 0 && o.Select.Better(o.SelectAfter, o.SelectBefore)
 	o.Support = support(prog, o.BeforeDec, o.HardDec, o.Train, opts.MinSupport)
+	fires := map[string]bool{}
+	for _, s := range o.Support {
+		fires[s.Rule] = s.Before > 0 || s.After > 0
+	}
+	// A rule that fires on no fit row has no data to pull its weight
+	// across 0 (only the L2 penalty); its support flag says enough.
 	held := map[int]bool{}
 	for _, i := range o.Result.Held {
-		held[i] = true
+		held[i] = fires[RuleOf(prog.Params[i])]
 	}
 	for i, prm := range prog.Params {
 		if prm.Kind != vm.Weight {

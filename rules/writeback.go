@@ -113,24 +113,41 @@ func Relayout(path string, orig, rewritten []byte, parsed *lang.File) ([]byte, e
 	if bytes.Equal(fmtOrig, orig) {
 		return fmtNew, nil
 	}
-	O, R := strings.Split(string(orig), "\n"), strings.Split(string(rewritten), "\n")
-	FO, FR := strings.Split(string(fmtOrig), "\n"), strings.Split(string(fmtNew), "\n")
+	// Lines correspond by their order among non-blank lines (the
+	// formatter may add or drop blank lines).
+	O, R := nonBlank(orig), nonBlank(rewritten)
+	FO, FR := nonBlank(fmtOrig), nonBlank(fmtNew)
 	if len(O) != len(R) || len(R) != len(FR) || len(FO) != len(FR) {
 		return rewritten, nil
 	}
-	for i := range R {
-		if !sameTokens([]byte(R[i]), []byte(FR[i])) {
+	for k := range R {
+		if !sameTokens([]byte(R[k].text), []byte(FR[k].text)) {
 			return rewritten, nil // the formatter moves tokens between lines
 		}
 	}
-	out := make([]string, len(R))
-	for i := range R {
-		out[i] = R[i]
-		if R[i] != O[i] || FO[i] != FR[i] {
-			out[i] = FR[i]
+	lines := strings.Split(string(rewritten), "\n")
+	for k := range R {
+		if R[k].text != O[k].text || FO[k].text != FR[k].text {
+			lines[R[k].index] = FR[k].text
 		}
 	}
-	return []byte(strings.Join(out, "\n")), nil
+	return []byte(strings.Join(lines, "\n")), nil
+}
+
+type srcLine struct {
+	index int
+	text  string
+}
+
+// nonBlank returns the lines of src that hold more than white space.
+func nonBlank(src []byte) []srcLine {
+	var out []srcLine
+	for i, l := range strings.Split(string(src), "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, srcLine{i, l})
+		}
+	}
+	return out
 }
 
 func sameTokens(a, b []byte) bool {

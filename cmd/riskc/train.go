@@ -137,7 +137,7 @@ func train(f trainFlags, sel rules.Selection, stdout, stderr io.Writer) (int, er
 		cfg.Progress = epochPrinter(stderr)
 	}
 	opts := rules.RunOptions{
-		Options: rules.Options{Config: cfg, ValidFrac: f.validFrac, TestFrac: f.testFrac, MaxReviewRate: f.maxReview, MinSupport: f.minSupport},
+		Options:    rules.Options{Config: cfg, ValidFrac: f.validFrac, TestFrac: f.testFrac, MaxReviewRate: f.maxReview, MinSupport: f.minSupport},
 		PolicyPath: f.policy, Source: src, Prog: prog, IR: ir, Data: f.data, Test: f.test, Baseline: f.baseline, Suggest: f.suggest,
 		Read: dataset.Options{Event: f.event, Label: f.label, Positive: f.positive, Format: f.format, NA: f.na, Strict: f.strict},
 	}

@@ -130,3 +130,66 @@ func TestTrainUsageErrors(t *testing.T) {
 		t.Errorf("missing flags: exit %d, %q", code, errb.String())
 	}
 }
+
+// perfectPolicy writes a data set the policy as written already decides
+// perfectly, with its weight and bias fixed: training cannot improve it.
+func perfectPolicy(t *testing.T) (dir, policy, data string) {
+	dir = t.TempDir()
+	var b strings.Builder
+	b.WriteString("x,bad\n")
+	for i := 0; i < 500; i++ {
+		x := (i * 37) % 100
+		fmt.Fprintf(&b, "%d,%d\n", x, map[bool]int{true: 1}[x > 50])
+	}
+	b.WriteString("NA,0\n")
+	data, policy = filepath.Join(dir, "d.csv"), filepath.Join(dir, "p.risk")
+	src := "policy perfect version \"1\"\n\ninput {\n  x int\n}\n\nrule high\n  when x > 50\n  emit score fixed 2.2 reason \"high x\"\n\n" +
+		"decide {\n  bias fixed -1.1\n  reject when score >= 0.9\n  otherwise approve\n}\n"
+	for path, text := range map[string]string{data: b.String(), policy: src} {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, policy, data
+}
+
+// TestTrainCannotImprove: train exits 1 and writes nothing when no epoch
+// beats the policy as written; --force writes it. The NA row is skipped
+// with a count (--na), or refused with --strict.
+func TestTrainCannotImprove(t *testing.T) {
+	dir, policy, data := perfectPolicy(t)
+	tuned := filepath.Join(dir, "tuned.risk")
+	args := []string{"train", "--policy", policy, "--data", data, "--label", "bad", "--na", "NA", "-q", "-o", tuned}
+	var out, errb bytes.Buffer
+	if code := runMain(args, &out, &errb); code != exitError {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "no epoch beats the policy as written") || !strings.Contains(errb.String(), "skipped 1 rows missing a required input (x 1)") {
+		t.Errorf("output:\n%s%s", out.String(), errb.String())
+	}
+	if _, err := os.Stat(tuned); !os.IsNotExist(err) {
+		t.Errorf("the tuned policy was written: %v", err)
+	}
+	out.Reset()
+	if code := runMain(append(args, "--force"), &out, &errb); code != exitOK {
+		t.Fatalf("--force: exit %d\n%s", code, errb.String())
+	}
+	if _, err := os.Stat(tuned); err != nil {
+		t.Errorf("--force did not write: %v", err)
+	}
+	errb.Reset()
+	if code := runMain(append(args, "--strict"), &out, &errb); code != exitError || !strings.Contains(errb.String(), "d.csv:502: required input x is missing") {
+		t.Errorf("--strict: exit %d, %q", code, errb.String())
+	}
+	// riskc eval reads --na and --strict the same way.
+	errb.Reset()
+	out.Reset()
+	if code := runMain([]string{"eval", "--policy", policy, "--data", data, "--label", "bad", "--na", "NA"}, &out, &errb); code != exitOK ||
+		!strings.Contains(errb.String(), "skipped 1 rows") || !strings.Contains(out.String(), "rows       500") {
+		t.Errorf("eval --na: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	errb.Reset()
+	if code := runMain([]string{"eval", "--policy", policy, "--data", data, "--label", "bad", "--na", "NA", "--strict"}, &out, &errb); code != exitError {
+		t.Errorf("eval --strict: exit %d, %q", code, errb.String())
+	}
+}
