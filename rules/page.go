@@ -23,23 +23,23 @@ type PageInfo struct {
 }
 
 // Page is the --report page of a training run: summary cards, loss and
-// validation AUC per epoch, ROC before and after, the score distribution
+// selection AUC per epoch (from epoch 0, the policy as written), ROC before and after, the score distribution
 // after, and the figures, per-rule and parameter tables.
 func (o *Outcome) Page(prog *vm.Program, changes []Change, info PageInfo) report.Page {
-	split, rows := "valid", o.Valid
-	if len(rows) == 0 {
-		split, rows = "train", o.Train
-	}
-	pick := func(fg Figures) report.Summary {
-		if split == "valid" {
-			return fg.Valid
-		}
-		return fg.Train
+	// The cards, ROC and per-rule table show the test rows (which chose
+	// nothing), else the selection rows, else the fit rows.
+	split, rows, pick := "test", o.Test, func(fg Figures) report.Summary { return fg.Test }
+	switch {
+	case len(rows) > 0:
+	case len(o.Valid) > 0:
+		split, rows, pick = "selection", o.Valid, func(fg Figures) report.Summary { return fg.Valid }
+	default:
+		split, rows, pick = "fit", o.Train, func(fg Figures) report.Summary { return fg.Train }
 	}
 	p := report.Page{
 		Title: fmt.Sprintf("Training of %s %s", prog.Name, prog.Version),
-		Subtitle: fmt.Sprintf("%s on %s · %d training rows, %d validation rows · seed %d · best epoch %d of %d",
-			filepath.Base(info.PolicyFile), filepath.Base(info.DataFile), len(o.Train), len(o.Valid), info.Seed, o.Result.BestEpoch, len(o.Result.History)),
+		Subtitle: fmt.Sprintf("%s on %s · %d fit rows, %d selection rows, %d test rows · seed %d · selected by %s: epoch %d of %d",
+			filepath.Base(info.PolicyFile), filepath.Base(info.DataFile), len(o.Train), len(o.Valid), len(o.Test), info.Seed, o.Select, o.Result.BestEpoch, len(o.Result.History)),
 	}
 	card := func(label string, s report.Float, note string) {
 		p.Summary = append(p.Summary, report.KV{Label: label, Value: fixed4(s), Note: note})
@@ -56,6 +56,9 @@ func (o *Outcome) Page(prog *vm.Program, changes []Change, info PageInfo) report
 	)
 
 	var trainLoss, validLoss, validAUC []report.Point
+	// Epoch 0 is the policy as written: a candidate too.
+	validLoss = append(validLoss, report.Point{FPR: 0, TPR: o.Result.Start.ValidLogLoss})
+	validAUC = append(validAUC, report.Point{FPR: 0, TPR: o.Result.Start.ValidAUC})
 	for _, h := range o.Result.History {
 		x := float64(h.Epoch)
 		trainLoss = append(trainLoss, report.Point{FPR: x, TPR: h.TrainLoss})
@@ -64,9 +67,9 @@ func (o *Outcome) Page(prog *vm.Program, changes []Change, info PageInfo) report
 	}
 	p.Curves = append(p.Curves,
 		report.Chart{Title: "Loss per epoch", XLabel: "epoch", YLabel: "loss",
-			Series: []report.Series{{Name: "training loss (soft, with penalties)", Points: trainLoss}, {Name: "validation log loss (hard)", Points: validLoss}}},
-		report.Chart{Title: "Validation AUC per epoch (hard)", XLabel: "epoch", YLabel: "AUC",
-			Series: []report.Series{{Name: "validation AUC", Points: validAUC}}},
+			Series: []report.Series{{Name: "training loss (soft, with penalties)", Points: trainLoss}, {Name: "selection log loss (hard)", Points: validLoss}}},
+		report.Chart{Title: "Selection AUC per epoch (hard)", XLabel: "epoch", YLabel: "AUC",
+			Series: []report.Series{{Name: "selection AUC", Points: validAUC}}},
 	)
 	labelsOf := func(d []float64) ([]float64, []bool) {
 		var s []float64
@@ -88,12 +91,12 @@ func (o *Outcome) Page(prog *vm.Program, changes []Change, info PageInfo) report
 	p.Histograms = append(p.Histograms, report.ScoreHistogram("Scores after training ("+split+" rows)", as, al))
 
 	// Figures table.
-	ft := report.Table{Title: "Figures", Columns: []string{"Policy", "Split", "AUC", "KS", "Log loss", "Recall @ 1% FPR", "Recall @ 5% FPR"}}
+	ft := report.Table{Title: "Figures", Columns: []string{"Policy", "Rows", "AUC", "KS", "Log loss", "Recall @ 1% FPR", "Recall @ 5% FPR"}}
 	add := func(name string, fg Figures) {
 		for _, sp := range []struct {
 			n string
 			s report.Summary
-		}{{"train", fg.Train}, {"valid", fg.Valid}} {
+		}{{"fit", fg.Train}, {"selection", fg.Valid}, {"test", fg.Test}} {
 			if sp.s.Rows == 0 {
 				continue
 			}
@@ -156,6 +159,45 @@ func (o *Outcome) Page(prog *vm.Program, changes []Change, info PageInfo) report
 		pt.Rows = append(pt.Rows, []string{c.Name, c.Kind.String(), c.Old, c.New, note})
 	}
 	p.Tables = append(p.Tables, ft, rt, pt)
+	return p
+}
+
+// Page is the --report page of a run: Outcome.Page plus the support
+// flags, sign changes, reason notes and suggested rules.
+func (r *RunResult) Page(info PageInfo) report.Page {
+	p := r.Outcome.Page(r.opts.Prog, r.Changes, info)
+	st := report.Table{Title: "Rule support (fit rows)", Columns: []string{"Rule", "Fires before", "Fires after", "Flag"}}
+	for _, s := range r.Support {
+		st.Rows = append(st.Rows, []string{s.Rule, pct2(report.Float(s.Before)), pct2(report.Float(s.After)), s.Flag})
+	}
+	p.Tables = append(p.Tables, st)
+	if len(r.Signs) > 0 {
+		t := report.Table{Title: "Weights the data pulls across 0", Columns: []string{"Rule", "Old", "New", "What happened"}}
+		for _, s := range r.Signs {
+			what := "changed sign (allowed by --allow-flip)"
+			if s.Held {
+				what = "held at 0: sign flip refused"
+			}
+			t.Rows = append(t.Rows, []string{s.Rule, s.Old, s.New, what})
+		}
+		p.Tables = append(p.Tables, t)
+	}
+	if len(r.Reasons) > 0 {
+		t := report.Table{Title: "Reasons quoting a moved threshold", Columns: []string{"Rule", "Before", "After", "Note"}}
+		for _, n := range r.Reasons {
+			t.Rows = append(t.Rows, []string{n.Rule, n.Old, n.New, n.Note})
+		}
+		p.Tables = append(p.Tables, t)
+	}
+	if len(r.Suggestions) > 0 {
+		t := report.Table{Title: "Suggested rules (selection rows; commented out in the tuned policy)",
+			Columns: []string{"Rule", "Condition", "Score", "Hit rate", "Bad rate", "Lift", "Log loss gain"}}
+		for _, s := range r.Suggestions {
+			t.Rows = append(t.Rows, []string{s.Name, s.Cond, fmt.Sprintf("%.2f", s.Weight), pct2(report.Float(s.HitRate)),
+				pct2(report.Float(s.BadRate)), fmt.Sprintf("%.2f", s.Lift), fmt.Sprintf("%.4f", s.Gain)})
+		}
+		p.Tables = append(p.Tables, t)
+	}
 	return p
 }
 

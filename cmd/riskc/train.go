@@ -213,7 +213,7 @@ func writeTrainOutputs(f trainFlags, res *rules.RunResult, stdout, stderr io.Wri
 		if res.Baseline != nil {
 			info.Baseline, info.BaselineColumns = &res.Baseline.Fig, len(res.Baseline.Columns)
 		}
-		page := res.Page(res.Prog(), res.Changes, info)
+		page := res.Page(info)
 		if err := writeFile(f.reportHTML, 0o644, func(w io.Writer) error { return report.WriteHTML(w, page) }); err != nil {
 			return err
 		}
