@@ -103,6 +103,9 @@ func TestSuggestionsImproveIncompletePolicy(t *testing.T) {
 	for _, s := range res.Suggestions {
 		t.Logf("%s: %s score %.2f hit %.3f bad %.3f lift %.2f gain %.4f", s.Name, s.Cond, s.Weight, s.HitRate, s.BadRate, s.Lift, s.Gain)
 	}
+	if !res.Suggestions[0].Refined {
+		t.Error("training did not refine the first suggestion")
+	}
 	if !bytes.Contains(res.Tuned, []byte("# rule suggested_1\n#   when ")) {
 		t.Errorf("suggestions are not commented out at the end:\n%s", res.Tuned)
 	}

@@ -34,6 +34,10 @@ type Suggestion struct {
 	// Gain is the fall in selection log loss when the rule is added to the
 	// tuned policy and the suggestions before it; FitGain on the fit rows.
 	Gain, FitGain float64
+	// Refined reports whether training the suggestions as part of the
+	// policy (the tuned rules kept) moved their numbers.
+	Refined bool `json:"refined"`
+	parts   []part
 }
 
 // feature is a numeric value per row a suggestion can test.
@@ -48,9 +52,48 @@ type feature struct {
 
 // candidate is one condition with its firing per row.
 type candidate struct {
-	cond string
-	fire []bool
-	f    [2]int // features it reads (-1 unused)
+	cond  string
+	fire  []bool
+	parts []part
+}
+
+// part is one comparison of a candidate: feature OP value.
+type part struct {
+	f     int
+	op    string
+	value float64
+	text  string
+}
+
+// condition writes parts in policy syntax.
+func condition(feats []feature, parts []part) string {
+	var s []string
+	for _, p := range parts {
+		f := feats[p.f]
+		c := f.name + " " + p.op + " " + p.text
+		if f.optional {
+			c = "exists(" + f.name + ") and " + c
+		}
+		s = append(s, c)
+	}
+	return strings.Join(s, " and ")
+}
+
+// fires computes where parts all hold.
+func fires(feats []feature, parts []part, n int) []bool {
+	fire := make([]bool, n)
+	for k := range fire {
+		fire[k] = true
+		for _, p := range parts {
+			f := feats[p.f]
+			x := f.vals[k]
+			if (f.present != nil && f.present[k] != 1) || !(p.op == ">" && x > p.value || p.op == "<" && x < p.value) {
+				fire[k] = false
+				break
+			}
+		}
+	}
+	return fire
 }
 
 const suggestSample = 20000 // fit rows searched at most
@@ -101,7 +144,7 @@ func (r *RunResult) suggest(reqs []*vm.Request) error {
 		for i := 0; i < len(top); i++ {
 			for j := i + 1; j < len(top); j++ {
 				a, b := top[i].c, top[j].c // the same feature twice makes a band
-				c := &candidate{cond: a.cond + " and " + b.cond, fire: make([]bool, len(a.fire)), f: [2]int{a.f[0], b.f[0]}}
+				c := &candidate{cond: a.cond + " and " + b.cond, fire: make([]bool, len(a.fire)), parts: []part{a.parts[0], b.parts[0]}}
 				for k := range c.fire {
 					c.fire[k] = a.fire[k] && b.fire[k]
 				}
@@ -135,7 +178,7 @@ func (r *RunResult) suggest(reqs []*vm.Request) error {
 			}
 		}
 		sg := Suggestion{Name: fmt.Sprintf("suggested_%d", len(out)+1), Cond: best.c.cond, Weight: math.Round(best.w*100) / 100,
-			HitRate: float64(hits) / float64(len(sel)), Gain: bestGain, FitGain: best.gain}
+			HitRate: float64(hits) / float64(len(sel)), Gain: bestGain, FitGain: best.gain, parts: best.c.parts}
 		if hits > 0 && base > 0 {
 			sg.BadRate = bads / float64(hits)
 			sg.Lift = sg.BadRate / base
@@ -148,8 +191,89 @@ func (r *RunResult) suggest(reqs []*vm.Request) error {
 		}
 	}
 	r.Suggestions = out
-	if len(out) > 0 {
-		r.Tuned = append(r.Tuned, r.SuggestionSource()...)
+	if len(out) == 0 {
+		return nil
+	}
+	if err := r.refine(reqs, feats); err != nil {
+		return err
+	}
+	r.Tuned = append(r.Tuned, r.SuggestionSource()...)
+	return nil
+}
+
+// refine trains the suggestions' thresholds and weights the way the
+// policy's own are trained: the tuned policy with the suggestions active
+// is tuned again with only their parameters free, and the result is kept
+// if it beats the grid-search numbers on the selection rows (the epoch-0
+// check of Tune). Figures are then recomputed for the refined rules.
+func (r *RunResult) refine(reqs []*vm.Request, feats []feature) error {
+	src := Uncomment(append(append([]byte(nil), r.Tuned...), r.SuggestionSource()...))
+	pol, diags := compiler.CheckSource(r.opts.PolicyPath, src, compiler.Options{})
+	if diags.HasErrors() {
+		return fmt.Errorf("internal error: the suggestions do not check: %v", diags.Err())
+	}
+	prog, ir, err := compiler.Compile(pol, compiler.CompileOptions{})
+	if err != nil {
+		return err
+	}
+	opts := r.opts.Options
+	opts.Progress, opts.MaxReviewRate, opts.AllowFlip = nil, 0, []string{"*"}
+	opts.Test = r.Test
+	opts.Trainable = func(p vm.Param) bool { return strings.HasPrefix(p.Name, "suggested_") }
+	o, err := Tune(prog, ir, reqs, r.Labels, opts)
+	if err != nil {
+		return fmt.Errorf("refining: %w", err)
+	}
+	o.Result.Graph.Close()
+	if !o.Improved {
+		return nil
+	}
+	byRule := map[string][]int{}
+	for i, prm := range prog.Params {
+		byRule[RuleOf(prm)] = append(byRule[RuleOf(prm)], i)
+	}
+	offset := make([]float64, len(reqs))
+	for i, s := range r.HardDec.Scores {
+		s = math.Min(1-1e-9, math.Max(1e-9, s))
+		offset[i] = math.Log(s / (1 - s))
+	}
+	base := badRate(r.Labels, r.Valid)
+	for k := range r.Suggestions {
+		sg := &r.Suggestions[k]
+		j := 0
+		for _, i := range byRule[sg.Name] {
+			switch prog.Params[i].Kind {
+			case vm.Threshold:
+				if j < len(sg.parts) && o.Texts[i] != sg.parts[j].text {
+					sg.parts[j].text, sg.parts[j].value, sg.Refined = o.Texts[i], o.Values[i], true
+				}
+				j++
+			case vm.Weight:
+				if w := o.Values[i]; w != sg.Weight {
+					sg.Weight, sg.Refined = w, true
+				}
+			}
+		}
+		sg.Cond = condition(feats, sg.parts)
+		fire := fires(feats, sg.parts, len(reqs))
+		sg.Gain = logLossGain(fire, sg.Weight, offset, r.Labels, r.Valid)
+		hits, bads := 0, 0.0
+		for _, i := range r.Valid {
+			if fire[i] {
+				hits++
+				bads += r.Labels[i]
+			}
+		}
+		sg.HitRate, sg.BadRate, sg.Lift = float64(hits)/float64(max(1, len(r.Valid))), 0, 0
+		if hits > 0 && base > 0 {
+			sg.BadRate = bads / float64(hits)
+			sg.Lift = sg.BadRate / base
+		}
+		for i, f := range fire {
+			if f {
+				offset[i] += sg.Weight
+			}
+		}
 	}
 	return nil
 }
@@ -240,16 +364,8 @@ func (r *RunResult) singleCandidates(feats []feature, fit []int) []candidate {
 			}
 			seen[text] = true
 			for _, op := range []string{">", "<"} {
-				cond := f.name + " " + op + " " + text
-				if f.optional {
-					cond = "exists(" + f.name + ") and " + cond
-				}
-				c := candidate{cond: cond, fire: make([]bool, len(f.vals)), f: [2]int{fi, -1}}
-				for k, x := range f.vals {
-					ok := f.present == nil || f.present[k] == 1
-					c.fire[k] = ok && ((op == ">" && x > v) || (op == "<" && x < v))
-				}
-				out = append(out, c)
+				parts := []part{{f: fi, op: op, value: v, text: text}}
+				out = append(out, candidate{cond: condition(feats, parts), fire: fires(feats, parts, len(f.vals)), parts: parts})
 			}
 		}
 	}

@@ -34,6 +34,9 @@ type Options struct {
 	MaxReviewRate float64
 	// Models serves model calls (nil: on_error values).
 	Models vm.ModelRunner
+	// Trainable, when set, limits training to the parameters it accepts;
+	// the others keep their values.
+	Trainable func(vm.Param) bool
 }
 
 // Figures are the score figures of one policy on each role of rows: fit
@@ -137,6 +140,13 @@ func Tune(prog *vm.Program, ir *compiler.IR, reqs []*vm.Request, labels []float6
 	p, err := NewProblem(prog, ir)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Trainable != nil {
+		for i, prm := range prog.Params {
+			if !p.frozen[i] && !opts.Trainable(prm) {
+				p.frozen[i], p.why[i] = true, "not selected for training"
+			}
+		}
 	}
 	o := &Outcome{Problem: p, Labels: labels, Select: opts.Select}
 	o.Train, o.Valid, o.Test = Split3(labels, opts.ValidFrac, opts.TestFrac, opts.Test, opts.Seed)
