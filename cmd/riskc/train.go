@@ -100,6 +100,10 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "riskc train: --epochs and --batch must be at least 1, --lr and --pos-weight positive, --l2, --max-shift and --suggest not negative, --min-support in [0, 0.5)")
 		return exitUsage
 	}
+	if f.suggest > 0 && f.validFrac == 0 {
+		fmt.Fprintln(stderr, "riskc train: --suggest validates suggestions on the selection rows: --valid-frac must be positive")
+		return exitUsage
+	}
 	if f.test != "" && f.holdoutOut != "" {
 		fmt.Fprintln(stderr, "riskc train: --holdout-out writes the --test-frac rows; with --test the test file is the hold-out")
 		return exitUsage

@@ -117,7 +117,7 @@ func TestTrainUsageErrors(t *testing.T) {
 		"--label", "Class", "--positive", "Bad", "-o", filepath.Join(t.TempDir(), "x.risk")}
 	for _, extra := range [][]string{
 		{"--valid-frac", "1"}, {"--valid-frac", "0.5", "--test-frac", "0.5"}, {"--select", "f1"}, {"--min-support", "0.6"},
-		{"--max-shift", "-1"}, {"--suggest", "-2"}, {"--test", "t.csv", "--holdout-out", "h.csv"}, {"--max-review-rate", "2"}, {"--epochs", "0"}, {"--batch", "0"},
+		{"--max-shift", "-1"}, {"--suggest", "-2"}, {"--test", "t.csv", "--holdout-out", "h.csv"}, {"--suggest", "2", "--valid-frac", "0"}, {"--max-review-rate", "2"}, {"--epochs", "0"}, {"--batch", "0"},
 		{"--lr", "-1"}, {"--l2", "-0.5"}, {"--pos-weight", "0"},
 	} {
 		var out, errb bytes.Buffer
