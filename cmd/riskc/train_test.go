@@ -193,3 +193,54 @@ func TestTrainCannotImprove(t *testing.T) {
 		t.Errorf("eval --strict: exit %d, %q", code, errb.String())
 	}
 }
+
+// TestTrainTestFile: --test FILE rows are the test role (reported only),
+// and riskc eval on that file reproduces the test figures.
+func TestTrainTestFile(t *testing.T) {
+	dir := t.TempDir()
+	raw, err := os.ReadFile("../../examples/credit/german_credit.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(strings.TrimRight(string(raw), "\n"), "\n")
+	data, test := filepath.Join(dir, "data.csv"), filepath.Join(dir, "test.csv")
+	if err := os.WriteFile(data, []byte(strings.Join(lines[:801], "")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(test, []byte(lines[0]+strings.Join(lines[801:], "")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	metrics := filepath.Join(dir, "m.json")
+	tuned := filepath.Join(dir, "tuned.risk")
+	var out, errb bytes.Buffer
+	args := []string{"train", "--policy", "../../examples/credit/credit.risk", "--data", data, "--test", test,
+		"--label", "Class", "--positive", "Bad", "-q", "-o", tuned, "--metrics-json", metrics}
+	if code := runMain(args, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	var m struct {
+		FitRows   int `json:"fit_rows"`
+		SelRows   int `json:"selection_rows"`
+		TestRows  int `json:"test_rows"`
+		AfterHard struct {
+			Test struct{ AUC float64 } `json:"test"`
+		} `json:"after_hard"`
+	}
+	b, err := os.ReadFile(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.TestRows != 200 || m.SelRows != 160 || m.FitRows != 640 || !strings.Contains(out.String(), "test (hold-out) (200 rows)") {
+		t.Errorf("rows fit %d selection %d test %d\n%s", m.FitRows, m.SelRows, m.TestRows, out.String())
+	}
+	out.Reset()
+	if code := runMain([]string{"eval", "--policy", tuned, "--data", test, "--label", "Class", "--positive", "Bad"}, &out, &errb); code != exitOK {
+		t.Fatalf("eval: exit %d %s", code, errb.String())
+	}
+	if want := fmt.Sprintf("auc        %.4f", m.AfterHard.Test.AUC); !strings.Contains(out.String(), want) {
+		t.Errorf("eval on the test file:\n%s\nwant %q", out.String(), want)
+	}
+}
