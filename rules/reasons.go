@@ -13,11 +13,12 @@ import (
 // ReasonNote is what the write-back did about a number in a rule's reason
 // that quotes a threshold training moved.
 type ReasonNote struct {
-	Rule      string
-	Line      int
-	Old, New  string // the reason text before and after
-	Rewritten bool   // false: a warning, Note says why
-	Note      string
+	Rule      string `json:"rule"`
+	Line      int    `json:"line"`
+	Old       string `json:"old"` // the reason text before and after
+	New       string `json:"new"`
+	Rewritten bool   `json:"rewritten"` // false: a warning, Note says why
+	Note      string `json:"note,omitempty"`
 }
 
 // RewriteReasons updates reason texts that quote a threshold training

@@ -25,15 +25,17 @@ import (
 // picked greedily, each on top of those picked before; one that does not
 // lower the selection log loss is not proposed.
 type Suggestion struct {
-	Name    string
-	Cond    string  // the condition, in policy syntax
-	Weight  float64 // the fitted score weight
-	HitRate float64 // on the selection rows
-	BadRate float64
-	Lift    float64 // BadRate over the selection rows' bad rate
+	Name    string  `json:"name"`
+	Cond    string  `json:"condition"` // in policy syntax
+	Weight  float64 `json:"weight"`    // the fitted score weight
+	HitRate float64 `json:"hit_rate"`  // on the selection rows
+	BadRate float64 `json:"bad_rate"`
+	Lift    float64 `json:"lift"` // BadRate over the selection rows' bad rate
 	// Gain is the fall in selection log loss when the rule is added to the
-	// tuned policy and the suggestions before it; FitGain on the fit rows.
-	Gain, FitGain float64
+	// tuned policy and the suggestions before it; FitGain on the fit rows
+	// (before refinement).
+	Gain    float64 `json:"gain"`
+	FitGain float64 `json:"fit_gain"`
 	// Refined reports whether training the suggestions as part of the
 	// policy (the tuned rules kept) moved their numbers.
 	Refined bool `json:"refined"`

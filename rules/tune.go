@@ -82,17 +82,19 @@ type Outcome struct {
 
 // RuleSupport is how often a rule fires on the fit rows.
 type RuleSupport struct {
-	Rule          string
-	Before, After float64 // share of fit rows it fires on
-	Flag          string  // why the rule is flagged ("" when it is not)
+	Rule   string  `json:"rule"`
+	Before float64 `json:"before"` // share of fit rows it fires on
+	After  float64 `json:"after"`
+	Flag   string  `json:"flag,omitempty"` // why the rule is flagged ("" when it is not)
 }
 
 // SignChange is a weight whose sign the data disputes.
 type SignChange struct {
-	Param    int
-	Rule     string
-	Old, New string
-	Held     bool // the sign constraint held it at 0 (a flip refused)
+	Param int    `json:"-"`
+	Rule  string `json:"rule"`
+	Old   string `json:"old"`
+	New   string `json:"new"`
+	Held  bool   `json:"held"` // the sign constraint held it at 0 (a flip refused)
 }
 
 // Split shuffles the labelled rows with seed and holds out frac of them;
