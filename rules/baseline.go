@@ -105,24 +105,53 @@ func alignRecord(t *dataset.Table, header []string, rec int) []string {
 	return out
 }
 
+// encoding is how one source column becomes design columns.
+type encoding struct {
+	col     int
+	numeric bool
+	mean    float64
+	missing bool     // numeric with missing values: add an indicator
+	levels  []string // text: one 0/1 column per level
+}
+
 // FitBaseline fits the baseline on the fit rows of recs (text records in
 // header's columns), skipping the columns in skip; texts in na are
 // missing values. sel and test rows get figures only.
 func FitBaseline(header []string, recs [][]string, skip, na map[string]bool, labels []float64, fit, sel, test []int) (*Baseline, error) {
-	b := &Baseline{}
-	type enc struct {
-		col     int
-		numeric bool
-		mean    float64
-		missing bool     // numeric with missing values: add an indicator
-		levels  []string // text
+	b, encs := encodeColumns(header, recs, skip, na, fit)
+	if len(b.Columns) == 0 {
+		return nil, errors.New("no usable column")
 	}
-	var encs []enc
+	xs := make([][]float64, len(recs))
+	for i, rec := range recs {
+		xs[i] = designRow(encs, rec, na, len(b.Columns))
+	}
+	tx, ty := make([][]float64, 0, len(fit)), make([]float64, 0, len(fit))
+	for _, r := range fit {
+		tx, ty = append(tx, xs[r]), append(ty, labels[r])
+	}
+	m, err := FitLogReg(tx, ty, 1)
+	if err != nil {
+		return nil, err
+	}
+	scores := make([]float64, len(xs))
+	for i := range xs {
+		scores[i] = m.Predict(xs[i])
+	}
+	b.Fig = Figures{Train: Summary(scores, labels, fit), Valid: Summary(scores, labels, sel), Test: Summary(scores, labels, test),
+		All: Summary(scores, labels, allLabelled(labels))}
+	return b, nil
+}
+
+// encodeColumns decides, on the fit rows, how each column is used.
+func encodeColumns(header []string, recs [][]string, skip, na map[string]bool, fit []int) (*Baseline, []encoding) {
+	b := &Baseline{}
+	var encs []encoding
 	for j, name := range header {
 		if skip[name] {
 			continue
 		}
-		e := enc{col: j, numeric: true}
+		e := encoding{col: j, numeric: true}
 		sum, n := 0.0, 0
 		levels := map[string]bool{}
 		for _, r := range fit {
@@ -164,48 +193,36 @@ func FitBaseline(header []string, recs [][]string, skip, na map[string]bool, lab
 		}
 		encs = append(encs, e)
 	}
-	if len(b.Columns) == 0 {
-		return nil, errors.New("no usable column")
-	}
-	row := func(rec []string) []float64 {
-		x := make([]float64, 0, len(b.Columns))
-		for _, e := range encs {
-			v := strings.TrimSpace(rec[e.col])
-			if e.numeric {
-				f, err := strconv.ParseFloat(v, 64)
-				miss := na[v] || err != nil
-				if miss {
-					f = e.mean
-				}
-				x = append(x, f)
-				if e.missing {
-					x = append(x, map[bool]float64{true: 1, false: 0}[miss])
-				}
-				continue
-			}
-			for _, l := range e.levels {
-				x = append(x, map[bool]float64{true: 1, false: 0}[v == l])
-			}
+	return b, encs
+}
+
+// designRow encodes one record: numbers as they are (a missing one is the
+// fit mean, with its indicator), texts one-hot (an unseen level is all 0).
+func designRow(encs []encoding, rec []string, na map[string]bool, width int) []float64 {
+	x := make([]float64, 0, width)
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
 		}
-		return x
+		return 0
 	}
-	xs := make([][]float64, len(recs))
-	for i, rec := range recs {
-		xs[i] = row(rec)
+	for _, e := range encs {
+		v := strings.TrimSpace(rec[e.col])
+		if e.numeric {
+			f, err := strconv.ParseFloat(v, 64)
+			miss := na[v] || err != nil
+			if miss {
+				f = e.mean
+			}
+			x = append(x, f)
+			if e.missing {
+				x = append(x, b2f(miss))
+			}
+			continue
+		}
+		for _, l := range e.levels {
+			x = append(x, b2f(v == l))
+		}
 	}
-	tx, ty := make([][]float64, 0, len(fit)), make([]float64, 0, len(fit))
-	for _, r := range fit {
-		tx, ty = append(tx, xs[r]), append(ty, labels[r])
-	}
-	m, err := FitLogReg(tx, ty, 1)
-	if err != nil {
-		return nil, err
-	}
-	scores := make([]float64, len(xs))
-	for i := range xs {
-		scores[i] = m.Predict(xs[i])
-	}
-	all := allLabelled(labels)
-	b.Fig = Figures{Train: Summary(scores, labels, fit), Valid: Summary(scores, labels, sel), Test: Summary(scores, labels, test), All: Summary(scores, labels, all)}
-	return b, nil
+	return x
 }

@@ -105,95 +105,25 @@ func (r *RunResult) suggest(reqs []*vm.Request) error {
 	if err != nil {
 		return err
 	}
-	fit, sel := r.Train, r.Valid
-	if len(sel) == 0 {
+	if len(r.Valid) == 0 {
 		return fmt.Errorf("no selection rows to validate suggestions on (--valid-frac 0)")
 	}
-	if len(fit) > suggestSample {
-		step := float64(len(fit)) / suggestSample
-		s := make([]int, 0, suggestSample)
-		for k := 0; k < suggestSample; k++ {
-			s = append(s, fit[int(float64(k)*step)])
-		}
-		fit = s
-	}
-	offset := make([]float64, len(reqs))
-	for i, s := range r.HardDec.Scores {
-		s = math.Min(1-1e-9, math.Max(1e-9, s))
-		offset[i] = math.Log(s / (1 - s))
-	}
-	singles := r.singleCandidates(feats, fit)
-	base := badRate(r.Labels, sel)
-	var out []Suggestion
+	sr := r.newSearch()
+	singles := r.singleCandidates(feats, sr.fit)
 	used := map[string]bool{}
-	for len(out) < r.opts.Suggest {
-		type scored struct {
-			c       *candidate
-			w, gain float64
-		}
-		var ss []scored
-		for i := range singles {
-			if used[singles[i].cond] {
-				continue
-			}
-			w, g := fitWeight(singles[i].fire, offset, r.Labels, fit)
-			ss = append(ss, scored{&singles[i], w, g})
-		}
-		sort.Slice(ss, func(i, j int) bool { return ss[i].gain > ss[j].gain })
-		top := ss[:min(len(ss), 12)]
-		var pool []scored
-		pool = append(pool, top...)
-		for i := 0; i < len(top); i++ {
-			for j := i + 1; j < len(top); j++ {
-				a, b := top[i].c, top[j].c // the same feature twice makes a band
-				c := &candidate{cond: a.cond + " and " + b.cond, fire: make([]bool, len(a.fire)), parts: []part{a.parts[0], b.parts[0]}}
-				for k := range c.fire {
-					c.fire[k] = a.fire[k] && b.fire[k]
-				}
-				if used[c.cond] {
-					continue
-				}
-				w, g := fitWeight(c.fire, offset, r.Labels, fit)
-				pool = append(pool, scored{c, w, g})
-			}
-		}
-		var best *scored
-		bestGain := 0.0
-		for k := range pool {
-			s := &pool[k]
-			if !(s.gain > 0) || !supported(s.c.fire, fit, r.opts.MinSupport) {
-				continue
-			}
-			if g := logLossGain(s.c.fire, s.w, offset, r.Labels, sel); g > bestGain {
-				best, bestGain = s, g
-			}
-		}
+	for len(r.Suggestions) < r.opts.Suggest {
+		best, gain := sr.next(singles, used)
 		if best == nil {
 			break
 		}
 		used[best.c.cond] = true
-		hits, bads := 0, 0.0
-		for _, k := range sel {
-			if best.c.fire[k] {
-				hits++
-				bads += r.Labels[k]
-			}
-		}
-		sg := Suggestion{Name: fmt.Sprintf("suggested_%d", len(out)+1), Cond: best.c.cond, Weight: math.Round(best.w*100) / 100,
-			HitRate: float64(hits) / float64(len(sel)), Gain: bestGain, FitGain: best.gain, parts: best.c.parts}
-		if hits > 0 && base > 0 {
-			sg.BadRate = bads / float64(hits)
-			sg.Lift = sg.BadRate / base
-		}
-		out = append(out, sg)
-		for k, f := range best.c.fire {
-			if f {
-				offset[k] += sg.Weight
-			}
-		}
+		sg := Suggestion{Name: fmt.Sprintf("suggested_%d", len(r.Suggestions)+1), Cond: best.c.cond, Weight: math.Round(best.w*100) / 100,
+			Gain: gain, FitGain: best.gain, parts: best.c.parts}
+		sr.describe(&sg, best.c.fire)
+		r.Suggestions = append(r.Suggestions, sg)
+		sr.add(best.c.fire, sg.Weight)
 	}
-	r.Suggestions = out
-	if len(out) == 0 {
+	if len(r.Suggestions) == 0 {
 		return nil
 	}
 	if err := r.refine(reqs, feats); err != nil {
@@ -201,6 +131,106 @@ func (r *RunResult) suggest(reqs []*vm.Request) error {
 	}
 	r.Tuned = append(r.Tuned, r.SuggestionSource()...)
 	return nil
+}
+
+// search is the state of the greedy search: the logit of every row under
+// the tuned policy plus the suggestions picked so far.
+type search struct {
+	offset, labels []float64
+	fit, sel       []int // fit rows (at most suggestSample), selection rows
+	base           float64
+	minSupport     float64
+}
+
+// scored is a candidate with its fitted weight and fit-row gain.
+type scored struct {
+	c       *candidate
+	w, gain float64
+}
+
+func (r *RunResult) newSearch() *search {
+	sr := &search{offset: make([]float64, len(r.Labels)), labels: r.Labels, fit: r.Train, sel: r.Valid,
+		base: badRate(r.Labels, r.Valid), minSupport: r.opts.MinSupport}
+	if len(sr.fit) > suggestSample {
+		step := float64(len(sr.fit)) / suggestSample
+		s := make([]int, 0, suggestSample)
+		for k := 0; k < suggestSample; k++ {
+			s = append(s, sr.fit[int(float64(k)*step)])
+		}
+		sr.fit = s
+	}
+	for i, s := range r.HardDec.Scores {
+		s = math.Min(1-1e-9, math.Max(1e-9, s))
+		sr.offset[i] = math.Log(s / (1 - s))
+	}
+	return sr
+}
+
+// next returns the candidate (a single condition, or a pair of the 12
+// best singles on the fit rows) that lowers the selection log loss most,
+// with that gain; nil when none lowers it.
+func (sr *search) next(singles []candidate, used map[string]bool) (*scored, float64) {
+	var ss []scored
+	for i := range singles {
+		if !used[singles[i].cond] {
+			w, g := fitWeight(singles[i].fire, sr.offset, sr.labels, sr.fit)
+			ss = append(ss, scored{&singles[i], w, g})
+		}
+	}
+	sort.Slice(ss, func(i, j int) bool { return ss[i].gain > ss[j].gain })
+	top := ss[:min(len(ss), 12)]
+	pool := append([]scored(nil), top...)
+	for i := 0; i < len(top); i++ {
+		for j := i + 1; j < len(top); j++ {
+			a, b := top[i].c, top[j].c // the same feature twice makes a band
+			c := &candidate{cond: a.cond + " and " + b.cond, fire: make([]bool, len(a.fire)), parts: []part{a.parts[0], b.parts[0]}}
+			for k := range c.fire {
+				c.fire[k] = a.fire[k] && b.fire[k]
+			}
+			if !used[c.cond] {
+				w, g := fitWeight(c.fire, sr.offset, sr.labels, sr.fit)
+				pool = append(pool, scored{c, w, g})
+			}
+		}
+	}
+	var best *scored
+	bestGain := 0.0
+	for k := range pool {
+		s := &pool[k]
+		if !(s.gain > 0) || !supported(s.c.fire, sr.fit, sr.minSupport) {
+			continue
+		}
+		if g := logLossGain(s.c.fire, s.w, sr.offset, sr.labels, sr.sel); g > bestGain {
+			best, bestGain = s, g
+		}
+	}
+	return best, bestGain
+}
+
+// add puts a picked rule's weight into the rows it fires on.
+func (sr *search) add(fire []bool, w float64) {
+	for k, f := range fire {
+		if f {
+			sr.offset[k] += w
+		}
+	}
+}
+
+// describe sets a suggestion's hit rate, bad rate and lift on the
+// selection rows.
+func (sr *search) describe(sg *Suggestion, fire []bool) {
+	hits, bads := 0, 0.0
+	for _, k := range sr.sel {
+		if fire[k] {
+			hits++
+			bads += sr.labels[k]
+		}
+	}
+	sg.HitRate, sg.BadRate, sg.Lift = float64(hits)/float64(max(1, len(sr.sel))), 0, 0
+	if hits > 0 && sr.base > 0 {
+		sg.BadRate = bads / float64(hits)
+		sg.Lift = sg.BadRate / sr.base
+	}
 }
 
 // refine trains the suggestions' thresholds and weights the way the
@@ -234,12 +264,7 @@ func (r *RunResult) refine(reqs []*vm.Request, feats []feature) error {
 	for i, prm := range prog.Params {
 		byRule[RuleOf(prm)] = append(byRule[RuleOf(prm)], i)
 	}
-	offset := make([]float64, len(reqs))
-	for i, s := range r.HardDec.Scores {
-		s = math.Min(1-1e-9, math.Max(1e-9, s))
-		offset[i] = math.Log(s / (1 - s))
-	}
-	base := badRate(r.Labels, r.Valid)
+	sr := r.newSearch()
 	for k := range r.Suggestions {
 		sg := &r.Suggestions[k]
 		j := 0
@@ -258,24 +283,9 @@ func (r *RunResult) refine(reqs []*vm.Request, feats []feature) error {
 		}
 		sg.Cond = condition(feats, sg.parts)
 		fire := fires(feats, sg.parts, len(reqs))
-		sg.Gain = logLossGain(fire, sg.Weight, offset, r.Labels, r.Valid)
-		hits, bads := 0, 0.0
-		for _, i := range r.Valid {
-			if fire[i] {
-				hits++
-				bads += r.Labels[i]
-			}
-		}
-		sg.HitRate, sg.BadRate, sg.Lift = float64(hits)/float64(max(1, len(r.Valid))), 0, 0
-		if hits > 0 && base > 0 {
-			sg.BadRate = bads / float64(hits)
-			sg.Lift = sg.BadRate / base
-		}
-		for i, f := range fire {
-			if f {
-				offset[i] += sg.Weight
-			}
-		}
+		sg.Gain = logLossGain(fire, sg.Weight, sr.offset, r.Labels, r.Valid)
+		sr.describe(sg, fire)
+		sr.add(fire, sg.Weight)
 	}
 	return nil
 }
