@@ -1,6 +1,8 @@
 // Package dataset reads labelled history — CSV with a header row, or JSON
 // Lines of decision requests — into VM requests for backtesting and
-// training. Every problem names the file, the line and the field.
+// training. Every problem names the file, the line and the field. Texts
+// listed as missing (Options.NA) leave an input absent; a row missing a
+// required input is skipped and counted, or refused (Options.Strict).
 package dataset
 
 import (

@@ -1,7 +1,10 @@
 // Package rules is the second back end of the policy compiler: it lowers a
 // policy's IR to a differentiable Gorgonia graph over a minibatch, trains
 // its thresholds and weights on labelled history, hardens the result back
-// into policy numbers, and writes them into the source.
+// into policy numbers, and writes them into the source. Run owns a whole
+// training run as riskc train performs it: fit, selection and test rows,
+// the check against the policy as written, sign and shift constraints,
+// support flags, reason texts, the baseline and suggested rules.
 //
 // The soft semantics (docs/TRAINING.md has the full story):
 //
