@@ -116,7 +116,7 @@ func (r *RunResult) suggest(reqs []*vm.Request) error {
 		if best == nil {
 			break
 		}
-		used[best.c.cond] = true
+		used[featureSet(best.c.parts)] = true
 		sg := Suggestion{Name: fmt.Sprintf("suggested_%d", len(r.Suggestions)+1), Cond: best.c.cond, Weight: math.Round(best.w*100) / 100,
 			Gain: gain, FitGain: best.gain, parts: best.c.parts}
 		sr.describe(&sg, best.c.fire)
@@ -167,12 +167,13 @@ func (r *RunResult) newSearch() *search {
 }
 
 // next returns the candidate (a single condition, or a pair of the 12
-// best singles on the fit rows) that lowers the selection log loss most,
-// with that gain; nil when none lowers it.
+// best singles on the fit rows) on features no suggestion reads yet
+// (used) that lowers the selection log loss most, with that gain; nil
+// when none lowers it.
 func (sr *search) next(singles []candidate, used map[string]bool) (*scored, float64) {
 	var ss []scored
 	for i := range singles {
-		if !used[singles[i].cond] {
+		if !used[featureSet(singles[i].parts)] {
 			w, g := fitWeight(singles[i].fire, sr.offset, sr.labels, sr.fit)
 			ss = append(ss, scored{&singles[i], w, g})
 		}
@@ -187,7 +188,7 @@ func (sr *search) next(singles []candidate, used map[string]bool) (*scored, floa
 			for k := range c.fire {
 				c.fire[k] = a.fire[k] && b.fire[k]
 			}
-			if !used[c.cond] {
+			if !used[featureSet(c.parts)] {
 				w, g := fitWeight(c.fire, sr.offset, sr.labels, sr.fit)
 				pool = append(pool, scored{c, w, g})
 			}
@@ -205,6 +206,18 @@ func (sr *search) next(singles []candidate, used map[string]bool) (*scored, floa
 		}
 	}
 	return best, bestGain
+}
+
+// featureSet names the features a candidate reads: a picked suggestion
+// retires every other candidate on the same features (a second threshold
+// on the same feature would mostly repeat it).
+func featureSet(parts []part) string {
+	ids := make([]int, len(parts))
+	for i, p := range parts {
+		ids[i] = p.f
+	}
+	sort.Ints(ids)
+	return fmt.Sprint(ids)
 }
 
 // add puts a picked rule's weight into the rows it fires on.

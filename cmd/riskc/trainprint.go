@@ -111,11 +111,18 @@ func printFigures(w io.Writer, res *rules.RunResult) {
 	gap := func(s, h report.Summary) string {
 		return fmt.Sprintf("auc %+.4f, logloss %+.4f", float64(h.AUC-s.AUC), float64(h.LogLoss-s.LogLoss))
 	}
-	fmt.Fprintf(w, "soft–hard gap (hard minus soft): selection %s", gap(res.Soft.Valid, res.Hard.Valid))
-	if len(res.Test) > 0 {
-		fmt.Fprintf(w, "; test %s", gap(res.Soft.Test, res.Hard.Test))
+	var gaps []string
+	for _, role := range roles[1:] {
+		if len(role.rows) > 0 {
+			gaps = append(gaps, strings.TrimSuffix(role.name, " (hold-out)")+" "+gap(role.pick(res.Soft), role.pick(res.Hard)))
+		}
 	}
-	fmt.Fprintln(w)
+	if len(gaps) > 0 {
+		fmt.Fprintf(w, "soft–hard gap (hard minus soft): %s\n", strings.Join(gaps, "; "))
+	}
+	if len(res.Valid) == 0 {
+		fmt.Fprintln(w, "warning: no selection rows (--valid-frac 0): the epoch and the check against the policy as written use the fit rows")
+	}
 	if len(res.Test) == 0 {
 		fmt.Fprintln(w, "warning: no test rows (--test-frac 0 and no --test): every figure above comes from rows that trained or chose the epoch")
 	}
