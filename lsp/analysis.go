@@ -42,43 +42,44 @@ type occurrence struct {
 // document: the parse, the check, the compiled program when the policy
 // has no errors, and an index of names.
 type analysis struct {
-	text  *text
-	file  *lang.File
-	pol   *compiler.Policy // nil when the file did not parse at all
-	prog  *vm.Program      // nil unless the policy checked clean
-	diags lang.ErrorList
-	decls []*decl
-	occ   []occurrence // sorted by start
+	text     *text
+	file     *lang.File
+	pol      *compiler.Policy // nil when the file did not parse at all
+	prog     *vm.Program      // nil unless the policy checked clean; see program
+	compiled bool
+	diags    lang.ErrorList
+	decls    []*decl
+	occ      []occurrence // sorted by start
 }
 
 // analyze parses and checks src. A file with syntax errors is still
 // checked, declaration by declaration, for navigation (its checker
 // diagnostics are dropped: they would be noise after a syntax error), so
 // go-to-definition keeps working while a line is half typed.
-func analyze(path, src string) *analysis {
+func analyze(p *parser, path, src string) *analysis {
 	a := &analysis{text: newText(src)}
-	f, err := lang.Parse(path, []byte(src))
-	a.file = f
-	if err != nil {
-		if l, ok := err.(lang.ErrorList); ok {
-			a.diags = l
-		} else {
-			a.diags.Add(lang.Pos{Line: 1, Col: 1}, "%v", err)
-		}
-	}
-	if f == nil {
-		return a
-	}
+	f, errs := p.parse(path, src)
+	a.file, a.diags = f, errs
 	pol, diags := compiler.Check(f, compiler.Options{CheckFiles: path != ""})
 	a.pol = pol
-	if err == nil {
+	if errs == nil {
 		a.diags = diags
-		if !diags.HasErrors() && pol != nil {
-			a.prog, _, _ = compiler.Compile(pol, compiler.CompileOptions{ReadFile: readOrEmpty})
-		}
 	}
 	a.index()
 	return a
+}
+
+// program compiles the policy for the parameter table hover shows; nil
+// when it has errors. Compiling costs as much as checking, so it happens
+// on the first hover after an edit, not on every keystroke.
+func (a *analysis) program() *vm.Program {
+	if !a.compiled {
+		a.compiled = true
+		if a.pol != nil && !a.diags.HasErrors() {
+			a.prog, _, _ = compiler.Compile(a.pol, compiler.CompileOptions{ReadFile: readOrEmpty})
+		}
+	}
+	return a.prog
 }
 
 // readOrEmpty reads list files for compilation; a missing file compiles
@@ -158,7 +159,7 @@ func (a *analysis) at(off int) *occurrence {
 
 // param returns the tunable parameter whose literal covers off, or nil.
 func (a *analysis) param(off int) *vm.Param {
-	if a.prog == nil {
+	if a.program() == nil {
 		return nil
 	}
 	for i := range a.prog.Params {
@@ -264,7 +265,7 @@ func (a *analysis) hoverRule(b *strings.Builder, d *decl) {
 	case n.Emit == nil:
 	case n.Emit.Score != nil:
 		fmt.Fprintf(b, " — emit score %s", lang.FormatExpr(n.Emit.Score))
-		if a.prog != nil {
+		if a.program() != nil {
 			if i := a.prog.ParamIndex(n.Name.Name + ".weight"); i >= 0 {
 				fmt.Fprintf(b, " (parameter `%s` = %g)", a.prog.Params[i].Name, a.prog.Params[i].Value)
 			}

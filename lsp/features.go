@@ -261,7 +261,7 @@ func (s *Server) semanticTokens(_ *glsp.Context, p *protocol.SemanticTokensParam
 		}
 		toks = append(toks, tok{o.start, o.end, tokenOf[o.decl.kind], mods})
 	}
-	if a.prog != nil {
+	if a.program() != nil {
 		for _, prm := range a.prog.Params {
 			toks = append(toks, tok{int(prm.Off), int(prm.End), tokenNumber, 0})
 		}

@@ -34,6 +34,7 @@ type document struct {
 	path    string // "" when the URI is not a file
 	version protocol.Integer
 	a       *analysis
+	parser  parser
 }
 
 // New returns a server with no open documents.
@@ -140,7 +141,7 @@ func (s *Server) update(ctx *glsp.Context, uri protocol.DocumentUri, version pro
 		s.docs[uri] = d
 	}
 	d.version = version
-	d.a = analyze(d.path, src)
+	d.a = analyze(&d.parser, d.path, src)
 	a := d.a
 	s.mu.Unlock()
 	params := protocol.PublishDiagnosticsParams{URI: uri, Diagnostics: diagnostics(a)}
