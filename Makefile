@@ -27,7 +27,7 @@ FUZZTIME     ?= 50000x # an exec count: time limits hit golang/go#75804 on Go 1.
 RISKD_POLICY ?= examples/loan
 RISKD_ADDR   ?= 127.0.0.1:8080
 
-.PHONY: build deps lint fmt-check test run bench fuzz load clean
+.PHONY: build deps chromium playground-bundle lint fmt-check test run bench fuzz load clean
 
 # The commit for --version when Go's own VCS stamp is missing (a git worktree,
 # GOFLAGS=-buildvcs=false); a stamp in the build info takes precedence.
@@ -40,8 +40,25 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/riskc ./cmd/riskc
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/riskd ./cmd/riskd
 
-# deps: install onnxruntime into third_party/onnxruntime/ once; a no-op afterwards.
-deps: $(ORT_LIB)
+# deps: install onnxruntime into third_party/onnxruntime/ once, and Debian's chromium
+# (the playground's browser test drives it) where missing; a no-op afterwards.
+deps: $(ORT_LIB) chromium
+
+# chromium: apt-get install it as root when no chromium is on PATH (or $$CHROMIUM is unset).
+chromium:
+	@if [ -n "$$CHROMIUM" ] || command -v chromium >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "==> apt-get install -y chromium (for the playground's browser test)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "make deps: chromium is missing: as root run apt-get install -y chromium (or set CHROMIUM to a Chrome binary)" >&2; exit 1; \
+	fi
+
+# playground-bundle: rebuild playground/static/editor.js (CodeMirror 6, pinned in
+# playground/web/package-lock.json) with esbuild, plus its licence file and input sums.
+# Needs npm; the Go build does not (the bundle is committed).
+playground-bundle:
+	cd playground/web && npm ci --no-audit --no-fund && npm run build
 
 $(ORT_REAL) $(ORT_LIB) &:
 	ORT_VERSION=$(ORT_VERSION) ./scripts/fetch-onnxruntime.sh

@@ -23,6 +23,10 @@ func TestDeps(t *testing.T) {
 		"backtest": {"dataset", "report", "vm", "windows"},
 		"models":   {"compiler", "vm", "windows"},
 		"rules":    {"compiler", "dataset", "lang", "report", "vm", "windows"},
+		// Editor-facing packages sit beside riskd and riskc: neither may
+		// reach into server/ or cmd/.
+		"lsp":        {"compiler", "lang", "vm"},
+		"playground": {"compiler", "lang", "vm", "windows"},
 	}
 	for pkg, want := range allowed {
 		p, err := build.ImportDir(pkg, 0)

@@ -49,6 +49,9 @@ func (s *Server) routes() http.Handler {
 		prometheus.Gatherers{s.metrics.reg, prometheus.DefaultGatherer},
 		promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError)},
 	))
+	for pattern, h := range s.mounts {
+		mux.Handle(pattern, h)
+	}
 	mux.HandleFunc("/", s.handleNotFound)
 	return mux
 }

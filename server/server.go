@@ -34,6 +34,10 @@ type Options struct {
 	// Models loads a version's ONNX models. Nil: model calls use the
 	// policy's on_error values and decisions are marked degraded.
 	Models ModelLoader
+	// Mounts adds handlers under their ServeMux patterns (riskd mounts
+	// the playground at /ui and /ui/). They share the server's listener
+	// and timeouts and own their limits.
+	Mounts map[string]http.Handler
 }
 
 // Server serves decisions. Create it with New, then Serve.
@@ -56,6 +60,7 @@ type Server struct {
 	bg         sync.WaitGroup
 	bufs       sync.Pool
 	handler    http.Handler
+	mounts     map[string]http.Handler
 	rejects    rateLog
 	stopOnce   sync.Once
 	stop       chan struct{}
@@ -94,6 +99,7 @@ func New(opts Options) (*Server, error) {
 		start: cfg, lim: cfg.Limits, adminToken: tok,
 		retryAfter: []string{strconv.Itoa(int((cfg.Limits.RetryAfter.D() + time.Second - 1) / time.Second))},
 		stop:       make(chan struct{}),
+		mounts:     opts.Mounts,
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	s.metrics = newMetrics(s)

@@ -24,6 +24,7 @@ type serveFlags struct {
 	logLevel, logFormat  string
 	adminToken           string
 	watch                string
+	ui                   bool
 	set                  map[string]bool
 }
 
@@ -41,6 +42,7 @@ requests finish. The admin token can also come from $RISKD_ADMIN_TOKEN.`, stderr
 	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: json or text")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer `token` for POST /v1/admin/reload (prefer $RISKD_ADMIN_TOKEN or the config)")
 	fs.StringVar(&f.watch, "watch", "", "reload on file change: `true|false` (default true, or the config's reload.watch)")
+	fs.BoolVar(&f.ui, "ui", false, "serve the policy playground at /ui (default off; or the config's ui.enabled)")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -64,7 +66,9 @@ requests finish. The admin token can also come from $RISKD_ADMIN_TOKEN.`, stderr
 	}
 	log := newLogger(cfg.Log, stderr)
 	tuneRuntime(cfg.Runtime, log)
-	srv, err := server.New(server.Options{Config: cfg, LoadConfig: f.load, Logger: log, Models: modelLoader(cfg)})
+	var srv *server.Server
+	mounts := uiMounts(cfg, log, func() []server.Source { return srv.Sources() })
+	srv, err = server.New(server.Options{Config: cfg, LoadConfig: f.load, Logger: log, Models: modelLoader(cfg), Mounts: mounts})
 	if err != nil {
 		log.Error("policies did not load; not starting", "err", err.Error())
 		fmt.Fprintf(stderr, "riskd: %v\n", err)
@@ -116,6 +120,9 @@ func (f *serveFlags) load() (*config.Config, error) {
 	}
 	if f.adminToken != "" {
 		cfg.Server.AdminToken, cfg.Server.AdminTokenFile = f.adminToken, ""
+	}
+	if f.set["ui"] {
+		cfg.UI.Enabled = f.ui
 	}
 	if f.watch != "" {
 		on := f.watch == "true"

@@ -33,6 +33,7 @@ type Config struct {
 	Reload   Reload             `yaml:"reload"`
 	State    State              `yaml:"state"`
 	Runtime  Runtime            `yaml:"runtime"`
+	UI       UI                 `yaml:"ui"`
 
 	// Path is the file the configuration was read from ("" for flags
 	// only). Relative paths in the file are resolved against its
@@ -164,6 +165,16 @@ type Runtime struct {
 	GCPercent int `yaml:"gc_percent"`
 	// MemoryLimit is a soft limit on the Go heap (GOMEMLIMIT); 0: none.
 	MemoryLimit ByteSize `yaml:"memory_limit"`
+}
+
+// UI configures the playground page at /ui (package playground).
+type UI struct {
+	// Enabled serves the page and its endpoints (default false: the page
+	// shows every served policy's source, thresholds included, to anyone
+	// who can reach the port; turn it on where that is fine).
+	Enabled bool `yaml:"enabled"`
+	// RatePerSecond bounds playground requests per second (default 20).
+	RatePerSecond float64 `yaml:"rate_per_second"`
 }
 
 // Default returns the configuration used for anything a file or flag
@@ -341,6 +352,9 @@ func (c *Config) Validate() error {
 		if p.Path == "" {
 			bad("policies[%d].path: must not be empty", i)
 		}
+	}
+	if c.UI.RatePerSecond < 0 {
+		bad("ui.rate_per_second: must not be negative")
 	}
 	if c.Reload.Debounce < 0 {
 		bad("reload.debounce: must not be negative")
