@@ -84,7 +84,7 @@ var keywords = []string{
 	"decide", "bias", "otherwise", "and", "or", "not", "in", "between", "true", "false", "fixed",
 	"optional", "default", "int", "float", "bool", "string", "time",
 	"count", "sum", "avg", "min", "max", "count_distinct",
-	"inputs", "output", "output_index", "timeout", "on_error",
+	"inputs", "output", "timeout", "on_error",
 }
 
 // completion offers every declared name, function and keyword; clients

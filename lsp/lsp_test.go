@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -342,5 +344,65 @@ func TestLSPCompletionSymbolsTokens(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no number token on the tunable threshold 0.45")
+	}
+}
+
+// TestLSPEditorFiles checks the VS Code extension's JSON files parse, the
+// grammar's patterns compile, and every keyword completion offers is
+// coloured by the grammar.
+func TestLSPEditorFiles(t *testing.T) {
+	for _, f := range []string{"package.json", "language-configuration.json", "syntaxes/risk.tmLanguage.json"} {
+		data, err := os.ReadFile("../editors/vscode/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	data, _ := os.ReadFile("../editors/vscode/syntaxes/risk.tmLanguage.json")
+	var g struct {
+		Repository map[string]struct {
+			Match    string
+			Patterns []struct{ Match, Name string }
+		}
+	}
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	var res []*regexp.Regexp
+	for name, r := range g.Repository {
+		pats := []string{r.Match}
+		for _, p := range r.Patterns {
+			pats = append(pats, p.Match)
+		}
+		for _, p := range pats {
+			if p == "" || strings.Contains(p, "(?=") {
+				continue // lookahead: Oniguruma has it, Go's regexp does not
+			}
+			re, err := regexp.Compile(p)
+			if err != nil {
+				t.Fatalf("grammar %s: %q: %v", name, p, err)
+			}
+			if name == "keyword" || name == "declaration" {
+				res = append(res, re)
+			}
+		}
+	}
+	for _, k := range keywords {
+		line := k + " x"
+		if k == "count" || k == "sum" || k == "avg" || k == "min" || k == "max" || k == "count_distinct" {
+			continue // aggregates: coloured only before "(" (a lookahead)
+		}
+		ok := false
+		for _, re := range res {
+			if loc := re.FindStringIndex(line); loc != nil && loc[0] == 0 {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("the grammar does not colour keyword %q", k)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package playground
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -49,9 +50,23 @@ type compiled struct {
 }
 
 // compile checks and compiles src the way riskc does, reading list files
-// only from the served policies.
+// only from the served policies. The page checks the text whenever typing
+// pauses and then runs that same text, so results are kept for the last
+// few texts (programs are immutable; every run takes its own machine).
 func (h *Handler) compile(req sourceRequest) compiled {
-	path := h.servedPath(req.Path)
+	path, served := h.servedPath(req.Path)
+	// The served program is in the key: a reload may have changed the
+	// list files the text reads.
+	key := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%p\x00%s", path, served, req.Source)))
+	if c, ok := h.cache.get(key); ok {
+		return c
+	}
+	c := h.compileNow(path, req)
+	h.cache.put(key, c)
+	return c
+}
+
+func (h *Handler) compileNow(path string, req sourceRequest) compiled {
 	pol, diags := compiler.CheckSource(path, []byte(req.Source), compiler.Options{})
 	out := compiled{diags: diagnostics(req.Source, diags)}
 	if diags.HasErrors() {
@@ -66,15 +81,15 @@ func (h *Handler) compile(req sourceRequest) compiled {
 	return out
 }
 
-// servedPath returns p when riskd serves a policy from it, else a name
-// in no directory (so no list file resolves).
-func (h *Handler) servedPath(p string) string {
+// servedPath returns p and its program when riskd serves a policy from
+// it, else a name in no directory (so no list file resolves).
+func (h *Handler) servedPath(p string) (string, *vm.Program) {
 	for _, sp := range h.opts.Policies() {
 		if p != "" && sp.Path == p {
-			return p
+			return p, sp.prog
 		}
 	}
-	return "playground.risk"
+	return "playground.risk", nil
 }
 
 // readList returns a list file of a served policy, rebuilt from the

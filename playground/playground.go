@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/time/rate"
 
@@ -29,12 +30,14 @@ type Policy struct {
 	// in the policy, resolved against Path; the playground reads list
 	// files only from here.
 	Lists map[string][]string `json:"-"`
+
+	prog *vm.Program // set by FromProgram: a reload replaces it
 }
 
 // FromProgram describes a served program: its source and the entries of
 // its file-backed lists (numbers as Go formats them).
 func FromProgram(name, version, path string, prog *vm.Program) Policy {
-	p := Policy{Name: name, Version: version, Path: path, Source: prog.Source, Lists: map[string][]string{}}
+	p := Policy{Name: name, Version: version, Path: path, Source: prog.Source, Lists: map[string][]string{}, prog: prog}
 	for _, l := range prog.Lists {
 		if l.Path == "" {
 			continue
@@ -80,6 +83,41 @@ type Handler struct {
 	slots   chan struct{}
 	files   http.Handler
 	mux     *http.ServeMux
+	cache   compileCache
+}
+
+// compileCache keeps the compilations of the last texts, by the SHA-256 of
+// path and source, oldest evicted first.
+type compileCache struct {
+	mu    sync.Mutex
+	m     map[[32]byte]compiled
+	order [][32]byte
+}
+
+const compileCacheSize = 16
+
+func (c *compileCache) get(k [32]byte) (compiled, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *compileCache) put(k [32]byte, v compiled) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[[32]byte]compiled{}
+	}
+	if _, ok := c.m[k]; ok {
+		return
+	}
+	if len(c.order) == compileCacheSize {
+		delete(c.m, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.m[k] = v
+	c.order = append(c.order, k)
 }
 
 // Prefix is where riskd mounts the playground.
