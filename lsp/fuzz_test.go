@@ -149,14 +149,20 @@ func BenchmarkLSPDiagnostics500Rules(b *testing.B) {
 		b.Fatalf("the benchmark policy has diagnostics: %+v", last.Diagnostics[0])
 	}
 	line := protocol.UInteger(strings.Count(src[:strings.Index(src, "rule r250 ")], "\n"))
-	edits := []string{"9", "7"} // change r250's threshold 5.5 -> 9.5 and back
+	// Keystrokes in the middle: type a digit into r250's threshold (5.5 ->
+	// 15.5), then delete it; every later declaration moves by one byte.
+	insert := protocol.Range{Start: protocol.Position{Line: line, Character: 21}, End: protocol.Position{Line: line, Character: 21}}
+	remove := protocol.Range{Start: protocol.Position{Line: line, Character: 21}, End: protocol.Position{Line: line, Character: 22}}
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
-		r := protocol.Range{Start: protocol.Position{Line: line, Character: 21}, End: protocol.Position{Line: line, Character: 22}}
+		change := protocol.TextDocumentContentChangeEvent{Range: &insert, Text: "1"}
+		if i%2 == 1 {
+			change = protocol.TextDocumentContentChangeEvent{Range: &remove, Text: ""}
+		}
 		s.didChange(ctx, &protocol.DidChangeTextDocumentParams{
 			TextDocument:   protocol.VersionedTextDocumentIdentifier{TextDocumentIdentifier: protocol.TextDocumentIdentifier{URI: testURI}, Version: protocol.Integer(i + 2)},
-			ContentChanges: []any{protocol.TextDocumentContentChangeEvent{Range: &r, Text: edits[i%2]}},
+			ContentChanges: []any{change},
 		})
 		if len(last.Diagnostics) != 0 {
 			b.Fatalf("edit %d produced diagnostics: %s", i, last.Diagnostics[0].Message)

@@ -18,6 +18,7 @@ import (
 // budget for a 50 KB file).
 type parser struct {
 	cache map[string][]*chunk // by chunk text; equal texts are distinct chunks
+	name  *string             // the file name every position points at
 }
 
 // chunk is the parse of one declaration's text and the line and byte
@@ -26,6 +27,7 @@ type chunk struct {
 	file      *lang.File
 	errs      lang.ErrorList
 	line, off int32
+	name      *string // the file name its positions point at
 }
 
 // topKeywords start a top-level declaration (lang's recovery split).
@@ -61,7 +63,10 @@ func startsDecl(s string) bool {
 // declarations, and the syntax errors (nil when there are none).
 func (p *parser) parse(path string, src string) (*lang.File, lang.ErrorList) {
 	file := &lang.File{Path: path, Src: []byte(src)}
-	fileName := &file.Path
+	if p.name == nil || *p.name != path {
+		p.name = &path
+	}
+	fileName := p.name
 	next := map[string][]*chunk{}
 	var errs lang.ErrorList
 	starts := splitDecls(src)
@@ -85,8 +90,10 @@ func (p *parser) parse(path string, src string) (*lang.File, lang.ErrorList) {
 				}
 			}
 		}
-		shift(c, line-c.line, int32(start)-c.off, fileName)
-		c.line, c.off = line, int32(start)
+		if c.line != line || c.off != int32(start) || c.name != fileName {
+			shift(c, line-c.line, int32(start)-c.off, fileName) // only what moved is walked
+			c.line, c.off, c.name = line, int32(start), fileName
+		}
 		next[text] = append(next[text], c)
 		if c.file != nil {
 			if c.file.Policy != nil && file.Policy == nil {

@@ -118,7 +118,7 @@ func TestPlaygroundBrowser(t *testing.T) {
 		t.Fatalf("highlighted line %q", hl)
 	}
 	if out := os.Getenv("RISKFORGE_SCREENSHOT"); out != "" {
-		png := within(t, ctx, "screenshot", chromedp.FullScreenshot(90))
+		png := within(t, ctx, "screenshot", chromedp.FullScreenshot(100))
 		if err := os.WriteFile(out, png, 0o644); err != nil {
 			t.Fatal(err)
 		}
