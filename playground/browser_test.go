@@ -99,7 +99,7 @@ func TestPlaygroundBrowser(t *testing.T) {
 	within(t, ctx, "the diagnostic clears", chromedp.Poll[bool](`!document.querySelector("#diags li") && document.getElementById("status").textContent === "ok"`))
 	within(t, ctx, "add spaces", chromedp.KeyEvent("   "))
 	within(t, ctx, "format", chromedp.Click(chromedp.CSS("#format")))
-	within(t, ctx, "formatted", chromedp.Poll[bool](`window.playground.text() === `+js(string(mustFormat(t, p.Source)))))
+	within(t, ctx, "formatted and checked", chromedp.Poll[bool](`window.playground.text() === `+js(string(mustFormat(t, p.Source)))+` && window.playground.checked === window.playground.text()`))
 
 	// Run a request with arrears: the rule fires and its line is highlighted.
 	req := `{"event": "loan_apply", "features": {"user_id": "u-1", "device_id": "d-1", "ip_country": "NL", "residence_country": "NL", "age": 40, "amount": 5000, "term_months": 24, "income": 3000, "overdue_30d": 3, "bureau_score": 700, "account_opened": "2020-01-01T00:00:00Z", "ts": "2026-03-01T10:00:00Z"}}`

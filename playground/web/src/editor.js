@@ -77,6 +77,13 @@ function toPos(doc, p) {
   return Math.min(line.from + p.col, line.to);
 }
 
+function goToLine(n) {
+  const doc = view.state.doc;
+  const pos = doc.line(Math.min(Math.max(n, 1), doc.lines)).from;
+  view.dispatch({ selection: { anchor: pos }, effects: EditorView.scrollIntoView(pos, { y: "center" }) });
+  view.focus();
+}
+
 // showDiagnostics lists diagnostics under the editor (line:col message).
 function showDiagnostics(diags) {
   const ul = $("diags");
@@ -95,9 +102,11 @@ function showDiagnostics(diags) {
 
 // checkSource is the linter: the real checker on every pause in typing.
 const checkSource = linter(async (v) => {
-  const { data } = await post("check", { source: v.state.doc.toString(), path: loadedPath });
+  const source = v.state.doc.toString();
+  const { data } = await post("check", { source, path: loadedPath });
   if (!data.diagnostics) return [];
   lastCheck = data;
+  window.playground.checked = source; // tests wait for the check of the text they typed
   showDiagnostics(data.diagnostics);
   if (data.params) showParams(data.params);
   if (data.sample && !$("request").dataset.edited) $("request").value = JSON.stringify(data.sample, null, 2);
@@ -158,7 +167,7 @@ async function run() {
   $("decision").textContent = data.action;
   $("decision").className = "action-" + data.action;
   $("score").textContent = `score ${data.score.toFixed(4)} (logit ${data.logit.toFixed(3)})${data.degraded ? ", degraded" : ""}`;
-  fillList("fired", data.fired, (f) => `${f.name} (line ${f.line}): ${f.forced ? f.action : "score " + (f.weight >= 0 ? "+" : "") + f.weight} — ${f.reason}`);
+  fillList("fired", data.fired, (f) => `${f.name} (line ${f.line}): ${f.forced ? f.action : "score " + (f.weight >= 0 ? "+" : "") + f.weight} — ${f.reason}`, (f) => f.line);
   fillList("models", data.models, (m) => `${m.name} = ${m.value}${m.degraded ? " (on_error: models are not run in the playground)" : ""}${m.ran ? "" : " (not needed)"}`);
   fillList("windows", data.windows, (w) => `${w.name} = ${w.value}`);
   showParams(data.params);
@@ -168,13 +177,18 @@ async function run() {
   if (data.fired.length) view.dispatch({ effects: EditorView.scrollIntoView(src.line(Math.min(data.fired[0].line, src.lines)).from, { y: "center" }) });
 }
 
-function fillList(id, items, text) {
+// fillList shows items; with lineOf, clicking one moves the cursor to its line.
+function fillList(id, items, text, lineOf) {
   const ul = $(id);
   ul.textContent = "";
   for (const it of items) {
     const li = document.createElement("li");
     li.textContent = text(it);
     li.dataset.name = it.name;
+    if (lineOf) {
+      li.style.cursor = "pointer";
+      li.onclick = () => goToLine(lineOf(it));
+    }
     ul.appendChild(li);
   }
   if (!items.length) { const li = document.createElement("li"); li.className = "none"; li.textContent = "none"; ul.appendChild(li); }
@@ -223,5 +237,5 @@ $("request").oninput = () => { $("request").dataset.edited = "1"; };
 $("reset-request").onclick = () => { delete $("request").dataset.edited; if (lastCheck && lastCheck.sample) $("request").value = JSON.stringify(lastCheck.sample, null, 2); };
 
 // For tests and the curious: the editor's text, and a way to set it.
-window.playground = { view, text: () => view.state.doc.toString(), setText };
+window.playground = { view, text: () => view.state.doc.toString(), setText, checked: null };
 loadPolicies().catch((e) => { $("message").textContent = "could not list policies: " + e; });
