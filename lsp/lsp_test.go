@@ -263,6 +263,7 @@ func TestLSPDefinitionAndReferences(t *testing.T) {
 		{"risk >", "risk ="},
 		{"apps_1h >", "apps_1h ="},
 		{"user_id not", "user_id string"},
+		{"burst when", "burst when"}, // a rule: its own declaration
 	}
 	for _, tc := range cases {
 		var locs []protocol.Location
