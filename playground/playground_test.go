@@ -282,3 +282,66 @@ func TestPlaygroundBundleMatchesSources(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaygroundConcurrencyLimit: past MaxInflight running requests, the
+// next one is refused with 429 rather than queued.
+func TestPlaygroundConcurrencyLimit(t *testing.T) {
+	p := loanPolicy(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	first := true
+	srv := newServer(t, Options{Enabled: true, MaxInflight: 1, Policies: func() []Policy {
+		if first { // the first request holds its slot until released
+			first = false
+			close(entered)
+			<-release
+		}
+		return []Policy{p}
+	}})
+	done := make(chan int)
+	go func() {
+		resp, err := http.Get(srv.URL + "/ui/api/policies")
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	<-entered
+	resp, err := http.Get(srv.URL + "/ui/api/policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	close(release)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("second request while one runs: %d, want 429 with Retry-After", resp.StatusCode)
+	}
+	if code := <-done; code != 200 {
+		t.Fatalf("first request: %d", code)
+	}
+}
+
+// TestPlaygroundSampleRuns: for every example policy, the request the
+// page prefills from the inputs decodes and runs.
+func TestPlaygroundSampleRuns(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*/*.risk")
+	var pols []Policy
+	for _, f := range files {
+		path, _ := filepath.Abs(f)
+		data, _ := os.ReadFile(path)
+		prog, _, _, err := compiler.Load(path, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pols = append(pols, FromProgram(prog.Name, prog.Version, path, prog))
+	}
+	srv := newServer(t, Options{Enabled: true, Rate: 1e6, Burst: 1 << 20, Policies: func() []Policy { return pols }})
+	for _, p := range pols {
+		_, chk := post(t, srv, "check", map[string]any{"source": p.Source, "path": p.Path})
+		code, run := post(t, srv, "run", map[string]any{"source": p.Source, "path": p.Path, "request": chk["sample"]})
+		if code != 200 || run["action"] == nil {
+			t.Errorf("%s: the prefilled request %v: %d %v", p.Path, chk["sample"], code, run)
+		}
+	}
+}
