@@ -129,7 +129,7 @@ func bigPolicy(n int) string {
 	b.WriteString("policy big version \"1\"\n\ninput {\n  user_id string\n  amount float >= 0\n  income float default 0\n  ts time\n}\n\n")
 	b.WriteString("window apps_1h = count() over 1h by user_id\nlet dti = amount / max(income, 1)\n\n")
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, "rule r%d when dti > %d.5 and amount > %d and apps_1h > 2 emit score 0.%d reason \"rule %d\"\n", i, i%7, 100+i, 1+i%9, i)
+		fmt.Fprintf(&b, "rule r%d when dti > %d.5 and amount > %d and apps_1h > 2 emit score 0.%d reason \"synthetic rule\"\n", i, i%7, 100+i, 1+i%9)
 	}
 	b.WriteString("\ndecide { bias -3.0 reject when score >= 0.85 review when score >= 0.5 otherwise approve }\n")
 	return b.String()
