@@ -227,8 +227,8 @@ func (c *checker) ifCall(e *lang.Call, g guards) Type {
 		return Invalid
 	}
 	cond := c.expr(e.Args[0], g)
-	a := c.expr(e.Args[1], g.with(facts(e.Args[0], true)))
-	b := c.expr(e.Args[2], g.with(facts(e.Args[0], false)))
+	a := c.expr(e.Args[1], g.with(c.facts(e.Args[0], true)))
+	b := c.expr(e.Args[2], g.with(c.facts(e.Args[0], false)))
 	if cond == Invalid || a == Invalid || b == Invalid {
 		return Invalid
 	}

@@ -45,16 +45,18 @@ func Check(f *lang.File, opts Options) (*Policy, lang.ErrorList) {
 }
 
 type checker struct {
-	opts    Options
-	p       *Policy
-	errs    lang.ErrorList
-	symbols map[string]*Symbol
-	names   []string // declaration order, for suggestions
-	lets    map[string]*Let
-	state   map[*Let]int // 0 unvisited, 1 in progress, 2 done
-	decides []*lang.DecideDecl
-	inputs  []*lang.InputDecl
-	events  *lang.EventsDecl
+	opts      Options
+	factMemo  map[factKey]guards
+	factWalks int // nodes facts looked at: linear in the expression (tested)
+	p         *Policy
+	errs      lang.ErrorList
+	symbols   map[string]*Symbol
+	names     []string // declaration order, for suggestions
+	lets      map[string]*Let
+	state     map[*Let]int // 0 unvisited, 1 in progress, 2 done
+	decides   []*lang.DecideDecl
+	inputs    []*lang.InputDecl
+	events    *lang.EventsDecl
 }
 
 func (c *checker) header(f *lang.File) {
@@ -429,6 +431,12 @@ func (c *checker) inputsOnly(e lang.Expr, what string) {
 }
 
 func (c *checker) checkRules() {
+	if len(c.p.Rules) == 0 && c.p.File.Policy != nil {
+		// An error, not a warning: every request would get the decide
+		// block's otherwise action, which is what a truncated file (cut
+		// before its first rule) looks like.
+		c.errs.Add(c.p.File.Policy.Pos, "policy %q has no rules: every request would get the same action; a policy needs at least one rule", c.p.Name)
+	}
 	seen := map[string]*lang.RuleDecl{}
 	var events []string
 	if c.events != nil {

@@ -8,10 +8,14 @@ import (
 // an expression (because an enclosing exists(x) has been tested).
 type guards map[string]bool
 
-// with returns g extended by more; g itself is never modified.
+// with returns g extended by more; neither is ever modified (the result
+// may be one of them), so guard sets can be shared.
 func (g guards) with(more guards) guards {
 	if len(more) == 0 {
 		return g
+	}
+	if len(g) == 0 {
+		return more
 	}
 	out := make(guards, len(g)+len(more))
 	for k := range g {
@@ -23,10 +27,33 @@ func (g guards) with(more guards) guards {
 	return out
 }
 
+// factKey memoizes facts: an expression and the value it is tested for.
+type factKey struct {
+	e    lang.Expr
+	want bool
+}
+
 // facts returns the optional inputs proven present when e evaluates to
 // want: exists(x) proves x when true, `not` flips, `and` joins proofs when
-// true and `or` joins them when false.
-func facts(e lang.Expr, want bool) guards {
+// true and `or` joins them when false. Results are memoized: the checker
+// asks for the facts of every left operand of an `and` chain, and without
+// the memo each question walked the whole chain below it again, which
+// made a chain of N terms cost N² (10,000 terms took seconds).
+func (c *checker) facts(e lang.Expr, want bool) guards {
+	k := factKey{e, want}
+	if g, ok := c.factMemo[k]; ok {
+		return g
+	}
+	g := c.factsOf(e, want)
+	if c.factMemo == nil {
+		c.factMemo = map[factKey]guards{}
+	}
+	c.factMemo[k] = g
+	return g
+}
+
+func (c *checker) factsOf(e lang.Expr, want bool) guards {
+	c.factWalks++
 	switch e := lang.Unparen(e).(type) {
 	case *lang.Call:
 		if want && e.Fn.Name == "exists" && len(e.Args) == 1 {
@@ -36,11 +63,11 @@ func facts(e lang.Expr, want bool) guards {
 		}
 	case *lang.Unary:
 		if e.Op == "not" {
-			return facts(e.X, !want)
+			return c.facts(e.X, !want)
 		}
 	case *lang.Binary:
 		if (e.Op == "and" && want) || (e.Op == "or" && !want) {
-			return facts(e.X, want).with(facts(e.Y, want))
+			return c.facts(e.X, want).with(c.facts(e.Y, want))
 		}
 	}
 	return nil
@@ -217,7 +244,7 @@ func arithResult(op string, x, y Type) Type {
 
 func (c *checker) logical(e *lang.Binary, g guards) Type {
 	x := c.expr(e.X, g)
-	gy := g.with(facts(e.X, e.Op == "and"))
+	gy := g.with(c.facts(e.X, e.Op == "and"))
 	y := c.expr(e.Y, gy)
 	bad := false
 	for _, side := range []struct {

@@ -515,8 +515,11 @@ func genReadFile(path string) ([]byte, error) {
 	return nil, errors.New("no such file: " + path)
 }
 
-// checks reports whether src checks without errors.
+// checks reports whether src checks without errors. A probe rule is
+// added because a policy without rules does not check, and lets are
+// generated before any rule.
 func genChecks(src string) bool {
+	src += "rule gen_probe_rule\n  when true\n  emit score 0 reason \"probe\"\n"
 	_, errs := compiler.CheckSource("gen.risk", []byte(src), compiler.Options{})
 	return errs.Err() == nil
 }
