@@ -791,7 +791,7 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, ep, &httpError{status: http.StatusUnauthorized, field: "Authorization", msg: "a valid bearer token is required (Authorization: Bearer TOKEN)"}, rid, true)
 		return
 	}
-	st, err := s.Reload("admin")
+	st, err := s.reload("admin", buildOptions{allowShrink: r.URL.Query().Get("allow_shrink") == "true"})
 	resp := struct {
 		ReloadStatus
 		Policies []policyReport `json:"policies,omitempty"`

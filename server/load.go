@@ -25,6 +25,7 @@ type loaded struct {
 	identity [32]byte // digest plus model file contents: equal identity, same behaviour
 	deps     []string // files whose change should trigger a reload
 	warnings []string
+	sources  fileSums // content digest of the policy and list files read
 }
 
 // policyFiles expands a config entry: a file is itself, a directory is
@@ -62,7 +63,7 @@ func policyFiles(path string) ([]string, error) {
 
 // loadEntry loads every policy file of one config entry, applying its
 // list overrides. It returns all files' problems together.
-func loadEntry(entry config.Policy) ([]*loaded, error) {
+func loadEntry(entry config.Policy, lim config.Limits) ([]*loaded, error) {
 	files, err := policyFiles(entry.Path)
 	if err != nil {
 		return nil, err
@@ -70,7 +71,7 @@ func loadEntry(entry config.Policy) ([]*loaded, error) {
 	var out []*loaded
 	var errs []error
 	for _, f := range files {
-		l, err := loadFile(f, entry.Lists)
+		l, err := loadFile(f, entry.Lists, lim)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -95,22 +96,29 @@ func loadEntry(entry config.Policy) ([]*loaded, error) {
 }
 
 // loadFile reads one .risk (checked and compiled) or .rbc (decoded and
-// verified) file.
-func loadFile(path string, listOverrides map[string]string) (*loaded, error) {
+// verified) file, within the limits; a source or list file must be
+// complete (see readComplete).
+func loadFile(path string, listOverrides map[string]string, lim config.Limits) (*loaded, error) {
 	abs, err := filepath.Abs(path)
 	if err == nil {
 		path = abs
 	}
-	data, err := os.ReadFile(path)
+	l := &loaded{path: path, deps: []string{path}, sources: fileSums{}}
+	data, err := readLimited(path, int64(lim.MaxPolicyBytes), "max_policy_bytes")
 	if err != nil {
 		return nil, err
 	}
-	l := &loaded{path: path, deps: []string{path}}
 	l.kind = "source"
 	if compiler.IsArtifact(path, data) {
 		l.kind = "artifact"
+	} else if err := checkComplete(path, data, "policy"); err != nil {
+		return nil, err
 	}
-	prog, _, diags, err := compiler.Load(path, data)
+	l.sources.add(path, data)
+	prog, _, diags, err := compiler.LoadWith(path, data, compiler.LoadOptions{
+		Limits:   compilerLimits(lim),
+		ReadFile: l.listReader(lim),
+	})
 	for _, d := range diags {
 		if d.Severity == lang.SevWarning {
 			l.warnings = append(l.warnings, d.Error())
@@ -123,7 +131,7 @@ func loadFile(path string, listOverrides map[string]string) (*loaded, error) {
 		return nil, err
 	}
 	l.prog = prog
-	if err := overrideLists(l, listOverrides); err != nil {
+	if err := overrideLists(l, listOverrides, lim); err != nil {
 		return nil, err
 	}
 	for _, vl := range l.prog.Lists {
@@ -161,7 +169,7 @@ func listPath(l *loaded, vl vm.List) string {
 
 // overrideLists replaces file-backed lists named in overrides with the
 // content of the given files.
-func overrideLists(l *loaded, overrides map[string]string) error {
+func overrideLists(l *loaded, overrides map[string]string, lim config.Limits) error {
 	if len(overrides) == 0 {
 		return nil
 	}
@@ -172,11 +180,14 @@ func overrideLists(l *loaded, overrides map[string]string) error {
 		if !ok || vl.Path == "" {
 			continue
 		}
-		data, err := os.ReadFile(file)
+		data, err := l.listReader(lim)(file)
 		if err != nil {
 			return fmt.Errorf("%s: list %s: %w", l.path, vl.Name, err)
 		}
 		vl.Path, vl.Digest, vl.Strings = file, sha256.Sum256(data), compiler.ParseListFile(data)
+		if n := len(vl.Strings); n > lim.MaxListEntries {
+			return fmt.Errorf("%s: list %s has %d entries: over the limit of %d (max_list_entries)", file, vl.Name, n, lim.MaxListEntries)
+		}
 		if l.kind == "artifact" {
 			l.deps = append(l.deps, file)
 		}

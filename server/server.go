@@ -103,7 +103,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	s.metrics = newMetrics(s)
-	sn, err := s.build(cfg, nil)
+	sn, err := s.build(cfg, nil, buildOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +269,10 @@ func (s *Server) cfg() *config.Config { return s.snap.Load().cfg }
 // A configuration or policy that does not load is rejected (logged,
 // counted, returned) and the current snapshot keeps serving.
 func (s *Server) Reload(trigger string) (ReloadStatus, error) {
+	return s.reload(trigger, buildOptions{})
+}
+
+func (s *Server) reload(trigger string, opts buildOptions) (ReloadStatus, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	st := ReloadStatus{At: time.Now(), Trigger: trigger}
@@ -290,7 +294,7 @@ func (s *Server) Reload(trigger string) (ReloadStatus, error) {
 		s.warnRestartOnly(cfg)
 	}
 	old := s.snap.Load()
-	sn, err := s.build(cfg, old)
+	sn, err := s.build(cfg, old, opts)
 	if err != nil {
 		return fail(err)
 	}

@@ -144,15 +144,21 @@ func (r *windowRouter) Observe(w int, key vm.WindowKey, t, v float64, s string) 
 	return sl.store.Observe(sl.idx, key, t, v, s)
 }
 
+// buildOptions say how strict a build is about its files.
+type buildOptions struct {
+	allowShrink bool // accept versions that lost rules or list entries
+}
+
 // build loads everything cfg names into a new snapshot. Versions whose
 // content did not change are taken over from old with their models and
 // counters; window state is inherited lane by lane (see lanes). On error
 // nothing is changed and every model set opened here is closed again.
-func (s *Server) build(cfg *config.Config, old *snapshot) (sn *snapshot, err error) {
+// Files must be complete, stable and not shrunk (integrity.go).
+func (s *Server) build(cfg *config.Config, old *snapshot, opts buildOptions) (sn *snapshot, err error) {
 	var files []*loaded
 	var errs []error
 	for _, e := range cfg.Policies {
-		ls, err := loadEntry(e)
+		ls, err := loadEntry(e, s.lim)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -185,6 +191,14 @@ func (s *Server) build(cfg *config.Config, old *snapshot) (sn *snapshot, err err
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if !opts.allowShrink {
+		if err := checkShrink(old, files); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkStable(files, s.start.Reload.Debounce.D(), s.stop); err != nil {
+		return nil, err
 	}
 
 	var oldVersions map[[32]byte]*Version

@@ -56,7 +56,8 @@ type Server struct {
 	// are loaded. With one policy loaded it is not needed.
 	DefaultPolicy string `yaml:"default_policy"`
 	// DebugAddr, when set, serves Go's /debug/pprof profiles on a
-	// separate listener (keep it on loopback).
+	// separate listener. A port alone (":6060") binds to loopback; any
+	// other host is used as given, with a warning in the log.
 	DebugAddr string `yaml:"debug_addr"`
 }
 
@@ -82,6 +83,17 @@ type Limits struct {
 	MaxInflight       int      `yaml:"max_inflight"`
 	RetryAfter        Duration `yaml:"retry_after"`
 	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
+	// DrainPeriod is how long riskd keeps serving after SIGTERM while
+	// /readyz already answers 503, so that load balancers stop sending
+	// before the listener closes.
+	DrainPeriod Duration `yaml:"drain_period"`
+	// MaxPolicyBytes, MaxRules, MaxListEntries and MaxListBytes bound
+	// what a policy may load: a larger one is refused with an error
+	// naming the limit (at start riskd exits, a reload is rejected).
+	MaxPolicyBytes ByteSize `yaml:"max_policy_bytes"`
+	MaxRules       int      `yaml:"max_rules"`
+	MaxListEntries int      `yaml:"max_list_entries"`
+	MaxListBytes   ByteSize `yaml:"max_list_bytes"`
 }
 
 // Policy is one entry of the policies list: a .risk source, a .rbc
@@ -104,6 +116,10 @@ type Rollout struct {
 	Champion    string `yaml:"champion"`
 	Challengers []Arm  `yaml:"challengers"`
 	Shadows     []Arm  `yaml:"shadows"`
+	// Pinnable lists the versions any client may choose with the
+	// X-Policy-Version header; pinning any other version needs the admin
+	// token (Authorization: Bearer TOKEN).
+	Pinnable []string `yaml:"pinnable"`
 }
 
 // Arm is a challenger or shadow version with its share of the traffic.
@@ -192,6 +208,11 @@ func Default() *Config {
 			MaxInflight:       1024,
 			RetryAfter:        Duration(time.Second),
 			ShutdownTimeout:   Duration(30 * time.Second),
+			DrainPeriod:       Duration(5 * time.Second),
+			MaxPolicyBytes:    4 << 20,
+			MaxRules:          10000,
+			MaxListEntries:    1000000,
+			MaxListBytes:      64 << 20,
 		},
 		Reload:  Reload{Debounce: Duration(250 * time.Millisecond)},
 		State:   State{Backend: "memory", MaxEventsPerKey: 4096, SweepInterval: Duration(time.Minute)},
@@ -270,9 +291,10 @@ func knownKeys(typ string) []string {
 		"Server":  {"addr", "tls", "admin_token", "admin_token_file", "default_policy", "debug_addr"},
 		"TLS":     {"cert", "key"},
 		"Log":     {"level", "format"},
-		"Limits":  {"max_body_bytes", "max_batch_body_bytes", "max_batch_items", "max_json_depth", "request_timeout", "max_inflight", "retry_after", "shutdown_timeout"},
+		"Limits": {"max_body_bytes", "max_batch_body_bytes", "max_batch_items", "max_json_depth", "request_timeout", "max_inflight", "retry_after", "shutdown_timeout",
+			"drain_period", "max_policy_bytes", "max_rules", "max_list_entries", "max_list_bytes"},
 		"Policy":  {"path", "lists"},
-		"Rollout": {"key", "seed", "champion", "challengers", "shadows"},
+		"Rollout": {"key", "seed", "champion", "challengers", "shadows", "pinnable"},
 		"Arm":     {"version", "percent"},
 		"Models":  {"library", "intra_op_threads", "inter_op_threads", "sessions"},
 		"Reload":  {"watch", "debounce"},
@@ -347,6 +369,12 @@ func (c *Config) Validate() error {
 	}
 	if l.ShutdownTimeout <= 0 {
 		bad("limits.shutdown_timeout: must be positive")
+	}
+	if l.DrainPeriod < 0 {
+		bad("limits.drain_period: must not be negative")
+	}
+	if l.MaxPolicyBytes < 1 || l.MaxRules < 1 || l.MaxListEntries < 1 || l.MaxListBytes < 1 {
+		bad("limits: max_policy_bytes, max_rules, max_list_entries and max_list_bytes must be at least 1")
 	}
 	for i, p := range c.Policies {
 		if p.Path == "" {
