@@ -79,6 +79,16 @@ func newMetrics(s *Server) *metrics {
 			}
 			return 0
 		}))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "riskforge_watch_ok", Help: "1 when every directory riskd's policies depend on is watched for changes (0: a watch was lost; -1: watching is off)."},
+		func() float64 {
+			switch wh := s.watchHealth.Load(); {
+			case wh == nil:
+				return -1
+			case wh.ok:
+				return 1
+			}
+			return 0
+		}))
 	m.reg.MustRegister(collectors.NewBuildInfoCollector())
 	return m
 }

@@ -51,19 +51,20 @@ type Server struct {
 	adminToken  string
 	retryAfter  []string
 
-	snap       atomic.Pointer[snapshot]
-	gen        atomic.Uint64
-	inflight   atomic.Int64
-	serving    atomic.Bool // listening and not shutting down
-	reloadMu   sync.Mutex
-	lastReload atomic.Pointer[ReloadStatus]
-	bg         sync.WaitGroup
-	bufs       sync.Pool
-	handler    http.Handler
-	mounts     map[string]http.Handler
-	rejects    rateLog
-	stopOnce   sync.Once
-	stop       chan struct{}
+	snap        atomic.Pointer[snapshot]
+	gen         atomic.Uint64
+	inflight    atomic.Int64
+	serving     atomic.Bool // listening and not shutting down
+	reloadMu    sync.Mutex
+	lastReload  atomic.Pointer[ReloadStatus]
+	watchHealth atomic.Pointer[watchHealth] // nil: not watching
+	bg          sync.WaitGroup
+	bufs        sync.Pool
+	handler     http.Handler
+	mounts      map[string]http.Handler
+	rejects     rateLog
+	stopOnce    sync.Once
+	stop        chan struct{}
 }
 
 // ReloadStatus describes the last reload attempt.
@@ -429,6 +430,9 @@ func (s *Server) readiness() (bool, []check) {
 	}
 	checks = append(checks, mc)
 	checks = append(checks, check{Name: "store", OK: true, Detail: fmt.Sprintf("%s: %d window stores, %d keys", sn.cfg.State.Backend, len(sn.stores), s.windowKeys())})
+	if wh := s.watchHealth.Load(); wh != nil {
+		checks = append(checks, check{Name: "watch", OK: wh.ok, Detail: wh.detail})
+	}
 	sv := check{Name: "serving", OK: s.serving.Load(), Detail: "accepting requests"}
 	if !sv.OK {
 		sv.Detail = "not listening or shutting down"
