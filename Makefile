@@ -21,7 +21,7 @@ STATICCHECK         := $(TOOLS_BIN)/staticcheck
 GO_TEST_FLAGS ?= -count=1 -timeout 10m
 
 # Fuzz targets as package:FuncName pairs; FUZZTIME is per target.
-FUZZ_TARGETS ?= ./lang:FuzzFormat ./lang:FuzzNumbersIn ./compiler:FuzzCheck ./vm:FuzzDecode ./vm:FuzzDecodeJSON ./dataset:FuzzCSV ./server:FuzzFastDecode ./server:FuzzDecide ./lsp:FuzzLSPDidChange ./playground:FuzzPlaygroundRun
+FUZZ_TARGETS ?= ./lang:FuzzFormat ./lang:FuzzNumbersIn ./compiler:FuzzCheck ./vm:FuzzDecode ./vm:FuzzDecodeJSON ./dataset:FuzzCSV ./server:FuzzFastDecode ./server:FuzzDecide ./server:FuzzBatchDepth ./lsp:FuzzLSPDidChange ./playground:FuzzPlaygroundRun
 FUZZTIME     ?= 50000x # an exec count: time limits hit golang/go#75804 on Go 1.26
 
 RISKD_POLICY ?= examples/loan

@@ -112,6 +112,7 @@ func appendDecision(b []byte, index int, rid string, v *Version, d *vm.Decision,
 // appendError writes {"request_id":…,"error":…,"field":…}; index >= 0
 // adds the batch position.
 func appendError(b []byte, index int, rid, field, msg string) []byte {
+	msg = clip(msg, maxErrorMsg)
 	b = append(b, '{')
 	if index >= 0 {
 		b = append(b, `"index":`...)

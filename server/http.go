@@ -135,6 +135,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, ep int, e *h
 	if rid == "" {
 		rid = newRequestID()
 	}
+	e.msg = clip(e.msg, maxErrorMsg)
 	writeJSON(w, e.status, rid, appendError(nil, -1, rid, e.field, e.msg))
 	s.metrics.countRequest(ep, e.status)
 	if !logIt {
@@ -225,8 +226,11 @@ func (s *Server) readBody(r *http.Request, buf []byte, limit int64) ([]byte, *ht
 	if r.ContentLength > limit {
 		return buf, tooLarge()
 	}
-	if r.ContentLength > 0 && int64(cap(buf)) < r.ContentLength+1 {
-		buf = make([]byte, 0, r.ContentLength+1)
+	// Preallocate for the declared length only up to 64 KiB: beyond, the
+	// buffer grows as bytes arrive, so a client declaring a large body and
+	// sending nothing costs nothing.
+	if n := min(r.ContentLength+1, 64<<10); r.ContentLength > 0 && int64(cap(buf)) < n {
+		buf = make([]byte, 0, n)
 	}
 	for {
 		if len(buf) == cap(buf) {
@@ -274,7 +278,11 @@ func checkBody(body []byte, maxDepth int) *httpError {
 				return badRequest("body", "JSON nests deeper than %d levels (limits.max_json_depth)", maxDepth)
 			}
 		case c == '}' || c == ']':
-			depth--
+			// Never below zero: in JSON Lines a line of closing brackets
+			// must not buy depth for the lines after it.
+			if depth > 0 {
+				depth--
+			}
 		}
 	}
 	return nil
@@ -300,7 +308,7 @@ func (s *Server) pickPolicy(sn *snapshot, r *http.Request) (*policySet, *httpErr
 	}
 	ps := sn.policies[name]
 	if ps == nil {
-		return nil, &httpError{status: http.StatusNotFound, field: "policy", msg: fmt.Sprintf("policy %q is not loaded (loaded: %s)", name, strings.Join(sn.names, ", "))}
+		return nil, &httpError{status: http.StatusNotFound, field: "policy", msg: fmt.Sprintf("policy %q is not loaded (loaded: %s)", echo(name), strings.Join(sn.names, ", "))}
 	}
 	return ps, nil
 }
@@ -312,7 +320,7 @@ func (ps *policySet) route(body []byte, pin string) (*entry, *vm.Request, int, *
 	if pin != "" {
 		e := ps.byVersion[pin]
 		if e == nil {
-			return nil, nil, -1, badRequest("X-Policy-Version", "version %q of policy %s is not loaded (loaded: %s)", pin, ps.name, ps.versionList)
+			return nil, nil, -1, badRequest("X-Policy-Version", "version %q of policy %s is not loaded (loaded: %s)", echo(pin), ps.name, ps.versionList)
 		}
 		req := e.v.getReq()
 		if err := e.v.dec.decode(body, req); err != nil {
@@ -495,10 +503,9 @@ func (s *Server) shadows(ps *policySet, served *entry, bucket int, body []byte, 
 	}
 }
 
-// admit answers what a POST endpoint refuses before reading any body: a
-// bad request ID, another method, no free concurrency slot. When it
-// returns true the caller holds a slot and must call s.leave.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, ep int, rid string, herr *httpError, usage string) bool {
+// precheck answers what a POST endpoint refuses before reading any body:
+// a bad request ID, another method.
+func (s *Server) precheck(w http.ResponseWriter, r *http.Request, ep int, rid string, herr *httpError, usage string) bool {
 	if herr != nil {
 		s.writeError(w, r, ep, herr, "", true)
 		return false
@@ -508,6 +515,14 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, ep int, rid strin
 		s.writeError(w, r, ep, &httpError{status: http.StatusMethodNotAllowed, msg: usage}, rid, true)
 		return false
 	}
+	return true
+}
+
+// admit takes a concurrency slot for a request whose body has been read
+// in full: a slot is only ever held while evaluating, so clients that
+// send their bodies slowly (bounded by request_timeout) cannot starve the
+// others. When it returns true the caller must call s.leave.
+func (s *Server) admit(w http.ResponseWriter, ep int, rid string) bool {
 	if !s.enter() {
 		s.saturated(w, ep, rid)
 		return false
@@ -531,10 +546,9 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rid, herr := requestID(r)
 	defer s.recoverPanic(w, r, ep, &rid)
-	if !s.admit(w, r, ep, rid, herr, "use POST with a JSON request body") {
+	if !s.precheck(w, r, ep, rid, herr, "use POST with a JSON request body") {
 		return
 	}
-	defer s.leave()
 	wk := s.getWork()
 	defer s.putWork(wk)
 	body, herr := s.readChecked(r, wk, int64(s.lim.MaxBodyBytes), s.lim.MaxJSONDepth)
@@ -542,6 +556,10 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, ep, herr, rid, true)
 		return
 	}
+	if !s.admit(w, ep, rid) {
+		return
+	}
+	defer s.leave()
 	sn := s.acquire()
 	defer sn.release()
 	ps, herr := s.pickPolicy(sn, r)
@@ -599,10 +617,9 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rid, herr := requestID(r)
 	defer s.recoverPanic(w, r, ep, &rid)
-	if !s.admit(w, r, ep, rid, herr, "use POST with a JSON array or JSON Lines body") {
+	if !s.precheck(w, r, ep, rid, herr, "use POST with a JSON array or JSON Lines body") {
 		return
 	}
-	defer s.leave()
 	if rid == "" {
 		rid = newRequestID()
 	}
@@ -617,6 +634,10 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, ep, herr, rid, true)
 		return
 	}
+	if !s.admit(w, ep, rid) {
+		return
+	}
+	defer s.leave()
 	sn := s.acquire()
 	defer sn.release()
 	ps, herr := s.pickPolicy(sn, r)
@@ -644,7 +665,15 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 			failed, incomplete = failed+1, true
 			continue
 		}
-		e, req, bucket, herr := ps.route(item, pin)
+		// Each item is checked on its own: the whole-body check above
+		// cannot see where one JSON Lines item ends and the next begins.
+		herr := checkBody(item, s.lim.MaxJSONDepth)
+		var e *entry
+		var req *vm.Request
+		bucket := -1
+		if herr == nil {
+			e, req, bucket, herr = ps.route(item, pin)
+		}
 		if herr == nil && req.ID != "" && !validID(req.ID) {
 			e.v.putReq(req)
 			herr = badRequest("request_id", "must be 1 to 128 printable ASCII characters")
@@ -769,7 +798,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, epOther, &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("no endpoint %s %s; endpoints: POST /v1/decide, POST /v1/decide/batch, GET /v1/policies, POST /v1/admin/reload, GET /healthz, GET /readyz, GET /metrics", r.Method, r.URL.Path)}, "", false)
+	s.writeError(w, r, epOther, &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("no endpoint %s %s; endpoints: POST /v1/decide, POST /v1/decide/batch, GET /v1/policies, POST /v1/admin/reload, GET /healthz, GET /readyz, GET /metrics", echo(r.Method), echo(r.URL.Path))}, "", false)
 }
 
 func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
