@@ -171,4 +171,3 @@ func TestHardeningEchoedValuesTruncated(t *testing.T) {
 		t.Errorf("404 for a 60 KB path: a body of %d bytes", w.Body.Len())
 	}
 }
-
