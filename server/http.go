@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,8 +52,15 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(pattern, h)
 	}
 	mux.HandleFunc("/", s.handleNotFound)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			w.Header()["Connection"] = connClose
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
+
+var connClose = []string{"close"}
 
 // httpError is a refused request: status, the field at fault, why.
 type httpError struct {
@@ -571,6 +577,10 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header[hdrPin]; len(v) > 0 {
 		pin = v[0]
 	}
+	if herr := s.authorizePin(ps, pin, r); herr != nil {
+		s.writeError(w, r, ep, herr, rid, true)
+		return
+	}
 	e, req, bucket, herr := ps.route(body, pin)
 	if herr != nil {
 		s.writeError(w, r, ep, herr, rid, true)
@@ -646,6 +656,10 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pin := r.Header.Get(hdrPin)
+	if herr := s.authorizePin(ps, pin, r); herr != nil {
+		s.writeError(w, r, ep, herr, rid, true)
+		return
+	}
 	deadline := start.Add(s.lim.RequestTimeout.D())
 	out := wk.out
 	out = append(out, `{"request_id":`...)
@@ -813,9 +827,7 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, ep, &httpError{status: http.StatusForbidden, msg: "the admin API is disabled: set server.admin_token or server.admin_token_file in the config"}, rid, true)
 		return
 	}
-	auth := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.adminToken)) != 1 {
+	if !s.isAdmin(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="riskd"`)
 		s.writeError(w, r, ep, &httpError{status: http.StatusUnauthorized, field: "Authorization", msg: "a valid bearer token is required (Authorization: Bearer TOKEN)"}, rid, true)
 		return

@@ -138,6 +138,12 @@ func (s *Server) handlePolicies(w http.ResponseWriter, r *http.Request) {
 	}
 	sn := s.acquire()
 	defer sn.release()
+	if !s.isAdmin(r) {
+		body, _ := json.MarshalIndent(publicView(sn), "", "  ")
+		writeJSON(w, http.StatusOK, "", append(body, '\n'))
+		s.metrics.countRequest(epPolicies, http.StatusOK)
+		return
+	}
 	resp := struct {
 		Generation uint64         `json:"generation"`
 		LoadedAt   time.Time      `json:"loaded_at"`

@@ -55,6 +55,7 @@ type Server struct {
 	gen         atomic.Uint64
 	inflight    atomic.Int64
 	serving     atomic.Bool // listening and not shutting down
+	draining    atomic.Bool // shutting down: close connections after each response
 	reloadMu    sync.Mutex
 	lastReload  atomic.Pointer[ReloadStatus]
 	watchHealth atomic.Pointer[watchHealth] // nil: not watching
@@ -119,9 +120,11 @@ func New(opts Options) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve accepts connections on ln until ctx is cancelled, then shuts
-// down gracefully: readiness turns false, the listener closes, in-flight
-// requests finish (up to limits.shutdown_timeout) and models are closed.
-// It also runs the file watcher and the window sweeper.
+// down gracefully: readiness turns false, requests are still served for
+// limits.drain_period (so load balancers see the 503 and stop sending),
+// then the listener closes, in-flight requests finish (up to
+// limits.shutdown_timeout) and models are closed. It also runs the file
+// watcher and the window sweeper.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	cfg := s.start
 	srv := &http.Server{
@@ -170,6 +173,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.serving.Store(false)
+	if err := s.drain(errc); err != nil {
+		cancel()
+		s.Close()
+		return err
+	}
 	s.log.Info("shutting down: finishing in-flight requests", "timeout", s.lim.ShutdownTimeout.String(), "inflight", s.inflight.Load())
 	sctx, scancel := context.WithTimeout(context.Background(), s.lim.ShutdownTimeout.D())
 	defer scancel()
@@ -187,8 +195,50 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// debugListenAddr is where pprof listens: a port alone (":6060") means
+// loopback; exposed reports a host that is not loopback (used as given,
+// with a warning: profiles and the command line leak from there).
+func debugListenAddr(addr string) (listen string, exposed bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, false // net.Listen reports it
+	}
+	if host == "" {
+		return net.JoinHostPort("127.0.0.1", port), false
+	}
+	if host == "localhost" {
+		return addr, false
+	}
+	ip := net.ParseIP(host)
+	return addr, ip == nil || !ip.IsLoopback()
+}
+
+// drain keeps serving for limits.drain_period while /readyz answers 503.
+// Responses meanwhile carry Connection: close, so clients open new
+// connections (which a load balancer sends elsewhere) rather than reuse
+// this one. (http.Server.SetKeepAlivesEnabled(false) would close idle
+// connections at once, under a client that is just sending on one.)
+func (s *Server) drain(errc <-chan error) error {
+	d := s.lim.DrainPeriod.D()
+	if d <= 0 {
+		return nil
+	}
+	s.draining.Store(true)
+	s.log.Info("draining: /readyz answers 503 and requests are still served", "drain_period", d.String(), "inflight", s.inflight.Load())
+	select {
+	case <-time.After(d):
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
 // serveDebug serves /debug/pprof on addr until ctx ends.
 func (s *Server) serveDebug(ctx context.Context, addr string) {
+	addr, exposed := debugListenAddr(addr)
+	if exposed {
+		s.log.Warn("server.debug_addr is not a loopback address: anyone who reaches it can read profiles and the command line", "addr", addr)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		s.log.Error("debug listener not started", "addr", addr, "err", err.Error())

@@ -106,7 +106,8 @@ type policySet struct {
 	byVersion   map[string]*entry
 	order       []*entry // champion, challengers, shadows, pinned
 	key, seed   string
-	needBucket  bool // challengers or sampled shadows: hash the key
+	pinnable    map[string]bool // versions any client may pin
+	needBucket  bool            // challengers or sampled shadows: hash the key
 	latency     latencyObserver
 	versionList string
 }
@@ -313,6 +314,13 @@ func (s *Server) buildPolicy(cfg *config.Config, name string, ls []*loaded, oldV
 				return nil, err
 			}
 		}
+	}
+	ps.pinnable = map[string]bool{}
+	for i, v := range ro.Pinnable {
+		if ps.byVersion[v] == nil {
+			return nil, fmt.Errorf("rollout.%s.pinnable[%d]: version %q of %s is not loaded (loaded: %s)", name, i, v, name, strings.Join(versions, ", "))
+		}
+		ps.pinnable[v] = true
 	}
 	if ps.needBucket {
 		for _, e := range ps.order {

@@ -89,7 +89,8 @@ type proc struct {
 // it listens. It is stopped (SIGTERM) when the test ends.
 func startRiskd(t *testing.T, args ...string) *proc {
 	t.Helper()
-	full := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)
+	// No drain period unless a test asks for one: every test stops riskd.
+	full := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--drain-period", "0s"}, args...)
 	cmd := exec.Command(riskdBin, full...)
 	pr, pw := io.Pipe()
 	p := &proc{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{}),
@@ -175,9 +176,16 @@ func (p *proc) do(t *testing.T, method, path string, body []byte, hdr map[string
 	return resp.StatusCode, resp.Header, m
 }
 
-func (p *proc) get(t *testing.T, path string) (int, string) {
+func (p *proc) get(t *testing.T, path string, hdr ...string) (int, string) {
 	t.Helper()
-	resp, err := p.client.Get(p.base + path)
+	req, err := http.NewRequest("GET", p.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := p.client.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
@@ -410,7 +418,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestHealthAndReadiness(t *testing.T) {
-	p := startRiskd(t, "--policy", policyDir(t, "loan.risk"))
+	p := startRiskd(t, "--policy", policyDir(t, "loan.risk"), "--admin-token", "tok")
 	if code, body := p.get(t, "/healthz"); code != 200 || !strings.Contains(body, "alive") {
 		t.Errorf("/healthz: %d %s", code, body)
 	}
@@ -423,7 +431,7 @@ func TestHealthAndReadiness(t *testing.T) {
 			t.Errorf("/readyz lacks %s: %s", want, body)
 		}
 	}
-	code, body = p.get(t, "/v1/policies")
+	code, body = p.get(t, "/v1/policies", "Authorization", "Bearer tok")
 	if code != 200 || !strings.Contains(body, `"digest": "sha256:`) || !strings.Contains(body, `"role": "champion"`) || !strings.Contains(body, `"percent": 100`) {
 		t.Errorf("/v1/policies: %d %s", code, body)
 	}
@@ -599,8 +607,8 @@ rollout:
     shadows:
       - version: "3"
 `, dir)), 0o644)
-	p := startRiskd(t, "--config", cfg, "--watch", "false")
-	_, body := p.get(t, "/v1/policies")
+	p := startRiskd(t, "--config", cfg, "--watch", "false", "--admin-token", "tok")
+	_, body := p.get(t, "/v1/policies", "Authorization", "Bearer tok")
 	for _, want := range []string{`"role": "champion"`, `"role": "challenger"`, `"role": "shadow"`, `"percent": 80`, `"percent": 20`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/v1/policies lacks %s", want)
@@ -634,7 +642,7 @@ rollout:
 	}
 	// Pinning, including the shadow version.
 	for _, v := range []string{"1", "2", "3"} {
-		_, hdr, m := p.do(t, "POST", "/v1/decide", loanRequest("user-1"), map[string]string{"X-Policy-Version": v})
+		_, hdr, m := p.do(t, "POST", "/v1/decide", loanRequest("user-1"), map[string]string{"X-Policy-Version": v, "Authorization": "Bearer tok"})
 		if m["version"] != v || hdr.Get("X-Policy-Version") != v {
 			t.Errorf("pinned %s, got %v", v, m["version"])
 		}
@@ -686,9 +694,10 @@ func TestMetrics(t *testing.T) {
 	_ = om // exemplars are sampled; their format is checked in the server package tests
 }
 
-// TestSaturationAndShutdown holds the only in-flight slot with a request
-// whose body is still arriving: another request gets 429 with
-// Retry-After; SIGTERM then lets the held request finish before exiting.
+// TestSaturationAndShutdown: with one evaluation slot and many
+// concurrent clients some requests get 429 with Retry-After; a request
+// whose body is still arriving holds no slot, and SIGTERM lets it finish
+// before riskd exits.
 func TestSaturationAndShutdown(t *testing.T) {
 	dir := policyDir(t, "loan.risk")
 	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
@@ -702,15 +711,38 @@ func TestSaturationAndShutdown(t *testing.T) {
 	defer conn.Close()
 	fmt.Fprintf(conn, "POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
 	conn.Write(body[:10])
-	waitFor(t, "the slow request to hold the slot", 5*time.Second, func() bool {
-		return metric(t, p, "riskforge_inflight_requests") == 1
-	})
-	code, hdr, m := p.do(t, "POST", "/v1/decide", loanRequest("fast"), nil)
-	if code != 429 || hdr.Get("Retry-After") == "" || !strings.Contains(fmt.Sprint(m["error"]), "limit") {
-		t.Fatalf("saturated: %d Retry-After=%q %v", code, hdr.Get("Retry-After"), m)
+	time.Sleep(200 * time.Millisecond)
+	if code, _, m := p.do(t, "POST", "/v1/decide", loanRequest("fast"), nil); code != 200 {
+		t.Fatalf("a slow body must not hold the only slot: %d %v", code, m)
 	}
-	if n := metric(t, p, "riskforge_rejected_requests_total"); n != 1 {
-		t.Errorf("rejected_requests_total = %v", n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	saturated := 0
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 150; i++ {
+				resp, err := p.client.Post(p.base+"/v1/decide", "application/json", bytes.NewReader(loanRequest("busy")))
+				if err != nil {
+					continue
+				}
+				data, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 429 && resp.Header.Get("Retry-After") != "" && strings.Contains(string(data), "limit") {
+					mu.Lock()
+					saturated++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if saturated == 0 {
+		t.Fatal("16 concurrent clients on one slot: no 429 with Retry-After")
+	}
+	if n := metric(t, p, "riskforge_rejected_requests_total"); n != float64(saturated) {
+		t.Errorf("rejected_requests_total = %v, clients saw %d", n, saturated)
 	}
 	// Graceful shutdown: SIGTERM while the request is in flight.
 	p.cmd.Process.Signal(syscall.SIGTERM)
@@ -740,6 +772,62 @@ func TestSaturationAndShutdown(t *testing.T) {
 	if !strings.Contains(p.logs.String(), "shutting down") {
 		t.Errorf("no shutdown log")
 	}
+}
+
+// TestHardeningShutdownDrains: on SIGTERM riskd first reports not ready,
+// keeps serving for the drain period, then stops. Clients behind a
+// "load balancer" that stops sending when /readyz turns 503 see no
+// failed request across the shutdown.
+func TestHardeningShutdownDrains(t *testing.T) {
+	p := startRiskd(t, "--policy", policyDir(t, "loan.risk"), "--drain-period", "1500ms", "--watch", "false")
+	// The balancer: polls /readyz and closes stop when it is 503.
+	stop := make(chan struct{})
+	sawNotReady := make(chan time.Time, 1)
+	go func() {
+		for {
+			resp, err := http.Get(p.base + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 503 {
+					sawNotReady <- time.Now()
+					close(stop)
+					return
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	stats, wg := load(t, p, 8, stop, nil)
+	time.Sleep(300 * time.Millisecond)
+	sigterm := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	var notReady time.Time
+	select {
+	case notReady = <-sawNotReady:
+	case <-time.After(5 * time.Second):
+		t.Fatal("/readyz did not turn 503 after SIGTERM")
+	}
+	wg.Wait()
+	// Still serving during the drain, though not ready.
+	if code, _, m := p.do(t, "POST", "/v1/decide", loanRequest("late"), nil); code != 200 {
+		t.Errorf("a request during the drain period: %d %v", code, m)
+	}
+	<-p.done
+	exited := time.Now()
+	ok, failed, first := stats()
+	if failed > 0 || ok == 0 {
+		t.Fatalf("across the shutdown: %d ok, %d failed (first: %s)", ok, failed, first)
+	}
+	if notReady.Sub(sigterm) > time.Second {
+		t.Errorf("/readyz turned 503 %v after SIGTERM", notReady.Sub(sigterm))
+	}
+	if d := exited.Sub(sigterm); d < 1500*time.Millisecond {
+		t.Errorf("riskd exited %v after SIGTERM, before the drain period of 1.5s", d)
+	}
+	if p.exit != nil {
+		t.Errorf("exit after SIGTERM: %v", p.exit)
+	}
+	t.Logf("%d requests, 0 failed, across the shutdown", ok)
 }
 
 // TestMakeRunCurl checks that the curl command `make run` prints works.
@@ -825,7 +913,7 @@ func TestModels(t *testing.T) {
 	if _, err := os.Stat(lib); err != nil {
 		t.Fatalf("onnxruntime is not installed at %s: run make deps", lib)
 	}
-	p := startRiskd(t, "--policy", "../../examples/loan_ml", "--watch", "false")
+	p := startRiskd(t, "--policy", "../../examples/loan_ml", "--watch", "false", "--admin-token", "tok")
 	code, _, m := p.do(t, "POST", "/v1/decide", loanRequest("ml"), nil)
 	if code != 200 {
 		t.Fatalf("status %d: %v", code, m)
@@ -841,7 +929,7 @@ func TestModels(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "2 of 2 loaded") {
 		t.Errorf("/readyz with models: %d %s", code, body)
 	}
-	if _, body := p.get(t, "/v1/policies"); !strings.Contains(body, `"model_runtime"`) || !strings.Contains(body, `"loaded": true`) {
+	if _, body := p.get(t, "/v1/policies", "Authorization", "Bearer tok"); !strings.Contains(body, `"model_runtime"`) || !strings.Contains(body, `"loaded": true`) {
 		t.Errorf("/v1/policies lacks the model runtime info:\n%s", body)
 	}
 	if n := metric(t, p, `riskforge_model_calls_total`); n < 1 {

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/riskforge/riskforge/server"
 	"github.com/riskforge/riskforge/server/config"
@@ -25,13 +26,15 @@ type serveFlags struct {
 	adminToken           string
 	watch                string
 	ui                   bool
+	drainPeriod          time.Duration
 	set                  map[string]bool
 }
 
 func serveCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve", `Serve decisions over HTTP. Give a config file, or --policy for the simple case;
-flags override the config. SIGINT or SIGTERM shuts down gracefully: in-flight
-requests finish. The admin token can also come from $RISKD_ADMIN_TOKEN.`, stderr)
+flags override the config. SIGINT or SIGTERM shuts down gracefully: /readyz
+turns 503, requests are served for the drain period, then in-flight requests
+finish. The admin token can also come from $RISKD_ADMIN_TOKEN.`, stderr)
 	var f serveFlags
 	fs.StringVar(&f.config, "config", "", "configuration `file` (YAML, see docs/OPERATIONS.md)")
 	fs.StringVar(&f.policy, "policy", "", "policy `path`: a .risk or .rbc file, or a directory of them (replaces the config's policies)")
@@ -43,6 +46,7 @@ requests finish. The admin token can also come from $RISKD_ADMIN_TOKEN.`, stderr
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer `token` for POST /v1/admin/reload (prefer $RISKD_ADMIN_TOKEN or the config)")
 	fs.StringVar(&f.watch, "watch", "", "reload on file change: `true|false` (default true, or the config's reload.watch)")
 	fs.BoolVar(&f.ui, "ui", false, "serve the policy playground at /ui (default off; or the config's ui.enabled)")
+	fs.DurationVar(&f.drainPeriod, "drain-period", 0, "after SIGTERM, keep serving this `long` while /readyz answers 503 (default 5s, or the config's limits.drain_period)")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -123,6 +127,9 @@ func (f *serveFlags) load() (*config.Config, error) {
 	}
 	if f.set["ui"] {
 		cfg.UI.Enabled = f.ui
+	}
+	if f.set["drain-period"] {
+		cfg.Limits.DrainPeriod = config.Duration(f.drainPeriod)
 	}
 	if f.watch != "" {
 		on := f.watch == "true"
