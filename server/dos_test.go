@@ -171,3 +171,29 @@ func TestHardeningEchoedValuesTruncated(t *testing.T) {
 		t.Errorf("404 for a 60 KB path: a body of %d bytes", w.Body.Len())
 	}
 }
+
+// TestHardeningDuplicateKeysAndInvalidUTF8: a key given twice is refused
+// whatever the order (the last one used to win), and invalid UTF-8 in a
+// string feature is refused naming the field (it used to become U+FFFD,
+// merging two different ids into one window key).
+func TestHardeningDuplicateKeysAndInvalidUTF8(t *testing.T) {
+	pdir := t.TempDir()
+	writeTestPolicy(t, pdir, "velo.risk", "1", -2)
+	s, _ := newTestServer(t, "policies:\n  - path: "+pdir+"\n")
+	for _, c := range []struct{ body, field string }{
+		{`{"event":"pay","features":{"user_id":"a","amount":1,"amount":500}}`, "features.amount"},
+		{`{"event":"pay","features":{"user_id":"a","amount":500,"amount":1}}`, "features.amount"},
+		{`{"event":"pay","features":{"user_id":"a","amount":1,"x":1,"x":2}}`, "features.x"},
+		{`{"event":"pay","features":{"user_id":"a","amount":1,"x":{"y":1,"y":2}}}`, "features.x.y"},
+		{`{"event":"pay","Event":"pay","features":{"user_id":"a","amount":1}}`, "Event"},
+		{`{"event":"pay","features":{"user_id":"a","amount":1},"features":{"user_id":"b","amount":1}}`, "features"},
+		{"{\"event\":\"pay\",\"features\":{\"user_id\":\"a\xff\",\"amount\":1}}", "features.user_id"},
+		{"{\"event\":\"pay\",\"features\":{\"user_id\":\"a\xfe\",\"amount\":1}}", "features.user_id"},
+		{"{\"event\":\"pay\",\"features\":{\"user_id\":\"a\",\"amount\":1,\"x\":\"\xff\"}}", "body"},
+	} {
+		code, m := decide(t, s, c.body)
+		if code != 400 || m["field"] != c.field {
+			t.Errorf("%q: %d %v, want 400 naming %s", c.body, code, m, c.field)
+		}
+	}
+}

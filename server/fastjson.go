@@ -11,8 +11,8 @@ import (
 // vm.Program.DecodeJSON does, but for the common shape of a request it
 // does so without reflection: encoding/json was two thirds of the
 // server's CPU per decision. Anything unusual — escapes in strings,
-// nested values, duplicate keys, keys other than event / request_id /
-// features, and every error — makes the fast path give up and the
+// nested values, duplicate keys, invalid UTF-8, keys other than event /
+// request_id / features, and every error — makes the fast path give up and the
 // request goes through DecodeJSON, so error messages and edge cases have
 // a single source. A differential fuzz test holds the two together.
 type decoder struct {
@@ -258,15 +258,27 @@ func (d *decoder) fast(body []byte, req *vm.Request) bool {
 	return p.CheckEvent(req.Event) == nil && p.Complete(req) == nil
 }
 
+// Duplicate keys are refused by DecodeJSON (with its message), so the
+// fast path tracks the keys it has seen, on the stack: inputs in a bitmap
+// (programs with more inputs always take DecodeJSON), and the first
+// undeclared keys by value (more of them also go to DecodeJSON).
+const (
+	fastMaxInputs  = 256
+	fastMaxUnknown = 16
+)
+
 func (d *decoder) features(s *scan, req *vm.Request) bool {
 	p := d.prog
-	if !s.eat('{') {
+	if !s.eat('{') || len(p.Inputs) > fastMaxInputs {
 		return false
 	}
 	s.ws()
 	if s.eat('}') {
 		return true
 	}
+	var seen [fastMaxInputs / 64]uint64
+	var unknown [fastMaxUnknown][]byte
+	nUnknown := 0
 	for {
 		key, ok := s.key()
 		if !ok {
@@ -274,13 +286,24 @@ func (d *decoder) features(s *scan, req *vm.Request) bool {
 		}
 		i, known := d.inputs[string(key)]
 		if !known {
+			for _, k := range unknown[:nUnknown] {
+				if string(k) == string(key) {
+					return false // a duplicate key
+				}
+			}
+			if nUnknown == fastMaxUnknown {
+				return false
+			}
+			unknown[nUnknown] = key
+			nUnknown++
 			if !s.skip() {
 				return false
 			}
 		} else {
-			if req.Present[i] {
-				return false // a duplicate key: DecodeJSON's last-one-wins
+			if seen[i/64]&(1<<(i%64)) != 0 {
+				return false // a duplicate key
 			}
+			seen[i/64] |= 1 << (i % 64)
 			in := &p.Inputs[i]
 			switch c := s.peek(); {
 			case c == '"':

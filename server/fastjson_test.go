@@ -89,6 +89,9 @@ func TestFastDecodeMatchesDecodeJSON(t *testing.T) {
 		`{"event":"apply","features":{"user_id":"u1","amount":2000,"ts":1}}`,         // bound
 		`{"event":"apply","features":{"user_id":1,"amount":1,"ts":1}}`,               // type
 		"{\"event\":\"apply\",\"features\":{\"user_id\":\"\xff\",\"amount\":1,\"ts\":1}}",
+		`{"event":"apply","features":{"user_id":"u1","amount":1,"ts":1,"note":null,"note":null}}`,      // duplicate null
+		`{"event":"apply","features":{"user_id":"u1","amount":1,"ts":1,"x":1,"x":2}}`,                  // duplicate undeclared
+		"{\"event\":\"apply\",\"features\":{\"user_id\":\"u1\",\"amount\":1,\"ts\":1,\"x\":\"\xfe\"}}", // invalid UTF-8, undeclared
 	} {
 		if d.fast([]byte(c), prog.NewRequest()) {
 			t.Errorf("fast path accepted %s", c)
@@ -135,6 +138,8 @@ func FuzzFastDecode(f *testing.F) {
 	for i := 0; i < 5; i++ {
 		f.Add([]byte(fmt.Sprintf(`{"event":"apply","request_id":"r%d","features":{"user_id":"u1","amount":%d.5,"count":%d,"flag":true,"ts":"2026-01-02T03:04:05Z"}}`, i, i*100, i)))
 	}
+	f.Add([]byte(`{"event":"apply","features":{"user_id":"u1","amount":1,"ts":1,"note":null,"note":null,"x":1,"x":2}}`))
+	f.Add([]byte("{\"event\":\"apply\",\"features\":{\"user_id\":\"u\xff1\",\"amount\":1,\"ts\":1}}"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkSame(t, prog, d, body)
 	})

@@ -29,8 +29,9 @@ type wireRequest struct {
 
 // DecodeJSON fills req from a JSON request
 // {"event": "...", "request_id": "...", "features": {...}}. Features the
-// policy does not declare are ignored; null counts as absent. Every
-// problem is a *FieldError naming the field.
+// policy does not declare are ignored; null counts as absent. A key given
+// twice in one object, and a body that is not valid UTF-8, are refused
+// (strict.go). Every problem is a *FieldError naming the field.
 func (p *Program) DecodeJSON(data []byte, req *Request) error {
 	req.Reset()
 	var w wireRequest
@@ -40,6 +41,12 @@ func (p *Program) DecodeJSON(data []byte, req *Request) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &FieldError{Field: "body", Msg: "unexpected data after the JSON object"}
+	}
+	if err := checkDuplicates(data); err != nil {
+		return err
+	}
+	if err := p.checkUTF8(data, w.Features); err != nil {
+		return err
 	}
 	req.Event, req.ID = w.Event, w.RequestID
 	if err := p.CheckEvent(req.Event); err != nil {

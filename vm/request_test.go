@@ -476,3 +476,23 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeJSONDuplicateKeysAndInvalidUTF8: the reference decoder
+// refuses a key given twice (any depth; top-level keys case-insensitively,
+// as encoding/json matches them) and invalid UTF-8, naming the field.
+func TestDecodeJSONDuplicateKeysAndInvalidUTF8(t *testing.T) {
+	p := decodeProgram(t)
+	for _, c := range []struct{ body, field string }{
+		{`{"event":"pay","features":{"n":1,"n":2}}`, "features.n"},
+		{`{"event":"pay","features":{"zz":[{"a":1,"a":1}]}}`, "features.zz.a"},
+		{`{"event":"pay","EVENT":"refund","features":{}}`, "EVENT"},
+		{"{\"event\":\"pay\",\"features\":{\"o\":\"x\xff\"}}", "features.o"},
+		{"{\"event\":\"pay\",\"request_id\":\"\xff\",\"features\":{}}", "body"},
+	} {
+		err := p.DecodeJSON([]byte(c.body), p.NewRequest())
+		var fe *vm.FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%q: %v, want a FieldError on %s", c.body, err, c.field)
+		}
+	}
+}
