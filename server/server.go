@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"reflect"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -110,6 +111,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.install(sn, nil)
+	debug.FreeOSMemory() // compiling took memory the loaded versions do not keep
 	s.logLoaded(sn, "start")
 	s.lastReload.Store(&ReloadStatus{At: sn.loadedAt, Trigger: "start", Result: "success", Generation: sn.gen})
 	s.handler = s.routes()
@@ -332,7 +334,10 @@ func (s *Server) reload(trigger string, opts buildOptions) (ReloadStatus, error)
 		s.lastReload.Store(&st)
 		s.metrics.reloads.WithLabelValues("failure").Inc()
 		s.metrics.reloadTime.WithLabelValues("failure").SetToCurrentTime()
-		s.log.Error("reload rejected; the loaded versions keep serving", "trigger", trigger, "err", err.Error())
+		s.log.Error("reload rejected; the loaded versions keep serving", "trigger", trigger, "err", clip(err.Error(), 16<<10))
+		// A rejected policy can have taken a lot of memory to compile;
+		// give it back now rather than keep it as heap for minutes.
+		debug.FreeOSMemory()
 		return st, err
 	}
 	cfg := s.start
@@ -358,6 +363,7 @@ func (s *Server) reload(trigger string, opts buildOptions) (ReloadStatus, error)
 		return st, nil
 	}
 	s.install(sn, old)
+	debug.FreeOSMemory() // compiling took memory the new versions do not keep
 	st.Result, st.Generation = "success", sn.gen
 	s.lastReload.Store(&st)
 	s.metrics.reloads.WithLabelValues("success").Inc()

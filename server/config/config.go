@@ -209,7 +209,7 @@ func Default() *Config {
 			RetryAfter:        Duration(time.Second),
 			ShutdownTimeout:   Duration(30 * time.Second),
 			DrainPeriod:       Duration(5 * time.Second),
-			MaxPolicyBytes:    4 << 20,
+			MaxPolicyBytes:    1 << 20,
 			MaxRules:          10000,
 			MaxListEntries:    1000000,
 			MaxListBytes:      64 << 20,
