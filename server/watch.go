@@ -92,7 +92,11 @@ func (s *Server) watch(ctx context.Context) {
 			}
 			pending = false
 			s.Reload("watch")
-			wt.refresh()
+			if wt.refresh() {
+				// A directory was watched anew after the reload read it:
+				// read it again, in case it changed in between.
+				trigger()
+			}
 		}
 	}
 }
