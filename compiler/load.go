@@ -53,7 +53,7 @@ func LoadWith(path string, data []byte, opts LoadOptions) (*vm.Program, *IR, lan
 		inner := read
 		read = func(p string) ([]byte, error) {
 			if st, err := os.Stat(p); err == nil && st.Size() > opts.MaxListBytes {
-				return nil, fmt.Errorf("%s is %d bytes, over the limit of %d", p, st.Size(), opts.MaxListBytes)
+				return nil, fmt.Errorf("%s: %d bytes: over the limit of %d (max_list_bytes)", p, st.Size(), opts.MaxListBytes)
 			}
 			return inner(p)
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/riskforge/riskforge/server/config"
 )
 
 // truncPolicy decides differently on each probe below when any rule or
@@ -149,5 +151,33 @@ func TestHardeningTruncatedPolicyAndList(t *testing.T) {
 	}
 	if _, m := decide(t, s, pay("u-5555", 6000)); m["version"] != "2" || m["decision"] != "review" {
 		t.Fatalf("after version 2: %v", m)
+	}
+}
+
+// TestHardeningPolicyLimits: a policy over max_policy_bytes or max_rules,
+// or a list over max_list_entries or max_list_bytes, does not load, and
+// the error names the file and the limit.
+func TestHardeningPolicyLimits(t *testing.T) {
+	pdir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(pdir, "trunc.risk"), []byte(truncPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pdir, "blocked.txt"), []byte(truncList), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ limits, want string }{
+		{"max_policy_bytes: 100", "trunc.risk: 398 bytes: over the limit of 100 (limits.max_policy_bytes)"},
+		{"max_rules: 2", "trunc.risk:14:1: error: more than 2 rules: over the limit (max_rules)"},
+		{"max_list_entries: 4", "list blocked has 5 entries: over the limit of 4 (max_list_entries)"},
+		{"max_list_bytes: 10", "blocked.txt: 51 bytes: over the limit of 10 (max_list_bytes)"},
+	} {
+		cfg, err := config.Parse(filepath.Join(pdir, "riskd.yaml"), []byte("policies:\n  - path: "+pdir+"\nlimits:\n  "+c.limits+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = New(Options{Config: cfg})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", c.limits, err, c.want)
+		}
 	}
 }
