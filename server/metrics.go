@@ -68,7 +68,7 @@ func newMetrics(s *Server) *metrics {
 	m.rejected = prometheus.NewCounter(prometheus.CounterOpts{Name: "riskforge_rejected_requests_total", Help: "Requests refused with 429 because max_inflight requests were already running."})
 	m.windowSweeps = prometheus.NewCounter(prometheus.CounterOpts{Name: "riskforge_window_keys_swept_total", Help: "Idle velocity-window keys dropped by the periodic sweep."})
 	m.reg.MustRegister(m.reloadTime, m.policyInfo, m.rolloutPercent, m.rejected, m.windowSweeps)
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "riskforge_inflight_requests", Help: "Decision requests being served now."},
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "riskforge_inflight_requests", Help: "Decision requests holding an evaluation slot now (bodies already read)."},
 		func() float64 { return float64(s.inflight.Load()) }))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "riskforge_window_keys", Help: "Keys held in velocity windows, over all loaded versions."},
 		func() float64 { return float64(s.windowKeys()) }))
