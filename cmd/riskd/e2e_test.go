@@ -960,3 +960,62 @@ func TestModelsWithoutRuntime(t *testing.T) {
 		t.Errorf("degraded_decisions_total = %v", n)
 	}
 }
+
+// TestHardeningHalfWrittenPolicy is the reproduction from the issue:
+// serve examples/loan from a copy, then `head -c 2500 loan.risk >
+// served/loan.risk` and `head -c 20` of the list file. The watcher must
+// refuse both (reload failure in /v1/policies), and a request the full
+// policy rejects must stay rejected.
+func TestHardeningHalfWrittenPolicy(t *testing.T) {
+	dir := policyDir(t, "loan.risk")
+	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("server:\n  admin_token: tok\npolicies:\n  - path: %s\nreload:\n  debounce: 50ms\n", dir)), 0o644)
+	p := startRiskd(t, "--config", cfg)
+	// The last entry of the list, and a request that only rules late in
+	// the file reject.
+	blocked := bytes.Replace(loanRequest("u-trunc"), []byte(`"d-u-trunc"`), []byte(`"dev-9c04b6e8d317"`), 1)
+	heavy := bytes.Replace(loanRequest("u-heavy", `"overdue_30d":9`), []byte(`"bureau_score":720`), []byte(`"bureau_score":300`), 1)
+	heavy = bytes.Replace(heavy, []byte(`"existing_debt":150`), []byte(`"existing_debt":2000`), 1)
+	decisions := func() string {
+		var out []string
+		for _, body := range [][]byte{blocked, heavy, loanRequest("u-plain")} {
+			code, _, m := p.do(t, "POST", "/v1/decide", body, nil)
+			out = append(out, fmt.Sprintf("%d:%v", code, m["decision"]))
+		}
+		return strings.Join(out, " ")
+	}
+	want := decisions()
+	if want != "200:reject 200:review 200:approve" {
+		t.Fatalf("baseline decisions %s, want reject (blocked device), review (scores), approve", want)
+	}
+	lastReload := func() string {
+		_, body := p.get(t, "/v1/policies", "Authorization", "Bearer tok")
+		var v struct {
+			LastReload struct{ At, Result, Error string } `json:"last_reload"`
+		}
+		json.Unmarshal([]byte(body), &v)
+		return v.LastReload.At + " " + v.LastReload.Result + " " + v.LastReload.Error
+	}
+	for _, c := range []struct {
+		file string
+		n    int
+	}{{"loan.risk", 2500}, {filepath.Join("lists", "blocked_devices.txt"), 20}} {
+		path := filepath.Join(dir, c.file)
+		full, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := lastReload()
+		if err := os.WriteFile(path, full[:c.n], 0o644); err != nil { // head -c N > file
+			t.Fatal(err)
+		}
+		waitFor(t, "a reload of "+c.file, 10*time.Second, func() bool { return lastReload() != before })
+		if lr := lastReload(); !strings.Contains(lr, " failure ") {
+			t.Errorf("%s cut to %d bytes: last reload %s, want failure", c.file, c.n, lr)
+		}
+		if got := decisions(); got != want {
+			t.Errorf("%s cut to %d bytes: decisions %s, want %s", c.file, c.n, got, want)
+		}
+		os.WriteFile(path, full, 0o644)
+	}
+}
