@@ -67,6 +67,8 @@ type Server struct {
 	rejects     rateLog
 	stopOnce    sync.Once
 	stop        chan struct{}
+	endDrain    chan struct{} // closed by EndDrain
+	endOnce     sync.Once
 }
 
 // ReloadStatus describes the last reload attempt.
@@ -103,6 +105,7 @@ func New(opts Options) (*Server, error) {
 		retryAfter: []string{strconv.Itoa(int((cfg.Limits.RetryAfter.D() + time.Second - 1) / time.Second))},
 		stop:       make(chan struct{}),
 		mounts:     opts.Mounts,
+		endDrain:   make(chan struct{}),
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	s.metrics = newMetrics(s)
@@ -230,10 +233,16 @@ func (s *Server) drain(errc <-chan error) error {
 	select {
 	case <-time.After(d):
 		return nil
+	case <-s.endDrain:
+		return nil
 	case err := <-errc:
 		return err
 	}
 }
+
+// EndDrain ends the drain period of a shutdown now (riskd calls it on a
+// second SIGINT or SIGTERM); a later shutdown does not drain at all.
+func (s *Server) EndDrain() { s.endOnce.Do(func() { close(s.endDrain) }) }
 
 // serveDebug serves /debug/pprof on addr until ctx ends.
 func (s *Server) serveDebug(ctx context.Context, addr string) {

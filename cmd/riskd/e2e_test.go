@@ -1019,3 +1019,23 @@ func TestHardeningHalfWrittenPolicy(t *testing.T) {
 		os.WriteFile(path, full, 0o644)
 	}
 }
+
+// TestShutdownSecondSignalEndsDrain: a second SIGTERM during a long drain
+// period stops riskd at once (an operator at a terminal pressing Ctrl-C
+// twice).
+func TestShutdownSecondSignalEndsDrain(t *testing.T) {
+	p := startRiskd(t, "--policy", policyDir(t, "loan.risk"), "--drain-period", "60s", "--watch", "false")
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	waitFor(t, "/readyz 503", 5*time.Second, func() bool { code, _ := p.get(t, "/readyz"); return code == 503 })
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("riskd still draining 10s after a second SIGTERM")
+	}
+	if p.exit != nil {
+		t.Errorf("exit: %v", p.exit)
+	}
+	t.Logf("stopped %v after the second signal", time.Since(start).Round(time.Millisecond))
+}

@@ -33,8 +33,8 @@ type serveFlags struct {
 func serveCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve", `Serve decisions over HTTP. Give a config file, or --policy for the simple case;
 flags override the config. SIGINT or SIGTERM shuts down gracefully: /readyz
-turns 503, requests are served for the drain period, then in-flight requests
-finish. The admin token can also come from $RISKD_ADMIN_TOKEN.`, stderr)
+turns 503, requests are served for the drain period (a second signal ends
+it), then in-flight requests finish. The admin token can also come from $RISKD_ADMIN_TOKEN.`, stderr)
 	var f serveFlags
 	fs.StringVar(&f.config, "config", "", "configuration `file` (YAML, see docs/OPERATIONS.md)")
 	fs.StringVar(&f.policy, "policy", "", "policy `path`: a .risk or .rbc file, or a directory of them (replaces the config's policies)")
@@ -84,8 +84,20 @@ finish. The admin token can also come from $RISKD_ADMIN_TOKEN.`, stderr)
 		log.Error("cannot listen", "addr", cfg.Server.Addr, "err", err.Error())
 		return exitError
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first SIGINT/SIGTERM starts the graceful shutdown (drain, then
+	// close); a second one ends the drain period at once.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		log.Info("second signal: ending the drain period now")
+		srv.EndDrain()
+	}()
 	if err := srv.Serve(ctx, ln); err != nil {
 		log.Error("server stopped with an error", "err", err.Error())
 		return exitError
