@@ -80,9 +80,11 @@ fmt-check:
 		echo "gofmt -l lists these files (run gofmt -w on them):"; echo "$$files"; exit 1; \
 	fi
 
-# test: everything CI checks — deps, lint, formatting, then all tests.
+# test: everything CI checks — deps, lint, formatting, all tests, then the
+# policy tests of every example (docs/TESTING.md).
 test: deps lint fmt-check
 	$(GO) test $(GO_TEST_FLAGS) ./...
+	$(GO) run ./cmd/riskc test examples/...
 
 # run: start the decision server on the example policy and print a curl command for it.
 run: build deps
