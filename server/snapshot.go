@@ -176,15 +176,7 @@ func (s *Server) build(cfg *config.Config, old *snapshot, opts buildOptions) (sn
 	for _, l := range files {
 		byName[l.prog.Name] = append(byName[l.prog.Name], l)
 	}
-	for name, ls := range byName {
-		seen := map[string]string{}
-		for _, l := range ls {
-			if prev, ok := seen[l.prog.Version]; ok {
-				errs = append(errs, fmt.Errorf("policy %s version %q is loaded twice: from %s and %s (give each version its own version string)", name, l.prog.Version, prev, l.path))
-			}
-			seen[l.prog.Version] = l.path
-		}
-	}
+	errs = append(errs, oneFilePerVersion(byName)...)
 	for name := range cfg.Rollout {
 		if byName[name] == nil {
 			errs = append(errs, fmt.Errorf("rollout.%s: no policy named %s is loaded (loaded: %s)", name, name, strings.Join(sortedKeys(byName), ", ")))

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/riskforge/riskforge/compiler"
+	"github.com/riskforge/riskforge/vm"
 )
 
 func init() {
@@ -46,6 +47,10 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
+	if err := checkModelPaths(prog, path, target); err != nil {
+		fmt.Fprintf(stderr, "riskc build: %v\n", err)
+		return exitError
+	}
 	data, err := prog.MarshalBinary()
 	if err != nil {
 		fmt.Fprintf(stderr, "riskc: %s: %v\n", path, err)
@@ -58,6 +63,24 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "built %s: policy %s %s, %d rules, %d params, %d bytes\n",
 		target, prog.Name, prog.Version, len(prog.Rules), len(prog.Params), len(data))
 	return exitOK
+}
+
+// checkModelPaths refuses an artifact in another folder than its source
+// when the policy names model files by relative path: they are resolved
+// against the artifact's folder when it is loaded, so the artifact would
+// not find them (or find other files).
+func checkModelPaths(prog *vm.Program, source, target string) error {
+	srcDir, err1 := filepath.Abs(filepath.Dir(source))
+	dstDir, err2 := filepath.Abs(filepath.Dir(target))
+	if err1 != nil || err2 != nil || srcDir == dstDir {
+		return nil
+	}
+	for _, m := range prog.Models {
+		if !filepath.IsAbs(m.Path) {
+			return fmt.Errorf("%s: model %s is read from %q, relative to the policy's folder; an artifact in %s would look for it there and not find it. Write the artifact into %s (the default without -o), or declare the model by absolute path", source, m.Name, m.Path, dstDir, filepath.Dir(source))
+		}
+	}
+	return nil
 }
 
 // writeArtifact writes data to a temporary file next to path and renames

@@ -234,3 +234,18 @@ func wantSubstrings(t *testing.T, what, got string, want []string) {
 		}
 	}
 }
+
+// TestBuildRefusesToStrandModels: an artifact in another folder would not
+// find models named by relative path, so build refuses and says why.
+func TestBuildRefusesToStrandModels(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "loan_ml.rbc")
+	var stdout, errb bytes.Buffer
+	code := runMain([]string{"build", "../../examples/loan_ml/loan_ml.risk", "-o", out}, &stdout, &errb)
+	want := `riskc build: ../../examples/loan_ml/loan_ml.risk: model default_risk is read from "../models/loan_gbt.onnx", relative to the policy's folder; an artifact in ` + filepath.Dir(out) + ` would look for it there and not find it. Write the artifact into ../../examples/loan_ml (the default without -o), or declare the model by absolute path`
+	if code != exitError || !strings.Contains(errb.String(), want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant %s", code, errb.String(), want)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("the artifact was written")
+	}
+}

@@ -1,0 +1,67 @@
+package server
+
+import (
+	"fmt"
+	"path/filepath"
+)
+
+// oneFilePerVersion keeps one file per policy name and version. A source
+// and the artifact built from it (`riskc build` writes loan.rbc next to
+// loan.risk) are one version: the artifact is dropped and the source
+// served. Two files whose contents differ under one version string are an
+// error naming both and the fix.
+func oneFilePerVersion(byName map[string][]*loaded) []error {
+	var errs []error
+	for name, ls := range byName {
+		seen := map[string]*loaded{}
+		kept := ls[:0:0]
+		for _, l := range ls {
+			prev, ok := seen[l.prog.Version]
+			switch {
+			case !ok:
+				seen[l.prog.Version] = l
+				kept = append(kept, l)
+			case sameVersion(prev, l):
+				if prev.kind == "artifact" && l.kind == "source" {
+					seen[l.prog.Version] = l
+					for i := range kept {
+						if kept[i] == prev {
+							kept[i] = l
+						}
+					}
+				}
+			default:
+				errs = append(errs, fmt.Errorf("policy %s version %q comes from two files with different contents, %s and %s: %s", name, l.prog.Version, prev.path, l.path, versionFix(prev, l)))
+			}
+		}
+		byName[name] = kept
+	}
+	return errs
+}
+
+// sameVersion reports whether two files hold the same policy: the same
+// source text (an artifact records the SHA-256 of its source) and the
+// same list contents.
+func sameVersion(a, b *loaded) bool {
+	if a.prog.SourceSHA256 != b.prog.SourceSHA256 || len(a.prog.Lists) != len(b.prog.Lists) {
+		return false
+	}
+	for i := range a.prog.Lists {
+		if a.prog.Lists[i].Digest != b.prog.Lists[i].Digest {
+			return false
+		}
+	}
+	return true
+}
+
+// versionFix says what to do about two contents under one version.
+func versionFix(a, b *loaded) string {
+	src, art := a, b
+	if a.kind == "artifact" {
+		src, art = b, a
+	}
+	if src.kind == "source" && art.kind == "artifact" {
+		return fmt.Sprintf("the artifact is stale or was built from another source; rebuild it (riskc build %s -o %s), delete it, or give the changed policy a new version string", filepath.Base(src.path), filepath.Base(art.path))
+	}
+	return "give each version its own version string, or remove one of the files"
+}

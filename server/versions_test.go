@@ -1,0 +1,67 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/riskforge/riskforge/compiler"
+	"github.com/riskforge/riskforge/server/config"
+)
+
+// buildArtifact compiles dir/src into dir/dst as riskc build does.
+func buildArtifact(t *testing.T, dir, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, _, _, err := compiler.Load(filepath.Join(dir, src), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := prog.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, dst), bin, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSourceAndItsArtifactAreOneVersion: `riskc build velo.risk` writes
+// velo.rbc next to the source; serving the folder keeps working. An
+// artifact built from other source under the same version is an error
+// that names both files and the fix.
+func TestSourceAndItsArtifactAreOneVersion(t *testing.T) {
+	pdir := t.TempDir()
+	writeTestPolicy(t, pdir, "velo.risk", "1", -2)
+	buildArtifact(t, pdir, "velo.risk", "velo.rbc")
+	cfg := config.Default()
+	cfg.Policies = []config.Policy{{Path: pdir}}
+	s, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatalf("source and its artifact: %v", err)
+	}
+	sn := s.snap.Load()
+	if len(sn.versions) != 1 || !strings.HasSuffix(sn.versions[0].Path, "velo.risk") {
+		t.Errorf("want the one version served from velo.risk, got %d versions (%v)", len(sn.versions), sn.versions[0].Path)
+	}
+	s.Close()
+
+	writeTestPolicy(t, pdir, "velo.risk", "1", -1) // edited, not rebuilt
+	_, err = New(Options{Config: cfg})
+	want := `policy velo version "1" comes from two files with different contents, ` + filepath.Join(pdir, "velo.rbc") + " and " + filepath.Join(pdir, "velo.risk") +
+		": the artifact is stale or was built from another source; rebuild it (riskc build velo.risk -o velo.rbc), delete it, or give the changed policy a new version string"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("stale artifact: got %v\nwant %s", err, want)
+	}
+
+	os.Remove(filepath.Join(pdir, "velo.rbc"))
+	writeTestPolicy(t, pdir, "copy.risk", "1", -3)
+	_, err = New(Options{Config: cfg})
+	if err == nil || !strings.Contains(err.Error(), "give each version its own version string, or remove one of the files") {
+		t.Errorf("two sources, one version: got %v", err)
+	}
+}
