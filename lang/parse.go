@@ -101,7 +101,7 @@ func (c *converter) recover(file *File, src []byte, tokens []lexer.Token, lexErr
 	}
 	if lexErr != nil || len(starts) == 0 {
 		_, err := policyParser.ParseBytes(file.Path, src)
-		c.addParseError(err)
+		c.addParseError(err, tokens, 0, len(src))
 		return
 	}
 	starts = append(starts, len(src))
@@ -112,7 +112,7 @@ func (c *converter) recover(file *File, src []byte, tokens []lexer.Token, lexErr
 		chunk := blankOutside(src, starts[i], starts[i+1])
 		tree, err := policyParser.ParseBytes(file.Path, chunk)
 		if err != nil {
-			c.addParseError(err)
+			c.addParseError(err, tokens, starts[i], starts[i+1])
 			continue
 		}
 		c.fill(file, tree)
@@ -163,9 +163,14 @@ func (c *converter) comments(tokens []lexer.Token) []*Comment {
 	return out
 }
 
-func (c *converter) addParseError(err error) {
+// addParseError reports a parse error of the declaration in src[from:to].
+func (c *converter) addParseError(err error, tokens []lexer.Token, from, to int) {
 	var pe participle.Error
 	if errors.As(err, &pe) {
+		if pos, msg, ok := explainSyntax(pe.Message(), pe.Position(), tokens, from, to); ok {
+			c.errs.Add(c.pos(pos), "%s", msg)
+			return
+		}
 		msg := readableGrammarNames.Replace(pe.Message())
 		c.errs = append(c.errs, &Error{Pos: c.pos(pe.Position()), Msg: "syntax error: " + msg, Hint: syntaxHint(msg)})
 		return
