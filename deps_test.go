@@ -18,7 +18,7 @@ func TestDeps(t *testing.T) {
 		"vm":       {},
 		"compiler": {"lang", "vm"},
 		"windows":  {"vm"},
-		"dataset":  {"vm"},
+		"dataset":  {"lang", "vm"},
 		"report":   {},
 		"backtest": {"dataset", "report", "vm", "windows"},
 		"models":   {"compiler", "vm", "windows"},

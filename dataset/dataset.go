@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/riskforge/riskforge/lang"
 	"github.com/riskforge/riskforge/vm"
 )
 
@@ -137,11 +138,42 @@ func (r *Reader) openCSV(in io.Reader) error {
 			r.labelCo = i
 		}
 	}
+	return r.checkHeader()
+}
+
+// checkHeader reports, once for the header instead of once per row, the
+// columns the rows cannot do without: the label, the required inputs
+// and the event.
+func (r *Reader) checkHeader() error {
+	cols := strings.Join(r.header, ", ")
 	if r.opts.Label != "" && r.labelCo < 0 {
-		return fmt.Errorf("%s: no label column %q in the header", r.path, r.opts.Label)
+		hint := ""
+		if h := lang.Suggest(r.opts.Label, r.header); h != "" {
+			hint = " (" + h + ")"
+		}
+		return fmt.Errorf("%s:1: no label column %q in the header%s; its columns are %s", r.path, r.opts.Label, hint, cols)
+	}
+	have := map[int]bool{}
+	for _, in := range r.columns {
+		have[in] = true
+	}
+	var missing []string
+	for i, in := range r.prog.Inputs {
+		if !have[i] && !in.Optional && in.Default == nil {
+			missing = append(missing, in.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s:1: the header has no column for the required input(s) %s, so no row can be evaluated; its columns are %s", r.path, strings.Join(missing, ", "), cols)
+	}
+	if r.eventCo < 0 && r.opts.Event == "" && r.prog.EventsDeclared {
+		return fmt.Errorf("%s:1: the header has no event column; give the event of every row with --event NAME (this policy handles %s), or add an event column", r.path, strings.Join(r.prog.Events, ", "))
 	}
 	return nil
 }
+
+// IsCSV reports whether the file is CSV (its line 1 is the header).
+func (r *Reader) IsCSV() bool { return r.csv != nil }
 
 // Line returns the line number of the row last read.
 func (r *Reader) Line() int { return r.line }

@@ -98,11 +98,14 @@ func TestErrorsNameThePlace(t *testing.T) {
 	cases := []struct{ data, opts, want string }{
 		{"event,user,amount,ts\npay,u,abc,1\n", "", `d.csv:2: features.amount: must be a number, got "abc"`},
 		{"event,user,amount,ts\npay,u,-1,1\n", "", `d.csv:2: features.amount: -1 is below the minimum >= 0`},
+		{"event,user,amount\npay,u,1\npay,u,2\n", "", `d.csv:1: the header has no column for the required input(s) ts, so no row can be evaluated; its columns are event, user, amount`},
+		{"user,amount,ts\nu,1,1\n", "", `d.csv:1: the header has no event column; give the event of every row with --event NAME (this policy handles pay, refund), or add an event column`},
 		{"event,user,amount,ts\nchargeback,u,1,1\n", "", `d.csv:2: event: unknown event "chargeback"`},
 		{"event,user,amount,ts,n\npay,u,1,1,1.5\n", "", `d.csv:2: features.n: must be an integer, got 1.5`},
 		{"event,user,amount,ts,ok\npay,u,1,1,maybe\n", "", `d.csv:2: features.ok: must be a bool, got "maybe"`},
 		{"event,user,amount,ts,y\npay,u,1,1,2\n", "y", `d.csv:2: label "2" is not 0/1`},
-		{"event,user,amount,ts\npay,u,1,1\n", "nolabel", `no label column "nolabel"`},
+		{"event,user,amount,ts\npay,u,1,1\n", "nolabel", `d.csv:1: no label column "nolabel" in the header; its columns are event, user, amount, ts`},
+		{"event,user,amount,ts,label\npay,u,1,1,0\n", "lable", `d.csv:1: no label column "lable" in the header (did you mean "label"?); its columns are event, user, amount, ts, label`},
 	}
 	for _, tc := range cases {
 		_, _, err := readAll(t, "d.csv", tc.data, Options{Label: tc.opts})

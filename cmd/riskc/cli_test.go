@@ -34,3 +34,13 @@ func TestCLIConventions(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalTraceHeaderLine: --trace 1 on a CSV file points at the header.
+func TestEvalTraceHeaderLine(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := runMain([]string{"eval", "--policy", "../../examples/loan/loan.risk", "--data", "../../examples/loan/history.csv", "--trace", "1"}, &out, &errb)
+	want := "riskc eval: line 1 is the header row; the first data row is line 2 (--trace takes the line number an editor shows)\n"
+	if code != exitError || errb.String() != want {
+		t.Errorf("exit %d, stderr %q, want %q", code, errb.String(), want)
+	}
+}

@@ -25,6 +25,9 @@ func traceRow(w io.Writer, prog *vm.Program, r *dataset.Reader, models vm.ModelR
 	for {
 		label, err := r.Next(req)
 		if errors.Is(err, io.EOF) {
+			if line == 1 && r.Line() >= 1 && r.IsCSV() {
+				return errors.New("line 1 is the header row; the first data row is line 2 (--trace takes the line number an editor shows)")
+			}
 			return fmt.Errorf("no data row on line %d", line)
 		}
 		if err != nil {
