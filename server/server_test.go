@@ -299,6 +299,14 @@ func FuzzDecide(f *testing.F) {
 	})
 }
 
+// TestErrorTextNotHTMLEscaped: an API's error text keeps >= and & as
+// written, not \u003e= (what encoding/json does for HTML pages).
+func TestErrorTextNotHTMLEscaped(t *testing.T) {
+	if got := string(appendString(nil, "amount: 5 is below the minimum >= 10 & <x>")); got != `"amount: 5 is below the minimum >= 10 & <x>"` {
+		t.Errorf("appendString = %s", got)
+	}
+}
+
 func TestAppendString(t *testing.T) {
 	for _, s := range []string{"plain", `q"uote\`, "tab\tnl\n\x01", "<a&b>", "ünï", "bad\xffutf8", "\u2028"} {
 		b := appendString(nil, s)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,8 @@ func (p *Program) DecodeJSON(data []byte, req *Request) error {
 	req.Reset()
 	var w wireRequest
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&w); err != nil {
+	var top map[string]json.RawMessage
+	if err := dec.Decode(&top); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -44,6 +46,12 @@ func (p *Program) DecodeJSON(data []byte, req *Request) error {
 	}
 	if err := checkDuplicates(data); err != nil {
 		return err
+	}
+	if err := checkKeys(top); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return decodeError(err)
 	}
 	if err := p.checkUTF8(data, w.Features); err != nil {
 		return err
@@ -62,6 +70,37 @@ func (p *Program) DecodeJSON(data []byte, req *Request) error {
 		}
 	}
 	return p.Complete(req)
+}
+
+// requestKeys are the top-level keys of a request, matched exactly (as
+// feature names are): encoding/json alone would take "Event" for "event"
+// and ignore "feature".
+var requestKeys = []string{"event", "request_id", "features"}
+
+// checkKeys refuses a top-level key that is not one of requestKeys.
+func checkKeys(top map[string]json.RawMessage) error {
+	keys := make([]string, 0, len(top))
+	for k := range top {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same key is named every time
+	for _, k := range keys {
+		known := false
+		for _, r := range requestKeys {
+			known = known || k == r
+		}
+		if known {
+			continue
+		}
+		hint := ""
+		for _, r := range requestKeys {
+			if strings.EqualFold(k, r) || strings.EqualFold(strings.TrimSuffix(k, "s"), strings.TrimSuffix(r, "s")) {
+				hint = fmt.Sprintf(" (did you mean %q?)", r)
+			}
+		}
+		return &FieldError{Field: k, Msg: "unknown key" + hint + `; a request has "event", "request_id" and "features"`}
+	}
+	return nil
 }
 
 // decodeError words a JSON decoding error in terms of the request.

@@ -115,6 +115,9 @@ func TestDecodeJSONErrors(t *testing.T) {
 		{"features not an object", `{"event": "pay", "features": [1]}`, "features", []string{"must be an object", "array"}},
 		{"unknown event", string(jsonBody("chargeback", nil)), "event", []string{`unknown event "chargeback"`, "pay, refund"}},
 		{"missing event", string(jsonBody("", nil)), "event", []string{"missing", "pay, refund"}},
+		{"unknown top-level key", `{"event": "pay", "feature": {"n": 1}}`, "feature", []string{`unknown key (did you mean "features"?); a request has "event", "request_id" and "features"`}},
+		{"top-level keys match exactly, like features", `{"Event": "pay", "features": {}}`, "Event", []string{`unknown key (did you mean "event"?)`}},
+		{"unrelated top-level key", `{"event": "pay", "features": {}, "amount": 5}`, "amount", []string{`unknown key; a request has`}},
 
 		{"string for int", string(jsonBody("pay", map[string]string{"n": `"1"`})), "features.n", []string{"must be int, got a string"}},
 		{"string for float", string(jsonBody("pay", map[string]string{"f": `"1"`})), "features.f", []string{"must be float, got a string"}},
