@@ -824,7 +824,7 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.adminToken == "" {
-		s.writeError(w, r, ep, &httpError{status: http.StatusForbidden, msg: "the admin API is disabled: set server.admin_token or server.admin_token_file in the config"}, rid, true)
+		s.writeError(w, r, ep, &httpError{status: http.StatusForbidden, msg: "the admin API is disabled: give riskd an admin token with --admin-token, $RISKD_ADMIN_TOKEN, or server.admin_token / server.admin_token_file in the config"}, rid, true)
 		return
 	}
 	if !s.isAdmin(r) {

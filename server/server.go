@@ -371,6 +371,7 @@ func (s *Server) reload(trigger string, opts buildOptions) (ReloadStatus, error)
 		s.log.Info("reload: nothing changed", "trigger", trigger)
 		return st, nil
 	}
+	s.warnSameVersionChanged(old, sn)
 	s.install(sn, old)
 	debug.FreeOSMemory() // compiling took memory the new versions do not keep
 	st.Result, st.Generation = "success", sn.gen

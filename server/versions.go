@@ -65,3 +65,22 @@ func versionFix(a, b *loaded) string {
 	}
 	return "give each version its own version string, or remove one of the files"
 }
+
+// warnSameVersionChanged logs each version whose file now holds other
+// content under the same version string: decisions recorded as that
+// version before and after the reload came from different policies.
+func (s *Server) warnSameVersionChanged(old, sn *snapshot) {
+	if old == nil {
+		return
+	}
+	before := map[string]*Version{}
+	for _, v := range old.versions {
+		before[v.Policy+"\x00"+v.Version] = v
+	}
+	for _, v := range sn.versions {
+		if b := before[v.Policy+"\x00"+v.Version]; b != nil && b.identity != v.identity {
+			s.log.Warn("reload: the policy changed but its version string did not; decisions before and after carry the same version but come from different rules: give each change its own version string",
+				"policy", v.Policy, "version", v.Version, "path", v.Path, "digest_before", b.Digest, "digest_after", v.Digest)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"bytes"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,5 +66,52 @@ func TestSourceAndItsArtifactAreOneVersion(t *testing.T) {
 	_, err = New(Options{Config: cfg})
 	if err == nil || !strings.Contains(err.Error(), "give each version its own version string, or remove one of the files") {
 		t.Errorf("two sources, one version: got %v", err)
+	}
+}
+
+// TestReloadWarnsOnChangedContentSameVersion: editing a policy without
+// changing its version string reloads, with a warning.
+func TestReloadWarnsOnChangedContentSameVersion(t *testing.T) {
+	pdir := t.TempDir()
+	writeTestPolicy(t, pdir, "velo.risk", "1", -2)
+	cfg := config.Default()
+	cfg.Policies = []config.Policy{{Path: pdir}}
+	var logs bytes.Buffer
+	s, err := New(Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	writeTestPolicy(t, pdir, "velo.risk", "1", -1)
+	if st, err := s.Reload("test"); err != nil || st.Result != "success" {
+		t.Fatalf("reload: %v %v", st, err)
+	}
+	if want := `level=WARN msg="reload: the policy changed but its version string did not;`; !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), "policy=velo version=1") {
+		t.Errorf("log lacks %q:\n%s", want, logs.String())
+	}
+	logs.Reset()
+	writeTestPolicy(t, pdir, "velo.risk", "2", -3)
+	s.Reload("test")
+	if strings.Contains(logs.String(), "version string did not") {
+		t.Errorf("a new version warned:\n%s", logs.String())
+	}
+}
+
+// TestAdminDisabledNamesEveryWay: the refusal says how to set the token.
+func TestAdminDisabledNamesEveryWay(t *testing.T) {
+	pdir := t.TempDir()
+	writeTestPolicy(t, pdir, "velo.risk", "1", -2)
+	cfg := config.Default()
+	cfg.Policies = []config.Policy{{Path: pdir}}
+	s, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, httptest.NewRequest("POST", "/v1/admin/reload", nil))
+	want := "the admin API is disabled: give riskd an admin token with --admin-token, $RISKD_ADMIN_TOKEN, or server.admin_token / server.admin_token_file in the config"
+	if w.Code != 403 || !strings.Contains(w.Body.String(), want) {
+		t.Errorf("%d %s", w.Code, w.Body.String())
 	}
 }

@@ -901,6 +901,25 @@ func TestTLS(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "handshake failed") {
 		t.Errorf("riskd health without the CA: %v\n%s", err, out)
 	}
+	// http:// against the TLS port: health says to use https://.
+	out, err = exec.Command(riskdBin, "health", "--endpoint", "http://"+p.addr, "--timeout", "3s").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "alive      FAIL  the server speaks TLS: use https://"+p.addr) {
+		t.Errorf("riskd health with http:// on TLS: %v\n%s", err, out)
+	}
+}
+
+// TestPortInUse: a taken address is one plain line on stderr, exit 1.
+func TestPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	out, err := exec.Command(riskdBin, "serve", "--policy", policyDir(t, "loan.risk"), "--addr", ln.Addr().String(), "--log-format", "text").CombinedOutput()
+	want := "riskd: cannot listen on " + ln.Addr().String() + ": the address is in use (another riskd or program holds the port); stop it or choose another with --addr or server.addr\n"
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.HasSuffix(string(out), want) {
+		t.Errorf("riskd serve on a taken port: %v\n%s\nwant the last line %q", err, out, want)
+	}
 }
 
 // TestModels serves the loan_ml example with its ONNX models. It needs

@@ -144,10 +144,14 @@ func diagnose(ctx context.Context, u *url.URL, roots *x509.CertPool) ([]healthLi
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		return resp.StatusCode, body, err
 	}
-	code, _, err := get("/healthz")
+	code, body, err := get("/healthz")
 	switch {
 	case err != nil:
 		add("alive", false, "GET /healthz: %v", err)
+		skip("policies", "models", "store", "ready")
+		return lines, false
+	case u.Scheme == "http" && code == http.StatusBadRequest && strings.Contains(string(body), "HTTP request to an HTTPS server"):
+		add("alive", false, "the server speaks TLS: use https://%s", u.Host)
 		skip("policies", "models", "store", "ready")
 		return lines, false
 	case code != http.StatusOK:
@@ -155,7 +159,7 @@ func diagnose(ctx context.Context, u *url.URL, roots *x509.CertPool) ([]healthLi
 	default:
 		add("alive", true, "GET /healthz 200")
 	}
-	code, body, err := get("/readyz")
+	code, body, err = get("/readyz")
 	if err != nil {
 		add("ready", false, "GET /readyz: %v", err)
 		return lines, false

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -82,6 +83,7 @@ it), then in-flight requests finish. The admin token can also come from $RISKD_A
 	if err != nil {
 		srv.Close()
 		log.Error("cannot listen", "addr", cfg.Server.Addr, "err", err.Error())
+		fmt.Fprintf(stderr, "riskd: %s\n", listenError(cfg.Server.Addr, err))
 		return exitError
 	}
 	// The first SIGINT/SIGTERM starts the graceful shutdown (drain, then
@@ -103,6 +105,17 @@ it), then in-flight requests finish. The admin token can also come from $RISKD_A
 		return exitError
 	}
 	return exitOK
+}
+
+// listenError words a failure to listen for the operator.
+func listenError(addr string, err error) string {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Sprintf("cannot listen on %s: the address is in use (another riskd or program holds the port); stop it or choose another with --addr or server.addr", addr)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Sprintf("cannot listen on %s: permission denied (ports below 1024 need privileges); choose a port above 1023 with --addr or server.addr", addr)
+	}
+	return fmt.Sprintf("cannot listen on %s: %v", addr, err)
 }
 
 // load reads the config file (if any) and applies the flags; it runs at
