@@ -294,9 +294,10 @@ func checkBody(body []byte, maxDepth int) *httpError {
 	return nil
 }
 
-// pickPolicy finds the policy a request names (?policy= or X-Policy), or
-// the default one.
-func (s *Server) pickPolicy(sn *snapshot, r *http.Request) (*policySet, *httpError) {
+// pickPolicy finds the policy a request names (?policy= or X-Policy),
+// or the default one, or else the one policy that declares the events of
+// the body (events is called only then).
+func (s *Server) pickPolicy(sn *snapshot, r *http.Request, events func() []string) (*policySet, *httpError) {
 	name := ""
 	if r.URL.RawQuery != "" {
 		name = r.URL.Query().Get("policy")
@@ -310,7 +311,7 @@ func (s *Server) pickPolicy(sn *snapshot, r *http.Request) (*policySet, *httpErr
 		if sn.def != nil {
 			return sn.def, nil
 		}
-		return nil, badRequest("policy", "several policies are loaded (%s); choose one with ?policy=NAME or the X-Policy header", strings.Join(sn.names, ", "))
+		return sn.byEvent(events())
 	}
 	ps := sn.policies[name]
 	if ps == nil {
@@ -568,7 +569,7 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	defer s.leave()
 	sn := s.acquire()
 	defer sn.release()
-	ps, herr := s.pickPolicy(sn, r)
+	ps, herr := s.pickPolicy(sn, r, func() []string { return []string{eventOf(body)} })
 	if herr != nil {
 		s.writeError(w, r, ep, herr, rid, true)
 		return
@@ -650,7 +651,13 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	defer s.leave()
 	sn := s.acquire()
 	defer sn.release()
-	ps, herr := s.pickPolicy(sn, r)
+	ps, herr := s.pickPolicy(sn, r, func() []string {
+		events := make([]string, len(items))
+		for i, item := range items {
+			events[i] = eventOf(item)
+		}
+		return events
+	})
 	if herr != nil {
 		s.writeError(w, r, ep, herr, rid, true)
 		return

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 )
 
 // oneFilePerVersion keeps one file per policy name and version. A source
@@ -83,4 +85,39 @@ func (s *Server) warnSameVersionChanged(old, sn *snapshot) {
 				"policy", v.Policy, "version", v.Version, "path", v.Path, "digest_before", b.Digest, "digest_after", v.Digest)
 		}
 	}
+}
+
+// eventOf reads the event of a request body ("" when it has none).
+func eventOf(body []byte) string {
+	var r struct {
+		Event string `json:"event"`
+	}
+	json.Unmarshal(body, &r) // a bad body is reported when it is decoded
+	return r.Event
+}
+
+// byEvent picks, when no policy is named and there is no default, the
+// one loaded policy whose declared events include every event given.
+func (sn *snapshot) byEvent(events []string) (*policySet, *httpError) {
+	several := fmt.Sprintf("several policies are loaded (%s); choose one with ?policy=NAME or the X-Policy header", strings.Join(sn.names, ", "))
+	var found []string
+	for _, name := range sn.names {
+		p := sn.policies[name].champion.v.Prog
+		all := p.EventsDeclared && len(events) > 0
+		for _, e := range events {
+			all = all && e != "" && p.EventIndex(e) >= 0
+		}
+		if all {
+			found = append(found, name)
+		}
+	}
+	switch {
+	case len(found) == 1:
+		return sn.policies[found[0]], nil
+	case len(found) > 1:
+		return nil, badRequest("policy", "%s: event %q is declared by %s", several, events[0], strings.Join(found, " and "))
+	case len(events) == 1 && events[0] != "":
+		return nil, badRequest("policy", "%s: no loaded policy declares event %q", several, events[0])
+	}
+	return nil, badRequest("policy", "%s, or give an event only one of them declares", several)
 }

@@ -115,3 +115,35 @@ func TestAdminDisabledNamesEveryWay(t *testing.T) {
 		t.Errorf("%d %s", w.Code, w.Body.String())
 	}
 }
+
+// TestRoutingByEvent: with several policies and no default, a request
+// goes to the one policy that declares its event.
+func TestRoutingByEvent(t *testing.T) {
+	pdir := t.TempDir()
+	writeTestPolicy(t, pdir, "velo.risk", "1", -2)
+	other := strings.NewReplacer("policy velo", "policy loans", "events pay", "events apply", "VERSION", "9", "BIAS", "0").Replace(testPolicy)
+	os.WriteFile(filepath.Join(pdir, "loans.risk"), []byte(other), 0o644)
+	twin := strings.NewReplacer("policy velo", "policy twin", "VERSION", "3", "BIAS", "0").Replace(testPolicy)
+	s, _ := newTestServer(t, "policies:\n  - path: "+pdir+"\n")
+	if _, m := decide(t, s, `{"event":"apply","features":{"user_id":"u","amount":1}}`); m["policy"] != "loans" {
+		t.Errorf("event apply: %v", m)
+	}
+	if _, m := decide(t, s, pay("c", 1)); m["policy"] != "velo" {
+		t.Errorf("event pay: %v", m)
+	}
+	code, m := decide(t, s, `{"event":"refund","features":{"user_id":"u","amount":1}}`)
+	if code != 400 || !strings.Contains(m["error"].(string), `no loaded policy declares event "refund"`) {
+		t.Errorf("undeclared event: %d %v", code, m)
+	}
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, httptest.NewRequest("POST", "/v1/decide/batch", strings.NewReader("["+pay("a", 1)+","+pay("b", 2)+"]")))
+	if !strings.Contains(w.Body.String(), `"policy":"velo"`) {
+		t.Errorf("batch of pay events: %s", w.Body)
+	}
+	os.WriteFile(filepath.Join(pdir, "twin.risk"), []byte(twin), 0o644)
+	s, _ = newTestServer(t, "policies:\n  - path: "+pdir+"\n")
+	code, m = decide(t, s, pay("c", 1))
+	if code != 400 || !strings.Contains(m["error"].(string), `event "pay" is declared by twin and velo`) {
+		t.Errorf("event declared twice: %d %v", code, m)
+	}
+}
