@@ -523,7 +523,10 @@ func (c *checker) checkEmit(r *Rule) {
 		if !ok {
 			c.errs.Add(e.Action.Pos, "unknown action %q", e.Action.Name).Hint = actionHint(e.Action.Name)
 		}
-		r.Forces, r.Action = true, a
+		r.Forces, r.Action, r.AtLeast = true, a, e.AtLeast
+		if e.AtLeast && a == Approve {
+			c.errs.Add(e.Action.Pos, "at_least approve changes nothing: every decision is at least approve").Hint = "write emit approve to override the score, or emit at_least review"
+		}
 		return
 	}
 	t := c.expr(e.Score, nil)

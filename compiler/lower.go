@@ -242,7 +242,7 @@ func (l *lowerer) lowerAll() {
 }
 
 func (l *lowerer) rule(r *Rule) vm.Rule {
-	vr := vm.Rule{Name: r.Name, Reason: r.Decl.Reason.Value, Forces: r.Forces, Action: r.Action, WeightParam: -1, Line: r.Decl.Pos.Line}
+	vr := vm.Rule{Name: r.Name, Reason: r.Decl.Reason.Value, Forces: r.Forces, Action: r.Action, AtLeast: r.AtLeast, WeightParam: -1, Line: r.Decl.Pos.Line}
 	for _, e := range r.On {
 		vr.Events = append(vr.Events, l.eventIndex(e))
 	}

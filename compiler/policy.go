@@ -119,6 +119,9 @@ type Rule struct {
 	On     []string // empty: every event
 	Forces bool     // emits an action instead of a score
 	Action Action   // when Forces
+	// AtLeast makes Action a floor (`emit at_least review`): the
+	// decision is at least Action, never lowered by it.
+	AtLeast bool
 	Weight *lang.NumberLit
 }
 

@@ -121,11 +121,14 @@ type RuleDecl struct {
 	Reason *StringLit
 }
 
-// Emit is what a firing rule contributes: a score weight or a forced action.
+// Emit is what a firing rule contributes: a score weight or a forced
+// action, which overrides the score's action (`emit review`) or is a
+// floor under it (`emit at_least review`).
 type Emit struct {
-	Pos    Pos
-	Score  Expr   // weight expression for `emit score W`, else nil
-	Action *Ident // reject, review or approve when Score is nil
+	Pos     Pos
+	Score   Expr   // weight expression for `emit score W`, else nil
+	AtLeast bool   // the action is a floor: `emit at_least ACTION`
+	Action  *Ident // reject, review or approve when Score is nil
 }
 
 // DecideDecl turns the score into an action.

@@ -178,9 +178,10 @@ type gRule struct {
 }
 
 type gEmit struct {
-	Pos    lexer.Position
-	Score  *gUnary `parser:"'score' @@"`
-	Action *gIdent `parser:"| @@"`
+	Pos     lexer.Position
+	Score   *gUnary `parser:"'score' @@"`
+	AtLeast bool    `parser:"| @'at_least'?"`
+	Action  *gIdent `parser:"@@"`
 }
 
 type gDecide struct {

@@ -363,6 +363,7 @@ func (c *converter) rule(g *gRule) *RuleDecl {
 		r.Emit.Score = c.unary(g.Emit.Score)
 	} else {
 		r.Emit.Action = c.ident(g.Emit.Action)
+		r.Emit.AtLeast = g.Emit.AtLeast
 	}
 	return r
 }

@@ -206,6 +206,9 @@ func (p *printer) emit(e *Emit, reason *StringLit) {
 		if e.Score != nil {
 			text += "score " + formatOperand(e.Score, precUnary)
 		} else {
+			if e.AtLeast {
+				text += "at_least "
+			}
 			text += identName(e.Action)
 		}
 		to = maxLine(lastLine(e.Score), lastLine(e.Action))

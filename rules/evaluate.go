@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/riskforge/riskforge/report"
@@ -16,7 +17,8 @@ import (
 type Decisions struct {
 	Scores  []float64
 	Actions []vm.Action
-	Forced  []int8    // strongest forced action, -1 when no forced rule fired
+	Forced  []int8    // strongest override (emit ACTION), -1 when none fired
+	Floor   []int8    // strongest floor (emit at_least ACTION), -1 when none fired
 	Fired   [][]int32 // fired rules per row
 }
 
@@ -26,7 +28,7 @@ type Decisions struct {
 // in parallel otherwise.
 func EvalVM(prog *vm.Program, params []float64, reqs []*vm.Request, models vm.ModelRunner) (*Decisions, error) {
 	n := len(reqs)
-	d := &Decisions{Scores: make([]float64, n), Actions: make([]vm.Action, n), Forced: make([]int8, n), Fired: make([][]int32, n)}
+	d := &Decisions{Scores: make([]float64, n), Actions: make([]vm.Action, n), Forced: make([]int8, n), Floor: make([]int8, n), Fired: make([][]int32, n)}
 	workers := runtime.NumCPU()
 	var store vm.WindowStore
 	if len(prog.Windows) > 0 {
@@ -50,11 +52,14 @@ func EvalVM(prog *vm.Program, params []float64, reqs []*vm.Request, models vm.Mo
 					errs[w] = fmt.Errorf("row %d: %w", r+1, err)
 					return
 				}
-				d.Scores[r], d.Actions[r], d.Forced[r] = dec.Score, dec.Action, -1
+				d.Scores[r], d.Actions[r], d.Forced[r], d.Floor[r] = dec.Score, dec.Action, -1, -1
 				fired := make([]int32, 0, len(dec.Fired))
 				for _, f := range dec.Fired {
 					fired = append(fired, int32(f.Rule))
-					if f.Forced {
+					switch {
+					case f.Forced && f.AtLeast:
+						d.Floor[r] = max(d.Floor[r], int8(f.Action))
+					case f.Forced:
 						d.Forced[r] = max(d.Forced[r], int8(f.Action))
 					}
 				}
@@ -91,18 +96,27 @@ func ActionRate(prog *vm.Program, cuts []float64, d *Decisions, rows []int, a vm
 	}
 	n := 0
 	for _, r := range rows {
-		if action(prog, cuts, d.Scores[r], d.Forced[r]) == a {
+		if action(prog, cuts, d.Scores[r], d.Forced[r], d.Floor[r]) == a {
 			n++
 		}
 	}
 	return float64(n) / float64(len(rows))
 }
 
-// action is the VM's choice of action (Machine.decide).
-func action(prog *vm.Program, cuts []float64, score float64, forced int8) vm.Action {
+// action is the VM's choice of action (Machine.decide): the strongest
+// override, else the score's action; then raised to the floor.
+func action(prog *vm.Program, cuts []float64, score float64, forced, floor int8) vm.Action {
+	a := scoreAction(prog, cuts, score)
 	if forced >= 0 {
-		return vm.Action(forced)
+		a = vm.Action(forced)
 	}
+	if floor >= 0 {
+		a = max(a, vm.Action(floor))
+	}
+	return a
+}
+
+func scoreAction(prog *vm.Program, cuts []float64, score float64) vm.Action {
 	dc := &prog.Decide
 	for i, c := range dc.Cuts {
 		if score > cuts[i] || (c.Inclusive && score == cuts[i]) {
@@ -152,7 +166,7 @@ func LimitReview(prog *vm.Program, params []float64, d *Decisions, rows []int, m
 		return res
 	}
 	if ri < 0 {
-		res.Note = "the decide block has no review line; only forced rules give review"
+		res.Note = "the decide block has no review line; only forced rules give review" + forcedReviewers(prog, cuts, d, rows)
 		return res
 	}
 	res.Old = cuts[ri]
@@ -191,7 +205,7 @@ func LimitReview(prog *vm.Program, params []float64, d *Decisions, rows []int, m
 	}
 	if math.IsNaN(best) {
 		best = math.Max(res.Old, math.Floor(ceiling*1000)/1000)
-		res.Note = "even the highest review cut-off leaves too many reviews (forced review rules?)"
+		res.Note = "even the highest review cut-off leaves too many reviews" + forcedReviewers(prog, cuts, d, rows)
 	} else {
 		res.Satisfied = true
 	}
@@ -204,4 +218,35 @@ func LimitReview(prog *vm.Program, params []float64, d *Decisions, rows []int, m
 	}
 	res.RateNew = ActionRate(prog, cuts, d, rows, vm.Review)
 	return res
+}
+
+// forcedReviewers names the forced review rules (overrides and floors)
+// that give review to rows whatever the cut-off, with how many rows each
+// fired on and the share of rows they review together: what makes a
+// review limit unreachable.
+func forcedReviewers(prog *vm.Program, cuts []float64, d *Decisions, rows []int) string {
+	counts := make([]int, len(prog.Rules))
+	reviewed := 0
+	for _, r := range rows {
+		byRule := d.Forced[r] == int8(vm.Review) || (d.Forced[r] < 0 && d.Floor[r] == int8(vm.Review))
+		if !byRule || action(prog, cuts, d.Scores[r], d.Forced[r], d.Floor[r]) != vm.Review {
+			continue // no forced review, or a reject wins
+		}
+		reviewed++
+		for _, ru := range d.Fired[r] {
+			if rule := &prog.Rules[ru]; rule.Forces && rule.Action == vm.Review {
+				counts[ru]++
+			}
+		}
+	}
+	var parts []string
+	for ru, n := range counts {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%s (%d rows)", prog.Rules[ru].Name, n))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(": forced review rules review %.1f%% of the rows whatever the cut-off: %s", 100*float64(reviewed)/float64(max(len(rows), 1)), strings.Join(parts, ", "))
 }

@@ -195,7 +195,7 @@ func Tune(prog *vm.Program, ir *compiler.IR, reqs []*vm.Request, labels []float6
 			// Cut-offs do not change scores, only actions.
 			cuts := cutValues(prog, o.Values)
 			for r := range o.HardDec.Actions {
-				o.HardDec.Actions[r] = action(prog, cuts, o.HardDec.Scores[r], o.HardDec.Forced[r])
+				o.HardDec.Actions[r] = action(prog, cuts, o.HardDec.Scores[r], o.HardDec.Forced[r], o.HardDec.Floor[r])
 			}
 		}
 		o.Review = &rc

@@ -188,7 +188,7 @@ func encodeBody(w *writer, p *Program) {
 		w.str(r.Name)
 		w.str(r.Reason)
 		w.u32s(r.Events)
-		w.bool(r.Forces)
+		w.byte(ruleKind(r))
 		w.byte(byte(r.Action))
 		w.i32(r.WeightParam)
 		w.f64(r.Weight)
@@ -335,7 +335,12 @@ func decodeBody(body []byte) (*Program, error) {
 			rl.Name = r.str()
 			rl.Reason = r.str()
 			rl.Events = readSlice(r, 1, r.u32)
-			rl.Forces = r.bool()
+			switch k := r.byte(); k {
+			case 0, 1, 2:
+				rl.Forces, rl.AtLeast = k > 0, k == 2
+			default:
+				r.fail("invalid rule kind %d", k)
+			}
 			rl.Action = Action(r.byte())
 			rl.WeightParam = r.i32()
 			rl.Weight = r.f64()
@@ -457,6 +462,19 @@ func (w *writer) u32s(xs []uint32) {
 	for _, x := range xs {
 		w.u32(x)
 	}
+}
+
+// ruleKind is a rule's kind byte: 0 score, 1 forced action, 2 forced
+// floor (emit at_least). Builds before floors read 0 and 1 only, so an
+// artifact with a floor is refused by them rather than misread.
+func ruleKind(r Rule) byte {
+	switch {
+	case r.Forces && r.AtLeast:
+		return 2
+	case r.Forces:
+		return 1
+	}
+	return 0
 }
 
 func (w *writer) bool(b bool) {

@@ -62,6 +62,8 @@ type Fired struct {
 	Weight float64 // 0 for rules that force an action
 	Forced bool
 	Action Action // when Forced
+	// AtLeast marks a forced action that is a floor (emit at_least).
+	AtLeast bool
 }
 
 // ModelOutput is the value a model produced for a decision.
@@ -211,14 +213,17 @@ func (m *Machine) decide() {
 	if d.BiasParam >= 0 {
 		logit = m.params[d.BiasParam]
 	}
-	forced, anyForced := Approve, false
+	forced, anyForced, floor := Approve, false, Approve
 	for i := range m.d.Fired {
 		f := &m.d.Fired[i]
-		if f.Forced {
+		switch {
+		case f.Forced && f.AtLeast:
+			floor = max(floor, f.Action)
+		case f.Forced:
 			forced, anyForced = max(forced, f.Action), true
-			continue
+		default:
+			logit += f.Weight
 		}
-		logit += f.Weight
 	}
 	m.d.Logit = logit
 	m.d.Score = 1 / (1 + math.Exp(-logit))
@@ -238,7 +243,8 @@ func (m *Machine) decide() {
 		// beats a high score); among forced actions the strongest wins.
 		action = forced
 	}
-	m.d.Action = action
+	// A floor (emit at_least) raises the action, never lowers it.
+	m.d.Action = max(action, floor)
 }
 
 func b2f(b bool) float64 {
@@ -259,7 +265,7 @@ func (m *Machine) fire(r int) {
 	if rule.Forces {
 		w = 0
 	}
-	m.d.Fired = append(m.d.Fired, Fired{Rule: r, Name: rule.Name, Reason: rule.Reason, Weight: w, Forced: rule.Forces, Action: rule.Action})
+	m.d.Fired = append(m.d.Fired, Fired{Rule: r, Name: rule.Name, Reason: rule.Reason, Weight: w, Forced: rule.Forces, Action: rule.Action, AtLeast: rule.AtLeast})
 }
 
 // listens reports whether rule r runs for the current event.

@@ -152,6 +152,7 @@ type Rule struct {
 	Events      []uint32 // indexes into Program.Events; empty = every event
 	Forces      bool
 	Action      Action // when Forces
+	AtLeast     bool   // with Forces: Action is a floor, not an override
 	WeightParam int32  // index into Params, or -1 when the weight is fixed
 	Weight      float64
 	End         uint32 // pc just past the rule's code
