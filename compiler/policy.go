@@ -122,7 +122,7 @@ type Rule struct {
 	// AtLeast makes Action a floor (`emit at_least review`): the
 	// decision is at least Action, never lowered by it.
 	AtLeast bool
-	Weight *lang.NumberLit
+	Weight  *lang.NumberLit
 }
 
 // Decide is the checked decide block.
