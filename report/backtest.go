@@ -334,6 +334,23 @@ func (b *Backtest) Result() *BacktestResult {
 	return r
 }
 
+// SilentRules returns the rules that fired on no row and those that
+// fired on every row: a rule the data never exercises one way or the
+// other is untested by the backtest (and one that always fires only
+// shifts the bias).
+func (r *BacktestResult) SilentRules() (never, always []string) {
+	for _, s := range r.Rules {
+		switch {
+		case r.Rows == 0:
+		case s.Hits == 0:
+			never = append(never, s.Name)
+		case s.Hits == r.Rows:
+			always = append(always, s.Name)
+		}
+	}
+	return never, always
+}
+
 // splitLabelled is split over the labelled rows of b.
 func (b *Backtest) splitLabelled() (pos, neg []uint64) {
 	n := b.total.labelled

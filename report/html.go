@@ -626,6 +626,16 @@ func BacktestPage(title string, r *BacktestResult, scores []float64, labels []bo
 		rt.Rows = append(rt.Rows, row)
 	}
 	p.Tables = append(p.Tables, at, rt)
+	if never, always := r.SilentRules(); len(never)+len(always) > 0 {
+		ct := Table{Title: "Rules the data does not test", Columns: []string{"Rule", "Why"}}
+		for _, n := range never {
+			ct.Rows = append(ct.Rows, []string{n, "never fired: no row tests it"})
+		}
+		for _, n := range always {
+			ct.Rows = append(ct.Rows, []string{n, "fired on every row: no row tests it staying silent"})
+		}
+		p.Tables = append(p.Tables, ct)
+	}
 	return p
 }
 

@@ -261,3 +261,25 @@ func TestWriteExample(t *testing.T) {
 		}
 	}
 }
+
+// TestSilentRules: rules that never fire or fire on every row are listed
+// by SilentRules and in the page.
+func TestSilentRules(t *testing.T) {
+	b := NewBacktest([]string{"never", "always", "some"}, []string{"approve", "review", "reject"})
+	b.Add(0.1, "approve", []int{1}, 0)
+	b.Add(0.9, "reject", []int{1, 2}, 1)
+	r := b.Result()
+	never, always := r.SilentRules()
+	if strings.Join(never, ",") != "never" || strings.Join(always, ",") != "always" {
+		t.Fatalf("SilentRules = %v, %v", never, always)
+	}
+	var out strings.Builder
+	if err := WriteHTML(&out, BacktestPage("t", r, nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Rules the data does not test", "never fired: no row tests it", "fired on every row: no row tests it staying silent"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}

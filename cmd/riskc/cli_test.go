@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -42,5 +44,21 @@ func TestEvalTraceHeaderLine(t *testing.T) {
 	want := "riskc eval: line 1 is the header row; the first data row is line 2 (--trace takes the line number an editor shows)\n"
 	if code != exitError || errb.String() != want {
 		t.Errorf("exit %d, stderr %q, want %q", code, errb.String(), want)
+	}
+}
+
+// TestEvalFlagsUntestedRules: eval names the rules the data never fires
+// and those it fires on every row.
+func TestEvalFlagsUntestedRules(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "d.csv")
+	os.WriteFile(data, []byte("event,user,amount,ts\npay,u1,5000,2026-03-01T10:00:00Z\npay,u2,2000,2026-03-01T10:01:00Z\n"), 0o644)
+	var out, errb bytes.Buffer
+	if code := runMain([]string{"eval", "--policy", "../../policytest/testdata/tiny.risk", "--data", data}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"\nnever fired (no row tests them): burst, never\n", "\nfired on every row (no row tests them silent): big\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out.String())
+		}
 	}
 }

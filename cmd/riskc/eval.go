@@ -156,6 +156,13 @@ func printSummary(w io.Writer, res *report.BacktestResult, stats backtest.Stats)
 		}
 		fmt.Fprintln(w)
 	}
+	never, always := res.SilentRules()
+	if len(never) > 0 {
+		fmt.Fprintf(w, "\nnever fired (no row tests them): %s\n", strings.Join(never, ", "))
+	}
+	if len(always) > 0 {
+		fmt.Fprintf(w, "\nfired on every row (no row tests them silent): %s\n", strings.Join(always, ", "))
+	}
 	mode := fmt.Sprintf("%d workers", stats.Workers)
 	switch {
 	case stats.Sequential:
