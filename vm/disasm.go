@@ -3,6 +3,7 @@ package vm
 import (
 	"fmt"
 	"io"
+	"math"
 	"strings"
 )
 
@@ -17,7 +18,7 @@ func Disassemble(w io.Writer, p *Program) {
 	}
 	fmt.Fprintln(w, "\nparams:")
 	for i, prm := range p.Params {
-		fmt.Fprintf(w, "  %2d %-32s %-9s %g%s  (line %d)\n", i, prm.Name, prm.Kind, prm.Value, prm.Unit, prm.Line)
+		fmt.Fprintf(w, "  %2d %-32s %-9s %s  (line %d)\n", i, prm.Name, prm.Kind, paramValue(prm), prm.Line)
 	}
 	if len(p.Lists) > 0 {
 		fmt.Fprintln(w, "\nlists:")
@@ -26,10 +27,16 @@ func Disassemble(w io.Writer, p *Program) {
 		}
 	}
 	for i, m := range p.Models {
-		fmt.Fprintf(w, "model %d %s: %s output %q[%d] inputs %v timeout %gs on_error %g\n", i, m.Name, m.Path, m.Output, m.Index, m.InputSlots, m.TimeoutSec, m.OnError)
+		fmt.Fprintf(w, "model %d %s: %s output %q[%d] inputs %v timeout %s on_error %g\n", i, m.Name, m.Path, m.Output, m.Index, m.InputSlots, FormatDuration(m.TimeoutSec), m.OnError)
 	}
 	for i, win := range p.Windows {
-		fmt.Fprintf(w, "window %d %s: %s over %gs key slot %d -> slot %d\n", i, win.Name, win.Agg, win.OverSec, win.KeySlot, win.Slot)
+		fmt.Fprintf(w, "window %d %s: %s over %s key slot %d -> slot %d\n", i, win.Name, win.Agg, FormatDuration(win.OverSec), win.KeySlot, win.Slot)
+	}
+	if len(p.Rules) > 0 {
+		fmt.Fprintln(w, "\nrules:")
+		for i, r := range p.Rules {
+			fmt.Fprintf(w, "  %2d %-24s %s\n", i, r.Name, ruleEffect(p, r))
+		}
 	}
 	fmt.Fprintln(w, "\ncode:")
 	disassembleCode(w, p)
@@ -41,9 +48,12 @@ func inputNotes(in Input) string {
 		b.WriteString(" optional")
 	}
 	if in.Default != nil {
-		if in.Type == TString {
+		switch in.Type {
+		case TString:
 			fmt.Fprintf(&b, " default %q", in.Default.Str)
-		} else {
+		case TBool:
+			fmt.Fprintf(&b, " default %t", in.Default.Num != 0)
+		default:
 			fmt.Fprintf(&b, " default %g", in.Default.Num)
 		}
 	}
@@ -84,7 +94,7 @@ func (p *Program) Operand(in Instr) string {
 	case PUSHK:
 		return fmt.Sprintf("%d (%g)", a, p.NumConsts[a])
 	case PARAM:
-		return fmt.Sprintf("%d (%s = %g)", a, p.Params[a].Name, p.Params[a].Value)
+		return fmt.Sprintf("%d (%s = %s)", a, p.Params[a].Name, paramValue(p.Params[a]))
 	case PUSHS:
 		return fmt.Sprintf("%d (%q)", a, p.StrConsts[a])
 	case PRESENT:
@@ -101,4 +111,48 @@ func (p *Program) Operand(in Instr) string {
 		return fmt.Sprint(a)
 	}
 	return ""
+}
+
+// paramValue prints a parameter as written in the source: durations in
+// their largest whole unit (730d, not 6.3072e+07s).
+func paramValue(prm Param) string {
+	if prm.Unit == "s" {
+		return FormatDuration(prm.Value)
+	}
+	return fmt.Sprintf("%g%s", prm.Value, prm.Unit)
+}
+
+// durationUnits are the policy language's duration units, largest first.
+var durationUnits = []struct {
+	name string
+	sec  float64
+}{{"d", 86400}, {"h", 3600}, {"m", 60}, {"s", 1}, {"ms", 0.001}}
+
+// FormatDuration writes seconds the way a policy writes a duration: in
+// the largest unit that holds it a whole number of times (90m, 730d,
+// 20ms), or in seconds when none does.
+func FormatDuration(sec float64) string {
+	if sec == 0 {
+		return "0s"
+	}
+	for _, u := range durationUnits {
+		n := sec / u.sec
+		if r := math.Round(n); math.Abs(n-r) < 1e-9*math.Max(1, math.Abs(n)) && r != 0 {
+			return fmt.Sprintf("%d%s", int64(r), u.name)
+		}
+	}
+	return fmt.Sprintf("%gs", sec)
+}
+
+// ruleEffect says what a firing rule does.
+func ruleEffect(p *Program, r Rule) string {
+	switch {
+	case r.Forces && r.AtLeast:
+		return "at_least " + r.Action.String()
+	case r.Forces:
+		return r.Action.String()
+	case r.WeightParam >= 0:
+		return fmt.Sprintf("score %g (param %d)", p.Params[r.WeightParam].Value, r.WeightParam)
+	}
+	return fmt.Sprintf("score fixed %g", r.Weight)
 }

@@ -91,15 +91,15 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("metrics JSON lacks %q", key)
 		}
 	}
-	if m["rows"].(float64) != 10000 || m["auc"].(float64) < 0.6 {
+	if m["rows"].(float64) != 10098 || m["auc"].(float64) < 0.6 {
 		t.Errorf("rows %v auc %v", m["rows"], m["auc"])
 	}
 	html, _ := os.ReadFile(page)
 	if !strings.Contains(string(html), "<svg") || strings.Contains(string(html), "<script src") {
 		t.Error("report is not a self-contained page with plots")
 	}
-	if lines := strings.Count(readString(t, out), "\n"); lines != 10000 {
-		t.Errorf("decisions file has %d lines, want 10000", lines)
+	if lines := strings.Count(readString(t, out), "\n"); lines != 10098 {
+		t.Errorf("decisions file has %d lines, want 10098", lines)
 	}
 
 	r = runBinary(t, bin, "eval", "--policy", "examples/loan/loan.risk", "--data", "examples/loan/history.csv", "--label", "default", "--trace", "2")

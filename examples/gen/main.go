@@ -35,7 +35,10 @@ func main() {
 	rng := rand.New(rand.NewPCG(*seed, *seed^0x9e3779b97f4a7c15))
 	switch os.Args[1] {
 	case "loan":
-		loan(w, rng, *n)
+		// Incidents (the rare cases forced rules catch) draw from their
+		// own stream, so the ordinary applications are those of any
+		// earlier version of this generator with the same seed.
+		loan(w, rng, rand.New(rand.NewPCG(*seed^0x5bd1e995, *seed)), *n)
 	case "planted":
 		if err := plantedSet(w, rng, *n, *rules, *emit); err != nil {
 			fmt.Fprintf(os.Stderr, "gen: %v\n", err)
@@ -54,8 +57,9 @@ func pick[T any](rng *rand.Rand, xs []T) T { return xs[rng.IntN(len(xs))] }
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // loan writes loan applications whose default label follows a latent
-// credit model the policy's rules approximate, with noise.
-func loan(w io.Writer, rng *rand.Rand, n int) {
+// credit model the policy's rules approximate, with noise, and now and
+// then an incident (see incident) drawn from inc.
+func loan(w io.Writer, rng, inc *rand.Rand, n int) {
 	fmt.Fprintln(w, "event,user_id,device_id,ip_country,residence_country,email,age,amount,term_months,income,verified_income,existing_debt,overdue_30d,bureau_score,account_opened,ts,default")
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	ts := start
@@ -133,6 +137,53 @@ func loan(w io.Writer, rng *rand.Rand, n int) {
 		fmt.Fprintf(w, "%s,u%05d,d%05d,%s,%s,%s,%d,%g,%d,%g,%s,%g,%d,%s,%s,%s,%d\n",
 			event, u, u*7%(users+11), ip, res, email, age, amount, term, income, verified, debt, overdue, bureau,
 			opened.Format(time.RFC3339), ts.Format(time.RFC3339), label)
+		if inc.Float64() < 1.0/150 {
+			incident(w, inc, ts, i)
+		}
+	}
+}
+
+// blockedDevices are devices on examples/loan/lists/blocked_devices.txt.
+var blockedDevices = []string{"dev-7f3a9c21e4b8", "dev-0b91d4e6a2c7"}
+
+// incident writes the rows of one of the rare cases the loan policy's
+// forced rules exist for — a blocklisted device, a sanctioned country, a
+// residence outside the lending markets, an underage applicant, a burst
+// of applications, a device shared by several applicants — at time ts,
+// with applicants of their own (x...) so ordinary customers' windows are
+// untouched. Their default rate is high, as for the fraud they stand for.
+func incident(w io.Writer, rng *rand.Rand, ts time.Time, i int) {
+	row := func(user, device, ip, res string, age int) {
+		label := 0
+		if rng.Float64() < 0.6 {
+			label = 1
+		}
+		amount := math.Round(math.Exp(rng.NormFloat64()*0.7+8.8)/10) * 10
+		fmt.Fprintf(w, "loan_apply,%s,%s,%s,%s,%s@mailinator.com,%d,%g,%d,%g,,%g,%d,%d,%s,%s,%d\n",
+			user, device, ip, res, user, age, math.Min(math.Max(amount, 100), 250000), pick(rng, []int{12, 24, 36, 48}),
+			math.Round(1200+rng.Float64()*1500), math.Round(rng.Float64()*600), rng.IntN(3), 450+rng.IntN(250),
+			ts.Add(-time.Duration(30+rng.IntN(400))*24*time.Hour).Format(time.RFC3339), ts.Format(time.RFC3339), label)
+	}
+	user := fmt.Sprintf("x%05d", i)
+	device := fmt.Sprintf("dx%05d", i)
+	switch rng.IntN(6) {
+	case 0:
+		row(user, pick(rng, blockedDevices), "DE", "DE", 30+rng.IntN(30))
+	case 1:
+		row(user, device, pick(rng, []string{"KP", "IR", "SY", "CU"}), pick(rng, markets), 30+rng.IntN(30))
+	case 2:
+		c := pick(rng, []string{"US", "GB", "CH"})
+		row(user, device, c, c, 30+rng.IntN(30))
+	case 3:
+		row(user, device, "DE", "DE", 16+rng.IntN(2))
+	case 4: // four applications within the hour
+		for range 4 {
+			row(user, device, "FR", "FR", 25+rng.IntN(30))
+		}
+	default: // three applicants on one device
+		for k := range 3 {
+			row(fmt.Sprintf("%s%c", user, 'a'+k), device, "NL", "NL", 25+rng.IntN(30))
+		}
 	}
 }
 
