@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/lang"
 	"github.com/riskforge/riskforge/models"
+	"github.com/riskforge/riskforge/policytest"
 )
 
 func init() {
@@ -16,7 +18,7 @@ func init() {
 }
 
 func runCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "FILE|DIR...", "Parses and type-checks each policy file and prints every diagnostic as\nFILE:LINE:COL: error|warning: message. A directory argument means every\n.risk file below it. Exit 0 when no file has errors (warnings allowed), 1\nwhen any has, 2 on usage errors.", stderr)
+	fs := newFlagSet("check", "FILE|DIR...", "Parses and type-checks each policy file and prints every diagnostic as\nFILE:LINE:COL: error|warning: message. A directory argument means every\n.risk file below it. A policy's test file (NAME_test.yaml) is checked too. Exit 0 when no file has errors (warnings allowed), 1\nwhen any has, 2 on usage errors.", stderr)
 	quiet := fs.Bool("q", false, "print errors only, not warnings")
 	noFiles := fs.Bool("no-files", false, "do not check that list and model files exist")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
@@ -39,9 +41,27 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 			code = exitError
 		} else if !*noFiles && !checkModels(path, pol, stderr, *quiet) {
 			code = exitError
+		} else if !*noFiles && !checkTests(path, stderr) {
+			code = exitError
 		}
 	}
 	return code
+}
+
+// checkTests checks the policy's test file (NAME_test.yaml), when there
+// is one, as riskc test does before running it; false on an error.
+func checkTests(path string, stderr io.Writer) bool {
+	test := strings.TrimSuffix(path, ".risk") + policytest.Suffix
+	if _, err := os.Stat(test); err != nil || !strings.HasSuffix(path, ".risk") {
+		return true
+	}
+	_, diags, err := policytest.Load(test)
+	printDiagnostics(stderr, diags, false)
+	if err != nil {
+		fmt.Fprintf(stderr, "riskc: %s: %v\n", test, err)
+		return false
+	}
+	return !diags.HasErrors()
 }
 
 // checkModels loads the ONNX models of a policy that checked clean and

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -64,5 +66,23 @@ func TestRiskcTest(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCheckChecksTestFiles: riskc check reports the errors of a policy's
+// NAME_test.yaml at their place.
+func TestCheckChecksTestFiles(t *testing.T) {
+	dir := t.TempDir()
+	policy, _ := os.ReadFile("../../policytest/testdata/tiny.risk")
+	os.WriteFile(filepath.Join(dir, "tiny.risk"), policy, 0o644)
+	var out, errb bytes.Buffer
+	if code := runMain([]string{"check", dir}, &out, &errb); code != exitOK {
+		t.Fatalf("without tests: exit %d\n%s", code, errb.String())
+	}
+	os.WriteFile(filepath.Join(dir, "tiny_test.yaml"), []byte("cases:\n  - name: x\n    event: pay\n    features: {user: u, amount: 1, ts: 2026-01-01T00:00:00Z}\n    expect: {fired: [bigg]}\n"), 0o644)
+	code := runMain([]string{"check", dir}, &out, &errb)
+	want := filepath.Join(dir, "tiny_test.yaml") + `:5:22: error: fired: unknown rule "bigg" (did you mean "big"?)`
+	if code != exitError || !strings.Contains(errb.String(), want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant %s", code, errb.String(), want)
 	}
 }
