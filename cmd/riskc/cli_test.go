@@ -62,3 +62,26 @@ func TestEvalFlagsUntestedRules(t *testing.T) {
 		}
 	}
 }
+
+// TestExampleDataExercisesEveryRule: each example's data fires every rule
+// of its policy at least once and leaves it silent at least once.
+func TestExampleDataExercisesEveryRule(t *testing.T) {
+	for _, ex := range [][]string{
+		{"loan/loan.risk", "loan/history.csv"},
+		{"loan_ml/loan_ml.risk", "loan/history.csv"},
+		{"payments/card_fraud.risk", "payments/history.csv"},
+		{"credit/credit.risk", "credit/german_credit.csv"},
+		{"credit/credit_tuned.risk", "credit/german_credit.csv"},
+		{"planted/planted.risk", "planted/history.csv"},
+		{"planted/start.risk", "planted/history.csv"},
+	} {
+		var out, errb bytes.Buffer
+		if code := runMain([]string{"eval", "--policy", "../../examples/" + ex[0], "--data", "../../examples/" + ex[1]}, &out, &errb); code != exitOK {
+			t.Errorf("%s: exit %d\n%s", ex[0], code, errb.String())
+			continue
+		}
+		if strings.Contains(out.String(), "never fired") || strings.Contains(out.String(), "fired on every row") {
+			t.Errorf("%s on %s:\n%s", ex[0], ex[1], out.String())
+		}
+	}
+}

@@ -3,6 +3,7 @@
 // the same file.
 //
 //	go run ./examples/gen loan -n 10000 -seed 1 > examples/loan/history.csv
+//	go run ./examples/gen payments -n 8000 -seed 1 > examples/payments/history.csv
 //	go run ./examples/gen planted -n 20000 -seed 1 > examples/planted/history.csv
 package main
 
@@ -21,7 +22,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gen loan|planted [-n ROWS] [-seed S] [-rules N] [-emit data|policy|start]")
+		fmt.Fprintln(os.Stderr, "usage: gen loan|payments|planted [-n ROWS] [-seed S] [-rules N] [-emit data|policy|start]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("gen "+os.Args[1], flag.ExitOnError)
@@ -39,6 +40,8 @@ func main() {
 		// own stream, so the ordinary applications are those of any
 		// earlier version of this generator with the same seed.
 		loan(w, rng, rand.New(rand.NewPCG(*seed^0x5bd1e995, *seed)), *n)
+	case "payments":
+		payments(w, rng, *n)
 	case "planted":
 		if err := plantedSet(w, rng, *n, *rules, *emit); err != nil {
 			fmt.Fprintf(os.Stderr, "gen: %v\n", err)
