@@ -8,12 +8,12 @@ import (
 )
 
 // decoder fills a vm.Request from a JSON body exactly as
-// vm.Program.DecodeJSON does, but for the common shape of a request it
+// vm.Program.DecodeRequest does, but for the common shape of a request it
 // does so without reflection: encoding/json was two thirds of the
 // server's CPU per decision. Anything unusual — escapes in strings,
 // nested values, duplicate keys, invalid UTF-8, keys other than event /
 // request_id / features, and every error — makes the fast path give up and the
-// request goes through DecodeJSON, so error messages and edge cases have
+// request goes through DecodeRequest, so error messages and edge cases have
 // a single source. A differential fuzz test holds the two together.
 type decoder struct {
 	prog   *vm.Program
@@ -28,12 +28,12 @@ func newDecoder(p *vm.Program) *decoder {
 	return d
 }
 
-// decode fills req from body; errors are DecodeJSON's.
+// decode fills req from body; errors are DecodeRequest's.
 func (d *decoder) decode(body []byte, req *vm.Request) error {
 	if d.fast(body, req) {
 		return nil
 	}
-	return d.prog.DecodeJSON(body, req)
+	return d.prog.DecodeRequest(body, req)
 }
 
 // scan is a cursor over a JSON body.

@@ -32,8 +32,19 @@ type wireRequest struct {
 // {"event": "...", "request_id": "...", "features": {...}}. Features the
 // policy does not declare are ignored; null counts as absent. A key given
 // twice in one object, and a body that is not valid UTF-8, are refused
-// (strict.go). Every problem is a *FieldError naming the field.
-func (p *Program) DecodeJSON(data []byte, req *Request) error {
+// (strict.go). Other top-level keys are ignored (data files keep labels
+// and other columns there); decision requests use the stricter
+// DecodeRequest. Every problem is a *FieldError naming the field.
+func (p *Program) DecodeJSON(data []byte, req *Request) error { return p.decodeJSON(data, req, false) }
+
+// DecodeRequest is DecodeJSON for a decision request: a top-level key
+// other than event, request_id and features is an error naming it (a
+// misspelt "feature" would otherwise send a request without features).
+func (p *Program) DecodeRequest(data []byte, req *Request) error {
+	return p.decodeJSON(data, req, true)
+}
+
+func (p *Program) decodeJSON(data []byte, req *Request, strict bool) error {
 	req.Reset()
 	var w wireRequest
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -47,8 +58,10 @@ func (p *Program) DecodeJSON(data []byte, req *Request) error {
 	if err := checkDuplicates(data); err != nil {
 		return err
 	}
-	if err := checkKeys(top); err != nil {
-		return err
+	if strict {
+		if err := checkKeys(top); err != nil {
+			return err
+		}
 	}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return decodeError(err)

@@ -156,7 +156,7 @@ func TestDecodeJSONErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := p.NewRequest()
-			fieldErr(t, p.DecodeJSON([]byte(tc.data), req), tc.field, tc.frags...)
+			fieldErr(t, p.DecodeRequest([]byte(tc.data), req), tc.field, tc.frags...)
 		})
 	}
 }
@@ -498,4 +498,17 @@ func TestDecodeJSONDuplicateKeysAndInvalidUTF8(t *testing.T) {
 			t.Errorf("%q: %v, want a FieldError on %s", c.body, err, c.field)
 		}
 	}
+}
+
+// TestDecodeJSONIgnoresOtherKeys: data files keep labels beside the
+// request; only DecodeRequest refuses unknown top-level keys.
+func TestDecodeJSONIgnoresOtherKeys(t *testing.T) {
+	p := decodeProgram(t)
+	ok := jsonBody("pay", nil)
+	body := append(ok[:len(ok)-1:len(ok)-1], []byte(`, "label": 1}`)...)
+	req := p.NewRequest()
+	if err := p.DecodeJSON(body, req); err != nil {
+		t.Errorf("DecodeJSON: %v", err)
+	}
+	fieldErr(t, p.DecodeRequest(body, req), "label", "unknown key")
 }
