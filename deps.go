@@ -11,7 +11,6 @@
 //   - expr: expression evaluation;
 //   - gorgonia: the differentiable graph used by `riskc train`;
 //   - onnxruntime_go: ONNX model calls (needs the shared library from `make deps`);
-//   - gmsm/sm3: the hash chaining the audit trail;
 //   - prometheus/client_golang: riskd metrics;
 //   - go4.org/unsafe/assume-no-moving-gc: a dependency of Gorgonia's, pinned
 //     directly because Gorgonia v0.9.18 builds on Go 1.26 only with version
@@ -25,7 +24,6 @@ import (
 	_ "github.com/alecthomas/participle/v2"
 	_ "github.com/expr-lang/expr"
 	_ "github.com/prometheus/client_golang/prometheus"
-	_ "github.com/tjfoc/gmsm/sm3"
 	_ "github.com/yalue/onnxruntime_go"
 	_ "go4.org/unsafe/assume-no-moving-gc"
 	_ "gorgonia.org/gorgonia"
