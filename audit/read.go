@@ -1,0 +1,137 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Item is one record read back from the log.
+type Item struct {
+	Envelope
+	Segment string // base name of its segment
+	Offset  int64  // where its frame starts in the segment
+	End     int64  // where its frame ends
+	Payload []byte
+	Body    []byte // JSON; nil when sealed and not opened
+	Hash    Hash   // h_i = SM3(h_{i-1} || payload)
+}
+
+// open fills it.Body, decrypting with kr when sealed.
+func (it *Item) open(body []byte, kr *Keyring) error {
+	if !it.Sealed {
+		it.Body = body
+		return nil
+	}
+	if kr == nil {
+		return nil
+	}
+	b, err := kr.Open(&it.Envelope, it.Payload)
+	if err != nil {
+		return err
+	}
+	it.Body = b
+	return nil
+}
+
+// Scan calls fn for every record in dir, in order, opening sealed bodies
+// with kr (nil leaves them sealed). Damaged framing stops it with a
+// *DamageError.
+func Scan(dir string, kr *Keyring, fn func(*Item) error) error {
+	segs, err := listSegments(OS, dir)
+	if err != nil {
+		return err
+	}
+	if len(segs) == 0 {
+		return fmt.Errorf("%s holds no audit segments (*%s)", dir, segmentExt)
+	}
+	for _, s := range segs {
+		data, err := os.ReadFile(s.path(dir))
+		if err != nil {
+			return err
+		}
+		if _, err := scanFrames(data, 0, s, kr, false, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanFrames decodes the frames of a segment from off. With partialOK a
+// frame cut short at the end is not an error (a writer is busy): the
+// returned offset is where reading should resume.
+func scanFrames(data []byte, off int, s Segment, kr *Keyring, partialOK bool, fn func(*Item) error) (int, error) {
+	for off < len(data) {
+		payload, size, ferr := readFrame(data[off:])
+		if ferr != nil {
+			if partialOK && errors.Is(ferr, errShort) {
+				return off, nil
+			}
+			return off, &DamageError{Path: s.Name, Offset: int64(off), Reason: ferr.Error()}
+		}
+		e, body, rerr := DecodeEnvelope(payload)
+		if rerr != nil {
+			return off, &DamageError{Path: s.Name, Offset: int64(off), Reason: "record does not decode: " + rerr.Error()}
+		}
+		it := &Item{Envelope: e, Segment: s.Name, Offset: int64(off), End: int64(off + size), Payload: payload, Hash: chain(e.Prev, payload)}
+		if err := it.open(body, kr); err != nil {
+			return off, err
+		}
+		if err := fn(it); err != nil {
+			return off, err
+		}
+		off += size
+	}
+	return off, nil
+}
+
+// Follow calls fn for every record from index from on, then for new
+// records as they are written (following new segments), until ctx ends.
+func Follow(ctx context.Context, dir string, kr *Keyring, from uint64, poll time.Duration, fn func(*Item) error) error {
+	var cur Segment
+	off := 0
+	for {
+		segs, err := listSegments(OS, dir)
+		if err != nil {
+			return err
+		}
+		progressed := false
+		for _, s := range segs {
+			if s.Seq < cur.Seq {
+				continue
+			}
+			if s.Seq > cur.Seq {
+				cur, off = s, 0
+			}
+			data, err := os.ReadFile(filepath.Join(dir, s.Name))
+			if err != nil {
+				if errors.Is(err, os.ErrNotExist) {
+					continue // removed by retention
+				}
+				return err
+			}
+			n, err := scanFrames(data, off, s, kr, true, func(it *Item) error {
+				if it.Index < from {
+					return nil
+				}
+				return fn(it)
+			})
+			if err != nil {
+				return err
+			}
+			progressed = progressed || n != off
+			off = n
+		}
+		if progressed {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(poll):
+		}
+	}
+}
