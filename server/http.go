@@ -44,6 +44,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/v1/admin/reload", s.handleReload)
 	mux.HandleFunc("/healthz", s.handleHealthz)
 	mux.HandleFunc("/readyz", s.handleReadyz)
+	mux.HandleFunc(DecisionKeyPath, s.handleDecisionKey)
 	mux.Handle("/metrics", promhttp.HandlerFor(
 		prometheus.Gatherers{s.metrics.reg, prometheus.DefaultGatherer},
 		promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError)},
@@ -414,10 +415,11 @@ func (ps *policySet) bucketRaw(body []byte) int {
 
 // evaluate runs one request on e and appends its response object.
 // It reports the action for shadow comparison.
-func (s *Server) evaluate(out []byte, index int, rid string, ps *policySet, e *entry, req *vm.Request, start time.Time) ([]byte, vm.Action, error) {
+// With ar (audit on) it also encodes the decision's record into ar.buf.
+func (s *Server) evaluate(out []byte, index int, rid string, ps *policySet, e *entry, req *vm.Request, start time.Time, ar *auditRec, batchID string, body []byte) ([]byte, vm.Action, error) {
 	v := e.v
 	m := v.machine()
-	m.Models, m.Windows = v.runner, e.windows
+	m.Models, m.Windows = v.runner, ar.windows(e.windows)
 	d, err := m.Eval(req)
 	if err != nil {
 		v.release(m)
@@ -425,6 +427,13 @@ func (s *Server) evaluate(out []byte, index int, rid string, ps *policySet, e *e
 	}
 	lat := time.Since(start)
 	out = appendDecision(out, index, rid, v, d, lat.Microseconds())
+	if ar != nil {
+		ep := epDecide
+		if batchID != "" {
+			ep = epBatch
+		}
+		s.recordDecision(ar, ep, index, batchID, rid, e, body, d, lat)
+	}
 	vmx := &e.m
 	vmx.decisions[d.Action].Inc()
 	for i := range d.Fired {
@@ -559,6 +568,9 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	wk := s.getWork()
 	defer s.putWork(wk)
 	body, herr := s.readChecked(r, wk, int64(s.lim.MaxBodyBytes), s.lim.MaxJSONDepth)
+	if herr == nil {
+		herr, rid = s.checkRequestSignature(r, ep, rid, body)
+	}
 	if herr != nil {
 		s.writeError(w, r, ep, herr, rid, true)
 		return
@@ -598,14 +610,24 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	if rid == "" {
 		rid = newRequestID()
 	}
-	out, action, err := s.evaluate(wk.out, -1, rid, ps, e, req, start)
+	ar := s.auditRec()
+	defer s.putAuditRec(ar)
+	out, action, err := s.evaluate(wk.out, -1, rid, ps, e, req, start, ar, "", body)
 	wk.out = out
 	e.v.putReq(req)
 	if err != nil {
 		s.writeError(w, r, ep, evalError(err), rid, true)
 		return
 	}
+	if ar != nil {
+		s.submit(ar, rid)
+		if herr := s.waitAll(ar); herr != nil {
+			s.writeError(w, r, ep, herr, rid, false)
+			return
+		}
+	}
 	w.Header()[hdrPin] = e.v.hdrVersion
+	s.signResponse(w, body, out)
 	writeJSON(w, http.StatusOK, rid, out)
 	s.observe(ps, rid, time.Since(start))
 	s.metrics.countRequest(ep, http.StatusOK)
@@ -638,6 +660,9 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	defer s.putWork(wk)
 	body, herr := s.readChecked(r, wk, int64(s.lim.MaxBatchBodyBytes), s.lim.MaxJSONDepth+1)
 	var items [][]byte
+	if herr == nil {
+		herr, rid = s.checkRequestSignature(r, ep, rid, body)
+	}
 	if herr == nil {
 		items, herr = splitBatch(body, r.Header.Get("Content-Type"), s.lim.MaxBatchItems)
 	}
@@ -675,6 +700,8 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	out = strconv.AppendInt(out, int64(len(items)), 10)
 	out = append(out, `,"results":[`...)
 	failed, incomplete := 0, false
+	ar := s.auditRec()
+	defer s.putAuditRec(ar)
 	for i, item := range items {
 		if i > 0 {
 			out = append(out, ',')
@@ -709,13 +736,16 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		}
 		var action vm.Action
 		var err error
-		out, action, err = s.evaluate(out, i, irid, ps, e, req, itemStart)
+		out, action, err = s.evaluate(out, i, irid, ps, e, req, itemStart, ar, rid, item)
 		e.v.putReq(req)
 		if err != nil {
 			he := evalError(err)
 			out = appendError(out, i, irid, he.field, he.msg)
 			failed++
 			continue
+		}
+		if ar != nil {
+			s.submit(ar, irid)
 		}
 		s.observe(ps, irid, time.Since(itemStart))
 		if len(ps.shadows) > 0 {
@@ -728,6 +758,11 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	out = strconv.AppendBool(out, incomplete)
 	out = append(out, '}')
 	wk.out = out
+	if herr := s.waitAll(ar); herr != nil {
+		s.writeError(w, r, ep, herr, rid, false)
+		return
+	}
+	s.signResponse(w, body, out)
 	writeJSON(w, http.StatusOK, rid, out)
 	s.metrics.countRequest(ep, http.StatusOK)
 	if failed > 0 {

@@ -39,6 +39,8 @@ type Options struct {
 	// the playground at /ui and /ui/). They share the server's listener
 	// and timeouts and own their limits.
 	Mounts map[string]http.Handler
+	// Audit records and signs decisions (off when zero).
+	Audit Audit
 }
 
 // Server serves decisions. Create it with New, then Serve.
@@ -69,6 +71,7 @@ type Server struct {
 	stop        chan struct{}
 	endDrain    chan struct{} // closed by EndDrain
 	endOnce     sync.Once
+	audit       auditState
 }
 
 // ReloadStatus describes the last reload attempt.
@@ -109,6 +112,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	s.metrics = newMetrics(s)
+	if err := s.setupAudit(opts.Audit); err != nil {
+		return nil, err
+	}
 	sn, err := s.build(cfg, nil, buildOptions{})
 	if err != nil {
 		return nil, err
