@@ -72,6 +72,7 @@ type Server struct {
 	endDrain    chan struct{} // closed by EndDrain
 	endOnce     sync.Once
 	audit       auditState
+	extra       []extraListener
 }
 
 // ReloadStatus describes the last reload attempt.
@@ -138,15 +139,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // watcher and the window sweeper.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	cfg := s.start
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: min(5*time.Second, s.lim.RequestTimeout.D()),
-		ReadTimeout:       s.lim.RequestTimeout.D(),
-		WriteTimeout:      2*s.lim.RequestTimeout.D() + time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	srv := s.httpServer()
 	bgCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if cfg.Reload.Watching() {
@@ -159,7 +152,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.serveDebug(bgCtx, cfg.Server.DebugAddr)
 	}
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 1+len(s.extra))
 	go func() {
 		var err error
 		if cfg.Server.TLS.Cert != "" {
@@ -169,6 +162,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		errc <- err
 	}()
+	extra := s.serveExtra(errc)
 	s.serving.Store(true)
 	scheme := "http"
 	if cfg.Server.TLS.Cert != "" {
@@ -192,10 +186,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down: finishing in-flight requests", "timeout", s.lim.ShutdownTimeout.String(), "inflight", s.inflight.Load())
 	sctx, scancel := context.WithTimeout(context.Background(), s.lim.ShutdownTimeout.D())
 	defer scancel()
+	for _, x := range extra {
+		go x.Shutdown(sctx)
+	}
 	err := srv.Shutdown(sctx)
 	if err != nil {
 		s.log.Error("shutdown did not finish in time; closing connections", "err", err)
 		srv.Close()
+	}
+	for _, x := range extra {
+		x.Close()
 	}
 	cancel()
 	s.Close()
@@ -249,6 +249,20 @@ func (s *Server) drain(errc <-chan error) error {
 // EndDrain ends the drain period of a shutdown now (riskd calls it on a
 // second SIGINT or SIGTERM); a later shutdown does not drain at all.
 func (s *Server) EndDrain() { s.endOnce.Do(func() { close(s.endDrain) }) }
+
+// httpServer returns an http.Server for the decision endpoints with the
+// configured limits.
+func (s *Server) httpServer() *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: min(5*time.Second, s.lim.RequestTimeout.D()),
+		ReadTimeout:       s.lim.RequestTimeout.D(),
+		WriteTimeout:      2*s.lim.RequestTimeout.D() + time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
 
 // serveDebug serves /debug/pprof on addr until ctx ends.
 func (s *Server) serveDebug(ctx context.Context, addr string) {
@@ -413,6 +427,9 @@ func (s *Server) warnRestartOnly(cfg *config.Config) {
 	}
 	if !reflect.DeepEqual(cfg.Runtime, s.start.Runtime) {
 		changed = append(changed, "runtime")
+	}
+	if !reflect.DeepEqual(cfg.Audit, s.start.Audit) {
+		changed = append(changed, "audit")
 	}
 	if len(changed) > 0 {
 		s.log.Warn("config sections changed that apply only at restart; ignored until then", "sections", changed)

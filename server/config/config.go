@@ -34,6 +34,7 @@ type Config struct {
 	State    State              `yaml:"state"`
 	Runtime  Runtime            `yaml:"runtime"`
 	UI       UI                 `yaml:"ui"`
+	Audit    Audit              `yaml:"audit"`
 
 	// Path is the file the configuration was read from ("" for flags
 	// only). Relative paths in the file are resolved against its
@@ -59,6 +60,47 @@ type Server struct {
 	// separate listener. A port alone (":6060") binds to loopback; any
 	// other host is used as given, with a warning in the log.
 	DebugAddr string `yaml:"debug_addr"`
+	// GMTLS, when its addr is set, serves the same endpoints on a second
+	// listener speaking GM TLS (GM/T 0024, ECC_SM4_CBC_SM3).
+	GMTLS GMTLS `yaml:"gm_tls"`
+}
+
+// GMTLS configures the GM TLS listener: its address and the SM2 sign and
+// enc certificates with their keys (PEM).
+type GMTLS struct {
+	Addr     string `yaml:"addr"`
+	SignCert string `yaml:"sign_cert"`
+	SignKey  string `yaml:"sign_key"`
+	EncCert  string `yaml:"enc_cert"`
+	EncKey   string `yaml:"enc_key"`
+}
+
+// Audit configures the audit trail (docs/AUDIT.md). An empty dir turns
+// it off.
+type Audit struct {
+	Dir string `yaml:"dir"`
+	// Sync is always, batch (default) or none.
+	Sync            string   `yaml:"sync"`
+	BatchInterval   Duration `yaml:"batch_interval"`
+	BatchRecords    int      `yaml:"batch_records"`
+	SegmentSize     ByteSize `yaml:"segment_size"`
+	RetainAge       Duration `yaml:"retain_age"`
+	RetainSize      ByteSize `yaml:"retain_size"`
+	CheckpointEvery Duration `yaml:"checkpoint_interval"`
+	// SigningKey is an SM2 private key (PKCS#8 PEM) signing checkpoints
+	// and, with SignDecisions, every response.
+	SigningKey    string `yaml:"signing_key"`
+	SignDecisions bool   `yaml:"sign_decisions"`
+	// EncryptionKeys are SM4 key files: the first seals new records, all
+	// of them open old ones.
+	EncryptionKeys []string `yaml:"encryption_keys"`
+	// RecordFeatures adds the request features to each record, with the
+	// features named in MaskFeatures replaced by "[masked]".
+	RecordFeatures bool     `yaml:"record_features"`
+	MaskFeatures   []string `yaml:"mask_features"`
+	// ClientKeys are SM2 public keys (PEM) of clients; when set, every
+	// decision request must carry X-Request-Signature by one of them.
+	ClientKeys []string `yaml:"client_keys"`
 }
 
 // TLS names the certificate and key; both empty serves plain HTTP.
@@ -256,6 +298,7 @@ var sectionOf = map[string]string{
 	"Config": "the top level", "Server": "server", "TLS": "server.tls", "Log": "log",
 	"Limits": "limits", "Policy": "a policies entry", "Rollout": "a rollout entry",
 	"Arm": "a challengers/shadows entry", "Models": "models", "Reload": "reload", "State": "state", "Runtime": "runtime",
+	"GMTLS": "server.gm_tls", "Audit": "audit",
 }
 
 // yamlError rewrites yaml.v3 messages into "line N: unknown key "x" in
@@ -286,9 +329,11 @@ var cannotUnmarshal = regexp.MustCompile(`cannot unmarshal !!\w+ (.*) into (\S+)
 
 func knownKeys(typ string) []string {
 	keys := map[string][]string{
-		"Config":  {"server", "log", "limits", "policies", "rollout", "models", "reload", "state", "runtime"},
+		"Config":  {"server", "log", "limits", "policies", "rollout", "models", "reload", "state", "runtime", "ui", "audit"},
+		"GMTLS":   {"addr", "sign_cert", "sign_key", "enc_cert", "enc_key"},
+		"Audit":   {"dir", "sync", "batch_interval", "batch_records", "segment_size", "retain_age", "retain_size", "checkpoint_interval", "signing_key", "sign_decisions", "encryption_keys", "record_features", "mask_features", "client_keys"},
 		"Runtime": {"gc_percent", "memory_limit"},
-		"Server":  {"addr", "tls", "admin_token", "admin_token_file", "default_policy", "debug_addr"},
+		"Server":  {"addr", "tls", "admin_token", "admin_token_file", "default_policy", "debug_addr", "gm_tls"},
 		"TLS":     {"cert", "key"},
 		"Log":     {"level", "format"},
 		"Limits": {"max_body_bytes", "max_batch_body_bytes", "max_batch_items", "max_json_depth", "request_timeout", "max_inflight", "retry_after", "shutdown_timeout",
@@ -315,6 +360,16 @@ func (c *Config) resolve(dir string) {
 	c.Server.TLS.Key = abs(c.Server.TLS.Key)
 	c.Server.AdminTokenFile = abs(c.Server.AdminTokenFile)
 	c.Models.Library = abs(c.Models.Library)
+	g := &c.Server.GMTLS
+	g.SignCert, g.SignKey, g.EncCert, g.EncKey = abs(g.SignCert), abs(g.SignKey), abs(g.EncCert), abs(g.EncKey)
+	a := &c.Audit
+	a.Dir, a.SigningKey = abs(a.Dir), abs(a.SigningKey)
+	for i := range a.EncryptionKeys {
+		a.EncryptionKeys[i] = abs(a.EncryptionKeys[i])
+	}
+	for i := range a.ClientKeys {
+		a.ClientKeys[i] = abs(a.ClientKeys[i])
+	}
 	for i := range c.Policies {
 		c.Policies[i].Path = abs(c.Policies[i].Path)
 		for k, v := range c.Policies[i].Lists {
@@ -409,6 +464,8 @@ func (c *Config) Validate() error {
 	if c.Models.IntraOpThreads < 0 || c.Models.InterOpThreads < 0 || c.Models.Sessions < 0 {
 		bad("models: intra_op_threads, inter_op_threads and sessions must not be negative")
 	}
+	errs = append(errs, c.Server.GMTLS.check()...)
+	errs = append(errs, c.Audit.check()...)
 	names := make([]string, 0, len(c.Rollout))
 	for n := range c.Rollout {
 		names = append(names, n)
@@ -554,4 +611,39 @@ func ParseByteSize(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q", s)
 	}
 	return n * mult, nil
+}
+
+func (g GMTLS) check() []string {
+	if g.Addr == "" {
+		if g != (GMTLS{}) {
+			return []string{"server.gm_tls: certificates are set but addr is empty (set addr to serve GM TLS)"}
+		}
+		return nil
+	}
+	if g.SignCert == "" || g.SignKey == "" || g.EncCert == "" || g.EncKey == "" {
+		return []string{"server.gm_tls: sign_cert, sign_key, enc_cert and enc_key are all needed (riskd certs makes a test set)"}
+	}
+	return nil
+}
+
+func (a Audit) check() []string {
+	var errs []string
+	switch a.Sync {
+	case "", "always", "batch", "none":
+	default:
+		errs = append(errs, fmt.Sprintf("audit.sync: %q is not one of always, batch, none", a.Sync))
+	}
+	if a.BatchInterval < 0 || a.BatchRecords < 0 || a.SegmentSize < 0 || a.RetainAge < 0 || a.RetainSize < 0 || a.CheckpointEvery < 0 {
+		errs = append(errs, "audit: batch_interval, batch_records, segment_size, retain_age, retain_size and checkpoint_interval must not be negative")
+	}
+	if a.SegmentSize > 0 && a.SegmentSize < 64<<10 {
+		errs = append(errs, "audit.segment_size: at least 64KiB")
+	}
+	if a.Dir == "" && (a.SigningKey != "" || len(a.EncryptionKeys) > 0 || a.RecordFeatures) {
+		errs = append(errs, "audit.dir: must be set for the other audit settings to apply")
+	}
+	if a.SignDecisions && a.SigningKey == "" {
+		errs = append(errs, "audit.sign_decisions: needs audit.signing_key")
+	}
+	return errs
 }
