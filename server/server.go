@@ -162,16 +162,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		errc <- err
 	}()
-	extra := s.serveExtra(errc)
 	s.serving.Store(true)
 	scheme := "http"
 	if cfg.Server.TLS.Cert != "" {
 		scheme = "https"
 	}
 	s.log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme)
+	extra := s.serveExtra(errc)
 	select {
 	case err := <-errc:
 		s.serving.Store(false)
+		for _, x := range extra {
+			x.Close()
+		}
 		cancel()
 		s.Close()
 		return err

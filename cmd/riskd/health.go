@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/riskforge/riskforge/internal/gm"
 )
 
 // healthLine is one line of the diagnosis.
@@ -27,11 +29,18 @@ store loaded, is it ready. Exit status 0 when healthy, 1 when not.`, stderr)
 	endpoint := fs.String("endpoint", "", "riskd base `URL`, e.g. http://127.0.0.1:8080 or https://riskd.internal:8443")
 	caCert := fs.String("ca-cert", "", "PEM `file` of the CA that signed the server certificate (default: system roots)")
 	timeout := fs.Duration("timeout", 5*time.Second, "overall time limit")
+	gmAddr := fs.String("gm", "", "also check riskd's GM TLS listener at `host:port` with the GM client (needs --gm-ca)")
+	gmCA := fs.String("gm-ca", "", "PEM `file` of the SM2 CA that issued the GM TLS certificates")
+	gmName := fs.String("gm-server-name", "", "`name` the GM certificates must be valid for (default: the --gm host)")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
 	if *endpoint == "" {
 		fmt.Fprintln(stderr, "riskd health: --endpoint URL is required")
+		return exitUsage
+	}
+	if *gmAddr != "" && *gmCA == "" {
+		fmt.Fprintln(stderr, "riskd health: --gm needs --gm-ca FILE (the SM2 CA certificate)")
 		return exitUsage
 	}
 	u, err := url.Parse(*endpoint)
@@ -55,6 +64,14 @@ store loaded, is it ready. Exit status 0 when healthy, 1 when not.`, stderr)
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	lines, healthy := diagnose(ctx, u, roots)
+	if *gmAddr != "" {
+		// gmtls prints handshake errors to os.Stdout; keep the report clean.
+		gm.RouteStdout(func(line string) { fmt.Fprintln(stderr, "gmtls: "+line) })
+		for _, l := range diagnoseGM(ctx, *gmAddr, *gmCA, *gmName) {
+			healthy = healthy && l.status != "FAIL"
+			lines = append(lines, l)
+		}
+	}
 	fmt.Fprintf(stdout, "riskd health %s\n", u.Redacted())
 	for _, l := range lines {
 		fmt.Fprintf(stdout, "  %-10s %-5s %s\n", l.name, l.status, l.detail)

@@ -8,7 +8,9 @@
 //
 //	riskd serve --config riskd.yaml
 //	riskd serve --policy DIR [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE]
-//	riskd health --endpoint URL [--ca-cert FILE] [--timeout 5s]
+//	riskd health --endpoint URL [--ca-cert FILE] [--timeout 5s] [--gm HOST:PORT --gm-ca FILE]
+//	riskd audit verify|show|tail|verify-response ...
+//	riskd certs --dir DIR
 //	riskd completion bash|zsh|fish
 //	riskd --version
 //
@@ -37,6 +39,8 @@ const (
 var commands = []cli.Command{
 	{Name: "serve", Summary: "serve decisions over HTTP (--config FILE, or --policy DIR)", Run: serveCmd},
 	{Name: "health", Summary: "diagnose a running riskd (exit 0 healthy, 1 not)", Run: healthCmd},
+	{Name: "audit", Summary: "check and read the audit log: verify, show, tail, verify-response (docs/AUDIT.md)", Run: auditCmd},
+	{Name: "certs", Summary: "generate a test SM2 CA, GM TLS certificates and keys (--dir DIR)", Run: certsCmd},
 }
 
 func main() {

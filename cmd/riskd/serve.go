@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/riskforge/riskforge/internal/gm"
 	"github.com/riskforge/riskforge/server"
 	"github.com/riskforge/riskforge/server/config"
 )
@@ -28,6 +29,7 @@ type serveFlags struct {
 	watch                string
 	ui                   bool
 	drainPeriod          time.Duration
+	auditDir             string
 	set                  map[string]bool
 }
 
@@ -48,6 +50,7 @@ it), then in-flight requests finish. The admin token can also come from $RISKD_A
 	fs.StringVar(&f.watch, "watch", "", "reload on file change: `true|false` (default true, or the config's reload.watch)")
 	fs.BoolVar(&f.ui, "ui", false, "serve the policy playground at /ui (default off; or the config's ui.enabled)")
 	fs.DurationVar(&f.drainPeriod, "drain-period", 0, "after SIGTERM, keep serving this `long` while /readyz answers 503 (default 5s, or the config's limits.drain_period)")
+	fs.StringVar(&f.auditDir, "audit-dir", "", "record every decision in the audit log in `dir` (overrides audit.dir; docs/AUDIT.md)")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -71,9 +74,32 @@ it), then in-flight requests finish. The admin token can also come from $RISKD_A
 	}
 	log := newLogger(cfg.Log, stderr)
 	tuneRuntime(cfg.Runtime, log)
+	// fail ends serving when the audit log fails (serveWith handles the
+	// signals).
+	ctx, fail := context.WithCancelCause(context.Background())
+	defer fail(nil)
+	alog, sa, err := openAudit(cfg.Audit, log, func(err error) { fail(err) })
+	if err != nil {
+		log.Error("audit log did not open; not starting", "err", err.Error())
+		fmt.Fprintf(stderr, "riskd: %v\n", err)
+		return exitError
+	}
+	code := serveWith(ctx, cfg, &f, log, sa, stderr)
+	if alog != nil {
+		if err := alog.Close(); err != nil {
+			log.Error("riskd stops: the audit log failed, so no decision can be acknowledged", "err", err.Error())
+			fmt.Fprintf(stderr, "riskd: stopped because the audit log failed: %v\n", err)
+			return exitError
+		}
+	}
+	return code
+}
+
+// serveWith builds the server and serves until ctx ends.
+func serveWith(ctx context.Context, cfg *config.Config, f *serveFlags, log *slog.Logger, sa server.Audit, stderr io.Writer) int {
 	var srv *server.Server
 	mounts := uiMounts(cfg, log, func() []server.Source { return srv.Sources() })
-	srv, err = server.New(server.Options{Config: cfg, LoadConfig: f.load, Logger: log, Models: modelLoader(cfg), Mounts: mounts})
+	srv, err := server.New(server.Options{Config: cfg, LoadConfig: f.load, Logger: log, Models: modelLoader(cfg), Mounts: mounts, Audit: sa})
 	if err != nil {
 		log.Error("policies did not load; not starting", "err", err.Error())
 		fmt.Fprintf(stderr, "riskd: %v\n", err)
@@ -86,13 +112,32 @@ it), then in-flight requests finish. The admin token can also come from $RISKD_A
 		fmt.Fprintf(stderr, "riskd: %s\n", listenError(cfg.Server.Addr, err))
 		return exitError
 	}
+	gln, err := listenGM(cfg.Server.GMTLS, log)
+	if err != nil {
+		ln.Close()
+		srv.Close()
+		log.Error("GM TLS listener not started; not starting", "err", err.Error())
+		fmt.Fprintf(stderr, "riskd: %v\n", err)
+		return exitError
+	}
+	if gln != nil {
+		srv.AddListener(gln, "gmtls", gm.ConnContext)
+	}
 	// The first SIGINT/SIGTERM starts the graceful shutdown (drain, then
 	// close); a second one ends the drain period at once.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	ctx, cancel := context.WithCancel(context.Background())
+	auditFailed := ctx
+	ctx, cancel := context.WithCancel(ctx) // also ended when the audit log fails
 	defer cancel()
+	go func() {
+		// Nothing can be acknowledged any more: no drain period.
+		<-auditFailed.Done()
+		if context.Cause(auditFailed) != context.Canceled {
+			srv.EndDrain()
+		}
+	}()
 	go func() {
 		<-sigs
 		cancel()
@@ -155,6 +200,9 @@ func (f *serveFlags) load() (*config.Config, error) {
 	}
 	if f.set["drain-period"] {
 		cfg.Limits.DrainPeriod = config.Duration(f.drainPeriod)
+	}
+	if f.auditDir != "" {
+		cfg.Audit.Dir = f.auditDir
 	}
 	if f.watch != "" {
 		on := f.watch == "true"

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riskforge/riskforge/audit"
+	"github.com/riskforge/riskforge/internal/gm"
+	"github.com/riskforge/riskforge/server"
+	"github.com/riskforge/riskforge/server/config"
+)
+
+// openAudit opens the audit log and loads the keys cfg.Audit names. It
+// returns a nil log when auditing is off. onFatal is called (once, without
+// blocking) when the log fails.
+func openAudit(c config.Audit, log *slog.Logger, onFatal func(error)) (*audit.Log, server.Audit, error) {
+	var sa server.Audit
+	var signKey *gm.PrivateKey
+	if c.SigningKey != "" {
+		k, err := gm.LoadPrivateKey(c.SigningKey)
+		if err != nil {
+			return nil, sa, fmt.Errorf("audit.signing_key: %w", err)
+		}
+		signKey = k
+		if c.SignDecisions {
+			sa.SigningKey = k
+		}
+	}
+	for _, f := range c.ClientKeys {
+		k, err := gm.LoadPublicKey(f)
+		if err != nil {
+			return nil, sa, fmt.Errorf("audit.client_keys: %w", err)
+		}
+		sa.ClientKeys = append(sa.ClientKeys, k)
+	}
+	if c.Dir == "" {
+		return nil, sa, nil
+	}
+	var kr *audit.Keyring
+	if len(c.EncryptionKeys) > 0 {
+		var keys []gm.SM4Key
+		for _, f := range c.EncryptionKeys {
+			k, err := gm.LoadSM4Key(f)
+			if err != nil {
+				return nil, sa, fmt.Errorf("audit.encryption_keys: %w", err)
+			}
+			keys = append(keys, k)
+		}
+		var err error
+		if kr, err = audit.NewKeyring(keys...); err != nil {
+			return nil, sa, fmt.Errorf("audit.encryption_keys: %w", err)
+		}
+	}
+	pol, err := audit.ParseSyncPolicy(c.Sync)
+	if err != nil {
+		return nil, sa, fmt.Errorf("audit.sync: %w", err)
+	}
+	if signKey == nil {
+		log.Warn("audit: no audit.signing_key, so no signed checkpoints: cutting records off the end of the log cannot be detected")
+	}
+	l, err := audit.Open(audit.Options{
+		Dir: c.Dir, Sync: pol, BatchInterval: c.BatchInterval.D(), BatchRecords: c.BatchRecords,
+		SegmentBytes: int64(c.SegmentSize), RetainAge: c.RetainAge.D(), RetainBytes: int64(c.RetainSize),
+		CheckpointInterval: c.CheckpointEvery.D(), SigningKey: signKey, Keyring: kr,
+		Logger: log, OnFatal: onFatal,
+	})
+	if err != nil {
+		return nil, sa, err
+	}
+	prometheus.MustRegister(l.Metrics().Collectors()...)
+	sa.Recorder, sa.Features, sa.Mask = l, c.RecordFeatures, c.MaskFeatures
+	return l, sa, nil
+}
+
+// listenGM opens the GM TLS listener of cfg.Server.GMTLS (nil when not
+// configured). gmtls prints handshake errors to stdout; they are routed
+// to the log.
+func listenGM(g config.GMTLS, log *slog.Logger) (net.Listener, error) {
+	if g.Addr == "" {
+		return nil, nil
+	}
+	cfg, err := gm.ServerConfig(gm.ServerFiles{SignCert: g.SignCert, SignKey: g.SignKey, EncCert: g.EncCert, EncKey: g.EncKey})
+	if err != nil {
+		return nil, fmt.Errorf("server.gm_tls: %w", err)
+	}
+	if err := gm.RouteStdout(func(line string) {
+		log.Debug("gmtls library output", "line", strings.TrimSpace(line))
+	}); err != nil {
+		return nil, err
+	}
+	inner, err := net.Listen("tcp", g.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("server.gm_tls.addr: %w", err)
+	}
+	ln := gm.NewListener(inner, cfg)
+	ln.OnError = func(remote string, err error) {
+		log.Warn("GM TLS handshake failed", "remote", remote, "err", err.Error())
+	}
+	return ln, nil
+}
