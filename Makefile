@@ -21,13 +21,14 @@ STATICCHECK         := $(TOOLS_BIN)/staticcheck
 GO_TEST_FLAGS ?= -count=1 -timeout 10m
 
 # Fuzz targets as package:FuncName pairs; FUZZTIME is per target.
-FUZZ_TARGETS ?= ./lang:FuzzFormat ./lang:FuzzNumbersIn ./compiler:FuzzCheck ./vm:FuzzDecode ./vm:FuzzDecodeJSON ./dataset:FuzzCSV ./server:FuzzFastDecode ./server:FuzzDecide ./server:FuzzBatchDepth ./lsp:FuzzLSPDidChange ./playground:FuzzPlaygroundRun
+FUZZ_TARGETS ?= ./lang:FuzzFormat ./lang:FuzzNumbersIn ./compiler:FuzzCheck ./vm:FuzzDecode ./vm:FuzzDecodeJSON ./dataset:FuzzCSV ./server:FuzzFastDecode ./server:FuzzDecide ./server:FuzzBatchDepth ./lsp:FuzzLSPDidChange ./playground:FuzzPlaygroundRun \
+                ./audit:FuzzDecodeRecord ./audit:FuzzDecodeCheckpoint ./internal/gm:FuzzSignatureHeader
 FUZZTIME     ?= 50000x # an exec count: time limits hit golang/go#75804 on Go 1.26
 
 RISKD_POLICY ?= examples/loan
 RISKD_ADDR   ?= 127.0.0.1:8080
 
-.PHONY: build deps chromium playground-bundle lint fmt-check test run bench fuzz load clean
+.PHONY: build deps chromium playground-bundle lint fmt-check test run bench fuzz load crash clean
 
 # The commit for --version when Go's own VCS stamp is missing (a git worktree,
 # GOFLAGS=-buildvcs=false); a stamp in the build info takes precedence.
@@ -116,10 +117,21 @@ fuzz:
 # load: drive riskd (on examples/loan_ml when present, else examples/loan) and a minimal
 # net/http echo server with the same closed-loop load on loopback (64 keep-alive
 # connections, LOAD_DURATION per target, default 10s); prints req/s, p50/p95/p99 and riskd/echo.
+# Then riskd again with an audit log (LOAD_AUDIT sync policy, default batch; LOAD_AUDIT= skips
+# it) and the ratio of its throughput to riskd without one.
+LOAD_AUDIT ?= batch
 load: build deps
 	$(GO) build -o bin/riskload ./loadtest
 	@policy=examples/loan; if [ -f examples/loan_ml/loan_ml.risk ]; then policy=examples/loan_ml; fi; \
-	./bin/riskload compare --riskd ./bin/riskd --policy $$policy --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64)
+	./bin/riskload compare --riskd ./bin/riskd --policy $$policy --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64) \
+		$(if $(LOAD_AUDIT),--audit $(LOAD_AUDIT))
+
+# crash: kill -9 riskd at random moments under load CRASH_ROUNDS times (default 200) and check
+# after each restart that every request answered 200 is in the audit log and the log verifies.
+# `make test` runs the same test with 6 rounds.
+CRASH_ROUNDS ?= 200
+crash: deps
+	RISKD_CRASH_ROUNDS=$(CRASH_ROUNDS) $(GO) test -count=1 -timeout 30m -run 'Crash' -v ./cmd/riskd
 
 # clean: remove built binaries and tools (keeps third_party/ so deps stay offline).
 clean:

@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	riskload compare --riskd bin/riskd --policy examples/loan [--duration 10s] [--conns 64]
+//	riskload compare --riskd bin/riskd --policy examples/loan [--duration 10s] [--conns 64] [--audit batch]
 //	riskload drive --url http://127.0.0.1:8080/v1/decide --policy examples/loan [--duration 10s]
 //	riskload echo [--addr 127.0.0.1:0] [--mode raw|json]
 //
@@ -38,7 +38,7 @@ func main() {
 const usage = `riskload — load generator for riskd (loopback only)
 
 Usage:
-  riskload compare --riskd bin/riskd --policy PATH [--duration 10s] [--conns 64]
+  riskload compare --riskd bin/riskd --policy PATH [--duration 10s] [--conns 64] [--audit always|batch|none]
   riskload drive --url http://127.0.0.1:PORT/v1/decide --policy PATH [--duration 10s] [--conns 64]
   riskload echo [--addr 127.0.0.1:0] [--mode raw|json]
 `
@@ -148,6 +148,7 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	f.register(fs)
 	riskd := fs.String("riskd", "bin/riskd", "riskd `binary`")
 	echoMode := fs.String("echo-mode", "raw", "echo server mode: raw or json")
+	auditSync := fs.String("audit", "", "also drive a riskd recording every decision in an audit log with this sync `policy` (always, batch, none) and print its throughput relative to riskd without it")
 	if fs.Parse(args) != nil {
 		return 2
 	}
@@ -205,11 +206,45 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	ratio := rr.rate() / er.rate()
 	fmt.Fprintf(stdout, "riskd / echo throughput: %.2f (target >= 0.50: %s)\n", ratio, verdict(ratio >= 0.5))
 	fmt.Fprintf(stdout, "riskd p99: %s (target < 10ms: %s)\n", fmtDur(rr.pct(99)), verdict(rr.pct(99) < 10*time.Millisecond))
+	if *auditSync != "" {
+		ar, err := driveAudited(*riskd, *auditSync, bodies, f, stderr)
+		if err != nil {
+			return fail(err)
+		}
+		printTable(stdout, f, rr, ar)
+		ratio := ar.rate() / rr.rate()
+		fmt.Fprintf(stdout, "server CPU per request: riskd %s, riskd with audit %s\n", fmtDur(rr.cpuPerReq()), fmtDur(ar.cpuPerReq()))
+		fmt.Fprintf(stdout, "riskd audit(%s) / riskd: %.2f throughput, p99 %s vs %s (target >= 0.80: %s); load average %s\n",
+			*auditSync, ratio, fmtDur(ar.pct(99)), fmtDur(rr.pct(99)), verdict(ratio >= 0.8), loadAvg())
+		if ar.errors > 0 {
+			fmt.Fprintf(stdout, "errors: riskd with audit %d (first: %s)\n", ar.errors, ar.firstErr)
+			return 1
+		}
+	}
 	if rr.errors > 0 || er.errors > 0 {
 		fmt.Fprintf(stdout, "errors: riskd %d (first: %s), echo %d (first: %s)\n", rr.errors, rr.firstErr, er.errors, er.firstErr)
 		return 1
 	}
 	return 0
+}
+
+// driveAudited starts riskd with an audit log in a temporary directory
+// and drives it like the plain one.
+func driveAudited(riskd, sync string, bodies [][]byte, f loadFlags, stderr io.Writer) (*result, error) {
+	dir, err := os.MkdirTemp("", "riskload-audit-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	rd := exec.Command(riskd, "serve", "--policy", f.policy, "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info", "--watch", "false",
+		"--audit-dir", dir, "--audit-sync", sync)
+	addr, err := startChild(rd, true, stderr)
+	if err != nil {
+		return nil, fmt.Errorf("riskd with audit: %w", err)
+	}
+	defer stopChild(rd)
+	t, _ := parseTarget("riskd+audit", "http://"+addr+"/v1/decide")
+	return driveMeasured(t, rd.Process.Pid, bodies, f)
 }
 
 func verdict(ok bool) string {

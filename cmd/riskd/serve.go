@@ -29,7 +29,7 @@ type serveFlags struct {
 	watch                string
 	ui                   bool
 	drainPeriod          time.Duration
-	auditDir             string
+	auditDir, auditSync  string
 	set                  map[string]bool
 }
 
@@ -51,6 +51,7 @@ it), then in-flight requests finish. The admin token can also come from $RISKD_A
 	fs.BoolVar(&f.ui, "ui", false, "serve the policy playground at /ui (default off; or the config's ui.enabled)")
 	fs.DurationVar(&f.drainPeriod, "drain-period", 0, "after SIGTERM, keep serving this `long` while /readyz answers 503 (default 5s, or the config's limits.drain_period)")
 	fs.StringVar(&f.auditDir, "audit-dir", "", "record every decision in the audit log in `dir` (overrides audit.dir; docs/AUDIT.md)")
+	fs.StringVar(&f.auditSync, "audit-sync", "", "audit log sync `policy`: always, batch or none (overrides audit.sync; default batch)")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -203,6 +204,9 @@ func (f *serveFlags) load() (*config.Config, error) {
 	}
 	if f.auditDir != "" {
 		cfg.Audit.Dir = f.auditDir
+	}
+	if f.auditSync != "" {
+		cfg.Audit.Sync = f.auditSync
 	}
 	if f.watch != "" {
 		on := f.watch == "true"
