@@ -2,7 +2,6 @@ package gm
 
 import (
 	"bytes"
-	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/pem"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/tjfoc/gmsm/sm2"
 	"github.com/tjfoc/gmsm/x509"
 )
 
@@ -83,15 +81,13 @@ func ParsePublicKey(data []byte) (pub *PublicKey, err error) {
 		if err != nil {
 			return nil, err
 		}
-		switch p := c.PublicKey.(type) {
-		case *sm2.PublicKey:
-			return p, nil
-		case *ecdsa.PublicKey: // tjfoc's parser returns SM2 keys as ECDSA ones
-			if p.Curve == sm2.P256Sm2() {
-				return &sm2.PublicKey{Curve: p.Curve, X: p.X, Y: p.Y}, nil
-			}
+		// tjfoc's certificate parser returns SM2 keys as ECDSA ones:
+		// parse the certificate's key info as SM2 instead.
+		p, err := x509.ParseSm2PublicKey(c.RawSubjectPublicKeyInfo)
+		if err != nil {
+			return nil, fmt.Errorf("the certificate's key is not SM2: %w", err)
 		}
-		return nil, errors.New("the certificate's key is not SM2")
+		return p, nil
 	default:
 		p, err := x509.ParseSm2PublicKey(block.Bytes)
 		if err != nil {
