@@ -2,8 +2,10 @@ package audit
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -211,6 +213,21 @@ func TestTamperDeleteAndSwap(t *testing.T) {
 		}
 		t.Logf("%s: %v", name, err)
 	}
+	// A forger who rewrites a record and fixes its CRC: the chain finds it
+	// at the next record, the checkpoint at the last one.
+	for _, i := range []int{500, fixtureRecords - 1} {
+		d := forge(t, data, offs, i)
+		writeSegment(t, dir, d)
+		_, err := Verify(dir, &testKey.PublicKey)
+		want := fmt.Sprintf("record %d ", i+1)
+		if i == fixtureRecords-1 {
+			want = "checkpoint"
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("record %d rewritten with a valid CRC: verify says %v (want %q)", i, err, want)
+		}
+		t.Logf("record %d rewritten with a valid CRC: %v", i, err)
+	}
 	// Damage before the tail refuses to start, naming segment and offset.
 	d := bytes.Clone(data)
 	d[offs[500]+20] ^= 4
@@ -228,4 +245,25 @@ func concat(parts ...[]byte) []byte {
 		b = append(b, p...)
 	}
 	return b
+}
+
+// forge changes record i's body ("i":N becomes "i":M, same length) and
+// recomputes its CRC, as someone who knows the format would.
+func forge(t *testing.T, data []byte, offs []int, i int) []byte {
+	t.Helper()
+	d := bytes.Clone(data)
+	p := d[offs[i]+frameHeader : offs[i+1]]
+	e, _, err := DecodeEnvelope(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := binary.LittleEndian.Uint32(d[offs[i]:])
+	body := p[e.HeaderLen:n]
+	j := bytes.IndexByte(body, ':')
+	body[j+1] = '0' + (body[j+1]-'0'+1)%10
+	binary.LittleEndian.PutUint32(d[offs[i]+4:], crc32.Checksum(p[:n], castagnoli))
+	if _, _, err := readFrame(d[offs[i]:]); err != nil {
+		t.Fatalf("forged frame does not frame: %v", err)
+	}
+	return d
 }
