@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -277,5 +278,46 @@ func TestBadAppends(t *testing.T) {
 	}
 	if err := l.Append("x", nil)(); err == nil {
 		t.Error("empty body accepted")
+	}
+}
+
+// TestFollowSeesNewRecordsAcrossSegments is tail -f: records written
+// after Follow starts arrive, in order, across a rotation.
+func TestFollowSeesNewRecordsAcrossSegments(t *testing.T) {
+	dir := t.TempDir()
+	l := mustOpen(t, Options{Dir: dir, SegmentBytes: 1024, Sync: SyncNone})
+	defer l.Close()
+	for i := range 5 {
+		l.Append(fmt.Sprintf("r%d", i), body(i))()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := make(chan uint64, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- Follow(ctx, dir, nil, 3, 5*time.Millisecond, func(it *Item) error {
+			got <- it.Index
+			return nil
+		})
+	}()
+	for i := 5; i < 60; i++ {
+		l.Append(fmt.Sprintf("r%d", i), body(i))()
+	}
+	for want := uint64(3); want < 60; want++ {
+		select {
+		case idx := <-got:
+			if idx != want {
+				t.Fatalf("followed record %d, want %d", idx, want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("record %d never arrived", want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if segs, _ := listSegments(OS, dir); len(segs) < 3 {
+		t.Fatalf("only %d segments: the test did not rotate", len(segs))
 	}
 }
