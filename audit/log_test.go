@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,36 +202,9 @@ func TestRotationAndRetention(t *testing.T) {
 	}
 }
 
-// faultFS fails Sync after failAfter successful calls.
-type faultFS struct {
-	FS
-	syncs     atomic.Int64
-	failAfter int64
-}
-
-type faultFile struct {
-	File
-	fs *faultFS
-}
-
-func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
-	file, err := f.FS.OpenFile(name, flag, perm)
-	if err != nil {
-		return nil, err
-	}
-	return faultFile{file, f}, nil
-}
-
-func (f faultFile) Sync() error {
-	if f.fs.syncs.Add(1) > f.fs.failAfter {
-		return errors.New("injected EIO")
-	}
-	return f.File.Sync()
-}
-
 func TestFsyncErrorStopsAcknowledgements(t *testing.T) {
 	dir := t.TempDir()
-	ffs := &faultFS{FS: OS, failAfter: 5}
+	ffs := &FaultFS{FS: OS, SyncsOK: 5}
 	var fatal atomic.Int64
 	var fatalErr atomic.Value
 	l := mustOpen(t, Options{Dir: dir, FS: ffs, Sync: SyncAlways, OnFatal: func(err error) { fatal.Add(1); fatalErr.Store(err) }})
@@ -240,7 +212,7 @@ func TestFsyncErrorStopsAcknowledgements(t *testing.T) {
 	for i := range 20 {
 		if err := l.Append(fmt.Sprintf("r%d", i), body(i))(); err != nil {
 			refused++
-			if !strings.Contains(err.Error(), "injected EIO") || !strings.Contains(err.Error(), "no decision is acknowledged") {
+			if !errors.Is(err, ErrInjected) || !strings.Contains(err.Error(), "no decision is acknowledged") {
 				t.Fatalf("error %v", err)
 			}
 			continue

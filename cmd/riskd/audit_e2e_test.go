@@ -255,3 +255,62 @@ func crashLoad(p *proc, round int, d time.Duration) []string {
 	wg.Wait()
 	return ok
 }
+
+// TestAuditFsyncFailureStopsRiskd: with every fdatasync after the first
+// few failing (the RISKD_AUDIT_FAILPOINT failpoint), decisions stop being
+// acknowledged (503) and riskd exits 1 saying why; what was acknowledged
+// before is in the log.
+func TestAuditFsyncFailureStopsRiskd(t *testing.T) {
+	cfg, _, dir := auditSetup(t, "", "  sync: always\n")
+	t.Setenv("RISKD_AUDIT_FAILPOINT", "fsync-after=3")
+	p := startRiskd(t, "--config", cfg)
+	var acked []string
+	refused := 0
+	for i := range 20 {
+		id := fmt.Sprintf("f-%d", i)
+		req, _ := http.NewRequest("POST", p.base+"/v1/decide", bytes.NewReader(loanRequest("u1")))
+		req.Header.Set("X-Request-ID", id)
+		resp, err := p.client.Do(req)
+		if err != nil {
+			break // riskd has shut down
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case 200:
+			if refused > 0 {
+				t.Fatalf("%s acknowledged after a refusal", id)
+			}
+			acked = append(acked, id)
+		case 503:
+			refused++
+			if !strings.Contains(string(body), "could not be recorded") {
+				t.Fatalf("503 body: %s", body)
+			}
+		default:
+			t.Fatalf("%s: %d %s", id, resp.StatusCode, body)
+		}
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("riskd did not stop after the audit log failed")
+	}
+	if ee, ok := p.exit.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want status 1", p.exit)
+	}
+	if !strings.Contains(p.logs.String(), "stopped because the audit log failed") || !strings.Contains(p.logs.String(), "injected fsync failure") {
+		t.Fatalf("no clear message:\n%s", p.logs)
+	}
+	if len(acked) == 0 || refused == 0 && len(acked) == 20 {
+		t.Fatalf("acked %d, refused %d: the failpoint did not bite", len(acked), refused)
+	}
+	seen := map[string]bool{}
+	audit.Scan(dir, nil, func(it *audit.Item) error { seen[it.RequestID] = true; return nil })
+	for _, id := range acked {
+		if !seen[id] {
+			t.Fatalf("acknowledged %s is not in the log", id)
+		}
+	}
+	t.Logf("%d acknowledged, %d refused with 503, then riskd exited 1", len(acked), refused)
+}

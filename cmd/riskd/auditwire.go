@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,7 +64,12 @@ func openAudit(c config.Audit, log *slog.Logger, onFatal func(error)) (*audit.Lo
 	if signKey == nil {
 		log.Warn("audit: no audit.signing_key, so no signed checkpoints: cutting records off the end of the log cannot be detected")
 	}
+	fsys, err := failpoint()
+	if err != nil {
+		return nil, sa, err
+	}
 	l, err := audit.Open(audit.Options{
+		FS:  fsys,
 		Dir: c.Dir, Sync: pol, BatchInterval: c.BatchInterval.D(), BatchRecords: c.BatchRecords,
 		SegmentBytes: int64(c.SegmentSize), RetainAge: c.RetainAge.D(), RetainBytes: int64(c.RetainSize),
 		CheckpointInterval: c.CheckpointEvery.D(), SigningKey: signKey, Keyring: kr,
@@ -101,4 +108,19 @@ func listenGM(g config.GMTLS, log *slog.Logger) (net.Listener, error) {
 		log.Warn("GM TLS handshake failed", "remote", remote, "err", err.Error())
 	}
 	return ln, nil
+}
+
+// failpoint reads RISKD_AUDIT_FAILPOINT: "fsync-after=N" makes every
+// fdatasync of the audit log after the first N fail, to exercise (and
+// demonstrate) the failure path end to end. Unset: the real file system.
+func failpoint() (audit.FS, error) {
+	v := os.Getenv("RISKD_AUDIT_FAILPOINT")
+	if v == "" {
+		return audit.OS, nil
+	}
+	n, err := strconv.ParseInt(strings.TrimPrefix(v, "fsync-after="), 10, 64)
+	if err != nil || !strings.HasPrefix(v, "fsync-after=") || n < 0 {
+		return nil, fmt.Errorf("RISKD_AUDIT_FAILPOINT=%q: the only failpoint is fsync-after=N", v)
+	}
+	return &audit.FaultFS{FS: audit.OS, SyncsOK: n}, nil
 }
