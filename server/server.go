@@ -182,6 +182,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.serving.Store(false)
 	if err := s.drain(errc); err != nil {
+		for _, x := range extra {
+			x.Close()
+		}
 		cancel()
 		s.Close()
 		return err
