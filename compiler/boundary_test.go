@@ -1,0 +1,238 @@
+package compiler
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/riskforge/riskforge/lang"
+)
+
+// checkRule checks the prelude plus one review rule with condition when.
+func checkRule(t *testing.T, when string) lang.ErrorList {
+	t.Helper()
+	src := prelude + "rule r\n  when " + when + "\n  emit review reason \"x\"\n"
+	_, diags := CheckSource("t.risk", []byte(src), Options{})
+	return diags
+}
+
+// TestConstantConditions pins the always-fires / never-fires warnings,
+// including and/or chains whose operands are all constant and the
+// short-circuit cases where one constant operand decides alone.
+func TestConstantConditions(t *testing.T) {
+	const always, never = "always fires", "can never fire"
+	cases := []struct{ when, want string }{
+		{`1 < 2 and 2 < 3`, always},
+		{`1 < 2 and 3 < 2`, never},
+		{`1 > 2 and 3 < 2`, never},
+		{`1 > 2 or 3 < 2`, never},
+		{`1 > 2 or 2 < 3`, always},
+		{`1 < 2 or 2 < 3`, always},
+		{`amount > 1 and 1 > 2`, never},
+		{`1 > 2 and amount > 1`, never},
+		{`amount > 1 or 1 < 2`, always},
+		{`1 < 2 or amount > 1`, always},
+		{`amount > 1 and 1 < 2`, ""},
+		{`amount > 1 or 1 > 2`, ""},
+		{`amount > 1 and count > 1`, ""},
+		{`not (1 < 2)`, never},
+		{`not (1 > 2)`, always},
+		{`(1 < 2)`, always},
+		{`1 <= 1`, always},
+		{`2 <= 1`, never},
+		{`1 >= 1`, always},
+		{`1 >= 2`, never},
+		{`1 > 1`, never},
+		{`1 < 1`, never},
+		{`1 == 1`, always},
+		{`1 == 2`, never},
+		{`1 != 2`, always},
+		{`1 != 1`, never},
+		{`1 + 1 == 2`, always},
+		{`1 + 2 == 2`, never},
+		{`3 - 1 == 2`, always},
+		{`3 - 2 == 2`, never},
+		{`2 * 3 == 6`, always},
+		{`2 * 3 == 5`, never},
+		{`-1 < 0`, always},
+		{`-1 > 0`, never},
+		{`"a" == "a"`, always},
+		{`"a" == "b"`, never},
+		{`"a" != "b"`, always},
+		{`"a" != "a"`, never},
+		{`true == true`, always},
+		{`true == false`, never},
+		{`true != false`, always},
+		{`true != true`, never},
+		{`"a" in ["a", "b"]`, always},
+		{`"c" in ["a", "b"]`, never},
+		{`"c" not in ["a", "b"]`, always},
+		{`"a" not in ["a", "b"]`, never},
+		{`2 in [1, 2]`, always},
+		{`name in ["a", "b"]`, ""},
+		{`"a" in names`, ""},
+		{`true`, always},
+		{`false`, never},
+		{`flag`, ""},
+		{`amount / 2 > 1`, ""},
+		{`10 / 2 > 1`, ""}, // division is not folded: no warning rather than a wrong one
+	}
+	for _, tc := range cases {
+		t.Run(tc.when, func(t *testing.T) {
+			diags := checkRule(t, tc.when)
+			if diags.HasErrors() {
+				t.Fatalf("unexpected error: %v", diags)
+			}
+			got := ""
+			for _, d := range diags {
+				switch {
+				case strings.Contains(d.Msg, always):
+					got = always
+				case strings.Contains(d.Msg, never):
+					got = never
+				}
+			}
+			if got != tc.want {
+				t.Fatalf("got %q, want %q\n%v", got, tc.want, diags)
+			}
+		})
+	}
+}
+
+// TestInputBoundsEdges: a range that holds exactly one value is fine; an
+// empty one is an error, and a default must lie inside the bounds, ends
+// included.
+func TestInputBoundsEdges(t *testing.T) {
+	cases := []struct{ decl, want string }{
+		{`x float between 5 and 5`, ""},
+		{`x float between 5 and 6`, ""},
+		{`x float between 6 and 5`, `bounds of input "x" leave no valid value (6 > 5)`},
+		{`x float >= 5 <= 5`, ""},
+		{`x float >= 5.5 <= 5`, `leave no valid value`},
+		{`x int between 5 and 5 default 5`, ""},
+		{`x float between 1 and 9 default 1`, ""},
+		{`x float between 1 and 9 default 9`, ""},
+		{`x float between 1 and 9 default 0`, `default 0 of input "x" is outside its bounds`},
+		{`x float between 1 and 9 default 10`, `default 10 of input "x" is outside its bounds`},
+		{`x float >= 0 default 0`, ""},
+		{`x float <= 0 default 0`, ""},
+		{`x float <= 0 default 1`, `outside its bounds`},
+		{`x string between 1 and 2`, `bounds apply to numeric inputs`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.decl, func(t *testing.T) {
+			src := "policy t version \"1\"\ninput {\n  " + tc.decl + "\n}\nrule r\n  when x == x\n  emit review reason \"x\"\n"
+			_, diags := CheckSource("t.risk", []byte(src), Options{})
+			got := diags.Err()
+			switch {
+			case tc.want == "" && got != nil:
+				t.Fatalf("unexpected error: %v", got)
+			case tc.want != "" && (got == nil || !strings.Contains(got.Error(), tc.want)):
+				t.Fatalf("got %v, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestDecideCutEdges: thresholds are in [0, 1], ends included, and must
+// strictly decrease; two equal cuts are an error.
+func TestDecideCutEdges(t *testing.T) {
+	const decrease = "decide thresholds must decrease from top to bottom"
+	cases := []struct {
+		cuts []string
+		want string
+	}{
+		{[]string{"reject when score >= 0.8", "review when score >= 0.5"}, ""},
+		{[]string{"reject when score >= 0.8", "review when score >= 0.8"}, decrease + ": 0.8 comes after 0.8"},
+		{[]string{"reject when score > 0.8", "review when score >= 0.8"}, decrease},
+		{[]string{"reject when score >= 0.5", "review when score >= 0.8"}, decrease + ": 0.8 comes after 0.5"},
+		{[]string{"reject when score >= 1", "review when score >= 0"}, ""},
+		{[]string{"reject when score >= 1.01"}, "decide threshold 1.01 is outside [0, 1]"},
+		{[]string{"review when score >= -0.01"}, "decide threshold -0.01 is outside [0, 1]"},
+		{[]string{"review when score >= 0.5", "review when score >= 0.4"}, "action review appears twice"},
+		{[]string{"approve when score >= 0.5"}, "approve cannot have a score threshold"},
+	}
+	for _, tc := range cases {
+		name := strings.Join(tc.cuts, "; ")
+		t.Run(name, func(t *testing.T) {
+			src := prelude + "rule r\n  when amount > 1\n  emit score 1 reason \"x\"\ndecide {\n  " +
+				strings.Join(tc.cuts, "\n  ") + "\n  otherwise approve\n}\n"
+			_, diags := CheckSource("t.risk", []byte(src), Options{})
+			got := diags.Err()
+			switch {
+			case tc.want == "" && got != nil:
+				t.Fatalf("unexpected error: %v", got)
+			case tc.want != "" && (got == nil || !strings.Contains(got.Error(), tc.want)):
+				t.Fatalf("got %v, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTrainableParameters pins which literals become parameters: a
+// number or duration compared with something that varies, rule weights,
+// the bias and decide cut-offs — unless written `fixed`, and never a
+// literal compared with a constant.
+func TestTrainableParameters(t *testing.T) {
+	src := prelude + `window n_1h = count() over 1h by name
+rule r
+  when amount > 10 and 10 < amount and count >= 3 and amount > fixed 7 and 1 < 2 and ts - opened > 7d and amount between 1 and 2.5 and n_1h > 2 and amount + 1 > 3
+  emit score 1.5 reason "x"
+rule f
+  when amount > 20 and ts - opened > fixed 1h
+  emit score fixed 0.5 reason "x"
+rule g
+  when amount > 20
+  emit review reason "x"
+decide {
+  bias -1
+  reject when score >= fixed 0.9
+  review when score > 0.5
+  otherwise approve
+}
+`
+	p, diags := CheckSource("t.risk", []byte(src), Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	prog, _, err := Compile(p, CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, pm := range prog.Params {
+		got = append(got, fmt.Sprintf("%s %s %v int=%v unit=%q %d:%d %q", pm.Name, pm.Kind, pm.Value, pm.IsInt, pm.Unit,
+			pm.Line, pm.Col, prog.Source[pm.Off:pm.End]))
+	}
+	want := []string{
+		`r.amount threshold 10 int=false unit="" 17:17 "10"`,
+		`r.amount#2 threshold 10 int=false unit="" 17:24 "10"`,
+		`r.count threshold 3 int=true unit="" 17:49 "3"`,
+		`r.ts threshold 604800 int=false unit="s" 17:100 "7d"`,
+		`r.amount.lo threshold 1 int=false unit="" 17:122 "1"`,
+		`r.amount.hi threshold 2.5 int=false unit="" 17:128 "2.5"`,
+		`r.n_1h threshold 2 int=true unit="" 17:143 "2"`,
+		`r.amount#3 threshold 3 int=false unit="" 17:162 "3"`,
+		`r.weight weight 1.5 int=false unit="" 18:14 "1.5"`,
+		`f.amount threshold 20 int=false unit="" 20:17 "20"`,
+		`g.amount threshold 20 int=false unit="" 23:17 "20"`,
+		`decide.bias bias -1 int=false unit="" 26:8 "-1"`,
+		`decide.review cutoff 0.5 int=false unit="" 28:23 "0.5"`,
+	}
+	if g, w := strings.Join(got, "\n"), strings.Join(want, "\n"); g != w {
+		t.Fatalf("parameters:\n%s\nwant:\n%s", g, w)
+	}
+	// Fixed literals keep their value in the program without a parameter.
+	if w := prog.Rules[1]; w.WeightParam != -1 || w.Weight != 0.5 {
+		t.Errorf("fixed weight: param %d value %v, want -1 and 0.5", w.WeightParam, w.Weight)
+	}
+	if c := prog.Decide.Cuts[0]; c.Param != -1 || c.Value != 0.9 || !c.Inclusive {
+		t.Errorf("fixed cut: %+v, want param -1, value 0.9, inclusive", c)
+	}
+	if c := prog.Decide.Cuts[1]; c.Param < 0 || c.Inclusive {
+		t.Errorf("tunable strict cut: %+v, want a parameter and not inclusive", c)
+	}
+	if b := prog.Decide; b.BiasParam < 0 || b.Bias != -1 {
+		t.Errorf("bias: param %d value %v", b.BiasParam, b.Bias)
+	}
+}
