@@ -236,3 +236,25 @@ decide {
 		t.Errorf("bias: param %d value %v", b.BiasParam, b.Bias)
 	}
 }
+
+// TestNestingLimitCompiles: a condition nested exactly as deep as the
+// parser allows (500 levels) also checks and compiles; every recursive
+// stage after the parser copes with what the parser lets through.
+func TestNestingLimitCompiles(t *testing.T) {
+	for name, when := range map[string]string{
+		"parens": strings.Repeat("(", 500) + "amount > 1" + strings.Repeat(")", 500),
+		"not":    strings.Repeat("not ", 500) + "flag",
+		"minus":  strings.Repeat("- ", 500) + "amount > 1",
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := prelude + "rule r\n  when " + when + "\n  emit review reason \"x\"\n"
+			p, diags := CheckSource("t.risk", []byte(src), Options{})
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			if _, _, err := Compile(p, CompileOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
