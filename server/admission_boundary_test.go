@@ -92,4 +92,3 @@ func TestMaxInflightBoundary(t *testing.T) {
 		t.Fatalf("inflight %d after every request ended, want 0", got)
 	}
 }
-
