@@ -18,6 +18,13 @@ export RISKFORGE_ORT_LIB ?= $(ORT_LIB)
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK         := $(TOOLS_BIN)/staticcheck
 
+# Mutation testing (make mutate): Gremlins, pinned and installed like staticcheck.
+GREMLINS_VERSION := v0.6.0
+GREMLINS         := $(TOOLS_BIN)/gremlins
+MUTATE_PKGS      ?= # comma-separated, e.g. windows,compiler; empty: every package in internal/mutate/targets.txt
+MUTATE_WORKERS   ?= 2
+MUTATE_FLAGS     ?=
+
 GO_TEST_FLAGS ?= -count=1 -timeout 10m
 
 # Fuzz targets as package:FuncName pairs; FUZZTIME is per target.
@@ -28,7 +35,7 @@ FUZZTIME     ?= 50000x # an exec count: time limits hit golang/go#75804 on Go 1.
 RISKD_POLICY ?= examples/loan
 RISKD_ADDR   ?= 127.0.0.1:8080
 
-.PHONY: build deps chromium playground-bundle lint fmt-check test run bench fuzz load crash clean
+.PHONY: build deps chromium playground-bundle lint fmt-check test run bench fuzz load crash mutate clean
 
 # The commit for --version when Go's own VCS stamp is missing (a git worktree,
 # GOFLAGS=-buildvcs=false); a stamp in the build info takes precedence.
@@ -113,6 +120,17 @@ fuzz:
 		echo "==> $(GO) test -run '^\$$' -fuzz '^$$fn\$$' -fuzztime $(FUZZTIME) $$pkg"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
 	done
+
+# mutate: mutation testing of the packages that decide (internal/mutate/targets.txt):
+# prints efficacy and mutator coverage per package and every surviving mutant not
+# explained in internal/mutate/allow.txt; fails below the thresholds in targets.txt.
+# Takes minutes per package (see docs/CONTRIBUTING.md); not part of `make test`.
+mutate: $(GREMLINS) deps
+	$(GO) run ./internal/mutate -gremlins $(GREMLINS) -workers $(MUTATE_WORKERS) $(if $(strip $(MUTATE_PKGS)),-pkg $(strip $(MUTATE_PKGS))) $(MUTATE_FLAGS)
+
+# After changing GREMLINS_VERSION run `make clean` so it is installed again.
+$(GREMLINS):
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
 
 # load: drive riskd (on examples/loan_ml when present, else examples/loan) and a minimal
 # net/http echo server with the same closed-loop load on loopback (64 keep-alive

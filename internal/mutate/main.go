@@ -1,0 +1,146 @@
+// Command mutate runs mutation testing (Gremlins) over the packages that
+// decide and holds each to the thresholds kept in targets.txt. It owns the
+// scope of every package (which files are mutated), the reading of
+// gremlins' JSON reports, the allow-list of equivalent mutants
+// (allow.txt) and the pass/fail verdict; `make mutate` runs it.
+//
+// Usage, from the module root:
+//
+//	go run ./internal/mutate [-pkg windows,compiler] [-workers 2] [-from DIR]
+//
+// -from re-scores reports a previous run left in DIR without running
+// gremlins again (after editing allow.txt, say).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxTimeoutShare bounds the share of covered mutants that may time out:
+// gremlins counts a timeout as neither killed nor lived, and on a loaded
+// machine slow tests time out without any mutant being caught, so a run
+// with many timeouts measures the machine, not the tests.
+const maxTimeoutShare = 0.10
+
+func main() {
+	var (
+		dir      = flag.String("dir", "internal/mutate", "directory holding targets.txt and allow.txt")
+		pkgs     = flag.String("pkg", "", "comma-separated packages to run (default: every target)")
+		gremlins = flag.String("gremlins", "bin/tools/gremlins", "the gremlins binary")
+		workers  = flag.Int("workers", 2, "gremlins workers (parallel test runs)")
+		coeff    = flag.Int("timeout-coefficient", 30, "a mutant's tests time out after this many times the unmutated run")
+		out      = flag.String("out", "out/mutate", "where gremlins' JSON reports and logs go")
+		from     = flag.String("from", "", "re-score the JSON reports in this directory instead of running gremlins")
+	)
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "mutate: unexpected arguments:", flag.Args())
+		os.Exit(2)
+	}
+	targets, err := readTargets(filepath.Join(*dir, "targets.txt"))
+	check(err)
+	allow, err := readAllow(filepath.Join(*dir, "allow.txt"))
+	check(err)
+	targets, err = selectTargets(targets, *pkgs)
+	check(err)
+	check(os.MkdirAll(*out, 0o755))
+	failed := false
+	for _, t := range targets {
+		jsonPath := filepath.Join(*from, t.pkg+".json")
+		if *from == "" {
+			jsonPath = filepath.Join(*out, t.pkg+".json")
+			check(unleash(*gremlins, t, *workers, *coeff, *out, jsonPath))
+		}
+		mutants, err := readReport(jsonPath, ".", t)
+		check(err)
+		s := tally(t, mutants, allow)
+		s.print(os.Stdout)
+		if !s.pass() {
+			failed = true
+		}
+		if covered := s.killed + s.lived + s.timedOut; float64(s.timedOut) > maxTimeoutShare*float64(covered) {
+			fmt.Printf("    %d of %d covered mutants timed out: the figures are not trustworthy; rerun on a quieter machine or with a larger -timeout-coefficient\n", s.timedOut, covered)
+			failed = true
+		}
+	}
+	staleAllow(allow, targets)
+	if failed {
+		fmt.Println("mutate: FAIL (write a test that kills each survivor, or list it in allow.txt if it cannot change behaviour)")
+		os.Exit(1)
+	}
+	fmt.Println("mutate: ok")
+}
+
+// selectTargets keeps the targets named in the comma-separated list.
+func selectTargets(all []target, list string) ([]target, error) {
+	if list == "" {
+		return all, nil
+	}
+	var out []target
+	for _, name := range strings.Split(list, ",") {
+		found := false
+		for _, t := range all {
+			if t.pkg == strings.TrimSuffix(strings.TrimPrefix(name, "./"), "/") {
+				out, found = append(out, t), true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("no target %q in targets.txt", name)
+		}
+	}
+	return out, nil
+}
+
+// unleash runs gremlins over one target, its log next to its report.
+func unleash(bin string, t target, workers, coeff int, out, jsonPath string) error {
+	ex, err := t.excludes(".")
+	if err != nil {
+		return err
+	}
+	args := []string{"unleash", "--workers", strconv.Itoa(workers), "--timeout-coefficient", strconv.Itoa(coeff), "-o", jsonPath}
+	for _, e := range ex {
+		args = append(args, "-E", e)
+	}
+	args = append(args, "./"+t.pkg)
+	logPath := filepath.Join(out, t.pkg+".log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	start := time.Now()
+	fmt.Printf("%-10s running %s (log: %s)\n", t.pkg, strings.Join(append([]string{bin}, args...), " "), logPath)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: gremlins: %w (see %s)", t.pkg, err, logPath)
+	}
+	fmt.Printf("%-10s took %s\n", t.pkg, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// staleAllow warns about entries for the packages just scored that no
+// survivor used: the code moved or a test now kills the mutant.
+func staleAllow(allow []*allowed, targets []target) {
+	for _, a := range allow {
+		for _, t := range targets {
+			if !a.used && strings.HasPrefix(a.file, t.pkg+"/") && !strings.Contains(strings.TrimPrefix(a.file, t.pkg+"/"), "/") {
+				fmt.Printf("allow.txt:%d: no survivor matches %s %s %q any more; remove the entry\n", a.line, a.file, a.mutator, a.fragment)
+			}
+		}
+	}
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mutate:", err)
+		os.Exit(2)
+	}
+}

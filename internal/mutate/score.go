@@ -1,0 +1,175 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// report is the part of gremlins' `-o` JSON output this tool reads.
+type report struct {
+	Files []struct {
+		FileName  string `json:"file_name"`
+		Mutations []struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+			Line   int    `json:"line"`
+			Column int    `json:"column"`
+		} `json:"mutations"`
+	} `json:"files"`
+}
+
+// mutant is one mutation gremlins tried, with its source line.
+type mutant struct {
+	file    string // relative to the module root
+	mutator string
+	status  string // KILLED, LIVED, NOT COVERED, TIMED OUT, NOT VIABLE
+	line    int
+	col     int
+	src     string
+	allow   *allowed // the allow-list entry that explains it, if any
+}
+
+func (m mutant) String() string {
+	return fmt.Sprintf("%s:%d:%d %s %s\n\t%s", m.file, m.line, m.col, m.status, m.mutator, strings.TrimSpace(m.src))
+}
+
+// score is one package's result after the allow-list.
+type score struct {
+	target
+	killed, lived, timedOut, notCovered, notViable int
+	allowedLived, allowedNotCovered                int
+	survivors                                      []mutant // LIVED and NOT COVERED, not allowed
+}
+
+// efficacy is the share of covered mutants the tests detect: killed (a
+// test failed) or timed out (the tests no longer finish), over those plus
+// the survivors that are not documented equivalents. 100 when none count.
+func (s score) efficacy() float64 {
+	detected := s.killed + s.timedOut
+	return percent(detected, detected+s.lived-s.allowedLived)
+}
+
+// coverage is the share of mutants that some test executes, documented
+// equivalents in uncovered code left out.
+func (s score) coverage() float64 {
+	covered := s.killed + s.timedOut + s.lived
+	return percent(covered, covered+s.notCovered-s.allowedNotCovered)
+}
+
+// pass reports whether both figures reach the target's thresholds.
+func (s score) pass() bool {
+	return s.efficacy() >= s.minEfficacy && s.coverage() >= s.minCoverage
+}
+
+func percent(n, d int) float64 {
+	if d == 0 {
+		return 100
+	}
+	return 100 * float64(n) / float64(d)
+}
+
+// readReport loads a gremlins JSON report for t and resolves each mutant
+// to its source line under root.
+func readReport(jsonPath, root string, t target) ([]mutant, error) {
+	data, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return nil, err
+	}
+	var r report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", jsonPath, err)
+	}
+	var out []mutant
+	for _, f := range r.Files {
+		file := path.Join(t.pkg, filepath.ToSlash(f.FileName))
+		lines := sourceLines(filepath.Join(root, file))
+		for _, m := range f.Mutations {
+			src := ""
+			if m.Line >= 1 && m.Line <= len(lines) {
+				src = lines[m.Line-1]
+			}
+			out = append(out, mutant{file: file, mutator: m.Type, status: m.Status, line: m.Line, col: m.Column, src: src})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.file != b.file {
+			return a.file < b.file
+		}
+		if a.line != b.line {
+			return a.line < b.line
+		}
+		return a.col < b.col
+	})
+	return out, nil
+}
+
+func sourceLines(p string) []string {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	return strings.Split(string(data), "\n")
+}
+
+// tally scores mutants against the allow-list.
+func tally(t target, mutants []mutant, allow []*allowed) score {
+	s := score{target: t}
+	for _, m := range mutants {
+		switch m.status {
+		case "KILLED":
+			s.killed++
+		case "TIMED OUT":
+			s.timedOut++
+		case "NOT VIABLE":
+			s.notViable++
+		case "LIVED", "NOT COVERED":
+			m.allow = find(allow, m)
+			switch {
+			case m.status == "LIVED":
+				s.lived++
+			default:
+				s.notCovered++
+			}
+			switch {
+			case m.allow == nil:
+				s.survivors = append(s.survivors, m)
+			case m.status == "LIVED":
+				s.allowedLived++
+			default:
+				s.allowedNotCovered++
+			}
+		}
+	}
+	return s
+}
+
+func find(allow []*allowed, m mutant) *allowed {
+	for _, a := range allow {
+		if a.matches(m.file, m.mutator, m.src, m.col) {
+			a.used = true
+			return a
+		}
+	}
+	return nil
+}
+
+// print writes one package's summary and its unexplained survivors.
+func (s score) print(w io.Writer) {
+	verdict := "ok"
+	if !s.pass() {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(w, "%-10s efficacy %6.2f%% (min %g)  coverage %6.2f%% (min %g)  killed %d  timed out %d  lived %d  not covered %d  allowed %d  not viable %d  %s\n",
+		s.pkg, s.efficacy(), s.minEfficacy, s.coverage(), s.minCoverage,
+		s.killed, s.timedOut, s.lived, s.notCovered, s.allowedLived+s.allowedNotCovered, s.notViable, verdict)
+	for _, m := range s.survivors {
+		fmt.Fprintf(w, "    %s\n", m)
+	}
+}

@@ -1,0 +1,3 @@
+package pkg
+
+func B() int { return 1 + 2 }
