@@ -97,3 +97,17 @@ func TestDistinctMixesEmptyStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroLengthWindow: a window of length 0 (the compiler refuses one;
+// only a hand-built program has it) holds no event, whatever the
+// aggregate, and does not fail.
+func TestZeroLengthWindow(t *testing.T) {
+	for _, agg := range []string{"count", "sum", "count_distinct", "max"} {
+		m := NewMemory(&vm.Program{Windows: []vm.Window{{Agg: agg, OverSec: 0}}}, 0)
+		for i, s := range []string{"a", "b", "a"} {
+			if got := m.Observe(0, vm.WindowKey{Str: "k"}, float64(i), 5, s); got != 0 {
+				t.Fatalf("%s over 0s after event %d = %v, want 0", agg, i, got)
+			}
+		}
+	}
+}
