@@ -6,10 +6,11 @@
 //
 // Usage, from the module root:
 //
-//	go run ./internal/mutate [-pkg windows,compiler] [-workers 2] [-from DIR]
+//	go run ./internal/mutate [-pkg windows,compiler] [-workers 2] [-from DIR] [-dry-run]
 //
 // -from re-scores reports a previous run left in DIR without running
-// gremlins again (after editing allow.txt, say).
+// gremlins again (after editing allow.txt, say); -dry-run measures only
+// mutator coverage, in one test run per package.
 package main
 
 import (
@@ -38,6 +39,7 @@ func main() {
 		coeff    = flag.Int("timeout-coefficient", 30, "a mutant's tests time out after this many times the unmutated run")
 		out      = flag.String("out", "out/mutate", "where gremlins' JSON reports and logs go")
 		from     = flag.String("from", "", "re-score the JSON reports in this directory instead of running gremlins")
+		dryRun   = flag.Bool("dry-run", false, "only find the mutants and which ones tests cover (one test run per package); no efficacy")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -56,7 +58,7 @@ func main() {
 		jsonPath := filepath.Join(*from, t.pkg+".json")
 		if *from == "" {
 			jsonPath = filepath.Join(*out, t.pkg+".json")
-			check(unleash(*gremlins, t, *workers, *coeff, *out, jsonPath))
+			check(unleash(*gremlins, t, *workers, *coeff, *dryRun, *out, jsonPath))
 		}
 		mutants, err := readReport(jsonPath, ".", t)
 		check(err)
@@ -99,7 +101,7 @@ func selectTargets(all []target, list string) ([]target, error) {
 }
 
 // unleash runs gremlins over one target, its log next to its report.
-func unleash(bin string, t target, workers, coeff int, out, jsonPath string) error {
+func unleash(bin string, t target, workers, coeff int, dryRun bool, out, jsonPath string) error {
 	ex, err := t.excludes(".")
 	if err != nil {
 		return err
@@ -107,6 +109,9 @@ func unleash(bin string, t target, workers, coeff int, out, jsonPath string) err
 	args := []string{"unleash", "--workers", strconv.Itoa(workers), "--timeout-coefficient", strconv.Itoa(coeff), "-o", jsonPath}
 	for _, e := range ex {
 		args = append(args, "-E", e)
+	}
+	if dryRun {
+		args = append(args, "--dry-run")
 	}
 	args = append(args, "./"+t.pkg)
 	logPath := filepath.Join(out, t.pkg+".log")

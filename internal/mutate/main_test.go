@@ -157,3 +157,15 @@ func TestSelectTargets(t *testing.T) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestTallyDryRun(t *testing.T) {
+	mutants := []mutant{{status: "RUNNABLE"}, {status: "RUNNABLE"}, {status: "RUNNABLE"}, {status: "NOT COVERED", file: "f", mutator: "M", src: "x", col: 1}}
+	s := tally(target{minEfficacy: 100, minCoverage: 75}, mutants, nil)
+	if !s.dry() || !near(s.coverage(), 75) || !s.pass() {
+		t.Fatalf("dry run: %+v coverage %v pass %v", s, s.coverage(), s.pass())
+	}
+	s.minCoverage = 76
+	if s.pass() {
+		t.Fatal("dry run passes below its coverage threshold")
+	}
+}
