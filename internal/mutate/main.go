@@ -39,6 +39,7 @@ func main() {
 		coeff    = flag.Int("timeout-coefficient", 30, "a mutant's tests time out after this many times the unmutated run")
 		out      = flag.String("out", "out/mutate", "where gremlins' JSON reports and logs go")
 		from     = flag.String("from", "", "re-score the JSON reports in this directory instead of running gremlins")
+		verbose  = flag.Bool("v", false, "also list the mutants in case clauses, which gremlins cannot run")
 		dryRun   = flag.Bool("dry-run", false, "only find the mutants and which ones tests cover (one test run per package); no efficacy")
 	)
 	flag.Parse()
@@ -64,6 +65,11 @@ func main() {
 		check(err)
 		s := tally(t, mutants, allow)
 		s.print(os.Stdout)
+		if *verbose {
+			for _, m := range s.unmeasured {
+				fmt.Printf("    not run (case clause): %s\n", m)
+			}
+		}
 		if !s.pass() {
 			failed = true
 		}

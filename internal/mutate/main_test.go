@@ -169,3 +169,19 @@ func TestTallyDryRun(t *testing.T) {
 		t.Fatal("dry run passes below its coverage threshold")
 	}
 }
+
+func TestCaseClausesCountedApart(t *testing.T) {
+	mutants := []mutant{
+		{status: "KILLED"}, {status: "KILLED"}, {status: "KILLED"},
+		{status: "NOT COVERED", src: "\tcase x > 1:", file: "f", mutator: "M", col: 8},
+		{status: "NOT COVERED", src: "\tif x > 1 {", file: "f", mutator: "M", col: 6},
+		{status: "LIVED", src: "\tcase x > 1:", file: "f", mutator: "M", col: 8},
+	}
+	s := tally(target{}, mutants, nil)
+	if s.caseClause != 1 || len(s.unmeasured) != 1 || s.notCovered != 1 || s.lived != 1 || len(s.survivors) != 2 {
+		t.Fatalf("%+v", s)
+	}
+	if !near(s.coverage(), 80) || !near(s.efficacy(), 75) {
+		t.Fatalf("coverage %v efficacy %v", s.coverage(), s.efficacy())
+	}
+}
