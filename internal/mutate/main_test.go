@@ -26,7 +26,15 @@ func TestReadTargets(t *testing.T) {
 		got[1].minEfficacy != 0 || got[1].minCoverage != 100 || strings.Join(got[1].files, ",") != "harden.go,writeback.go" {
 		t.Fatalf("got %+v", got)
 	}
-	for _, bad := range []string{"windows 90\n", "windows x 90\n", "windows 90 100.5\n", "windows -1 90\n"} {
+	unmeasured, err := readTargets(writeFile(t, "vm - 85\n"))
+	if err != nil || !math.IsNaN(unmeasured[0].minEfficacy) || unmeasured[0].minCoverage != 85 {
+		t.Fatalf("unmeasured efficacy: %+v %v", unmeasured, err)
+	}
+	s := score{target: unmeasured[0], killed: 1, lived: 9}
+	if !s.pass() {
+		t.Error("an unmeasured efficacy minimum gated the run")
+	}
+	for _, bad := range []string{"windows 90\n", "windows x 90\n", "windows 90 100.5\n", "windows -1 90\n", "windows 90 --\n"} {
 		if _, err := readTargets(writeFile(t, bad)); err == nil || !strings.Contains(err.Error(), ":1:") {
 			t.Errorf("%q: got %v, want an error at line 1", bad, err)
 		}

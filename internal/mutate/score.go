@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -71,8 +73,19 @@ func (s score) dry() bool { return s.runnable > 0 }
 // pass reports whether both figures reach the target's thresholds; a dry
 // run only measures coverage.
 func (s score) pass() bool {
-	return (s.dry() || s.efficacy() >= s.minEfficacy) && s.coverage() >= s.minCoverage
+	return (s.dry() || atLeast(s.efficacy(), s.minEfficacy)) && atLeast(s.coverage(), s.minCoverage)
 }
+
+func minText(v float64) string {
+	if math.IsNaN(v) {
+		return "- not measured yet"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// atLeast compares a figure with a minimum; an unmeasured minimum (NaN)
+// does not gate.
+func atLeast(v, min float64) bool { return math.IsNaN(min) || v >= min }
 
 func percent(n, d int) float64 {
 	if d == 0 {
@@ -190,15 +203,15 @@ func (s score) print(w io.Writer) {
 		verdict = "FAIL"
 	}
 	if s.dry() {
-		fmt.Fprintf(w, "%-10s dry run: coverage %6.2f%% (min %g)  runnable %d  not covered %d  allowed %d  in case clauses %d  %s\n",
-			s.pkg, s.coverage(), s.minCoverage, s.runnable, s.notCovered, s.allowedNotCovered, s.caseClause, verdict)
+		fmt.Fprintf(w, "%-10s dry run: coverage %6.2f%% (min %s)  runnable %d  not covered %d  allowed %d  in case clauses %d  %s\n",
+			s.pkg, s.coverage(), minText(s.minCoverage), s.runnable, s.notCovered, s.allowedNotCovered, s.caseClause, verdict)
 		for _, m := range s.survivors {
 			fmt.Fprintf(w, "    %s\n", m)
 		}
 		return
 	}
-	fmt.Fprintf(w, "%-10s efficacy %6.2f%% (min %g)  coverage %6.2f%% (min %g)  killed %d  timed out %d  lived %d  not covered %d  allowed %d  not viable %d  in case clauses %d  %s\n",
-		s.pkg, s.efficacy(), s.minEfficacy, s.coverage(), s.minCoverage,
+	fmt.Fprintf(w, "%-10s efficacy %6.2f%% (min %s)  coverage %6.2f%% (min %s)  killed %d  timed out %d  lived %d  not covered %d  allowed %d  not viable %d  in case clauses %d  %s\n",
+		s.pkg, s.efficacy(), minText(s.minEfficacy), s.coverage(), minText(s.minCoverage),
 		s.killed, s.timedOut, s.lived, s.notCovered, s.allowedLived+s.allowedNotCovered, s.notViable, s.caseClause, verdict)
 	for _, m := range s.survivors {
 		fmt.Fprintf(w, "    %s\n", m)
