@@ -54,7 +54,7 @@ func main() {
 	targets, err = selectTargets(targets, *pkgs)
 	check(err)
 	check(os.MkdirAll(*out, 0o755))
-	failed := false
+	failed, dry := false, false
 	for _, t := range targets {
 		jsonPath := filepath.Join(*from, t.pkg+".json")
 		if *from == "" {
@@ -64,6 +64,7 @@ func main() {
 		mutants, err := readReport(jsonPath, ".", t)
 		check(err)
 		s := tally(t, mutants, allow)
+		dry = dry || s.dry()
 		s.print(os.Stdout)
 		if *verbose {
 			for _, m := range s.unmeasured {
@@ -78,7 +79,9 @@ func main() {
 			failed = true
 		}
 	}
-	staleAllow(allow, targets)
+	if !dry { // a dry run has no survivors to match
+		staleAllow(allow, targets)
+	}
 	if failed {
 		fmt.Println("mutate: FAIL (write a test that kills each survivor, or list it in allow.txt if it cannot change behaviour)")
 		os.Exit(1)
