@@ -3,6 +3,7 @@ package backtest
 import (
 	"bufio"
 	"bytes"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,6 +50,22 @@ func TestReadErrorKeepsEarlierRows(t *testing.T) {
 		}
 		if n != good || stats.Rows != good {
 			t.Fatalf("%d good rows: %d decisions written, %d counted", good, n, stats.Rows)
+		}
+	}
+}
+
+// TestRunStats: Workers 0 means one per CPU; a policy without windows is
+// neither replayed nor sequential.
+func TestRunStats(t *testing.T) {
+	prog := compile(t, policy)
+	for _, tc := range []struct{ workers, want int }{{0, runtime.NumCPU()}, {-1, runtime.NumCPU()}, {1, 1}, {3, 3}} {
+		r, err := dataset.NewReader(strings.NewReader(data(20)), "b.csv", prog, dataset.Options{Label: "bad"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, stats, err := Run(prog, r, Options{Workers: tc.workers})
+		if err != nil || stats.Rows != 20 || stats.Workers != tc.want || stats.Replayed || stats.Sequential {
+			t.Errorf("Workers %d: %+v %v; want %d rows on %d workers, not replayed", tc.workers, stats, err, 20, tc.want)
 		}
 	}
 }
