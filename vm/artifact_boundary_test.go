@@ -42,9 +42,9 @@ func TestReaderIntRanges(t *testing.T) {
 // 1<<32 in an otherwise well-formed, correctly sealed artifact.
 func TestDecodeRefusesWrappedSlot(t *testing.T) {
 	body := append(make([]byte, 4), sha256.New().Sum(nil)...) // empty strings, SHA-256 of ""
-	body = append(body, 1, 1, 'e', 1)                          // events: ["e"], declared
-	body = append(body, 1, 1, 'x', byte(TInt))                 // inputs: x int ...
-	body = bin.AppendUvarint(body, 1<<32)                      // ... slot 1<<32
+	body = append(body, 1, 1, 'e', 1)                         // events: ["e"], declared
+	body = append(body, 1, 1, 'x', byte(TInt))                // inputs: x int ...
+	body = bin.AppendUvarint(body, 1<<32)                     // ... slot 1<<32
 	body = append(body, 0)
 	body = append(body, make([]byte, 32)...)
 	_, err := Decode(SealBodyForTest(body))
