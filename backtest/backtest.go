@@ -170,7 +170,10 @@ func (f *windowFeed) record(req *vm.Request, dst []float64) []float64 {
 // aggregates of the row being evaluated.
 type replay struct{ vals []float64 }
 
-func (r *replay) Observe(w int, _ vm.WindowKey, _, _ float64, _ string) float64 { return r.vals[w] }
+func (r *replay) Observe(_ []vm.WindowObs, out []float64) error {
+	copy(out, r.vals)
+	return nil
+}
 
 // batches are recycled once written, requests and all, so a long run
 // allocates a few batches' worth of requests instead of one per row.

@@ -372,6 +372,21 @@ func (c *checker) checkWindows() {
 	for _, w := range c.p.Windows {
 		c.checkWindow(w)
 	}
+	if len(c.p.Windows) > 0 && !c.hasEventTime() {
+		e := c.errs.Warn(c.p.Windows[0].Decl.Pos, "policy has windows but no required `ts time` input: served, windows use arrival time; riskc eval and train refuse it on data, where every row would be the same instant")
+		e.Hint = "declare `ts time` in the input block (the event time, Unix seconds or RFC 3339)"
+	}
+}
+
+// hasEventTime reports whether the policy declares the event time input
+// windows use (a required `ts` of type time).
+func (c *checker) hasEventTime() bool {
+	for _, in := range c.p.Inputs {
+		if in.Sym.Name == "ts" && in.Sym.Type == Time && !in.Optional {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *checker) checkWindow(w *Window) {
@@ -407,12 +422,56 @@ func (c *checker) checkWindow(w *Window) {
 	if d.Over.Seconds <= 0 {
 		c.errs.Add(d.Over.Pos, "window length must be positive")
 	}
-	if t := c.expr(d.By, nil); t != Invalid {
-		s := c.p.Uses[d.By]
-		if s.Kind != SymInput || (t != String && t != Int) || c.p.Inputs[s.Index].Optional {
-			c.errs.Add(d.By.Pos, "window key %q must be a required string or int input", d.By.Name)
-		} else {
-			w.By = s
+	c.windowKeys(w)
+	c.windowEvents(w)
+	if d.Where != nil {
+		if t := c.expr(d.Where, nil); t != Invalid && t != Bool {
+			c.errs.Add(d.Where.Position(), "where condition of window %q must be bool, got %s", w.Sym.Name, t)
+		}
+		c.inputsOnly(d.Where, "window conditions")
+	}
+}
+
+// windowKeys resolves a window's `by` inputs. Keys are read before any
+// let or guard, so only required string or int inputs qualify; an
+// optional input gets its own message rather than an exists() hint that
+// cannot apply here.
+func (c *checker) windowKeys(w *Window) {
+	seen := map[string]bool{}
+	for _, id := range w.Decl.By {
+		if seen[id.Name] {
+			c.errs.Add(id.Pos, "window key %q is listed twice", id.Name)
+			continue
+		}
+		seen[id.Name] = true
+		s := c.lookup(id)
+		if s == nil {
+			continue
+		}
+		if s.Kind != SymInput {
+			c.errs.Add(id.Pos, "window key %q must be an input, not %s", id.Name, s.Kind.article())
+			continue
+		}
+		in := c.p.Inputs[s.Index]
+		switch {
+		case in.Optional:
+			e := c.errs.Add(id.Pos, "window key %q is an optional input; keys must always be present", id.Name)
+			e.Hint = "declare " + id.Name + " without optional, or give it a default"
+		case s.Type != String && s.Type != Int:
+			c.errs.Add(id.Pos, "window key %q must be a string or int input, got %s", id.Name, s.Type)
+		default:
+			w.By = append(w.By, s)
+		}
+	}
+}
+
+// windowEvents checks a window's `on` events like a rule's.
+func (c *checker) windowEvents(w *Window) {
+	for _, on := range w.Decl.On {
+		w.On = append(w.On, on.Name)
+		if c.events != nil && !contains(c.p.Events, on.Name) {
+			e := c.errs.Add(on.Pos, "unknown event %q; the policy declares events %s", on.Name, strings.Join(c.p.Events, ", "))
+			e.Hint = suggest(on.Name, c.p.Events)
 		}
 	}
 }

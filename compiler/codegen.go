@@ -109,6 +109,11 @@ func generate(ir *IR) {
 		w := ir.Policy.Windows[i]
 		g.line = w.Decl.Pos.Line
 		op := vm.OBSERVE
+		if where := ir.WindowWhere[i]; where != nil {
+			g.node(where)
+		} else {
+			g.emit(vm.PUSHK, g.numConst(1))
+		}
 		switch {
 		case arg == nil:
 			g.emit(vm.PUSHK, g.numConst(1))

@@ -59,9 +59,10 @@ type RuleIR struct {
 // IR is a lowered policy: program metadata (schema, parameter table,
 // lists, models, windows, rules, decide) plus typed expression trees.
 type IR struct {
-	Policy     *Policy
-	Prog       *vm.Program // metadata; Code is filled by codegen
-	Lets       []*LetIR
-	Rules      []*RuleIR
-	WindowArgs []*Node // per window; nil for count()
+	Policy      *Policy
+	Prog        *vm.Program // metadata; Code is filled by codegen
+	Lets        []*LetIR
+	Rules       []*RuleIR
+	WindowArgs  []*Node // per window; nil for count()
+	WindowWhere []*Node // per window; nil when it has no where condition
 }

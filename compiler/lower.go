@@ -54,6 +54,7 @@ type lowerer struct {
 	winSlots   []uint32
 	paramNames map[string]int
 	owner      string // parameter name prefix of the declaration being lowered
+	inWindow   bool   // lowering a window's argument or condition: no parameters
 }
 
 var vmTypes = map[Type]vm.Type{Int: vm.TInt, Float: vm.TFloat, Bool: vm.TBool, String: vm.TString, Time: vm.TTime}
@@ -153,9 +154,18 @@ func (l *lowerer) slots() {
 	for _, w := range l.p.Windows {
 		slot := l.newSlot(Float)
 		l.winSlots = append(l.winSlots, slot)
-		key := prog.Inputs[w.By.Index]
-		prog.Windows = append(prog.Windows, vm.Window{Name: w.Sym.Name, Agg: w.Agg, OverSec: w.Decl.Over.Seconds,
-			KeySlot: key.Slot, KeyString: key.Type == vm.TString, Slot: slot})
+		vw := vm.Window{Name: w.Sym.Name, Agg: w.Agg, OverSec: w.Decl.Over.Seconds, Slot: slot}
+		for _, by := range w.By {
+			key := prog.Inputs[by.Index]
+			vw.Keys = append(vw.Keys, vm.KeyPart{Slot: key.Slot, String: key.Type == vm.TString})
+		}
+		for _, e := range w.On {
+			vw.Events = append(vw.Events, l.eventIndex(e))
+		}
+		if w.Decl.Where != nil {
+			vw.Where = lang.FormatExpr(w.Decl.Where)
+		}
+		prog.Windows = append(prog.Windows, vw)
 	}
 	for _, let := range l.p.Lets {
 		l.letSlots = append(l.letSlots, l.newSlot(let.Sym.Type))
@@ -200,13 +210,19 @@ func (l *lowerer) events() {
 		return
 	}
 	seen := map[string]bool{}
-	for _, r := range l.p.Rules {
-		for _, e := range r.On {
+	add := func(names []string) {
+		for _, e := range names {
 			if !seen[e] {
 				seen[e] = true
 				prog.Events = append(prog.Events, e)
 			}
 		}
+	}
+	for _, w := range l.p.Windows {
+		add(w.On)
+	}
+	for _, r := range l.p.Rules {
+		add(r.On)
 	}
 }
 
@@ -222,13 +238,18 @@ func (l *lowerer) eventIndex(name string) uint32 {
 func (l *lowerer) lowerAll() {
 	prog := l.ir.Prog
 	for _, w := range l.p.Windows {
-		var arg *Node
+		var arg, where *Node
+		l.owner, l.inWindow = "window."+w.Sym.Name, true
 		if w.Decl.Arg != nil {
-			l.owner = "window." + w.Sym.Name
 			arg = l.expr(w.Decl.Arg)
 		}
+		if w.Decl.Where != nil {
+			where = l.expr(w.Decl.Where)
+		}
 		l.ir.WindowArgs = append(l.ir.WindowArgs, arg)
+		l.ir.WindowWhere = append(l.ir.WindowWhere, where)
 	}
+	l.inWindow = false
 	for i, let := range l.p.Lets {
 		l.owner = "let." + let.Sym.Name
 		l.ir.Lets = append(l.ir.Lets, &LetIR{Name: let.Sym.Name, Type: let.Sym.Type, Slot: l.letSlots[i], Value: l.expr(let.Decl.Value)})

@@ -75,7 +75,9 @@ func (l *lowerer) binary(e *lang.Binary, t Type) *Node {
 }
 
 // threshold lowers one side of a comparison. A literal compared against
-// something that varies becomes a parameter, unless written `fixed`.
+// something that varies becomes a parameter, unless written `fixed` or
+// inside a window: window values are fed once, in event order, before any
+// parameter could change them, so their numbers are never trained.
 func (l *lowerer) threshold(side, other lang.Expr, suffix string) *Node {
 	lit := lang.Unparen(side)
 	fixed := true
@@ -85,7 +87,7 @@ func (l *lowerer) threshold(side, other lang.Expr, suffix string) *Node {
 	case *lang.DurationLit:
 		fixed = v.Fixed
 	}
-	if _, constant := constEval(other); fixed || constant {
+	if _, constant := constEval(other); fixed || constant || l.inWindow {
 		return l.expr(side)
 	}
 	name := l.owner + "." + featureName(other) + suffix

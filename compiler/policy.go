@@ -90,7 +90,8 @@ type Window struct {
 	Sym  *Symbol
 	Decl *lang.WindowDecl
 	Agg  string
-	By   *Symbol
+	By   []*Symbol // the key's inputs (a tuple when more than one)
+	On   []string  // events counted; empty: every event
 }
 
 // Let is a named expression computed once per request.

@@ -94,14 +94,18 @@ type ModelDecl struct {
 	Rbrace      Pos
 }
 
-// WindowDecl is `window NAME = agg(expr?) over DURATION by KEY`.
+// WindowDecl is `window NAME = agg(expr?) over DURATION by KEY
+// [on EVENTS] [where CONDITION]`; KEY is an input or a tuple `(a, b)`.
 type WindowDecl struct {
-	Pos  Pos
-	Name *Ident
-	Agg  *Ident // count, sum, avg, min, max, count_distinct
-	Arg  Expr   // nil for count()
-	Over *DurationLit
-	By   *Ident
+	Pos   Pos
+	Name  *Ident
+	Agg   *Ident // count, sum, avg, min, max, count_distinct
+	Arg   Expr   // nil for count()
+	Over  *DurationLit
+	By    []*Ident // one input, or the parts of a tuple key
+	Tuple bool     // By was written in parentheses
+	On    []*Ident // events the window counts; empty: every event
+	Where Expr     // condition an event must meet to count; nil: none
 }
 
 // LetDecl is `let NAME = expr`, computed once per request.

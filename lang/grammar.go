@@ -159,7 +159,11 @@ type gWindow struct {
 	Agg  *gIdent `parser:"@@ '('"`
 	Arg  *gOr    `parser:"@@? ')'"`
 	Over *gDur   `parser:"'over' @@"`
-	By   *gIdent `parser:"'by' @@"`
+	// By is one input or a parenthesised tuple of inputs.
+	Tuple bool      `parser:"'by' ( @'('"`
+	By    []*gIdent `parser:"         @@ (',' @@)* ')' | @@ )"`
+	On    []*gIdent `parser:"('on' @@ (',' @@)*)?"`
+	Where *gOr      `parser:"('where' @@)?"`
 }
 
 type gLet struct {

@@ -273,9 +273,16 @@ func (c *converter) decl(d *gDecl) Decl {
 		return c.model(d.Model)
 	case d.Window != nil:
 		w := d.Window
-		out := &WindowDecl{Pos: c.pos(w.Pos), Name: c.ident(w.Name), Agg: c.ident(w.Agg), Over: c.dur(w.Over), By: c.ident(w.By)}
+		out := &WindowDecl{Pos: c.pos(w.Pos), Name: c.ident(w.Name), Agg: c.ident(w.Agg), Over: c.dur(w.Over),
+			By: c.idents(w.By), Tuple: w.Tuple, On: c.idents(w.On)}
+		if len(out.On) == 0 {
+			out.On = nil
+		}
 		if w.Arg != nil {
 			out.Arg = c.or(w.Arg)
+		}
+		if w.Where != nil {
+			out.Where = c.or(w.Where)
 		}
 		return out
 	case d.Let != nil:

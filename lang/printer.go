@@ -153,9 +153,19 @@ func (p *printer) list(d *ListDecl) {
 }
 
 func (p *printer) window(d *WindowDecl) {
+	by := joinIdents(d.By)
+	if d.Tuple || len(d.By) > 1 {
+		by = "(" + by + ")"
+	}
 	text := "window " + identName(d.Name) + " = " + identName(d.Agg) + "(" + FormatExpr(d.Arg) + ")" +
-		" over " + FormatExpr(d.Over) + " by " + identName(d.By)
-	p.add(0, text, d.Pos.Line, maxLine(lastLine(d.Arg), lastLine(d.Over), lastLine(d.By)))
+		" over " + FormatExpr(d.Over) + " by " + by
+	if len(d.On) > 0 {
+		text += " on " + joinIdents(d.On)
+	}
+	if d.Where != nil {
+		text += " where " + FormatExpr(d.Where)
+	}
+	p.add(0, text, d.Pos.Line, maxLine(lastLine(d.Arg), lastLine(d.Over), identsEnd(d.By), identsEnd(d.On), lastLine(d.Where)))
 }
 
 func (p *printer) rule(r *RuleDecl) {

@@ -129,6 +129,7 @@ type windowRead struct {
 	key    vm.WindowKey
 	t, v   float64
 	s      string
+	add    bool // the event counted in the window (its on events and where condition)
 	result float64
 }
 
@@ -138,13 +139,17 @@ type recordingWindows struct {
 	reads []windowRead
 }
 
-func (r *recordingWindows) Observe(w int, key vm.WindowKey, t, v float64, s string) float64 {
-	res := 0.0
+func (r *recordingWindows) Observe(obs []vm.WindowObs, out []float64) error {
+	var err error
 	if r.inner != nil {
-		res = r.inner.Observe(w, key, t, v, s)
+		err = r.inner.Observe(obs, out)
+	} else {
+		clear(out)
 	}
-	r.reads = append(r.reads, windowRead{w, key, t, v, s, res})
-	return res
+	for w, o := range obs {
+		r.reads = append(r.reads, windowRead{w, o.Key, o.T, o.V, o.S, o.Add, out[w]})
+	}
+	return err
 }
 
 // windows returns the store the machine should use for this decision.
@@ -244,6 +249,9 @@ func (s *Server) recordDecision(ar *auditRec, ep, index int, batchID, rid string
 		if wr.s != "" {
 			b = append(b, `,"s":`...)
 			b = appendString(b, wr.s)
+		}
+		if !wr.add {
+			b = append(b, `,"counted":false`...)
 		}
 		b = append(b, `,"value":`...)
 		b = appendFloat(b, wr.result)

@@ -19,7 +19,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 		t.Fatal("the dashboard is not valid JSON")
 	}
 	var sources strings.Builder
-	for _, f := range []string{"metrics.go", "../models/metrics.go"} {
+	for _, f := range []string{"metrics.go", "state.go", "../models/metrics.go"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Skipf("%s: %v", f, err)

@@ -418,6 +418,9 @@ func (ps *policySet) bucketRaw(body []byte) int {
 // With ar (audit on) it also encodes the decision's record into ar.buf.
 func (s *Server) evaluate(out []byte, index int, rid string, ps *policySet, e *entry, req *vm.Request, start time.Time, ar *auditRec, batchID string, body []byte) ([]byte, vm.Action, error) {
 	v := e.v
+	if err := s.checkEventTime(e, req); err != nil {
+		return out, 0, err
+	}
 	m := v.machine()
 	m.Models, m.Windows = v.runner, ar.windows(e.windows)
 	d, err := m.Eval(req)
@@ -641,6 +644,10 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 func evalError(err error) *httpError {
 	if errors.Is(err, vm.ErrUnknownEvent) {
 		return badRequest("event", "%v", err)
+	}
+	var fe *vm.FieldError
+	if errors.As(err, &fe) {
+		return fieldError(err)
 	}
 	return &httpError{status: http.StatusInternalServerError, msg: "evaluation failed: " + err.Error()}
 }

@@ -28,7 +28,6 @@ type metrics struct {
 	requests        *prometheus.CounterVec // endpoint, code
 	policyInfo      *prometheus.GaugeVec   // policy, version, role, digest
 	rolloutPercent  *prometheus.GaugeVec   // policy, version, role
-	windowSweeps    prometheus.Counter
 
 	codes sync.Map // endpoint<<10|code -> prometheus.Counter
 }
@@ -66,12 +65,9 @@ func newMetrics(s *Server) *metrics {
 	m.policyInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "riskforge_policy_info", Help: "Loaded policy versions (value 1), with their rollout role and artifact digest."}, []string{"policy", "version", "role", "digest"})
 	m.rolloutPercent = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "riskforge_rollout_percent", Help: "Share of keys served (champion, challenger) or shadowed (shadow), in percent."}, []string{"policy", "version", "role"})
 	m.rejected = prometheus.NewCounter(prometheus.CounterOpts{Name: "riskforge_rejected_requests_total", Help: "Requests refused with 429 because max_inflight requests were already running."})
-	m.windowSweeps = prometheus.NewCounter(prometheus.CounterOpts{Name: "riskforge_window_keys_swept_total", Help: "Idle velocity-window keys dropped by the periodic sweep."})
-	m.reg.MustRegister(m.reloadTime, m.policyInfo, m.rolloutPercent, m.rejected, m.windowSweeps)
+	m.reg.MustRegister(m.reloadTime, m.policyInfo, m.rolloutPercent, m.rejected)
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "riskforge_inflight_requests", Help: "Decision requests holding an evaluation slot now (bodies already read)."},
 		func() float64 { return float64(s.inflight.Load()) }))
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "riskforge_window_keys", Help: "Keys held in velocity windows, over all loaded versions."},
-		func() float64 { return float64(s.windowKeys()) }))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "riskforge_ready", Help: "1 when /readyz reports ready."},
 		func() float64 {
 			if ok, _ := s.readiness(); ok {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/riskforge/riskforge/state"
 	"log/slog"
 	"net"
 	"net/http"
@@ -73,6 +74,7 @@ type Server struct {
 	endOnce     sync.Once
 	audit       auditState
 	extra       []extraListener
+	state       *state.Backend // velocity windows; fixed at start (see state.go)
 }
 
 // ReloadStatus describes the last reload attempt.
@@ -112,15 +114,20 @@ func New(opts Options) (*Server, error) {
 		endDrain:   make(chan struct{}),
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
+	if s.state, err = state.Open(cfg.State, log); err != nil {
+		return nil, err
+	}
 	s.metrics = newMetrics(s)
 	if err := s.setupAudit(opts.Audit); err != nil {
 		return nil, err
 	}
+	s.registerStateMetrics()
 	sn, err := s.build(cfg, nil, buildOptions{})
 	if err != nil {
 		return nil, err
 	}
 	s.install(sn, nil)
+	s.state.Restore()
 	debug.FreeOSMemory() // compiling took memory the loaded versions do not keep
 	s.logLoaded(sn, "start")
 	s.lastReload.Store(&ReloadStatus{At: sn.loadedAt, Trigger: "start", Result: "success", Generation: sn.gen})
@@ -147,7 +154,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go func() { defer s.bg.Done(); s.watch(bgCtx) }()
 	}
 	s.bg.Add(1)
-	go func() { defer s.bg.Done(); s.sweep(bgCtx) }()
+	go func() { defer s.bg.Done(); s.runState(bgCtx) }()
 	if cfg.Server.DebugAddr != "" {
 		s.serveDebug(bgCtx, cfg.Server.DebugAddr)
 	}
@@ -304,50 +311,8 @@ func (s *Server) Close() {
 				v.close()
 			}
 		}
+		s.closeState()
 	})
-}
-
-// sweep drops idle window keys every state.sweep_interval.
-func (s *Server) sweep(ctx context.Context) {
-	interval := s.snap.Load().cfg.State.SweepInterval.D()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.stop:
-			return
-		case now := <-t.C:
-			sn := s.acquire()
-			n := 0
-			for _, st := range sn.stores {
-				n += st.Sweep(float64(now.UnixNano()) / 1e9)
-			}
-			if d := sn.cfg.State.SweepInterval.D(); d != interval {
-				interval = d
-				t.Reset(d)
-			}
-			sn.release()
-			s.metrics.windowSweeps.Add(float64(n))
-			if n > 0 {
-				s.log.Debug("window sweep", "keys_dropped", n)
-			}
-		}
-	}
-}
-
-// windowKeys counts the keys held by the current snapshot's windows.
-func (s *Server) windowKeys() int {
-	sn := s.snap.Load()
-	if sn == nil {
-		return 0
-	}
-	n := 0
-	for _, st := range sn.stores {
-		n += st.Keys()
-	}
-	return n
 }
 
 // cfg returns the configuration of the current snapshot.
@@ -524,7 +489,7 @@ func (s *Server) readiness() (bool, []check) {
 		}
 	}
 	checks = append(checks, mc)
-	checks = append(checks, check{Name: "store", OK: true, Detail: fmt.Sprintf("%s: %d window stores, %d keys", sn.cfg.State.Backend, len(sn.stores), s.windowKeys())})
+	checks = append(checks, s.stateCheck())
 	if wh := s.watchHealth.Load(); wh != nil {
 		checks = append(checks, check{Name: "watch", OK: wh.ok, Detail: wh.detail})
 	}

@@ -149,8 +149,8 @@ rollout:
 	if got := ps.shadows[0].m.disagree; got == nil {
 		t.Fatal("no disagreement counter")
 	}
-	if len(sn.stores) != 2 {
-		t.Errorf("want a window store for the serving lane and one for the shadow, got %d", len(sn.stores))
+	if n := s.state.Status().Keys; n != 2 {
+		t.Errorf("want one window key for the serving lane and one for the shadow, got %d", n)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/riskforge/riskforge/server/config"
 	"github.com/riskforge/riskforge/server/rollout"
 	"github.com/riskforge/riskforge/vm"
-	"github.com/riskforge/riskforge/windows"
 )
 
 // ModelSet runs the models of one program version (the models package's
@@ -122,27 +121,10 @@ type snapshot struct {
 	names    []string // sorted
 	def      *policySet
 	versions []*Version
-	lanes    map[string]map[string]winSlot
-	stores   []*windows.Memory
 	watch    []string // files and directories whose change triggers a reload
 	cfg      *config.Config
 
 	refs atomic.Int64 // requests using this snapshot
-}
-
-// winSlot is one window's state: window idx of store.
-type winSlot struct {
-	store *windows.Memory
-	idx   int
-}
-
-// windowRouter sends each window of a program to its (possibly shared,
-// possibly inherited) state.
-type windowRouter struct{ slots []winSlot }
-
-func (r *windowRouter) Observe(w int, key vm.WindowKey, t, v float64, s string) float64 {
-	sl := &r.slots[w]
-	return sl.store.Observe(sl.idx, key, t, v, s)
 }
 
 // buildOptions say how strict a build is about its files.
@@ -152,7 +134,7 @@ type buildOptions struct {
 
 // build loads everything cfg names into a new snapshot. Versions whose
 // content did not change are taken over from old with their models and
-// counters; window state is inherited lane by lane (see lanes). On error
+// counters; window state is kept per lane and window signature (see lane). On error
 // nothing is changed and every model set opened here is closed again.
 // Files must be complete, stable and not shrunk (integrity.go).
 func (s *Server) build(cfg *config.Config, old *snapshot, opts buildOptions) (sn *snapshot, err error) {
@@ -202,7 +184,7 @@ func (s *Server) build(cfg *config.Config, old *snapshot, opts buildOptions) (sn
 		}
 	}
 	now := time.Now()
-	sn = &snapshot{loadedAt: now, policies: map[string]*policySet{}, cfg: cfg, lanes: map[string]map[string]winSlot{}}
+	sn = &snapshot{loadedAt: now, policies: map[string]*policySet{}, cfg: cfg}
 	var fresh []*Version
 	defer func() {
 		if err != nil {
@@ -237,7 +219,9 @@ func (s *Server) build(cfg *config.Config, old *snapshot, opts buildOptions) (sn
 	case len(sn.names) == 1:
 		sn.def = sn.policies[sn.names[0]]
 	}
-	s.assignWindows(sn, old, cfg.State.MaxEventsPerKey)
+	if err := s.bindWindows(sn); err != nil {
+		return nil, err
+	}
 	sn.watch = watchList(cfg, sn)
 	return sn, nil
 }
@@ -383,73 +367,6 @@ func (s *Server) version(l *loaded, oldVersions map[[32]byte]*Version, fresh *[]
 func (v *Version) close() {
 	if v.models != nil {
 		v.models.Close()
-	}
-}
-
-// lane names a window state: the serving versions of a policy (champion,
-// challengers, pinned: each request is evaluated by one of them, so they
-// share state) or one shadow version (evaluated on top of the serving
-// one, so it must count events separately).
-func lane(policy string, e *entry) string {
-	if e.role == roleShadow {
-		return policy + "\x00shadow\x00" + e.v.Version
-	}
-	return policy + "\x00serve"
-}
-
-// windowSig identifies a window's semantics well enough to carry its
-// state over to a new version: name, aggregate, length and key.
-func windowSig(p *vm.Program, w vm.Window) string {
-	key := ""
-	for _, in := range p.Inputs {
-		if in.Slot == w.KeySlot && (in.Type == vm.TString) == w.KeyString {
-			key = in.Name
-			break
-		}
-	}
-	return fmt.Sprintf("%s|%s|%g|%s|%t", w.Name, w.Agg, w.OverSec, key, w.KeyString)
-}
-
-// assignWindows gives every entry a window router. A window whose
-// signature is already in its lane (in this snapshot or the previous
-// one) shares that state, so a reload keeps velocity counts.
-func (s *Server) assignWindows(sn, old *snapshot, maxEvents int) {
-	seen := map[*windows.Memory]bool{}
-	for _, name := range sn.names {
-		for _, e := range sn.policies[name].order {
-			p := e.v.Prog
-			if len(p.Windows) == 0 {
-				continue
-			}
-			ln := lane(name, e)
-			slots := sn.lanes[ln]
-			if slots == nil {
-				slots = map[string]winSlot{}
-				sn.lanes[ln] = slots
-			}
-			var own *windows.Memory
-			r := &windowRouter{slots: make([]winSlot, len(p.Windows))}
-			for i, w := range p.Windows {
-				sig := windowSig(p, w)
-				sl, ok := slots[sig]
-				if !ok && old != nil {
-					sl, ok = old.lanes[ln][sig]
-				}
-				if !ok {
-					if own == nil {
-						own = windows.NewMemory(p, maxEvents)
-					}
-					sl = winSlot{store: own, idx: i}
-				}
-				slots[sig] = sl
-				r.slots[i] = sl
-				if !seen[sl.store] {
-					seen[sl.store] = true
-					sn.stores = append(sn.stores, sl.store)
-				}
-			}
-			e.windows = r
-		}
 	}
 }
 

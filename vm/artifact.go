@@ -12,7 +12,7 @@ import (
 // FormatVersion is the version of the binary artifact format that
 // MarshalBinary writes and Decode reads. It changes whenever the layout
 // or the meaning of the bytecode changes.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // ArtifactMagic opens every Riskforge artifact (a .rbc file).
 const ArtifactMagic = "RFBC"
@@ -178,8 +178,13 @@ func encodeBody(w *writer, p *Program) {
 		w.str(win.Name)
 		w.str(win.Agg)
 		w.f64(win.OverSec)
-		w.u32(win.KeySlot)
-		w.bool(win.KeyString)
+		w.uvarint(uint64(len(win.Keys)))
+		for _, k := range win.Keys {
+			w.u32(k.Slot)
+			w.bool(k.String)
+		}
+		w.u32s(win.Events)
+		w.str(win.Where)
 		w.u32(win.Slot)
 	}
 
@@ -314,15 +319,16 @@ func decodeBody(body []byte) (*Program, error) {
 	}
 
 	r.section = "windows"
-	if n := r.count(13); n > 0 { // name, agg, float, slot, flag, slot
+	if n := r.count(15); n > 0 { // name, agg, float, count, slot, flag, count, where, slot
 		p.Windows = make([]Window, n)
 		for i := range p.Windows {
 			win := &p.Windows[i]
 			win.Name = r.str()
 			win.Agg = r.str()
 			win.OverSec = r.f64()
-			win.KeySlot = r.u32()
-			win.KeyString = r.bool()
+			win.Keys = readSlice(r, 2, func() KeyPart { return KeyPart{Slot: r.u32(), String: r.bool()} })
+			win.Events = readSlice(r, 1, r.u32)
+			win.Where = r.str()
 			win.Slot = r.u32()
 		}
 	}

@@ -30,7 +30,7 @@ func Disassemble(w io.Writer, p *Program) {
 		fmt.Fprintf(w, "model %d %s: %s output %q[%d] inputs %v timeout %s on_error %g\n", i, m.Name, m.Path, m.Output, m.Index, m.InputSlots, FormatDuration(m.TimeoutSec), m.OnError)
 	}
 	for i, win := range p.Windows {
-		fmt.Fprintf(w, "window %d %s: %s over %s key slot %d -> slot %d\n", i, win.Name, win.Agg, FormatDuration(win.OverSec), win.KeySlot, win.Slot)
+		fmt.Fprintf(w, "window %d %s: %s over %s %s -> slot %d\n", i, win.Name, win.Agg, FormatDuration(win.OverSec), windowKeyText(p, win), win.Slot)
 	}
 	if len(p.Rules) > 0 {
 		fmt.Fprintln(w, "\nrules:")
@@ -155,4 +155,36 @@ func ruleEffect(p *Program, r Rule) string {
 		return fmt.Sprintf("score %g (param %d)", p.Params[r.WeightParam].Value, r.WeightParam)
 	}
 	return fmt.Sprintf("score fixed %g", r.Weight)
+}
+
+// windowKeyText lists a window's key slots, and its events and condition
+// when it counts only some events.
+func windowKeyText(p *Program, win Window) string {
+	var b strings.Builder
+	if len(win.Keys) == 1 {
+		fmt.Fprintf(&b, "key slot %d", win.Keys[0].Slot)
+	} else {
+		b.WriteString("key slots (")
+		for i, k := range win.Keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%d", k.Slot)
+		}
+		b.WriteString(")")
+	}
+	for i, e := range win.Events {
+		if i == 0 {
+			b.WriteString(" on ")
+		} else {
+			b.WriteString(", ")
+		}
+		if int(e) < len(p.Events) {
+			b.WriteString(p.Events[e])
+		}
+	}
+	if win.Where != "" {
+		b.WriteString(" where " + win.Where)
+	}
+	return b.String()
 }

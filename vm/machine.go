@@ -1,6 +1,7 @@
 package vm
 
 import (
+	bin "encoding/binary"
 	"errors"
 	"math"
 	"time"
@@ -21,11 +22,25 @@ type WindowKey struct {
 	Num float64
 }
 
-// WindowStore keeps velocity windows. Observe records one event (value v,
-// or s for count_distinct of strings) at time t (Unix seconds) for key in
-// window w, and returns the window's aggregate including that event.
+// WindowObs is one window's part of a request: the key, the event time t
+// (Unix seconds), the value (v, or s for count_distinct of strings) and
+// whether the event counts in this window (its `on` events and `where`
+// condition); a window that does not count the event is still read.
+type WindowObs struct {
+	Key  WindowKey
+	T, V float64
+	S    string
+	Add  bool
+}
+
+// WindowStore keeps velocity windows. Observe gets every window of a
+// request at once (obs[w] is window w), so a remote store can serve them
+// in one round trip, adds the events whose Add is set and writes each
+// window's aggregate, including the new event, to out[w]. An error means
+// the store could not be reached: out then holds the store's declared
+// fallback and the decision is marked degraded.
 type WindowStore interface {
-	Observe(w int, key WindowKey, t float64, v float64, s string) float64
+	Observe(obs []WindowObs, out []float64) error
 }
 
 // Request is one decoded request: the event name and a value per input.
@@ -108,6 +123,9 @@ type Machine struct {
 	fired   []bool
 	ran     []bool
 	feats   []float32
+	obs     []WindowObs // this request's window events, flushed after the last window
+	wout    []float64
+	keyBuf  []byte
 	event   int
 	d       Decision
 
@@ -136,6 +154,8 @@ func (p *Program) NewMachine() *Machine {
 		fired:   make([]bool, len(p.Rules)),
 		ran:     make([]bool, len(p.Models)),
 		feats:   make([]float32, maxIn),
+		obs:     make([]WindowObs, len(p.Windows)),
+		wout:    make([]float64, len(p.Windows)),
 	}
 	m.d.Fired = make([]Fired, 0, len(p.Rules))
 	m.d.Models = make([]ModelOutput, len(p.Models))
@@ -306,20 +326,60 @@ func (m *Machine) model(i int) float64 {
 	return v
 }
 
-// observe feeds window w and stores its aggregate.
-func (m *Machine) observe(w int, t, v float64, s string) {
+// observe records window w's event; after the last window (the compiler
+// emits them in order, the verifier checks it) the store gets them all at
+// once and the aggregates go to their slots.
+func (m *Machine) observe(w int, t, v float64, s string, cond float64) {
 	win := &m.prog.Windows[w]
-	if m.Windows == nil {
-		m.num[win.Slot] = 0
+	o := &m.obs[w]
+	o.T, o.V, o.S = t, v, s
+	o.Add = cond != 0 && m.windowListens(w)
+	o.Key = m.windowKey(win)
+	if w < len(m.obs)-1 {
 		return
 	}
-	var key WindowKey
-	if win.KeyString {
-		key.Str = m.str[win.KeySlot]
-	} else {
-		key.Num = m.num[win.KeySlot]
+	if m.Windows == nil {
+		clear(m.wout)
+	} else if err := m.Windows.Observe(m.obs, m.wout); err != nil {
+		m.d.Degraded = true
 	}
-	m.num[win.Slot] = m.Windows.Observe(w, key, t, v, s)
+	for i := range m.prog.Windows {
+		m.num[m.prog.Windows[i].Slot] = m.wout[i]
+		m.obs[i].S = ""
+	}
+}
+
+// windowKey reads a window's key: the input itself for one key, or for a
+// tuple an encoding of every part (type tag, length, bytes) that no two
+// different tuples share.
+func (m *Machine) windowKey(win *Window) WindowKey {
+	if len(win.Keys) == 1 {
+		if k := win.Keys[0]; k.String {
+			return WindowKey{Str: m.str[k.Slot]}
+		} else {
+			return WindowKey{Num: m.num[k.Slot]}
+		}
+	}
+	b := m.keyBuf[:0]
+	for _, k := range win.Keys {
+		if k.String {
+			s := m.str[k.Slot]
+			b = append(b, 's')
+			b = bin.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		} else {
+			b = append(b, 'n')
+			b = bin.LittleEndian.AppendUint64(b, math.Float64bits(m.num[k.Slot]))
+		}
+	}
+	m.keyBuf = b
+	return WindowKey{Str: string(b)}
+}
+
+// windowListens reports whether window w counts the current event.
+func (m *Machine) windowListens(w int) bool {
+	ev := m.prog.windowEvents[w]
+	return ev == nil || (m.event >= 0 && ev[m.event])
 }
 
 // NumSlot returns number slot i after the last evaluation: how tools

@@ -297,9 +297,19 @@ func newCountStore(p *vm.Program) *countStore {
 	return &countStore{prog: p, vals: map[[2]any]float64{}, seen: map[[3]any]bool{}}
 }
 
-func (c *countStore) Observe(w int, key vm.WindowKey, t, v float64, s string) float64 {
+func (c *countStore) Observe(obs []vm.WindowObs, out []float64) error {
+	for w, o := range obs {
+		out[w] = c.observe(w, o.Key, o.T, o.V, o.S, o.Add)
+	}
+	return nil
+}
+
+func (c *countStore) observe(w int, key vm.WindowKey, t, v float64, s string, add bool) float64 {
 	c.lastT = t
 	k := [2]any{w, key}
+	if !add {
+		return c.vals[k]
+	}
 	switch c.prog.Windows[w].Agg {
 	case "count":
 		c.vals[k]++
@@ -727,11 +737,16 @@ type zeroAllocStore struct {
 	n  map[vm.WindowKey]float64
 }
 
-func (z *zeroAllocStore) Observe(w int, key vm.WindowKey, t, v float64, s string) float64 {
+func (z *zeroAllocStore) Observe(obs []vm.WindowObs, out []float64) error {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	z.n[key] += 1 + v
-	return z.n[key]
+	for i, o := range obs {
+		if o.Add {
+			z.n[o.Key] += 1 + o.V
+		}
+		out[i] = z.n[o.Key]
+	}
+	return nil
 }
 
 // TestZeroAllocs checks that evaluation allocates nothing after warm-up,

@@ -65,8 +65,8 @@ const (
 	HOUR    // t -> hour of day (UTC)
 	WEEKDAY // t -> day of week, 0 = Sunday (UTC)
 
-	OBSERVE  // x -> -         add x to window A; number slot of A = aggregate
-	OBSERVES // s -> -         add s to window A (count_distinct of strings)
+	OBSERVE  // c x -> -       add x to window A if c (and its events match); slot of A = aggregate
+	OBSERVES // c s -> -       add s to window A if c (count_distinct of strings)
 	RULE     // - -> -         enter rule A; skip to its end if it does not listen to the event
 	FIRE     // x -> -         rule A fired if x is true
 	HALT     // - -> -         end of program
@@ -115,7 +115,7 @@ var effects = [numOpcodes]stackEffect{
 	LOWER: {0, 0, 1, 1}, UPPER: {0, 0, 1, 1}, LEN: {0, 1, 1, 0},
 	CONTAIN: {0, 1, 2, 0}, STARTS: {0, 1, 2, 0}, ENDS: {0, 1, 2, 0},
 	HOUR: {1, 1, 0, 0}, WEEKDAY: {1, 1, 0, 0},
-	OBSERVE: {popF: 1}, OBSERVES: {popS: 1}, FIRE: {popF: 1},
+	OBSERVE: {popF: 2}, OBSERVES: {popF: 1, popS: 1}, FIRE: {popF: 1},
 }
 
 // Instr is one decoded instruction.

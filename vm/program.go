@@ -137,12 +137,19 @@ type Model struct {
 
 // Window is a declared velocity aggregate.
 type Window struct {
-	Name      string
-	Agg       string // count, count_distinct, sum, avg, min, max
-	OverSec   float64
-	KeySlot   uint32
-	KeyString bool   // key lives in a string slot
-	Slot      uint32 // number slot receiving the aggregate
+	Name    string
+	Agg     string // count, count_distinct, sum, avg, min, max
+	OverSec float64
+	Keys    []KeyPart // the `by` inputs: one, or a tuple
+	Events  []uint32  // indexes into Program.Events it counts; empty = every event
+	Where   string    // the `where` condition's source text, for signatures; "" = none
+	Slot    uint32    // number slot receiving the aggregate
+}
+
+// KeyPart is one input of a window key.
+type KeyPart struct {
+	Slot   uint32
+	String bool // the input lives in a string slot
 }
 
 // Rule is a rule's metadata; its condition is in Code.
@@ -209,12 +216,13 @@ type Program struct {
 	Lines []int32 // source line of each instruction
 
 	// Filled by Prepare:
-	maxF, maxS int
-	eventIndex map[string]int
-	inputIndex map[string]int
-	sets       []set
-	ruleEvents [][]bool   // [rule][event]
-	machines   *sync.Pool // per program, so a copy that is Prepared gets its own
+	maxF, maxS   int
+	eventIndex   map[string]int
+	inputIndex   map[string]int
+	sets         []set
+	ruleEvents   [][]bool   // [rule][event]
+	windowEvents [][]bool   // [window][event]
+	machines     *sync.Pool // per program, so a copy that is Prepared gets its own
 }
 
 // set is a list prepared for O(1) membership.
@@ -250,6 +258,16 @@ func (p *Program) Prepare() error {
 		p.ruleEvents[i] = make([]bool, len(p.Events))
 		for _, e := range r.Events {
 			p.ruleEvents[i][e] = true
+		}
+	}
+	p.windowEvents = make([][]bool, len(p.Windows))
+	for i, w := range p.Windows {
+		if len(w.Events) == 0 {
+			continue
+		}
+		p.windowEvents[i] = make([]bool, len(p.Events))
+		for _, e := range w.Events {
+			p.windowEvents[i][e] = true
 		}
 	}
 	return nil

@@ -98,11 +98,12 @@ func (m *Machine) run(now float64) {
 			f = append(f, float64(utf8.RuneCountInString(s[len(s)-1])))
 			s = s[:len(s)-1]
 		case OBSERVE:
-			m.observe(int(a), now, f[len(f)-1], "")
-			f = f[:len(f)-1]
+			n := len(f) - 2
+			m.observe(int(a), now, f[n+1], "", f[n])
+			f = f[:n]
 		case OBSERVES:
-			m.observe(int(a), now, 0, s[len(s)-1])
-			s = s[:len(s)-1]
+			m.observe(int(a), now, 0, s[len(s)-1], f[len(f)-1])
+			s, f = s[:len(s)-1], f[:len(f)-1]
 		case RULE:
 			if !m.listens(int(a)) {
 				pc = int(p.Rules[a].End) - 1

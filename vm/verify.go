@@ -48,13 +48,12 @@ func (p *Program) verifyTables() error {
 		}
 	}
 	for _, w := range p.Windows {
-		keyLimit := p.NumSlots
-		if w.KeyString {
-			keyLimit = p.StrSlots
+		if err := p.verifyWindow(w); err != nil {
+			return err
 		}
-		if w.Slot >= p.NumSlots || w.KeySlot >= keyLimit {
-			return fmt.Errorf("window %q: bad slot", w.Name)
-		}
+	}
+	if err := p.verifyObserveOrder(); err != nil {
+		return err
 	}
 	for _, r := range p.Rules {
 		if r.WeightParam >= int32(len(p.Params)) || r.End >= uint32(len(p.Code)) || r.Action > Reject {
@@ -227,4 +226,48 @@ func step(in Instr, d depth) (next, branch depth, err error) {
 		return d, d, errors.New("stack too deep")
 	}
 	return next, next, nil
+}
+
+func (p *Program) verifyWindow(w Window) error {
+	if w.Slot >= p.NumSlots || len(w.Keys) == 0 {
+		return fmt.Errorf("window %q: bad slot", w.Name)
+	}
+	for _, k := range w.Keys {
+		keyLimit := p.NumSlots
+		if k.String {
+			keyLimit = p.StrSlots
+		}
+		if k.Slot >= keyLimit {
+			return fmt.Errorf("window %q: bad key slot", w.Name)
+		}
+	}
+	for _, e := range w.Events {
+		if e >= uint32(len(p.Events)) {
+			return fmt.Errorf("window %q: bad event", w.Name)
+		}
+	}
+	return nil
+}
+
+// verifyObserveOrder checks that the code observes every window once, in
+// order, before anything else branches past them: the machine hands the
+// store all of a request's windows when the last one is observed.
+func (p *Program) verifyObserveOrder() error {
+	next := 0
+	for pc, in := range p.Code {
+		if in.Op != OBSERVE && in.Op != OBSERVES {
+			if in.Op == RULE && next < len(p.Windows) {
+				return fmt.Errorf("pc %d: rule code before every window is observed", pc)
+			}
+			continue
+		}
+		if int(in.A) != next {
+			return fmt.Errorf("pc %d: window %d observed out of order (want %d)", pc, in.A, next)
+		}
+		next++
+	}
+	if next != len(p.Windows) {
+		return fmt.Errorf("code observes %d of %d windows", next, len(p.Windows))
+	}
+	return nil
 }

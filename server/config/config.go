@@ -206,14 +206,6 @@ type Reload struct {
 // Watching reports whether file watching is on.
 func (r Reload) Watching() bool { return r.Watch == nil || *r.Watch }
 
-// State configures the velocity window store.
-type State struct {
-	// Backend is "memory" (the only one so far).
-	Backend         string   `yaml:"backend"`
-	MaxEventsPerKey int      `yaml:"max_events_per_key"`
-	SweepInterval   Duration `yaml:"sweep_interval"`
-}
-
 // Runtime tunes the Go runtime. The GOGC and GOMEMLIMIT environment
 // variables win over these settings when they are set.
 type Runtime struct {
@@ -257,7 +249,7 @@ func Default() *Config {
 			MaxListBytes:      64 << 20,
 		},
 		Reload:  Reload{Debounce: Duration(250 * time.Millisecond)},
-		State:   State{Backend: "memory", MaxEventsPerKey: 4096, SweepInterval: Duration(time.Minute)},
+		State:   defaultState(),
 		Runtime: Runtime{GCPercent: 400},
 	}
 }
@@ -299,6 +291,7 @@ var sectionOf = map[string]string{
 	"Limits": "limits", "Policy": "a policies entry", "Rollout": "a rollout entry",
 	"Arm": "a challengers/shadows entry", "Models": "models", "Reload": "reload", "State": "state", "Runtime": "runtime",
 	"GMTLS": "server.gm_tls", "Audit": "audit",
+	"Snapshot": "state.snapshot", "Redis": "state.redis", "RedisTLS": "state.redis.tls",
 }
 
 // yamlError rewrites yaml.v3 messages into "line N: unknown key "x" in
@@ -338,12 +331,15 @@ func knownKeys(typ string) []string {
 		"Log":     {"level", "format"},
 		"Limits": {"max_body_bytes", "max_batch_body_bytes", "max_batch_items", "max_json_depth", "request_timeout", "max_inflight", "retry_after", "shutdown_timeout",
 			"drain_period", "max_policy_bytes", "max_rules", "max_list_entries", "max_list_bytes"},
-		"Policy":  {"path", "lists"},
-		"Rollout": {"key", "seed", "champion", "challengers", "shadows", "pinnable"},
-		"Arm":     {"version", "percent"},
-		"Models":  {"library", "intra_op_threads", "inter_op_threads", "sessions"},
-		"Reload":  {"watch", "debounce"},
-		"State":   {"backend", "max_events_per_key", "sweep_interval"},
+		"Policy":   {"path", "lists"},
+		"Rollout":  {"key", "seed", "champion", "challengers", "shadows", "pinnable"},
+		"Arm":      {"version", "percent"},
+		"Models":   {"library", "intra_op_threads", "inter_op_threads", "sessions"},
+		"Reload":   {"watch", "debounce"},
+		"State":    stateKeys,
+		"Snapshot": snapshotKeys,
+		"Redis":    redisKeys,
+		"RedisTLS": redisTLSKeys,
 	}[typ]
 	return keys
 }
@@ -376,6 +372,7 @@ func (c *Config) resolve(dir string) {
 			c.Policies[i].Lists[k] = abs(v)
 		}
 	}
+	c.State.resolve(abs)
 }
 
 // Validate checks values that decoding cannot: ranges, enumerations, and
@@ -442,19 +439,7 @@ func (c *Config) Validate() error {
 	if c.Reload.Debounce < 0 {
 		bad("reload.debounce: must not be negative")
 	}
-	switch c.State.Backend {
-	case "memory":
-	case "redis":
-		bad("state.backend: redis is not supported yet; use memory")
-	default:
-		bad("state.backend: %q is not one of memory", c.State.Backend)
-	}
-	if c.State.MaxEventsPerKey < 1 {
-		bad("state.max_events_per_key: must be at least 1")
-	}
-	if c.State.SweepInterval < Duration(time.Second) {
-		bad("state.sweep_interval: must be at least 1s")
-	}
+	c.State.validate(bad)
 	if c.Runtime.GCPercent < -1 || c.Runtime.GCPercent == 0 {
 		bad("runtime.gc_percent: must be positive (or -1 to turn the collector off, with a memory_limit)")
 	}

@@ -38,7 +38,7 @@ rollout:
       - version: "2026.12.1"
 models: {sessions: 4}
 reload: {watch: false, debounce: 1s}
-state: {backend: memory, max_events_per_key: 100, sweep_interval: 30s}
+state: {backend: memory, max_keys: 100, sweep_interval: 30s}
 `
 	c, err := Parse("/etc/riskd/riskd.yaml", []byte(src))
 	if err != nil {
@@ -57,7 +57,7 @@ state: {backend: memory, max_events_per_key: 100, sweep_interval: 30s}
 	if r.Champion != "2026.11.1" || r.Challengers[0].Share(0) != 12.5 || r.Shadows[0].Share(100) != 100 {
 		t.Errorf("rollout: %+v", r)
 	}
-	if c.Reload.Watching() || c.State.MaxEventsPerKey != 100 || c.Models.Sessions != 4 {
+	if c.Reload.Watching() || c.State.MaxKeys != 100 || c.Models.Sessions != 4 {
 		t.Errorf("reload/state/models: %+v %+v %+v", c.Reload, c.State, c.Models)
 	}
 }
@@ -81,7 +81,7 @@ func TestErrors(t *testing.T) {
 		{"limits:\n  max_body_bytes: lots\n", `"lots" is not a size`},
 		{"log:\n  level: chatty\n", `log.level: "chatty" is not one of`},
 		{"server:\n  tls: {cert: a.pem}\n", "cert and key go together"},
-		{"state:\n  backend: redis\n", "redis is not supported yet"},
+		{"state:\n  backend: redis\n", "state.redis.addr: must be set"},
 		{"rollout:\n  p:\n    champion: a\n    challengers:\n      - {version: b, percent: 70}\n      - {version: c, percent: 40}\n", "add up to 110"},
 		{"rollout:\n  p:\n    champion: a\n    challengers:\n      - {version: b}\n", "percent: required"},
 		{"rollout:\n  p:\n    champion: a\n    challengers:\n      - {version: a, percent: 5}\n", `version "a" is already the champion`},

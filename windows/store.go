@@ -1,0 +1,361 @@
+package windows
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/riskforge/riskforge/vm"
+)
+
+// DefaultMaxKeys caps the (window, key) pairs a store holds when the
+// configuration does not: about 200 MB of cells (see docs/STATE.md).
+const DefaultMaxKeys = 1 << 20
+
+// MaxTime bounds event times the store accepts (Unix seconds, about the
+// year 33658): beyond it bucket arithmetic loses meaning. Serving and
+// replay refuse far narrower ranges at their input; this is the store's
+// own last line.
+const MaxTime = 1e12
+
+// ErrBadTime is returned for a NaN, infinite or out-of-range event time;
+// the event is not added and the window reads 0.
+var ErrBadTime = errors.New("windows: event time is not a finite Unix time within ±1e12 s")
+
+const (
+	numShards    = 64
+	evictSamples = 5
+)
+
+// Config sizes a store.
+type Config struct {
+	// MaxKeys caps the (window, key) pairs held; 0 means DefaultMaxKeys.
+	// When full, the least recently seen of a few sampled keys is evicted.
+	MaxKeys int
+}
+
+// Store is the in-process state of every registered window. It is safe
+// for concurrent use.
+type Store struct {
+	shards      [numShards]shard
+	maxPerShard int
+
+	regMu sync.Mutex
+	specs atomic.Pointer[[]registered] // by window id; append-only
+	ids   map[string]int               // signature -> id
+
+	evicted, expired, rejected atomic.Uint64
+}
+
+type registered struct {
+	sig string
+	spec
+}
+
+// ckey identifies one window's state for one key.
+type ckey struct {
+	w   uint32
+	str string
+	num float64
+}
+
+type shard struct {
+	mu    sync.Mutex
+	cells map[ckey]*cell
+	tick  uint32
+	// order lists the keys in insertion order (with stale entries for
+	// keys since dropped) so a sweep can walk it in short, resumable
+	// batches; sweepAt and keptAt are the walk's read and write indexes.
+	order           []ckey
+	sweepAt, keptAt int
+	_               [16]byte // keep shards' locks on separate cache lines
+}
+
+// New returns an empty store.
+func New(cfg Config) *Store {
+	if cfg.MaxKeys <= 0 {
+		cfg.MaxKeys = DefaultMaxKeys
+	}
+	s := &Store{maxPerShard: max(1, cfg.MaxKeys/numShards), ids: map[string]int{}}
+	for i := range s.shards {
+		s.shards[i].cells = map[ckey]*cell{}
+	}
+	s.specs.Store(&[]registered{})
+	return s
+}
+
+// Register returns the id of the window with signature sig, adding it if
+// new. Programs whose windows have the same signature share their state,
+// which is how a reloaded policy keeps its velocity counts and how a
+// snapshot finds its windows again after a restart.
+func (s *Store) Register(sig, agg string, over float64) (int, error) {
+	kind, ok := aggKinds[agg]
+	if !ok {
+		return 0, fmt.Errorf("windows: unknown aggregate %q", agg)
+	}
+	if !(over > 0) || over > MaxTime {
+		return 0, fmt.Errorf("windows: window length %g s out of range", over)
+	}
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	if id, ok := s.ids[sig]; ok {
+		return id, nil
+	}
+	old := *s.specs.Load()
+	specs := append(old[:len(old):len(old)], registered{sig: sig, spec: spec{agg: kind, over: over}})
+	s.specs.Store(&specs)
+	s.ids[sig] = len(specs) - 1
+	return len(specs) - 1, nil
+}
+
+// Signature names a program's window by everything that decides its
+// contents: name, aggregate, length, key inputs, events and condition.
+func Signature(p *vm.Program, w vm.Window) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s|%g|", w.Name, w.Agg, w.OverSec)
+	for i, k := range w.Keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(keyName(p, k))
+	}
+	b.WriteByte('|')
+	for i, e := range w.Events {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if int(e) < len(p.Events) {
+			b.WriteString(p.Events[e])
+		}
+	}
+	b.WriteString("|" + w.Where)
+	return b.String()
+}
+
+func keyName(p *vm.Program, k vm.KeyPart) string {
+	for _, in := range p.Inputs {
+		if in.Slot == k.Slot && (in.Type == vm.TString) == k.String {
+			return in.Name
+		}
+	}
+	return fmt.Sprintf("slot%d", k.Slot)
+}
+
+// Memory is a program's view of a store: its windows by index, mapped to
+// the store's window ids. It implements vm.WindowStore.
+type Memory struct {
+	st  *Store
+	ids []uint32
+}
+
+// NewMemory returns a fresh store holding at most maxKeys keys (0: the
+// default) and prog's view of it: what replay and tests use.
+func NewMemory(prog *vm.Program, maxKeys int) *Memory {
+	m, err := New(Config{MaxKeys: maxKeys}).Bind(prog, "")
+	if err != nil {
+		panic(err) // a prepared program has valid windows
+	}
+	return m
+}
+
+// Bind registers prog's windows under the signature prefix lane and
+// returns the program's view.
+func (s *Store) Bind(prog *vm.Program, lane string) (*Memory, error) {
+	m := &Memory{st: s, ids: make([]uint32, len(prog.Windows))}
+	for i, w := range prog.Windows {
+		id, err := s.Register(lane+Signature(prog, w), w.Agg, w.OverSec)
+		if err != nil {
+			return nil, fmt.Errorf("window %s: %w", w.Name, err)
+		}
+		m.ids[i] = uint32(id)
+	}
+	return m, nil
+}
+
+// Store returns the store m is a view of.
+func (m *Memory) Store() *Store { return m.st }
+
+// Observe implements vm.WindowStore.
+func (m *Memory) Observe(obs []vm.WindowObs, out []float64) error {
+	specs := *m.st.specs.Load()
+	var err error
+	for i := range obs {
+		o := &obs[i]
+		if !(math.Abs(o.T) <= MaxTime) {
+			out[i], err = 0, ErrBadTime
+			m.st.rejected.Add(1)
+			continue
+		}
+		id := m.ids[i]
+		sp := specs[id].spec
+		v := o.V
+		if sp.agg == aggDistinct {
+			v = math.Float64frombits(hashValue(o.S, o.V))
+		}
+		out[i] = m.st.observe(ckey{w: id, str: o.Key.Str, num: o.Key.Num}, sp, o.T, v, o.Add)
+	}
+	return err
+}
+
+func (k ckey) hash() uint64 {
+	h := hashString(k.str) ^ hashNum(k.num)
+	return mix(h ^ uint64(k.w)*0x9e3779b97f4a7c15)
+}
+
+func (s *Store) observe(k ckey, sp spec, t, v float64, add bool) float64 {
+	sh := &s.shards[k.hash()%numShards]
+	sh.mu.Lock()
+	sh.tick++
+	c := sh.cells[k]
+	if c == nil {
+		if !add {
+			sh.mu.Unlock()
+			return 0 // nothing to read; do not spend a key on it
+		}
+		if len(sh.cells) >= s.maxPerShard {
+			sh.evictOne()
+			s.evicted.Add(1)
+		}
+		c = &cell{}
+		sh.cells[k] = c
+		sh.order = append(sh.order, k)
+		if len(sh.order) > 2*s.maxPerShard+64 && sh.sweepAt == 0 {
+			sh.compactOrder() // evictions left stale entries; amortised O(1)
+		}
+	}
+	c.used = sh.tick
+	agg := c.observe(sp, t, v, add)
+	sh.mu.Unlock()
+	return agg
+}
+
+// evictOne drops the least recently used of a few keys sampled from the
+// map (iteration starts at a random place), as Redis approximates LRU.
+func (sh *shard) evictOne() {
+	var victim ckey
+	oldest, n := uint32(0), 0
+	for k, c := range sh.cells {
+		if age := sh.tick - c.used; n == 0 || age > oldest {
+			victim, oldest = k, age
+		}
+		if n++; n == evictSamples {
+			break
+		}
+	}
+	delete(sh.cells, victim)
+}
+
+// Sweep drops keys idle for longer than their window at time now (Unix
+// seconds) and returns how many it dropped. It walks each shard's keys in
+// batches of sweepBatch, taking the lock only for one batch, so a sweep
+// never stalls requests for long however many keys there are.
+func (s *Store) Sweep(now float64) int {
+	specs := *s.specs.Load()
+	dropped := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		for {
+			n, more := sh.sweepBatch(specs, now)
+			dropped += n
+			if !more {
+				break
+			}
+		}
+	}
+	s.expired.Add(uint64(dropped))
+	return dropped
+}
+
+const sweepBatch = 256
+
+// compactOrder drops order entries of keys no longer held.
+func (sh *shard) compactOrder() {
+	kept := sh.order[:0]
+	for _, k := range sh.order {
+		if _, ok := sh.cells[k]; ok {
+			kept = append(kept, k)
+		}
+	}
+	clear(sh.order[len(kept):])
+	sh.order = kept
+}
+
+// sweepBatch examines the next keys of the shard's order, dropping idle
+// ones and compacting the order in place; it reports whether keys remain.
+func (sh *shard) sweepBatch(specs []registered, now float64) (dropped int, more bool) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	end := min(sh.sweepAt+sweepBatch, len(sh.order))
+	for ; sh.sweepAt < end; sh.sweepAt++ {
+		k := sh.order[sh.sweepAt]
+		c, ok := sh.cells[k]
+		if !ok {
+			continue // evicted earlier
+		}
+		if c.last <= now-specs[k.w].over {
+			delete(sh.cells, k)
+			dropped++
+			continue
+		}
+		sh.order[sh.keptAt] = k
+		sh.keptAt++
+	}
+	if sh.sweepAt < len(sh.order) {
+		return dropped, true
+	}
+	clear(sh.order[sh.keptAt:])
+	sh.order = sh.order[:sh.keptAt]
+	if cap(sh.order) > 4*len(sh.order)+1024 {
+		sh.order = append([]ckey(nil), sh.order...)
+	}
+	sh.sweepAt, sh.keptAt = 0, 0
+	return dropped, false
+}
+
+// Stats are a store's counters.
+type Stats struct {
+	Keys     int    // (window, key) pairs held
+	Bytes    int    // memory held by them, cells plus map entries (estimate)
+	Evicted  uint64 // keys evicted because the store was full
+	Expired  uint64 // idle keys dropped by Sweep
+	Rejected uint64 // events refused for their time
+}
+
+// mapEntryBytes estimates a map entry's cost: key, pointer and the swiss
+// table's control byte and load factor.
+const mapEntryBytes = 56
+
+// Stats returns the store's counters, taking each shard's lock in turn.
+func (s *Store) Stats() Stats {
+	st := Stats{Evicted: s.evicted.Load(), Expired: s.expired.Load(), Rejected: s.rejected.Load()}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		st.Keys += len(sh.cells)
+		for _, c := range sh.cells {
+			st.Bytes += c.bytes() + mapEntryBytes
+		}
+		sh.mu.Unlock()
+	}
+	return st
+}
+
+// Keys returns the number of (window, key) pairs held.
+func (s *Store) Keys() int {
+	n := 0
+	for i := range s.shards {
+		s.shards[i].mu.Lock()
+		n += len(s.shards[i].cells)
+		s.shards[i].mu.Unlock()
+	}
+	return n
+}
+
+// Keys returns the number of keys held by m's store.
+func (m *Memory) Keys() int { return m.st.Keys() }
+
+// Sweep drops idle keys of m's store (see Store.Sweep).
+func (m *Memory) Sweep(now float64) int { return m.st.Sweep(now) }
