@@ -14,15 +14,17 @@ const module = "github.com/riskforge/riskforge/"
 // and cgo. Each package lists the project packages it may import.
 func TestDeps(t *testing.T) {
 	allowed := map[string][]string{
-		"lang":     {},
-		"vm":       {},
-		"compiler": {"lang", "vm"},
-		"windows":  {"vm"},
-		"dataset":  {"lang", "vm"},
-		"report":   {},
-		"backtest": {"dataset", "report", "vm", "windows"},
-		"models":   {"compiler", "vm", "windows"},
-		"rules":    {"compiler", "dataset", "lang", "report", "vm", "windows"},
+		"lang":               {},
+		"vm":                 {},
+		"compiler":           {"lang", "vm"},
+		"windows":            {"vm"},
+		"windows/redisstore": {"vm", "windows"},
+		"state":              {"server/config", "vm", "windows", "windows/redisstore"},
+		"dataset":            {"lang", "vm"},
+		"report":             {},
+		"backtest":           {"dataset", "report", "vm", "windows"},
+		"models":             {"compiler", "vm", "windows"},
+		"rules":              {"compiler", "dataset", "lang", "report", "vm", "windows"},
 		// Editor-facing packages sit beside riskd and riskc: neither may
 		// reach into server/ or cmd/.
 		"lsp":        {"compiler", "lang", "vm"},

@@ -71,8 +71,15 @@ type batch struct {
 	spare []*vm.Request
 }
 
+// Source yields rows: a dataset.Reader in file order, or a
+// dataset.Ordered in event-time order.
+type Source interface {
+	Next(req *vm.Request) (label int, err error)
+	Line() int
+}
+
 // Run evaluates every row of r with prog.
-func Run(prog *vm.Program, r *dataset.Reader, opts Options) (*report.Backtest, Stats, error) {
+func Run(prog *vm.Program, r Source, opts Options) (*report.Backtest, Stats, error) {
 	start := time.Now()
 	workers := opts.Workers
 	if workers <= 0 {
@@ -202,7 +209,7 @@ func (b *batch) request(prog *vm.Program) *vm.Request {
 	return prog.NewRequest()
 }
 
-func readBatches(prog *vm.Program, r *dataset.Reader, out chan<- *batch) error {
+func readBatches(prog *vm.Program, r Source, out chan<- *batch) error {
 	for seq := 0; ; seq++ {
 		b := newBatch(seq)
 		for len(b.reqs) < batchSize {

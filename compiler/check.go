@@ -374,7 +374,7 @@ func (c *checker) checkWindows() {
 	}
 	if len(c.p.Windows) > 0 && !c.hasEventTime() {
 		e := c.errs.Warn(c.p.Windows[0].Decl.Pos, "policy has windows but no required `ts time` input: served, windows use arrival time; riskc eval and train refuse it on data, where every row would be the same instant")
-		e.Hint = "declare `ts time` in the input block (the event time, Unix seconds or RFC 3339)"
+		e.Hint = "declare `ts time` in the input block: the event time, Unix seconds or RFC 3339"
 	}
 }
 

@@ -34,6 +34,10 @@ type Options struct {
 	Positive string
 	// Format is "csv" or "jsonl"; "" picks by file extension.
 	Format string
+	// KeepOrder: for a policy with windows, replay rows in file order and
+	// refuse a file whose ts goes backwards (see TimeOrder); by default
+	// tools that replay windows sort rows by ts.
+	KeepOrder bool
 	// NA lists the CSV texts that mean "no value" besides the empty text
 	// (e.g. "NA", "?"): such a field leaves its input absent. In JSON
 	// Lines, null already does.

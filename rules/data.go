@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/riskforge/riskforge/dataset"
@@ -208,6 +209,7 @@ func readRecords(prog *vm.Program, path string, opts dataset.Options) (reqs []*v
 		return nil, nil, nil, "", err
 	}
 	defer r.Close()
+	var lines []int
 	for {
 		req := prog.NewRequest()
 		label, err := r.Next(req)
@@ -222,9 +224,20 @@ func readRecords(prog *vm.Program, path string, opts dataset.Options) (reqs []*v
 			y = math.NaN()
 		}
 		reqs, labels, records = append(reqs, req), append(labels, y), append(records, r.Record())
+		lines = append(lines, r.Line())
 	}
 	if len(reqs) == 0 {
 		return nil, nil, nil, "", fmt.Errorf("%s: no rows to read", path)
 	}
-	return reqs, labels, records, r.SkipSummary(), nil
+	skip = r.SkipSummary()
+	// Windows replay in event-time order, as serving saw the events.
+	perm, late, err := dataset.TimeOrder(prog, path, reqs, lines, dataset.OrderOptions{KeepOrder: opts.KeepOrder})
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	if perm != nil {
+		reqs, labels, records = dataset.Permute(reqs, perm), dataset.Permute(labels, perm), dataset.Permute(records, perm)
+		skip = strings.TrimPrefix(skip+"; "+dataset.OutOfOrderNote(late, len(reqs)), "; ")
+	}
+	return reqs, labels, records, skip, nil
 }

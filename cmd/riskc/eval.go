@@ -34,6 +34,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	reportHTML := fs.String("report", "", "write a self-contained HTML report to `FILE`")
 	workers := fs.Int("workers", 0, "parallel workers (default: one per CPU)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
+	keepOrder := fs.Bool("keep-order", false, "policies with windows: replay rows in file order and stop at the first row whose ts goes backwards (default: sort rows by ts, stably)")
 	trace := fs.Int("trace", 0, "instead of the backtest, explain the row on data file `LINE`: decision, fired rules and the VM's step trace")
 	var na naList
 	fs.Var(&na, "na", "comma-separated texts that mean `MISSING` in CSV data, e.g. 'NA,\"\"' (the empty text always does)")
@@ -96,7 +97,17 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		outBuf = bufio.NewWriterSize(outFile, 1<<20)
 		opts.Out = outBuf
 	}
-	bt, stats, err := backtest.Run(prog, r, opts)
+	var src backtest.Source = r
+	if len(prog.Windows) > 0 {
+		ord, err := dataset.Order(r, prog, dataset.OrderOptions{KeepOrder: *keepOrder})
+		if err != nil {
+			fmt.Fprintf(stderr, "riskc eval: %v\n", err)
+			return exitError
+		}
+		reportOrder(stderr, "eval", ord)
+		src = ord
+	}
+	bt, stats, err := backtest.Run(prog, src, opts)
 	clearProgress(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "riskc eval: %v\n", err)
@@ -168,7 +179,7 @@ func printSummary(w io.Writer, res *report.BacktestResult, stats backtest.Stats)
 	case stats.Sequential:
 		mode = "1 worker, file order (the policy has velocity windows)"
 	case stats.Replayed:
-		mode += "; windows fed in file order"
+		mode += "; windows fed in event-time order"
 	}
 	fmt.Fprintf(w, "\nevaluated %d rows in %.2fs: %.0f rows/s (%s)\n", stats.Rows, stats.Elapsed.Seconds(), stats.RowsPerSecond(), mode)
 }
@@ -253,4 +264,11 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// reportOrder says how many rows a window replay had to reorder.
+func reportOrder(stderr io.Writer, cmd string, ord *dataset.Ordered) {
+	if ord.OutOfOrder > 0 {
+		fmt.Fprintf(stderr, "riskc %s: %s\n", cmd, dataset.OutOfOrderNote(ord.OutOfOrder, ord.Len()))
+	}
 }

@@ -35,15 +35,15 @@ exit status is 1. See docs/TRAINING.md.`
 const exitNotImproved = exitError
 
 type trainFlags struct {
-	policy, data, test, label, positive, event, format string
-	out, metricsJSON, reportHTML, holdoutOut, sel      string
-	allowFlip                                          string
-	validFrac, testFrac, lr, maxReview, posWeight      float64
-	l2, t0, t1, minSupport, maxShift                   float64
-	epochs, batch, patience, suggest                   int
-	seed                                               uint64
-	na                                                 naList
-	baseline, noModels, quiet, force, strict           bool
+	policy, data, test, label, positive, event, format  string
+	out, metricsJSON, reportHTML, holdoutOut, sel       string
+	allowFlip                                           string
+	validFrac, testFrac, lr, maxReview, posWeight       float64
+	l2, t0, t1, minSupport, maxShift                    float64
+	epochs, batch, patience, suggest                    int
+	seed                                                uint64
+	na                                                  naList
+	baseline, noModels, quiet, force, strict, keepOrder bool
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) int {
@@ -82,6 +82,7 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&f.maxShift, "max-shift", 0, "keep thresholds within `S` robust standard deviations of their feature from the written value (0: no limit)")
 	fs.IntVar(&f.suggest, "suggest", 0, "propose up to `N` new rules, written commented out at the end of the tuned policy")
 	fs.BoolVar(&f.baseline, "baseline", false, "also fit a logistic regression on every column of the (CSV) data, text columns one-hot, on the fit rows")
+	fs.BoolVar(&f.keepOrder, "keep-order", false, "policies with windows: keep file order and stop at the first row whose ts goes backwards (default: sort rows by ts, stably)")
 	fs.BoolVar(&f.noModels, "no-models", false, "do not load the policy's models: every model reads its on_error value")
 	fs.BoolVar(&f.quiet, "q", false, "no progress output")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
@@ -147,7 +148,7 @@ func train(f trainFlags, sel rules.Selection, stdout, stderr io.Writer) (int, er
 	opts := rules.RunOptions{
 		Options:    rules.Options{Config: cfg, ValidFrac: f.validFrac, TestFrac: f.testFrac, MaxReviewRate: f.maxReview, MinSupport: f.minSupport},
 		PolicyPath: f.policy, Source: src, Prog: prog, IR: ir, Data: f.data, Test: f.test, Baseline: f.baseline, Suggest: f.suggest,
-		Read: dataset.Options{Event: f.event, Label: f.label, Positive: f.positive, Format: f.format, NA: f.na, Strict: f.strict},
+		Read: dataset.Options{Event: f.event, Label: f.label, Positive: f.positive, Format: f.format, NA: f.na, Strict: f.strict, KeepOrder: f.keepOrder},
 	}
 	if len(prog.Models) > 0 && !f.noModels {
 		// No timeouts offline: results must not depend on machine load.

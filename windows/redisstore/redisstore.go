@@ -265,3 +265,6 @@ func (s *Store) ok() {
 	}
 	s.mu.Unlock()
 }
+
+// AddHook adds a go-redis hook to the client (tests count round trips).
+func (s *Store) AddHook(h redis.Hook) { s.client.AddHook(h) }
