@@ -241,6 +241,11 @@ func (p *Program) SetText(req *Request, i int, text string) error {
 		}
 	}
 	x, err := strconv.ParseFloat(text, 64)
+	if err == nil && strings.ContainsAny(text, "xX_") {
+		// ParseFloat also reads hex floats (0x1p30) and underscores,
+		// which no data file or client means as a number or a time.
+		err = strconv.ErrSyntax
+	}
 	if err != nil {
 		what := "a number"
 		if in.Type == TTime {

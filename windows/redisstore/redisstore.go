@@ -268,3 +268,12 @@ func (s *Store) ok() {
 
 // AddHook adds a go-redis hook to the client (tests count round trips).
 func (s *Store) AddHook(h redis.Hook) { s.client.AddHook(h) }
+
+// quiet drops go-redis's own log lines (dial failures, printed to stderr
+// outside riskd's structured log); failures reach the operator through
+// Health, readiness and the failure metric instead.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quiet{}) }
