@@ -35,7 +35,7 @@ FUZZTIME     ?= 50000x # an exec count: time limits hit golang/go#75804 on Go 1.
 RISKD_POLICY ?= examples/loan
 RISKD_ADDR   ?= 127.0.0.1:8080
 
-.PHONY: build deps chromium playground-bundle lint fmt-check test run bench fuzz load crash mutate clean
+.PHONY: build deps chromium redis-server playground-bundle lint fmt-check test run bench fuzz load crash mutate clean
 
 # The commit for --version when Go's own VCS stamp is missing (a git worktree,
 # GOFLAGS=-buildvcs=false); a stamp in the build info takes precedence.
@@ -49,8 +49,9 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/riskd ./cmd/riskd
 
 # deps: install onnxruntime into third_party/onnxruntime/ once, and Debian's chromium
-# (the playground's browser test drives it) where missing; a no-op afterwards.
-deps: $(ORT_LIB) chromium
+# (the playground's browser test drives it) and redis-server (the Redis window-store
+# tests and `make load`) where missing; a no-op afterwards.
+deps: $(ORT_LIB) chromium redis-server
 
 # chromium: apt-get install it as root when no chromium is on PATH (or $$CHROMIUM is unset).
 chromium:
@@ -67,6 +68,16 @@ chromium:
 # Needs npm; the Go build does not (the bundle is committed).
 playground-bundle:
 	cd playground/web && npm ci --no-audit --no-fund && npm run build
+
+# redis-server: apt-get install it as root when it is not on PATH.
+redis-server:
+	@if command -v redis-server >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "==> apt-get install -y redis-server (for the Redis window-store tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	else \
+		echo "make deps: redis-server is missing: as root run apt-get install -y redis-server" >&2; exit 1; \
+	fi
 
 $(ORT_REAL) $(ORT_LIB) &:
 	ORT_VERSION=$(ORT_VERSION) ./scripts/fetch-onnxruntime.sh
@@ -136,13 +147,14 @@ $(GREMLINS):
 # net/http echo server with the same closed-loop load on loopback (64 keep-alive
 # connections, LOAD_DURATION per target, default 10s); prints req/s, p50/p95/p99 and riskd/echo.
 # Then riskd again with an audit log (LOAD_AUDIT sync policy, default batch; LOAD_AUDIT= skips
-# it) and the ratio of its throughput to riskd without one.
+# it) and the ratio of its throughput to riskd without one; then riskd with its windows in Redis
+# (a redis-server on loopback) next to the embedded store.
 LOAD_AUDIT ?= batch
 load: build deps
 	$(GO) build -o bin/riskload ./loadtest
 	@policy=examples/loan; if [ -f examples/loan_ml/loan_ml.risk ]; then policy=examples/loan_ml; fi; \
 	./bin/riskload compare --riskd ./bin/riskd --policy $$policy --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64) \
-		$(if $(LOAD_AUDIT),--audit $(LOAD_AUDIT))
+		$(if $(LOAD_AUDIT),--audit $(LOAD_AUDIT)) --with-redis
 
 # crash: kill -9 riskd at random moments under load CRASH_ROUNDS times (default 200) and check
 # after each restart that every request answered 200 is in the audit log and the log verifies.

@@ -149,6 +149,7 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	riskd := fs.String("riskd", "bin/riskd", "riskd `binary`")
 	echoMode := fs.String("echo-mode", "raw", "echo server mode: raw or json")
 	auditSync := fs.String("audit", "", "also drive a riskd recording every decision in an audit log with this sync `policy` (always, batch, none) and print its throughput relative to riskd without it")
+	withRedis := fs.Bool("with-redis", false, "also drive riskd with its windows in Redis (starts redis-server on loopback) and compare it with the embedded store")
 	if fs.Parse(args) != nil {
 		return 2
 	}
@@ -224,6 +225,11 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	if rr.errors > 0 || er.errors > 0 {
 		fmt.Fprintf(stdout, "errors: riskd %d (first: %s), echo %d (first: %s)\n", rr.errors, rr.firstErr, er.errors, er.firstErr)
 		return 1
+	}
+	if *withRedis {
+		if err := compareRedis(*riskd, f.policy, bodies, f, rr, stdout, stderr); err != nil {
+			return fail(err)
+		}
 	}
 	return 0
 }
