@@ -214,7 +214,7 @@ func (a *analysis) hover(d *decl) string {
 		if n.Arg != nil {
 			arg = lang.FormatExpr(n.Arg)
 		}
-		fmt.Fprintf(&b, "window `%s`: %s — %s(%s) over %s by %s", n.Name.Name, d.typeOf(), n.Agg.Name, arg, n.Over.Raw, n.By.Name)
+		fmt.Fprintf(&b, "window `%s`: %s — %s(%s) over %s by %s", n.Name.Name, d.typeOf(), n.Agg.Name, arg, n.Over.Raw, windowKeyText(n))
 	case *lang.ModelDecl:
 		a.hoverModel(&b, n)
 	case *lang.RuleDecl:
@@ -285,4 +285,16 @@ func hoverParam(p *vm.Param) string {
 		s += " (integer)"
 	}
 	return s + "\n\ntrainable: `riskc train` may move it; write `fixed` before the number to pin it."
+}
+
+// windowKeyText is a window's key as written: one input or a tuple.
+func windowKeyText(n *lang.WindowDecl) string {
+	names := make([]string, len(n.By))
+	for i, id := range n.By {
+		names[i] = id.Name
+	}
+	if len(names) == 1 && !n.Tuple {
+		return names[0]
+	}
+	return "(" + strings.Join(names, ", ") + ")"
 }
