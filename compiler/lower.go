@@ -33,8 +33,8 @@ func Compile(p *Policy, opts CompileOptions) (*vm.Program, *IR, error) {
 	if err := l.lists(); err != nil {
 		return nil, nil, err
 	}
+	l.events() // before slots: windows' `on` lists index into the event table
 	l.slots()
-	l.events()
 	l.lowerAll()
 	prog := l.ir.Prog
 	generate(l.ir)
