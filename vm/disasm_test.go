@@ -22,7 +22,7 @@ func TestDisassembleUnits(t *testing.T) {
 		Name: "p", Version: "1", TimeSlot: -1,
 		Inputs:  []Input{{Name: "ok", Type: TBool, Default: &Value{Num: 0}}, {Name: "n", Type: TFloat, Default: &Value{Num: 2}}},
 		Params:  []Param{{Name: "r.tenure", Kind: Threshold, Value: 63072000, Unit: "s"}, {Name: "r.amount", Kind: Threshold, Value: 1000}},
-		Windows: []Window{{Name: "w", Agg: "count", OverSec: 604800}},
+		Windows: []Window{{Name: "w", Agg: "count", OverSec: 604800, Keys: []KeyPart{{Slot: 0}}}},
 		Models:  []Model{{Name: "m", Path: "m.onnx", TimeoutSec: 0.02}},
 		Rules:   []Rule{{Name: "floor", Forces: true, AtLeast: true, Action: Review}, {Name: "block", Forces: true, Action: Reject}, {Name: "s", WeightParam: -1, Weight: 1.5}},
 		Code:    []Instr{{Op: PARAM, A: 0}},
