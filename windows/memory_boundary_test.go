@@ -26,10 +26,10 @@ func TestWindowExcludesEventExactlyOverOld(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m := testStore("count")
+			m := testStore(Config{}, "count")
 			var got float64
 			for _, ts := range c.times {
-				got = m.Observe(0, vm.WindowKey{Str: "u"}, ts, 1, "")
+				got = observe1(m, 0, vm.WindowKey{Str: "u"}, ts, 1, "")
 			}
 			if got != c.want {
 				t.Fatalf("count over 1h after events at %v = %v, want %v", c.times, got, c.want)
@@ -46,9 +46,9 @@ func TestSweepAtExactBoundary(t *testing.T) {
 		now     float64
 		dropped int
 	}{{3599, 0}, {3599.5, 0}, {3600, 2}, {3601, 2}} {
-		m := testStore("count")
-		m.Observe(0, vm.WindowKey{Str: "s"}, 0, 1, "")
-		m.Observe(0, vm.WindowKey{Num: 7}, 0, 1, "")
+		m := testStore(Config{}, "count")
+		observe1(m, 0, vm.WindowKey{Str: "s"}, 0, 1, "")
+		observe1(m, 0, vm.WindowKey{Num: 7}, 0, 1, "")
 		if n := m.Sweep(c.now); n != c.dropped {
 			t.Errorf("Sweep(%v) with both keys last seen at 0 dropped %d, want %d", c.now, n, c.dropped)
 		}
@@ -61,11 +61,11 @@ func TestSweepAtExactBoundary(t *testing.T) {
 // TestKeysAreDistinct: string keys and numeric keys each get their own
 // series; an empty string and the number 0 are the same (absent) key.
 func TestKeysAreDistinct(t *testing.T) {
-	m := testStore("count")
+	m := testStore(Config{}, "count")
 	keys := []vm.WindowKey{{Str: "a"}, {Str: "b"}, {Num: 1}, {Num: 2}, {Num: -1.5}}
 	for round := 1; round <= 2; round++ {
 		for _, k := range keys {
-			if got := m.Observe(0, k, float64(round), 1, ""); got != float64(round) {
+			if got := observe1(m, 0, k, float64(round), 1, ""); got != float64(round) {
 				t.Fatalf("key %+v round %d: count %v, want %v (keys share a series)", k, round, got, round)
 			}
 		}
@@ -73,8 +73,8 @@ func TestKeysAreDistinct(t *testing.T) {
 	if got := m.Keys(); got != len(keys) {
 		t.Fatalf("Keys() = %d, want %d", got, len(keys))
 	}
-	m.Observe(0, vm.WindowKey{}, 3, 1, "")
-	if got := m.Observe(0, vm.WindowKey{Str: ""}, 3, 1, ""); got != 2 {
+	observe1(m, 0, vm.WindowKey{}, 3, 1, "")
+	if got := observe1(m, 0, vm.WindowKey{Str: ""}, 3, 1, ""); got != 2 {
 		t.Fatalf("zero key: count %v, want 2", got)
 	}
 	if got := m.Keys(); got != len(keys)+1 {
@@ -85,29 +85,27 @@ func TestKeysAreDistinct(t *testing.T) {
 // TestDistinctMixesEmptyStrings: events without a string value count as
 // the empty string once a string has been seen for the key.
 func TestDistinctMixesEmptyStrings(t *testing.T) {
-	m := testStore("count_distinct")
+	m := testStore(Config{}, "count_distinct")
 	k := vm.WindowKey{Str: "dev"}
 	steps := []struct {
 		s    string
 		want float64
 	}{{"", 1}, {"", 1}, {"x", 2}, {"", 2}, {"y", 3}, {"x", 3}}
 	for i, st := range steps {
-		if got := m.Observe(0, k, float64(i), 0, st.s); got != st.want {
+		if got := observe1(m, 0, k, float64(i), 0, st.s); got != st.want {
 			t.Fatalf("event %d (%q): distinct = %v, want %v", i, st.s, got, st.want)
 		}
 	}
 }
 
 // TestZeroLengthWindow: a window of length 0 (the compiler refuses one;
-// only a hand-built program has it) holds no event, whatever the
-// aggregate, and does not fail.
+// only a hand-built program has it) is refused when bound, with an error
+// rather than a panic or a window that silently holds nothing.
 func TestZeroLengthWindow(t *testing.T) {
 	for _, agg := range []string{"count", "sum", "count_distinct", "max"} {
-		m := NewMemory(&vm.Program{Windows: []vm.Window{{Agg: agg, OverSec: 0}}}, 0)
-		for i, s := range []string{"a", "b", "a"} {
-			if got := m.Observe(0, vm.WindowKey{Str: "k"}, float64(i), 5, s); got != 0 {
-				t.Fatalf("%s over 0s after event %d = %v, want 0", agg, i, got)
-			}
+		prog := &vm.Program{Windows: []vm.Window{{Name: "w", Agg: agg, OverSec: 0, Keys: []vm.KeyPart{{String: true}}}}}
+		if _, err := New(Config{}).Bind(prog, ""); err == nil {
+			t.Fatalf("%s over 0s was bound", agg)
 		}
 	}
 }
