@@ -458,7 +458,7 @@ func (c *checker) windowKeys(w *Window) {
 			e := c.errs.Add(id.Pos, "window key %q is an optional input; keys must always be present", id.Name)
 			e.Hint = "declare " + id.Name + " without optional, or give it a default"
 		case s.Type != String && s.Type != Int:
-			c.errs.Add(id.Pos, "window key %q must be a string or int input, got %s", id.Name, s.Type)
+			c.errs.Add(id.Pos, "window key %q must be a required string or int input, got %s", id.Name, s.Type)
 		default:
 			w.By = append(w.By, s)
 		}

@@ -27,7 +27,7 @@ input {
 		{`window w1 = sum(amount) over 1h by card where exists(email) and email != "x"`, ""},
 		{`window w1 = count() over 1h by crad`, `unknown name "crad" (did you mean "card"?)`},
 		{`window w1 = count() over 1h by email`, `window key "email" is an optional input; keys must always be present`},
-		{`window w1 = count() over 1h by amount`, `window key "amount" must be a string or int input, got float`},
+		{`window w1 = count() over 1h by amount`, `window key "amount" must be a required string or int input, got float`},
 		{`window w1 = count() over 1h by (card, card)`, `window key "card" is listed twice`},
 		{`window w1 = count() over 1h by card on pya`, `unknown event "pya"; the policy declares events pay, login (did you mean "pay"?)`},
 		{`window w1 = count() over 1h by card where amount`, `where condition of window "w1" must be bool, got float`},
