@@ -49,7 +49,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	m.decisions = counter("riskforge_decisions_total", "Decisions returned, by policy, version and action.", "policy", "version", "action")
 	m.ruleHits = counter("riskforge_rule_hits_total", "Rules fired, by policy, version and rule (shadow versions included).", "policy", "version", "rule")
-	m.degraded = counter("riskforge_degraded_decisions_total", "Decisions marked degraded because a model fell back to on_error.", "policy", "version")
+	m.degraded = counter("riskforge_degraded_decisions_total", "Decisions marked degraded because a model fell back to on_error or a lookup failed.", "policy", "version")
 	m.modelFallbacks = counter("riskforge_model_fallbacks_total", "Model calls that failed or timed out and used the policy's on_error value, by model.", "policy", "version", "model")
 	m.shadowDecisions = counter("riskforge_shadow_decisions_total", "Decisions of shadow versions (evaluated, logged, not returned).", "policy", "version", "action")
 	m.shadowDisagree = counter("riskforge_shadow_disagreements_total", "Shadow decisions whose action differs from the returned one.", "policy", "version")
@@ -150,7 +150,7 @@ func (m *metrics) forEntry(v *Version, r role) versionMetrics {
 	for _, rule := range v.Prog.Rules {
 		out.rules = append(out.rules, m.ruleHits.WithLabelValues(p, ver, rule.Name))
 	}
-	if len(v.Prog.Models) > 0 {
+	if len(v.Prog.Models) > 0 || len(v.Prog.Lookups) > 0 {
 		out.degraded = m.degraded.WithLabelValues(p, ver)
 		for _, md := range v.Prog.Models {
 			out.fallbacks = append(out.fallbacks, m.modelFallbacks.WithLabelValues(p, ver, md.Name))

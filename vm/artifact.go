@@ -42,8 +42,15 @@ const (
 func (p *Program) MarshalBinary() ([]byte, error) {
 	w := &writer{buf: make([]byte, headerLen, headerLen+len(p.Source)+64*len(p.Code)+1024)}
 	copy(w.buf, ArtifactMagic)
-	bin.LittleEndian.PutUint16(w.buf[4:], FormatVersion)
+	version := uint16(FormatVersion)
+	if len(p.Lookups) > 0 {
+		version = LookupFormatVersion // a program without lookups stays a version 1 artifact
+	}
+	bin.LittleEndian.PutUint16(w.buf[4:], version)
 	encodeBody(w, p)
+	if version >= LookupFormatVersion {
+		encodeLookups(w, p)
+	}
 	body := len(w.buf) - headerLen
 	if body > math.MaxUint32 {
 		return nil, fmt.Errorf("artifact: program too large (%d bytes)", body)
@@ -75,8 +82,9 @@ func Decode(data []byte) (*Program, error) {
 	if len(data) < headerLen {
 		return nil, fmt.Errorf("artifact: truncated (%d bytes, too short for the header)", len(data))
 	}
-	if v := bin.LittleEndian.Uint16(data[4:]); v != FormatVersion {
-		return nil, fmt.Errorf("artifact: format version %d is not supported (this build reads version %d)", v, FormatVersion)
+	version := bin.LittleEndian.Uint16(data[4:])
+	if version != FormatVersion && version != LookupFormatVersion {
+		return nil, fmt.Errorf("artifact: format version %d is not supported (this build reads versions %d and %d)", version, FormatVersion, LookupFormatVersion)
 	}
 	bodyLen := uint64(bin.LittleEndian.Uint32(data[6:]))
 	total := uint64(headerLen) + bodyLen + checksumLen
@@ -90,7 +98,7 @@ func Decode(data []byte) (*Program, error) {
 	if sum := sha256.Sum256(data[:end]); !bytes.Equal(sum[:], data[end:]) {
 		return nil, errors.New("artifact: checksum mismatch (file is corrupted)")
 	}
-	p, err := decodeBody(data[headerLen:end])
+	p, err := decodeBody(data[headerLen:end], version)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +230,7 @@ func encodeBody(w *writer, p *Program) {
 }
 
 // decodeBody reads what encodeBody wrote. Empty slices come back nil.
-func decodeBody(body []byte) (*Program, error) {
+func decodeBody(body []byte, version uint16) (*Program, error) {
 	r := &reader{b: body}
 	p := &Program{}
 
@@ -384,11 +392,14 @@ func decodeBody(body []byte) (*Program, error) {
 		}
 	}
 
+	if version >= LookupFormatVersion {
+		decodeLookups(r, p)
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
 	if rest := len(r.b) - r.off; rest > 0 {
-		return nil, fmt.Errorf("artifact: %d unexpected bytes after the line table", rest)
+		return nil, fmt.Errorf("artifact: %d unexpected bytes after the last section", rest)
 	}
 	return p, nil
 }
@@ -403,6 +414,9 @@ func decodeBody(body []byte) (*Program, error) {
 func checkDecoded(p *Program) error {
 	if sha256.Sum256([]byte(p.Source)) != p.SourceSHA256 {
 		return errors.New("artifact: the embedded source does not match its SHA-256")
+	}
+	if err := checkLookups(p); err != nil {
+		return err
 	}
 	if slots := uint64(p.NumSlots) + uint64(p.StrSlots); slots > uint64(len(p.Inputs)+len(p.Windows)+len(p.Models)+len(p.Code)) {
 		return fmt.Errorf("artifact: invalid program: %d slots is more than the program can use", slots)
