@@ -35,7 +35,7 @@ FUZZTIME     ?= 50000x # an exec count: time limits hit golang/go#75804 on Go 1.
 RISKD_POLICY ?= examples/loan
 RISKD_ADDR   ?= 127.0.0.1:8080
 
-.PHONY: build deps chromium redis-server playground-bundle lint fmt-check test run bench fuzz load crash mutate clean
+.PHONY: build deps chromium playground-bundle lint fmt-check test run bench fuzz load load-otel load-kafka load-cache crash mutate clean
 
 # The commit for --version when Go's own VCS stamp is missing (a git worktree,
 # GOFLAGS=-buildvcs=false); a stamp in the build info takes precedence.
@@ -49,8 +49,8 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/riskd ./cmd/riskd
 
 # deps: install onnxruntime into third_party/onnxruntime/ once, and Debian's chromium
-# (the playground's browser test drives it) and redis-server (the Redis window-store
-# tests and `make load`) where missing; a no-op afterwards.
+# (the playground's browser test drives it) and redis-server (the lookup tests start a
+# real one) where missing; a no-op afterwards.
 deps: $(ORT_LIB) chromium redis-server
 
 # chromium: apt-get install it as root when no chromium is on PATH (or $$CHROMIUM is unset).
@@ -69,15 +69,11 @@ chromium:
 playground-bundle:
 	cd playground/web && npm ci --no-audit --no-fund && npm run build
 
-# redis-server: apt-get install it as root when it is not on PATH.
+.PHONY: redis-server
 redis-server:
-	@if command -v redis-server >/dev/null 2>&1; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "==> apt-get install -y redis-server (for the Redis window-store tests)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
-	else \
-		echo "make deps: redis-server is missing: as root run apt-get install -y redis-server" >&2; exit 1; \
-	fi
+	@command -v redis-server >/dev/null || { \
+		[ "$$(id -u)" = 0 ] || { echo "redis-server is missing: run 'sudo apt-get install -y redis-server' (or make deps as root)" >&2; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
 $(ORT_REAL) $(ORT_LIB) &:
 	ORT_VERSION=$(ORT_VERSION) ./scripts/fetch-onnxruntime.sh
@@ -162,6 +158,24 @@ load: build deps
 CRASH_ROUNDS ?= 200
 crash: deps
 	RISKD_CRASH_ROUNDS=$(CRASH_ROUNDS) $(GO) test -count=1 -timeout 30m -run 'Crash' -v ./cmd/riskd
+
+# load-otel: what tracing costs: riskd with tracing off, then exporting to an in-process
+# OTLP sink at 1% and 100% sampling, the same load each time.
+load-otel: build deps
+	$(GO) build -o bin/riskload ./loadtest
+	./bin/riskload otel --riskd ./bin/riskd --policy examples/loan --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64)
+
+# load-kafka: riskd consume draining a topic of an in-process Kafka (kfake) vs riskd serve
+# over HTTP: decisions/s and CPU per decision.
+load-kafka: build deps
+	$(GO) build -o bin/riskload ./loadtest
+	./bin/riskload kafka --riskd ./bin/riskd --policy examples/loan --events $(or $(LOAD_EVENTS),200000) --duration $(or $(LOAD_DURATION),10s)
+
+# load-cache: the feature cache (lookup package, otter) in front of a real redis-server,
+# 200k profiles, a 20k-entry cache, Zipf-skewed keys: hit rate, lookups/s and p99 vs Redis direct.
+load-cache: deps
+	$(GO) build -o bin/riskload ./loadtest
+	./bin/riskload cache --duration $(or $(LOAD_DURATION),10s)
 
 # clean: remove built binaries and tools (keeps third_party/ so deps stay offline).
 clean:

@@ -33,6 +33,7 @@ func Check(f *lang.File, opts Options) (*Policy, lang.ErrorList) {
 	c.header(f)
 	c.declare(f)
 	c.checkInputs()
+	c.checkLookups()
 	c.checkLists()
 	c.checkLets()
 	c.checkModels()
@@ -108,6 +109,8 @@ func (c *checker) declare(f *lang.File) {
 				in.Sym = c.define(SymInput, fd.Name, len(c.p.Inputs))
 				c.p.Inputs = append(c.p.Inputs, in)
 			}
+		case *lang.LookupDecl:
+			c.declareLookup(d)
 		case *lang.ListDecl:
 			l := &List{Decl: d, Sym: c.define(SymList, d.Name, len(c.p.Lists))}
 			c.p.Lists = append(c.p.Lists, l)

@@ -30,6 +30,7 @@ func Compile(p *Policy, opts CompileOptions) (*vm.Program, *IR, error) {
 		Source: string(p.File.Src), SourceSHA256: sha256.Sum256(p.File.Src), TimeSlot: -1,
 	}}
 	l.schema()
+	l.lookups()
 	if err := l.lists(); err != nil {
 		return nil, nil, err
 	}

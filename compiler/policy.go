@@ -15,6 +15,7 @@ type Policy struct {
 	Inputs  []*Input
 	Lists   []*List
 	Models  []*Model
+	Lookups []*Lookup
 	Windows []*Window
 	Lets    []*Let // in dependency order: a let comes after every let it uses
 	Rules   []*Rule
@@ -69,6 +70,7 @@ type Input struct {
 	Min, Max float64   // bounds; -Inf/+Inf when absent
 	MinOpen  bool      // Min excluded (`> N`)
 	MaxOpen  bool      // Max excluded (`< N`)
+	lookup   bool      // a lookup's field (LOOKUP.FIELD)
 }
 
 // List is a declared set of values.

@@ -211,3 +211,44 @@ func FuzzCSV(f *testing.F) {
 		}
 	})
 }
+
+// TestLookupColumns: a backtest reads a lookup's fields from columns
+// named LOOKUP.FIELD (the values serving saw); an empty cell is absent.
+func TestLookupColumns(t *testing.T) {
+	src := `policy p version "1"
+input {
+  user_id string
+  amount  float
+}
+lookup profile = redis "profile:{user_id}" {
+  fields  [limit float, segment string]
+  ttl     5m
+  timeout 5ms
+}
+rule r when exists(profile.limit) and amount > profile.limit emit score 1 reason "over"
+decide { otherwise approve }
+`
+	p, diags := compiler.CheckSource("p.risk", []byte(src), compiler.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	prog, _, err := compiler.Compile(p, compiler.CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(strings.NewReader("user_id,amount,profile.limit,profile.segment\nu1,500,100,gold\nu2,500,,\n"), "d.csv", prog, Options{Event: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs, _, err := r.ReadAll()
+	if err != nil || len(reqs) != 2 {
+		t.Fatalf("%d rows, %v", len(reqs), err)
+	}
+	m := prog.NewMachine()
+	for i, want := range []int{1, 0} {
+		d, err := m.Eval(reqs[i])
+		if err != nil || len(d.Fired) != want {
+			t.Errorf("row %d: %d rules fired (%v), want %d", i, len(d.Fired), err, want)
+		}
+	}
+}

@@ -94,6 +94,27 @@ type ModelDecl struct {
 	Rbrace      Pos
 }
 
+// LookupDecl is `lookup NAME = redis "profile:{user_id}" { ... }`: stored
+// features fetched by a key built from inputs, read as NAME.FIELD.
+type LookupDecl struct {
+	Pos     Pos
+	Name    *Ident
+	Kind    *Ident     // "redis" or "http"
+	Key     *StringLit // key (redis) or URL (http) template with {input} holes
+	Fields  []*LookupField
+	TTL     *DurationLit
+	Timeout *DurationLit
+	OnError *Ident // "absent", the only fallback so far
+	Rbrace  Pos
+}
+
+// LookupField is one `name type` entry of a lookup's fields.
+type LookupField struct {
+	Pos  Pos
+	Name *Ident
+	Type *Ident
+}
+
 // WindowDecl is `window NAME = agg(expr?) over DURATION by KEY
 // [on EVENTS] [where CONDITION]`; KEY is an input or a tuple `(a, b)`.
 type WindowDecl struct {
@@ -157,6 +178,7 @@ func (*EventsDecl) declNode() {}
 func (*InputDecl) declNode()  {}
 func (*ListDecl) declNode()   {}
 func (*ModelDecl) declNode()  {}
+func (*LookupDecl) declNode() {}
 func (*WindowDecl) declNode() {}
 func (*LetDecl) declNode()    {}
 func (*RuleDecl) declNode()   {}
@@ -182,6 +204,12 @@ func (d *ListDecl) Position() Pos { return d.Pos }
 
 // Position implements Node.
 func (d *ModelDecl) Position() Pos { return d.Pos }
+
+// Position implements Node.
+func (d *LookupDecl) Position() Pos { return d.Pos }
+
+// Position implements Node.
+func (d *LookupField) Position() Pos { return d.Pos }
 
 // Position implements Node.
 func (d *WindowDecl) Position() Pos { return d.Pos }

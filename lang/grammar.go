@@ -20,7 +20,8 @@ var policyLexer = lexer.MustSimple([]lexer.SimpleRule{
 	// match them by value; @Ident does not, so `when a > emit` fails at
 	// `emit` instead of treating it as a feature name.
 	{Name: "Keyword", Pattern: `\b(?:and|or|not|in|between|true|false|fixed|when|emit|reason|on|rule|let|window|model|list|decide)\b`},
-	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
+	// One dot: LOOKUP.FIELD reads a lookup's field.
+	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?`},
 	{Name: "Op", Pattern: `>=|<=|==|!=|[-+*/%<>(),\[\]{}=]`},
 	// Anything else becomes one Invalid token, so a stray character is a
 	// syntax error at its place instead of aborting the lexer (which
@@ -51,6 +52,7 @@ type gDecl struct {
 	Input  *gInput  `parser:"| @@"`
 	List   *gList   `parser:"| @@"`
 	Model  *gModel  `parser:"| @@"`
+	Lookup *gLookup `parser:"| @@"`
 	Window *gWindow `parser:"| @@"`
 	Let    *gLet    `parser:"| @@"`
 	Rule   *gRule   `parser:"| @@"`
@@ -139,6 +141,34 @@ type gModelOpt struct {
 	Index   *gSigned    `parser:"('[' @@ ']')?"`
 	Timeout *gDur       `parser:"| 'timeout' @@"`
 	OnError *gSigned    `parser:"| 'on_error' @@"`
+}
+
+type gLookup struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Name   *gIdent       `parser:"'lookup' @@ '='"`
+	Kind   *gIdent       `parser:"@@"`
+	Key    *gString      `parser:"@@"`
+	Opts   []*gLookupOpt `parser:"'{' @@* '}'"`
+}
+
+type gLookupOpt struct {
+	Pos     lexer.Position
+	Fields  *gLookupFields `parser:"  'fields' @@"`
+	TTL     *gDur          `parser:"| 'ttl' @@"`
+	Timeout *gDur          `parser:"| 'timeout' @@"`
+	OnError *gIdent        `parser:"| 'on_error' @@"`
+}
+
+type gLookupFields struct {
+	Pos   lexer.Position
+	Items []*gLookupField `parser:"'[' (@@ (',' @@)* ','?)? ']'"`
+}
+
+type gLookupField struct {
+	Pos  lexer.Position
+	Name *gIdent `parser:"@@"`
+	Type *gIdent `parser:"@@"`
 }
 
 type gIdentList struct {

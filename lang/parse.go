@@ -85,7 +85,7 @@ func tooDeep(tokens []lexer.Token) (lexer.Position, bool) {
 
 // topKeywords start a top-level declaration; recovery splits on them.
 var topKeywords = map[string]bool{
-	"policy": true, "events": true, "input": true, "list": true, "model": true,
+	"policy": true, "events": true, "input": true, "list": true, "model": true, "lookup": true,
 	"window": true, "let": true, "rule": true, "decide": true,
 }
 
@@ -271,6 +271,8 @@ func (c *converter) decl(d *gDecl) Decl {
 		return l
 	case d.Model != nil:
 		return c.model(d.Model)
+	case d.Lookup != nil:
+		return c.lookup(d.Lookup)
 	case d.Window != nil:
 		w := d.Window
 		out := &WindowDecl{Pos: c.pos(w.Pos), Name: c.ident(w.Name), Agg: c.ident(w.Agg), Over: c.dur(w.Over),
@@ -349,6 +351,34 @@ func (c *converter) model(g *gModel) *ModelDecl {
 		}
 	}
 	return m
+}
+
+func (c *converter) lookup(g *gLookup) *LookupDecl {
+	l := &LookupDecl{Pos: c.pos(g.Pos), Name: c.ident(g.Name), Kind: c.ident(g.Kind), Key: c.str(g.Key), Rbrace: c.pos(g.EndPos)}
+	l.Rbrace.Col--
+	l.Rbrace.Offset--
+	seen := map[string]bool{}
+	for _, o := range g.Opts {
+		name := "on_error"
+		switch {
+		case o.Fields != nil:
+			name = "fields"
+			for _, f := range o.Fields.Items {
+				l.Fields = append(l.Fields, &LookupField{Pos: c.pos(f.Pos), Name: c.ident(f.Name), Type: c.ident(f.Type)})
+			}
+		case o.TTL != nil:
+			name, l.TTL = "ttl", c.dur(o.TTL)
+		case o.Timeout != nil:
+			name, l.Timeout = "timeout", c.dur(o.Timeout)
+		default:
+			l.OnError = c.ident(o.OnError)
+		}
+		if seen[name] {
+			c.errs.Add(c.pos(o.Pos), "duplicate %s in lookup %q", name, g.Name.Name)
+		}
+		seen[name] = true
+	}
+	return l
 }
 
 func modelOptName(o *gModelOpt) string {

@@ -118,6 +118,8 @@ func (p *printer) decl(d Decl) {
 		p.list(d)
 	case *ModelDecl:
 		p.model(d)
+	case *LookupDecl:
+		p.lookup(d)
 	case *WindowDecl:
 		p.window(d)
 	case *LetDecl:
@@ -295,6 +297,26 @@ func (p *printer) model(m *ModelDecl) {
 	items = appendOpt(items, "timeout", m.Timeout)
 	items = appendOpt(items, "on_error", m.OnError)
 	p.block(open, m.Pos.Line, maxLine(lastLine(m.Name), lastLine(m.Kind), lastLine(m.Path)), items, m.Rbrace)
+}
+
+func (p *printer) lookup(l *LookupDecl) {
+	open := "lookup " + identName(l.Name) + " = " + identName(l.Kind) + " " + FormatExpr(l.Key) + " {"
+	var items []blockLine
+	if len(l.Fields) > 0 {
+		parts := make([]string, len(l.Fields))
+		for i, f := range l.Fields {
+			parts[i] = identName(f.Name) + " " + identName(f.Type)
+		}
+		last := l.Fields[len(l.Fields)-1]
+		items = append(items, blockLine{pos: l.Fields[0].Pos, to: maxLine(lastLine(last.Name), lastLine(last.Type)),
+			cells: []string{"fields", "[" + strings.Join(parts, ", ") + "]"}})
+	}
+	items = appendOpt(items, "ttl", l.TTL)
+	items = appendOpt(items, "timeout", l.Timeout)
+	if l.OnError != nil {
+		items = append(items, blockLine{pos: l.OnError.Pos, to: lastLine(l.OnError), cells: []string{"on_error", identName(l.OnError)}})
+	}
+	p.block(open, l.Pos.Line, maxLine(lastLine(l.Name), lastLine(l.Kind), lastLine(l.Key)), items, l.Rbrace)
 }
 
 func appendOpt(items []blockLine, key string, e Expr) []blockLine {

@@ -8,6 +8,9 @@
 //	riskload compare --riskd bin/riskd --policy examples/loan [--duration 10s] [--conns 64] [--audit batch]
 //	riskload drive --url http://127.0.0.1:8080/v1/decide --policy examples/loan [--duration 10s]
 //	riskload echo [--addr 127.0.0.1:0] [--mode raw|json]
+//	riskload otel --riskd bin/riskd --policy examples/loan [--ratios 0.01,1]
+//	riskload kafka --riskd bin/riskd --policy examples/loan [--events 200000]
+//	riskload cache [--keys 200000] [--entries 20000] [--zipf 1.1]
 //
 // compare starts riskd on the policy and the echo server, drives both
 // with the same requests, and prints requests/s, p50/p95/p99 and the
@@ -41,6 +44,9 @@ Usage:
   riskload compare --riskd bin/riskd --policy PATH [--duration 10s] [--conns 64] [--audit always|batch|none]
   riskload drive --url http://127.0.0.1:PORT/v1/decide --policy PATH [--duration 10s] [--conns 64]
   riskload echo [--addr 127.0.0.1:0] [--mode raw|json]
+  riskload otel --riskd bin/riskd --policy PATH [--ratios 0.01,1]   tracing off vs sampled
+  riskload kafka --riskd bin/riskd --policy PATH [--events 200000]  riskd consume vs HTTP decisions/s
+  riskload cache [--keys 200000] [--entries 20000] [--zipf 1.1]     feature cache vs Redis direct
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -69,6 +75,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return driveCmd(args[1:], stdout, stderr)
 	case "compare":
 		return compareCmd(args[1:], stdout, stderr)
+	case "otel":
+		return otelCmd(args[1:], stdout, stderr)
+	case "kafka":
+		return kafkaCmd(args[1:], stdout, stderr)
+	case "cache":
+		return cacheCmd(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "riskload: unknown command %q\n\n%s", args[0], usage)
 	return 2

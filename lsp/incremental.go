@@ -31,7 +31,7 @@ type chunk struct {
 }
 
 // topKeywords start a top-level declaration (lang's recovery split).
-var topKeywords = []string{"policy", "events", "input", "list", "model", "window", "let", "rule", "decide"}
+var topKeywords = []string{"policy", "events", "input", "list", "model", "lookup", "window", "let", "rule", "decide"}
 
 // splitDecls returns the byte offsets where declarations start: offset 0
 // and every line that begins with a top-level keyword.

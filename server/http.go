@@ -416,14 +416,20 @@ func (ps *policySet) bucketRaw(body []byte) int {
 // evaluate runs one request on e and appends its response object.
 // It reports the action for shadow comparison.
 // With ar (audit on) it also encodes the decision's record into ar.buf.
-func (s *Server) evaluate(out []byte, index int, rid string, ps *policySet, e *entry, req *vm.Request, start time.Time, ar *auditRec, batchID string, body []byte) ([]byte, vm.Action, error) {
+func (s *Server) evaluate(out []byte, index int, rid string, ps *policySet, e *entry, req *vm.Request, start time.Time, ar *auditRec, batchID string, body []byte, tr *trace) ([]byte, vm.Action, error) {
 	v := e.v
 	if err := s.checkEventTime(e, req); err != nil {
 		return out, 0, err
 	}
 	m := v.machine()
 	m.Models, m.Windows = v.runner, ar.windows(e.windows)
+	endRules := noop
+	if tr != nil {
+		m.Models, m.Windows = tr.dt.Models(v.Prog, v.runner), tr.dt.Windows(v.Prog, m.Windows)
+		endRules = tr.dt.Phase("rules")
+	}
 	d, err := m.Eval(req)
+	endRules()
 	if err != nil {
 		v.release(m)
 		return out, 0, err
@@ -452,15 +458,16 @@ func (s *Server) evaluate(out []byte, index int, rid string, ps *policySet, e *e
 			}
 		}
 	}
+	tr.decided(e, d)
 	if s.log.Enabled(ctxBG, slog.LevelDebug) {
-		s.logDecision("decision", rid, e, d, lat)
+		s.logDecision("decision", rid, tr.id(), e, d, lat)
 	}
 	action := d.Action
 	v.release(m)
 	return out, action, nil
 }
 
-func (s *Server) logDecision(msg, rid string, e *entry, d *vm.Decision, lat time.Duration) {
+func (s *Server) logDecision(msg, rid, traceID string, e *entry, d *vm.Decision, lat time.Duration) {
 	rules := make([]string, len(d.Fired))
 	for i, f := range d.Fired {
 		rules[i] = f.Name
@@ -470,13 +477,25 @@ func (s *Server) logDecision(msg, rid string, e *entry, d *vm.Decision, lat time
 		slog.String("role", e.role.String()), slog.String("decision", d.Action.String()), slog.Float64("score", d.Score),
 		slog.Any("rules", rules), slog.Bool("degraded", d.Degraded), slog.Int64("latency_us", lat.Microseconds()),
 	}
+	if traceID != "" {
+		attrs = append(attrs, slog.String("trace_id", traceID))
+	}
 	s.log.LogAttrs(ctxBG, slog.LevelDebug, msg, attrs...)
 }
 
 // observe records a decision's latency, with the request id as exemplar
-// for slow decisions and one in 128 others.
-func (s *Server) observe(ps *policySet, rid string, d time.Duration) {
+// for slow decisions and one in 128 others; a traced decision always
+// gets one and adds its trace id.
+func (s *Server) observe(ps *policySet, rid, traceID string, d time.Duration) {
 	sec := d.Seconds()
+	if traceID != "" {
+		ex := prometheus.Labels{"trace_id": traceID}
+		if len(rid) <= 80 { // exemplar labels hold at most 128 runes in all
+			ex["request_id"] = rid
+		}
+		ps.latency.ObserveWithExemplar(sec, ex)
+		return
+	}
 	if len(rid) <= 100 && (d > 5*time.Millisecond || rand.Uint32()&127 == 0) {
 		ps.latency.ObserveWithExemplar(sec, prometheus.Labels{"request_id": rid})
 		return
@@ -499,6 +518,9 @@ func (s *Server) shadows(ps *policySet, served *entry, bucket int, body []byte, 
 			s.log.Debug("shadow version refused the request", "request_id", rid, "policy", ps.name, "version", v.Version, "err", err.Error())
 			continue
 		}
+		if v.lookups != nil {
+			v.lookups.fill(ctxBG, req)
+		}
 		m := v.machine()
 		m.Models, m.Windows = v.runner, sh.windows
 		start := time.Now()
@@ -514,7 +536,7 @@ func (s *Server) shadows(ps *policySet, served *entry, bucket int, body []byte, 
 				sh.m.disagree.Inc()
 			}
 			if s.log.Enabled(ctxBG, slog.LevelDebug) {
-				s.logDecision("shadow decision", rid, sh, d, time.Since(start))
+				s.logDecision("shadow decision", rid, "", sh, d, time.Since(start))
 			}
 		}
 		v.release(m)
@@ -593,51 +615,36 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header[hdrPin]; len(v) > 0 {
 		pin = v[0]
 	}
-	if herr := s.authorizePin(ps, pin, r); herr != nil {
-		s.writeError(w, r, ep, herr, rid, true)
-		return
-	}
-	e, req, bucket, herr := ps.route(body, pin)
-	if herr != nil {
-		s.writeError(w, r, ep, herr, rid, true)
-		return
-	}
-	if rid == "" && req.ID != "" {
-		if !validID(req.ID) {
-			e.v.putReq(req)
-			s.writeError(w, r, ep, badRequest("request_id", "must be 1 to 128 printable ASCII characters"), "", true)
-			return
-		}
-		rid = req.ID
-	}
-	if rid == "" {
-		rid = newRequestID()
-	}
+	tr := s.startTrace(r.Context(), "http", r.Header.Get)
 	ar := s.auditRec()
 	defer s.putAuditRec(ar)
-	out, action, err := s.evaluate(wk.out, -1, rid, ps, e, req, start, ar, "", body)
+	out, res, herr := s.decideBody(sn, &decideIn{ctx: r.Context(), ps: ps, pin: pin, rid: rid, body: body, start: start, tr: tr, ar: ar,
+		authorizePin: func(ps *policySet, pin string) *httpError { return s.authorizePin(ps, pin, r) }}, wk.out)
 	wk.out = out
-	e.v.putReq(req)
-	if err != nil {
-		s.writeError(w, r, ep, evalError(err), rid, true)
+	if herr != nil {
+		tr.refused(herr)
+		tr.end(res.rid)
+		s.writeError(w, r, ep, herr, res.rid, true)
 		return
 	}
 	if ar != nil {
-		s.submit(ar, rid)
+		s.submit(ar, res.rid)
 		if herr := s.waitAll(ar); herr != nil {
-			s.writeError(w, r, ep, herr, rid, false)
+			tr.refused(herr)
+			tr.end(res.rid)
+			s.writeError(w, r, ep, herr, res.rid, false)
 			return
 		}
 	}
-	w.Header()[hdrPin] = e.v.hdrVersion
+	w.Header()[hdrPin] = res.e.v.hdrVersion
 	s.signResponse(w, body, out)
-	writeJSON(w, http.StatusOK, rid, out)
-	s.observe(ps, rid, time.Since(start))
+	writeJSON(w, http.StatusOK, res.rid, out)
+	tr.end(res.rid)
 	s.metrics.countRequest(ep, http.StatusOK)
-	if len(ps.shadows) > 0 {
+	if len(res.ps.shadows) > 0 {
 		// The client has its answer; shadows run on our time.
 		http.NewResponseController(w).Flush()
-		s.shadows(ps, e, bucket, body, rid, action)
+		s.shadows(res.ps, res.e, res.bucket, body, res.rid, res.action)
 	}
 }
 
@@ -741,9 +748,12 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		if req.ID != "" {
 			irid = req.ID
 		}
+		if e.v.lookups != nil {
+			e.v.lookups.fill(r.Context(), req)
+		}
 		var action vm.Action
 		var err error
-		out, action, err = s.evaluate(out, i, irid, ps, e, req, itemStart, ar, rid, item)
+		out, action, err = s.evaluate(out, i, irid, ps, e, req, itemStart, ar, rid, item, nil)
 		e.v.putReq(req)
 		if err != nil {
 			he := evalError(err)
@@ -754,7 +764,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		if ar != nil {
 			s.submit(ar, irid)
 		}
-		s.observe(ps, irid, time.Since(itemStart))
+		s.observe(ps, irid, "", time.Since(itemStart))
 		if len(ps.shadows) > 0 {
 			s.shadows(ps, e, bucket, item, irid, action)
 		}

@@ -48,7 +48,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	m.decisions = counter("riskforge_decisions_total", "Decisions returned, by policy, version and action.", "policy", "version", "action")
 	m.ruleHits = counter("riskforge_rule_hits_total", "Rules fired, by policy, version and rule (shadow versions included).", "policy", "version", "rule")
-	m.degraded = counter("riskforge_degraded_decisions_total", "Decisions marked degraded because a model fell back to on_error or the window store to its fallback.", "policy", "version")
+	m.degraded = counter("riskforge_degraded_decisions_total", "Decisions marked degraded because a model fell back to on_error, a lookup failed or the window store fell back.", "policy", "version")
 	m.modelFallbacks = counter("riskforge_model_fallbacks_total", "Model calls that failed or timed out and used the policy's on_error value, by model.", "policy", "version", "model")
 	m.shadowDecisions = counter("riskforge_shadow_decisions_total", "Decisions of shadow versions (evaluated, logged, not returned).", "policy", "version", "action")
 	m.shadowDisagree = counter("riskforge_shadow_disagreements_total", "Shadow decisions whose action differs from the returned one.", "policy", "version")
@@ -146,8 +146,8 @@ func (m *metrics) forEntry(v *Version, r role) versionMetrics {
 	for _, rule := range v.Prog.Rules {
 		out.rules = append(out.rules, m.ruleHits.WithLabelValues(p, ver, rule.Name))
 	}
-	if len(v.Prog.Models) > 0 || len(v.Prog.Windows) > 0 {
-		// Models fall back on errors, windows when their store fails.
+	if len(v.Prog.Models) > 0 || len(v.Prog.Windows) > 0 || len(v.Prog.Lookups) > 0 {
+		// Models fall back on errors, windows when their store fails, lookups on timeouts.
 		out.degraded = m.degraded.WithLabelValues(p, ver)
 	}
 	if len(v.Prog.Models) > 0 {

@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,9 @@ type Options struct {
 	Mounts map[string]http.Handler
 	// Audit records and signs decisions (off when zero).
 	Audit Audit
+	// Tracer traces decisions (OpenTelemetry, see package telemetry);
+	// nil traces nothing.
+	Tracer Tracer
 }
 
 // Server serves decisions. Create it with New, then Serve.
@@ -49,6 +53,7 @@ type Server struct {
 	log         *slog.Logger
 	loadConfig  func() (*config.Config, error)
 	modelLoader ModelLoader
+	tracer      Tracer
 	metrics     *metrics
 	start       *config.Config // server, limits and log settings are fixed at start
 	lim         config.Limits
@@ -106,7 +111,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		log: log, loadConfig: opts.LoadConfig, modelLoader: opts.Models,
+		log: log, loadConfig: opts.LoadConfig, modelLoader: opts.Models, tracer: opts.Tracer,
 		start: cfg, lim: cfg.Limits, adminToken: tok,
 		retryAfter: []string{strconv.Itoa(int((cfg.Limits.RetryAfter.D() + time.Second - 1) / time.Second))},
 		stop:       make(chan struct{}),
@@ -402,6 +407,15 @@ func (s *Server) warnRestartOnly(cfg *config.Config) {
 	if !reflect.DeepEqual(cfg.Audit, s.start.Audit) {
 		changed = append(changed, "audit")
 	}
+	if !reflect.DeepEqual(cfg.Tracing, s.start.Tracing) {
+		changed = append(changed, "tracing")
+	}
+	if !reflect.DeepEqual(cfg.Kafka, s.start.Kafka) {
+		changed = append(changed, "kafka")
+	}
+	if !reflect.DeepEqual(cfg.Lookups, s.start.Lookups) {
+		changed = append(changed, "lookups (for versions already loaded)")
+	}
 	if len(changed) > 0 {
 		s.log.Warn("config sections changed that apply only at restart; ignored until then", "sections", changed)
 	}
@@ -489,6 +503,15 @@ func (s *Server) readiness() (bool, []check) {
 		}
 	}
 	checks = append(checks, mc)
+	var lk []string
+	for _, v := range sn.versions {
+		if v.lookups != nil {
+			lk = append(lk, v.String()+": "+v.lookups.report())
+		}
+	}
+	if len(lk) > 0 {
+		checks = append(checks, check{Name: "lookups", OK: true, Detail: strings.Join(lk, "; ")})
+	}
 	checks = append(checks, s.stateCheck())
 	if wh := s.watchHealth.Load(); wh != nil {
 		checks = append(checks, check{Name: "watch", OK: wh.ok, Detail: wh.detail})

@@ -46,7 +46,8 @@ type Version struct {
 	deps     []string
 	models   ModelSet // nil: no models declared, or no runtime
 	runner   vm.ModelRunner
-	modelErr string // why models are not loaded, when declared
+	modelErr string     // why models are not loaded, when declared
+	lookups  *lookupSet // nil: the program declares no lookups
 	reqs     sync.Pool
 	dec      *decoder
 	// hdrVersion is the X-Policy-Version response header value.
@@ -251,7 +252,7 @@ func (s *Server) buildPolicy(cfg *config.Config, name string, ls []*loaded, oldV
 		if l == nil {
 			return nil, fmt.Errorf("rollout.%s.%s: version %q of %s is not loaded (loaded: %s)", name, where, version, name, strings.Join(versions, ", "))
 		}
-		v, err := s.version(l, oldVersions, fresh, now)
+		v, err := s.version(cfg, l, oldVersions, fresh, now)
 		if err != nil {
 			return nil, err
 		}
@@ -323,7 +324,7 @@ func (s *Server) buildPolicy(cfg *config.Config, name string, ls []*loaded, oldV
 
 // version returns the Version for a loaded file: the old one when its
 // identity is unchanged, else a new one with its models loaded.
-func (s *Server) version(l *loaded, oldVersions map[[32]byte]*Version, fresh *[]*Version, now time.Time) (*Version, error) {
+func (s *Server) version(cfg *config.Config, l *loaded, oldVersions map[[32]byte]*Version, fresh *[]*Version, now time.Time) (*Version, error) {
 	if v := oldVersions[l.identity]; v != nil && v.Path == l.path && (v.modelErr == "" || s.modelLoader == nil) {
 		return v, nil // unchanged (a version without its models tries again)
 	}
@@ -358,6 +359,14 @@ func (s *Server) version(l *loaded, oldVersions map[[32]byte]*Version, fresh *[]
 			}
 		}
 	}
+	if len(p.Lookups) > 0 {
+		ls, err := newLookupSet(p, v.Digest[min(len(v.Digest), 7):min(len(v.Digest), 19)], cfg.Lookups, s.metrics.reg)
+		if err != nil {
+			v.close()
+			return nil, fmt.Errorf("%s: %w", l.path, err)
+		}
+		v.lookups = ls
+	}
 	v.encodeFragments()
 	*fresh = append(*fresh, v)
 	return v, nil
@@ -367,6 +376,9 @@ func (s *Server) version(l *loaded, oldVersions map[[32]byte]*Version, fresh *[]
 func (v *Version) close() {
 	if v.models != nil {
 		v.models.Close()
+	}
+	if v.lookups != nil {
+		v.lookups.shutdown()
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 // FormatVersion is the version of the binary artifact format that
 // MarshalBinary writes and Decode reads. It changes whenever the layout
 // or the meaning of the bytecode changes.
-const FormatVersion = 2
+const FormatVersion = 3
 
 // ArtifactMagic opens every Riskforge artifact (a .rbc file).
 const ArtifactMagic = "RFBC"
@@ -44,6 +44,7 @@ func (p *Program) MarshalBinary() ([]byte, error) {
 	copy(w.buf, ArtifactMagic)
 	bin.LittleEndian.PutUint16(w.buf[4:], FormatVersion)
 	encodeBody(w, p)
+	encodeLookups(w, p)
 	body := len(w.buf) - headerLen
 	if body > math.MaxUint32 {
 		return nil, fmt.Errorf("artifact: program too large (%d bytes)", body)
@@ -75,8 +76,9 @@ func Decode(data []byte) (*Program, error) {
 	if len(data) < headerLen {
 		return nil, fmt.Errorf("artifact: truncated (%d bytes, too short for the header)", len(data))
 	}
-	if v := bin.LittleEndian.Uint16(data[4:]); v != FormatVersion {
-		return nil, fmt.Errorf("artifact: format version %d is not supported (this build reads version %d)", v, FormatVersion)
+	version := bin.LittleEndian.Uint16(data[4:])
+	if version != FormatVersion {
+		return nil, fmt.Errorf("artifact: format version %d is not supported (this build reads version %d)", version, FormatVersion)
 	}
 	bodyLen := uint64(bin.LittleEndian.Uint32(data[6:]))
 	total := uint64(headerLen) + bodyLen + checksumLen
@@ -390,11 +392,12 @@ func decodeBody(body []byte) (*Program, error) {
 		}
 	}
 
+	decodeLookups(r, p)
 	if r.err != nil {
 		return nil, r.err
 	}
 	if rest := len(r.b) - r.off; rest > 0 {
-		return nil, fmt.Errorf("artifact: %d unexpected bytes after the line table", rest)
+		return nil, fmt.Errorf("artifact: %d unexpected bytes after the last section", rest)
 	}
 	return p, nil
 }
@@ -409,6 +412,9 @@ func decodeBody(body []byte) (*Program, error) {
 func checkDecoded(p *Program) error {
 	if sha256.Sum256([]byte(p.Source)) != p.SourceSHA256 {
 		return errors.New("artifact: the embedded source does not match its SHA-256")
+	}
+	if err := checkLookups(p); err != nil {
+		return err
 	}
 	if slots := uint64(p.NumSlots) + uint64(p.StrSlots); slots > uint64(len(p.Inputs)+len(p.Windows)+len(p.Models)+len(p.Code)) {
 		return fmt.Errorf("artifact: invalid program: %d slots is more than the program can use", slots)

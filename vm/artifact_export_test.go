@@ -10,6 +10,7 @@ import (
 func SealForTest(p *Program) []byte {
 	w := &writer{}
 	encodeBody(w, p)
+	encodeLookups(w, p)
 	return SealBodyForTest(w.buf)
 }
 

@@ -203,7 +203,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"short junk", []byte("{}"), "artifact: bad magic (not a Riskforge artifact)"},
 		{"bad magic", edit(func(b []byte) []byte { b[0] = 'X'; return b }), "artifact: bad magic (not a Riskforge artifact)"},
 		{"future version", edit(func(b []byte) []byte { binary.LittleEndian.PutUint16(b[4:], 7); return b }),
-			"artifact: format version 7 is not supported (this build reads version 2)"},
+			"artifact: format version 7 is not supported (this build reads version 3)"},
 		{"checksum tampered", edit(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), "artifact: checksum mismatch (file is corrupted)"},
 		{"body tampered", edit(func(b []byte) []byte { b[len(b)/2] ^= 1; return b }), "artifact: checksum mismatch (file is corrupted)"},
 		{"trailing bytes", edit(func(b []byte) []byte { return append(b, '\n') }), "artifact: 1 unexpected bytes after the end"},

@@ -29,6 +29,9 @@ func Disassemble(w io.Writer, p *Program) {
 	for i, m := range p.Models {
 		fmt.Fprintf(w, "model %d %s: %s output %q[%d] inputs %v timeout %s on_error %g\n", i, m.Name, m.Path, m.Output, m.Index, m.InputSlots, FormatDuration(m.TimeoutSec), m.OnError)
 	}
+	for i, l := range p.Lookups {
+		fmt.Fprintf(w, "lookup %d %s: %s %q fields %v ttl %gs timeout %gs\n", i, l.Name, l.Source, l.Template, l.Fields, l.TTL, l.Timeout)
+	}
 	for i, win := range p.Windows {
 		fmt.Fprintf(w, "window %d %s: %s over %s %s -> slot %d\n", i, win.Name, win.Agg, FormatDuration(win.OverSec), windowKeyText(p, win), win.Slot)
 	}

@@ -54,6 +54,9 @@ type Request struct {
 	// Time is the evaluation time (Unix seconds) used by windows when the
 	// policy has no `ts` input; zero means time.Now.
 	Time float64
+	// Degraded marks the decision degraded: the caller could not fetch a
+	// lookup and its fields read as absent.
+	Degraded bool
 }
 
 // NewRequest returns an empty request sized for p.
@@ -212,6 +215,7 @@ func (m *Machine) Eval(req *Request) (*Decision, error) {
 	}
 	m.run(m.eventTime(req))
 	m.decide()
+	m.d.Degraded = m.d.Degraded || req.Degraded
 	return &m.d, nil
 }
 

@@ -72,6 +72,26 @@ type Input struct {
 	MaxOpen  bool
 }
 
+// Lookup is a declared source of stored features. The VM does not fetch
+// (it does no I/O): the caller builds the key from the request, fetches
+// the record and fills the Fields inputs (optional) before Eval, setting
+// Request.Degraded when the fetch failed.
+type Lookup struct {
+	Name     string
+	Source   string // redis or http
+	Template string // the key (redis) or URL (http) as written
+	Key      []LookupKeyPart
+	Fields   []int32 // input indices; input names are NAME.FIELD
+	TTL      float64 // seconds
+	Timeout  float64 // seconds
+}
+
+// LookupKeyPart is literal text of a lookup key, or the value of Input (>= 0).
+type LookupKeyPart struct {
+	Lit   string
+	Input int32
+}
+
 // Value is a literal value: a default or a parameter.
 type Value struct {
 	Num float64
@@ -204,6 +224,7 @@ type Program struct {
 	StrConsts      []string
 	Lists          []List
 	Models         []Model
+	Lookups        []Lookup
 	Windows        []Window
 	Rules          []Rule
 	Decide         Decide

@@ -100,7 +100,7 @@ func TestBuildAndDisasm(t *testing.T) {
 		{name: "truncated artifact", args: []string{"disasm", p("short.rbc")}, code: 1,
 			stderr: []string{"riskc: " + p("short.rbc") + ": artifact: truncated ("}},
 		{name: "future artifact", args: []string{"disasm", p("future.rbc")}, code: 1,
-			stderr: []string{"artifact: format version 7 is not supported (this build reads version 2)"}},
+			stderr: []string{"artifact: format version 7 is not supported (this build reads version 3)"}},
 		{name: "not an artifact", args: []string{"disasm", p("notes.rbc")}, code: 1,
 			stderr: []string{"artifact: bad magic (not a Riskforge artifact)"}},
 		{name: "missing file", args: []string{"build", p("nope.risk")}, code: 1, stderr: []string{"no such file"}},

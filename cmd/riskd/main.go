@@ -8,6 +8,8 @@
 //
 //	riskd serve --config riskd.yaml
 //	riskd serve --policy DIR [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE]
+//	riskd consume --config riskd.yaml
+//	riskd export --config riskd.yaml [--since T] [--until T] [-o events.jsonl]
 //	riskd health --endpoint URL [--ca-cert FILE] [--timeout 5s] [--gm HOST:PORT --gm-ca FILE]
 //	riskd audit verify|show|tail|verify-response ...
 //	riskd certs --dir DIR
@@ -38,6 +40,8 @@ const (
 // commands are riskd's subcommands; each is declared in its own file.
 var commands = []cli.Command{
 	{Name: "serve", Summary: "serve decisions over HTTP (--config FILE, or --policy DIR)", Run: serveCmd},
+	{Name: "consume", Summary: "decide Kafka events and produce the decisions to a topic (--config FILE)", Run: consumeCmd},
+	{Name: "export", Summary: "write a Kafka topic range as JSON Lines for riskc eval (--config FILE or --brokers)", Run: exportCmd},
 	{Name: "health", Summary: "diagnose a running riskd (exit 0 healthy, 1 not)", Run: healthCmd},
 	{Name: "audit", Summary: "check and read the audit log: verify, show, tail, verify-response (docs/AUDIT.md)", Run: auditCmd},
 	{Name: "certs", Summary: "generate a test SM2 CA, GM TLS certificates and keys (--dir DIR)", Run: certsCmd},

@@ -85,7 +85,13 @@ it), then in-flight requests finish. The admin token can also come from $RISKD_A
 		fmt.Fprintf(stderr, "riskd: %v\n", err)
 		return exitError
 	}
-	code := serveWith(ctx, cfg, &f, log, sa, stderr)
+	tracer, stopTracing, err := startTracing(cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "riskd: %v\n", err)
+		return exitError
+	}
+	defer stopTracing()
+	code := serveWith(ctx, cfg, &f, log, sa, tracer, stderr)
 	if alog != nil {
 		if err := alog.Close(); err != nil {
 			log.Error("riskd stops: the audit log failed, so no decision can be acknowledged", "err", err.Error())
@@ -97,10 +103,10 @@ it), then in-flight requests finish. The admin token can also come from $RISKD_A
 }
 
 // serveWith builds the server and serves until ctx ends.
-func serveWith(ctx context.Context, cfg *config.Config, f *serveFlags, log *slog.Logger, sa server.Audit, stderr io.Writer) int {
+func serveWith(ctx context.Context, cfg *config.Config, f *serveFlags, log *slog.Logger, sa server.Audit, tracer server.Tracer, stderr io.Writer) int {
 	var srv *server.Server
 	mounts := uiMounts(cfg, log, func() []server.Source { return srv.Sources() })
-	srv, err := server.New(server.Options{Config: cfg, LoadConfig: f.load, Logger: log, Models: modelLoader(cfg), Mounts: mounts, Audit: sa})
+	srv, err := server.New(server.Options{Config: cfg, LoadConfig: f.load, Logger: log, Models: modelLoader(cfg), Mounts: mounts, Audit: sa, Tracer: tracer})
 	if err != nil {
 		log.Error("policies did not load; not starting", "err", err.Error())
 		fmt.Fprintf(stderr, "riskd: %v\n", err)

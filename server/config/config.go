@@ -35,6 +35,9 @@ type Config struct {
 	Runtime  Runtime            `yaml:"runtime"`
 	UI       UI                 `yaml:"ui"`
 	Audit    Audit              `yaml:"audit"`
+	Tracing  Tracing            `yaml:"tracing"`
+	Kafka    Kafka              `yaml:"kafka"`
+	Lookups  map[string]Lookup  `yaml:"lookups"`
 
 	// Path is the file the configuration was read from ("" for flags
 	// only). Relative paths in the file are resolved against its
@@ -251,6 +254,7 @@ func Default() *Config {
 		Reload:  Reload{Debounce: Duration(250 * time.Millisecond)},
 		State:   defaultState(),
 		Runtime: Runtime{GCPercent: 400},
+		Kafka:   kafkaDefaults(),
 	}
 }
 
@@ -292,6 +296,7 @@ var sectionOf = map[string]string{
 	"Arm": "a challengers/shadows entry", "Models": "models", "Reload": "reload", "State": "state", "Runtime": "runtime",
 	"GMTLS": "server.gm_tls", "Audit": "audit",
 	"Snapshot": "state.snapshot", "Redis": "state.redis", "RedisTLS": "state.redis.tls",
+	"Tracing": "tracing", "Kafka": "kafka", "KafkaTLS": "kafka.tls", "KafkaSASL": "kafka.sasl", "Lookup": "a lookups entry", "LookupRedis": "lookups.NAME.redis",
 }
 
 // yamlError rewrites yaml.v3 messages into "line N: unknown key "x" in
@@ -322,13 +327,19 @@ var cannotUnmarshal = regexp.MustCompile(`cannot unmarshal !!\w+ (.*) into (\S+)
 
 func knownKeys(typ string) []string {
 	keys := map[string][]string{
-		"Config":  {"server", "log", "limits", "policies", "rollout", "models", "reload", "state", "runtime", "ui", "audit"},
-		"GMTLS":   {"addr", "sign_cert", "sign_key", "enc_cert", "enc_key"},
-		"Audit":   {"dir", "sync", "batch_interval", "batch_records", "segment_size", "retain_age", "retain_size", "checkpoint_interval", "signing_key", "sign_decisions", "encryption_keys", "record_features", "mask_features", "client_keys"},
-		"Runtime": {"gc_percent", "memory_limit"},
-		"Server":  {"addr", "tls", "admin_token", "admin_token_file", "default_policy", "debug_addr", "gm_tls"},
-		"TLS":     {"cert", "key"},
-		"Log":     {"level", "format"},
+		"Config":      {"server", "log", "limits", "policies", "rollout", "models", "reload", "state", "runtime", "ui", "audit", "tracing", "kafka", "lookups"},
+		"GMTLS":       {"addr", "sign_cert", "sign_key", "enc_cert", "enc_key"},
+		"Audit":       {"dir", "sync", "batch_interval", "batch_records", "segment_size", "retain_age", "retain_size", "checkpoint_interval", "signing_key", "sign_decisions", "encryption_keys", "record_features", "mask_features", "client_keys"},
+		"Runtime":     {"gc_percent", "memory_limit"},
+		"Server":      {"addr", "tls", "admin_token", "admin_token_file", "default_policy", "debug_addr", "gm_tls"},
+		"TLS":         {"cert", "key"},
+		"Log":         {"level", "format"},
+		"Tracing":     {"exporter", "protocol", "endpoint", "sample_ratio"},
+		"Kafka":       {"brokers", "group", "topics", "client_id", "output_topic", "dead_letter_topic", "policy", "start", "exactly_once", "transactional_id", "max_buffered_records", "commit_interval", "tls", "sasl"},
+		"KafkaTLS":    {"enabled", "ca", "cert", "key", "server_name"},
+		"KafkaSASL":   {"mechanism", "username", "password_file"},
+		"Lookup":      {"redis", "headers", "max_entries", "max_bytes"},
+		"LookupRedis": {"addr", "db", "username", "password_file"},
 		"Limits": {"max_body_bytes", "max_batch_body_bytes", "max_batch_items", "max_json_depth", "request_timeout", "max_inflight", "retry_after", "shutdown_timeout",
 			"drain_period", "max_policy_bytes", "max_rules", "max_list_entries", "max_list_bytes"},
 		"Policy":   {"path", "lists"},
@@ -366,6 +377,7 @@ func (c *Config) resolve(dir string) {
 	for i := range a.ClientKeys {
 		a.ClientKeys[i] = abs(a.ClientKeys[i])
 	}
+	c.resolveData(abs)
 	for i := range c.Policies {
 		c.Policies[i].Path = abs(c.Policies[i].Path)
 		for k, v := range c.Policies[i].Lists {
@@ -451,6 +463,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Server.GMTLS.check()...)
 	errs = append(errs, c.Audit.check()...)
+	c.checkData(bad)
 	names := make([]string, 0, len(c.Rollout))
 	for n := range c.Rollout {
 		names = append(names, n)

@@ -120,3 +120,27 @@ func TestParseByteSize(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaOTelExampleConfig: the data-stack example config loads, with
+// its kafka and tracing sections, and is complete for riskd consume.
+func TestKafkaOTelExampleConfig(t *testing.T) {
+	c, err := Load("../../examples/datastack/riskd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Kafka.CheckKafka(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Tracing.Exporter != "otlp" || c.Kafka.SASL.Mechanism != "SCRAM-SHA-512" || !c.Kafka.ExactlyOnce || !filepath.IsAbs(c.Kafka.TLS.CA) ||
+		c.Lookups["profile"].Redis.Addr == "" || c.Lookups["device"].Headers["Authorization"] == "" {
+		t.Errorf("example config read as %+v %+v", c.Tracing, c.Kafka)
+	}
+	for _, bad := range []string{
+		"kafka:\n  start: middle\n", "kafka:\n  exactly_once: true\n", "tracing:\n  exporter: zipkin\n",
+		"tracing:\n  sample_ratio: 2\n", "kafka:\n  sasl:\n    mechanism: GSSAPI\n", "kafka:\n  brokerz: [x]\n", "lookups:\n  p:\n    redis:\n      host: x\n",
+	} {
+		if _, err := Parse("riskd.yaml", []byte(bad)); err == nil {
+			t.Errorf("Parse accepted %q", bad)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The timeout is generous: the first fetch dials Redis, and the shared test
+// machine can be slow; the failure path is tested with Redis stopped.
+const lookupPolicy = `policy lk version "1"
+
+events apply
+
+input {
+  user_id string
+  amount  float >= 0
+}
+
+lookup profile = redis "profile:{user_id}" {
+  fields   [segment string, limit float, tenure_days int]
+  ttl      5m
+  timeout  2s
+  on_error absent
+}
+
+rule over_limit
+  when exists(profile.limit) and amount > profile.limit
+  emit score 1.0 reason "over the stored limit"
+
+rule no_profile
+  when not exists(profile.segment)
+  emit review reason "no stored profile"
+
+decide { bias -1.0  reject when score >= 0.5  otherwise approve }
+`
+
+// startRedisServer runs redis-server on a free loopback port; the test
+// fails (never skips) when it cannot (make deps installs it).
+func startRedisServer(t *testing.T) (*redis.Client, *exec.Cmd, string) {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server is not installed (make deps installs it): %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	for i := 0; c.Ping(context.Background()).Err() != nil; i++ {
+		if i > 500 {
+			t.Fatalf("redis-server on %s did not answer within 10s", addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return c, cmd, addr
+}
+
+// TestLookupServe: riskd fetches profile.* from a real redis-server
+// before deciding; a missing key reads as absent (the exists() rule
+// fires); with Redis gone the decision is still 200, degraded; /readyz
+// and riskd health report the hit rate.
+func TestLookupServe(t *testing.T) {
+	rc, redisCmd, addr := startRedisServer(t)
+	ctx := context.Background()
+	rc.HSet(ctx, "profile:u1", "segment", "gold", "limit", "100", "tenure_days", "400")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "lk.risk"), []byte(lookupPolicy), 0o644)
+	cfg := filepath.Join(dir, "riskd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("policies:\n  - path: lk.risk\nreload:\n  watch: false\nlookups:\n  profile:\n    redis:\n      addr: %s\n    max_entries: 1000\n", addr)), 0o644)
+	p := startRiskd(t, "--config", cfg)
+	req := func(user string, amount float64) []byte {
+		return []byte(`{"event":"apply","features":{"user_id":"` + user + `","amount":` + strconv.FormatFloat(amount, 'f', -1, 64) + `}}`)
+	}
+	rules := func(m map[string]any) string {
+		var names []string
+		for _, r := range m["rules"].([]any) {
+			names = append(names, r.(map[string]any)["name"].(string))
+		}
+		return strings.Join(names, ",")
+	}
+	for i := range 3 { // the first fetches, the others hit the cache
+		code, _, m := p.do(t, "POST", "/v1/decide", req("u1", 500), nil)
+		if code != 200 || m["decision"] != "reject" || rules(m) != "over_limit" || m["degraded"] != false {
+			t.Fatalf("u1 (limit 100), amount 500, call %d: %d %v", i, code, m)
+		}
+	}
+	if code, _, m := p.do(t, "POST", "/v1/decide", req("u1", 50), nil); code != 200 || m["decision"] != "approve" {
+		t.Fatalf("u1, amount 50: %d %v", code, m)
+	}
+	if code, _, m := p.do(t, "POST", "/v1/decide", req("stranger", 50), nil); code != 200 || m["decision"] != "review" || rules(m) != "no_profile" || m["degraded"] != false {
+		t.Fatalf("a key Redis does not hold: %d %v", code, m)
+	}
+	_, body := p.get(t, "/readyz")
+	if !strings.Contains(body, "profile hit rate 0.6") {
+		t.Errorf("/readyz lacks the hit rate (3 hits of 5):\n%s", body)
+	}
+	out, _ := exec.Command(riskdBin, "health", "--endpoint", p.base).CombinedOutput()
+	if !strings.Contains(string(out), "profile hit rate") {
+		t.Errorf("riskd health does not show the hit rate:\n%s", out)
+	}
+	if n := metric(t, p, `riskforge_lookup_fetches_total`); n != 2 {
+		t.Errorf("riskforge_lookup_fetches_total = %v, want 2", n)
+	}
+
+	redisCmd.Process.Kill()
+	redisCmd.Wait()
+	code, _, m := p.do(t, "POST", "/v1/decide", req("u2", 500), nil)
+	if code != 200 || m["degraded"] != true || rules(m) != "no_profile" {
+		t.Fatalf("with Redis down: %d %v; want 200, degraded, the fields absent", code, m)
+	}
+}
