@@ -155,8 +155,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	bgCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if cfg.Reload.Watching() {
-		s.bg.Add(1)
-		go func() { defer s.bg.Done(); s.watch(bgCtx) }()
+		// Watches are registered before the listener serves, so a file
+		// written right after riskd is ready is never missed.
+		if wt := s.startWatch(); wt != nil {
+			s.bg.Add(1)
+			go func() { defer s.bg.Done(); wt.run(bgCtx) }()
+		}
 	}
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.runState(bgCtx) }()

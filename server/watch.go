@@ -34,7 +34,7 @@ type watcher struct {
 	watched    map[string]os.FileInfo // directories added to w, with their identity
 }
 
-// watch reloads when a file the snapshot depends on changes: the config
+// startWatch registers the watches; run then reloads when a file the snapshot depends on changes: the config
 // file, policy files (and new .risk/.rbc files in policy directories),
 // list files and model files. Directories are watched rather than files
 // so that editors that write a new file and rename it over the old one,
@@ -45,17 +45,23 @@ type watcher struct {
 // rm -rf and recreate) is followed. A directory that cannot be watched
 // is reported in /readyz, the log and riskforge_watch_ok.
 // Bursts of events are coalesced for reload.debounce.
-func (s *Server) watch(ctx context.Context) {
+func (s *Server) startWatch() *watcher {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		s.setWatchHealth(false, "cannot create a watcher: "+err.Error())
 		s.log.Error("file watching is off: cannot create a watcher; POST /v1/admin/reload still works", "err", err.Error())
-		return
+		return nil
 	}
-	defer w.Close()
 	wt := &watcher{s: s, w: w, files: map[string]bool{}, dirs: map[string]bool{}, policyDirs: map[string]bool{},
 		parents: map[string]bool{}, watched: map[string]os.FileInfo{}}
 	wt.refresh()
+	return wt
+}
+
+// run reacts to file events until ctx ends or the server stops.
+func (wt *watcher) run(ctx context.Context) {
+	s, w := wt.s, wt.w
+	defer w.Close()
 	debounce := s.start.Reload.Debounce.D()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
