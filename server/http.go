@@ -308,17 +308,7 @@ func (s *Server) pickPolicy(sn *snapshot, r *http.Request, events func() []strin
 			name = v[0]
 		}
 	}
-	if name == "" {
-		if sn.def != nil {
-			return sn.def, nil
-		}
-		return sn.byEvent(events())
-	}
-	ps := sn.policies[name]
-	if ps == nil {
-		return nil, &httpError{status: http.StatusNotFound, field: "policy", msg: fmt.Sprintf("policy %q is not loaded (loaded: %s)", echo(name), strings.Join(sn.names, ", "))}
-	}
-	return ps, nil
+	return sn.policyFor(name, events)
 }
 
 // route picks the version that decides a request and decodes the
