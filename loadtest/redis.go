@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -9,9 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/riskforge/riskforge/internal/redistest"
 )
 
 // compareRedis drives riskd with its windows in Redis (a redis-server
@@ -39,7 +37,7 @@ func compareRedis(riskd, policy string, bodies [][]byte, f loadFlags, embedded *
 	}
 	defer func() { rs.Process.Kill(); rs.Wait() }()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	if err := waitRedis(addr); err != nil {
+	if err := redistest.WaitReady(addr); err != nil {
 		return err
 	}
 	abs, _ := filepath.Abs(policy)
@@ -68,22 +66,4 @@ func compareRedis(riskd, policy string, bodies [][]byte, f loadFlags, embedded *
 		return fmt.Errorf("riskd+redis: %d errors (first: %s)", rr.errors, rr.firstErr)
 	}
 	return nil
-}
-
-func waitRedis(addr string) error {
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("redis-server did not answer on %s: %w", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

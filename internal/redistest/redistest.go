@@ -39,7 +39,16 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("redis-server could not start: %v", err)
 	}
 	t.Cleanup(s.Stop)
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	if err := WaitReady(s.Addr); err != nil {
+		t.Fatalf("%v\n%s", err, s.out.String())
+	}
+	return s
+}
+
+// WaitReady pings the Redis server at addr until it answers, for up to
+// 10 s; riskload's Redis scenario shares it with the tests.
+func WaitReady(addr string) error {
+	c := redis.NewClient(&redis.Options{Addr: addr})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -47,10 +56,10 @@ func Start(t testing.TB) *Server {
 		err := c.Ping(ctx).Err()
 		cancel()
 		if err == nil {
-			return s
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not answer on %s within 10s: %v\n%s", s.Addr, err, s.out.String())
+			return fmt.Errorf("redis-server did not answer on %s within 10s: %w", addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
