@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -99,29 +97,13 @@ func (ls *lookupSet) shutdown() {
 func (ls *lookupSet) fill(ctx context.Context, req *vm.Request) {
 	p := ls.prog
 	req.Degraded = false
-	var key strings.Builder
+	var key []byte
 	for i, l := range p.Lookups {
 		for _, f := range l.Fields {
 			req.Present[f] = false
 		}
-		key.Reset()
-		for _, kp := range l.Key {
-			if kp.Input < 0 {
-				key.WriteString(kp.Lit)
-				continue
-			}
-			in := &p.Inputs[kp.Input]
-			if in.Type == vm.TString {
-				v := req.Str[in.Slot]
-				if l.Source == "http" {
-					v = url.PathEscape(v)
-				}
-				key.WriteString(v)
-			} else {
-				key.WriteString(strconv.FormatInt(int64(req.Num[in.Slot]), 10))
-			}
-		}
-		rec, err := ls.caches[i].Get(ctx, key.String())
+		key = p.AppendLookupKey(key[:0], i, req)
+		rec, err := ls.caches[i].Get(ctx, string(key))
 		if err != nil {
 			req.Degraded = true
 			continue
