@@ -39,6 +39,8 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	var na naList
 	fs.Var(&na, "na", "comma-separated texts that mean `MISSING` in CSV data, e.g. 'NA,\"\"' (the empty text always does)")
 	strict := fs.Bool("strict", false, "refuse rows missing a required input instead of skipping and counting them")
+	var lookups lookupFlags
+	fs.Var(&lookups, "lookup", lookupUsage)
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -59,7 +61,12 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	r, err := dataset.Open(*data, prog, dataset.Options{Event: *event, Label: *label, Positive: *positive, Format: *format, NA: na, Strict: *strict})
+	snap, err := openLookups(prog, lookups)
+	if err != nil {
+		fmt.Fprintf(stderr, "riskc eval: %v\n", err)
+		return exitError
+	}
+	r, err := dataset.Open(*data, prog, dataset.Options{Event: *event, Label: *label, Positive: *positive, Format: *format, NA: na, Strict: *strict, Lookups: snap})
 	if err != nil {
 		fmt.Fprintf(stderr, "riskc eval: %v\n", err)
 		return exitError
@@ -124,6 +131,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	}
 	res := bt.Result()
 	printSummary(stdout, res, stats)
+	printLookups(stdout, stderr, "eval", snap)
 	if *metricsJSON != "" {
 		if err := writeJSONFile(*metricsJSON, res); err != nil {
 			fmt.Fprintf(stderr, "riskc eval: %v\n", err)
