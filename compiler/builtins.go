@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/riskforge/riskforge/lang"
@@ -82,7 +83,7 @@ var builtins = map[string]signature{
 
 // FunctionNames lists every function of the library, sorted.
 func FunctionNames() []string {
-	names := []string{"exists", "coalesce", "if"}
+	names := []string{"exists", "coalesce", "if", "failed"}
 	for n := range builtins {
 		names = append(names, n)
 	}
@@ -98,6 +99,8 @@ func (c *checker) call(e *lang.Call, g guards) Type {
 		return c.coalesce(e)
 	case "if":
 		return c.ifCall(e, g)
+	case "failed":
+		return c.failed(e)
 	}
 	sig, ok := builtins[e.Fn.Name]
 	if !ok {
@@ -197,6 +200,58 @@ func (c *checker) exists(e *lang.Call) Type {
 	}
 	c.optionalArg(e)
 	return Bool
+}
+
+// failed checks failed(LOOKUP): true when this decision's fetch of the
+// lookup failed or timed out (its fields then read absent, as for a
+// missing record), so a rule can tell a store that is down from a key
+// that is not there. It reads a bool input named "failed(LOOKUP)",
+// default false, that riskd sets from the fetch; no source text can name
+// it, and a replay reads it from a data column of that name (false when
+// the data has none).
+func (c *checker) failed(e *lang.Call) Type {
+	if !c.arity(e, 1, false) {
+		return Invalid
+	}
+	id, ok := lang.Unparen(e.Args[0]).(*lang.Ident)
+	var lk *Lookup
+	var names []string
+	for _, l := range c.p.Lookups {
+		names = append(names, l.Decl.Name.Name)
+		if ok && l.Decl.Name.Name == id.Name {
+			lk = l
+		}
+	}
+	if lk == nil {
+		err := c.errs.Add(e.Args[0].Position(), "failed takes the name of a lookup, e.g. failed(profile)")
+		if ok {
+			err.Hint = suggest(id.Name, names)
+		}
+		return Invalid
+	}
+	in := c.failedInput(lk)
+	c.p.Uses[id] = in.Sym
+	c.p.Types[e.Args[0]] = Bool
+	return Bool
+}
+
+// failedInput returns the hidden input failed(LOOKUP), declaring it the
+// first time a rule asks.
+func (c *checker) failedInput(lk *Lookup) *Input {
+	name := "failed(" + lk.Decl.Name.Name + ")"
+	if s := c.symbols[name]; s != nil {
+		return c.p.Inputs[s.Index]
+	}
+	pos := lk.Decl.Name.Pos
+	ident := &lang.Ident{Pos: pos, Name: name}
+	no := &lang.BoolLit{Pos: pos}
+	in := &Input{Decl: &lang.Field{Pos: pos, Name: ident, Type: &lang.Ident{Pos: pos, Name: "bool"}, Default: no},
+		Default: no, Min: math.Inf(-1), Max: math.Inf(1)}
+	// Not in c.names: no suggestion offers a name source cannot spell.
+	in.Sym = &Symbol{Kind: SymInput, Name: name, Pos: pos, Index: len(c.p.Inputs), Type: Bool, used: true}
+	c.symbols[name] = in.Sym
+	c.p.Inputs = append(c.p.Inputs, in)
+	return in
 }
 
 func (c *checker) coalesce(e *lang.Call) Type {

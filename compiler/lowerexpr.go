@@ -147,6 +147,10 @@ func (l *lowerer) call(e *lang.Call, t Type) *Node {
 		return &Node{Kind: NIf, Type: t, Args: []*Node{present, value, l.expr(e.Args[1])}, Pos: pos}
 	case "if":
 		return fold(&Node{Kind: NIf, Type: t, Args: []*Node{l.expr(e.Args[0]), l.expr(e.Args[1]), l.expr(e.Args[2])}, Pos: pos})
+	case "failed":
+		// The lookup's name resolves to its hidden input failed(LOOKUP).
+		s := l.p.Uses[lang.Unparen(e.Args[0]).(*lang.Ident)]
+		return &Node{Kind: NInput, Type: Bool, Index: s.Index, Slot: l.slotOf(s), Str: s.Name, Pos: pos}
 	}
 	if unit, ok := durationUnits[name]; ok {
 		div := &Node{Kind: NConst, Type: Float, Num: unit, Pos: pos}
