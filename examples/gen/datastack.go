@@ -12,11 +12,10 @@ import (
 // dsProfile is one version of a customer profile as the CRM stores it,
 // in effect from from on.
 type dsProfile struct {
-	from     time.Time
-	segment  string
-	limit    float64
-	missed   int
-	userSeed int
+	from    time.Time
+	segment string
+	limit   float64
+	missed  int
 }
 
 // datastack writes one of the three files of examples/datastack: the loan
