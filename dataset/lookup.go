@@ -36,10 +36,13 @@ import (
 //     row before a key's first record finds none.
 //
 // Values are checked against the declared types when the file is read;
-// an error names the file, the line and the column.
+// an error names the file, the line and the column. A row whose data
+// says failed(LOOKUP) is true (a fetch that failed when it was served)
+// reads no record, as serving did.
 type Lookups struct {
 	prog   *vm.Program
 	tables []*lookupTable // by lookup index; nil: the data's columns
+	failed []int          // by lookup index, the input failed(LOOKUP), -1 when no rule reads it
 	tsIn   int            // the ts input, -1 when the policy has none
 
 	mu     sync.Mutex // readers sharing a Lookups (train's data and test files)
@@ -96,6 +99,7 @@ func OpenLookups(prog *vm.Program, specs []string) (*Lookups, error) {
 	for i, lk := range prog.Lookups {
 		names[i] = lk.Name
 		l.counts = append(l.counts, LookupCount{Name: lk.Name})
+		l.failed = append(l.failed, prog.InputIndex("failed("+lk.Name+")"))
 	}
 	for _, spec := range specs {
 		name, path, err := ParseLookupSpec(spec)
@@ -155,6 +159,9 @@ func (l *Lookups) fill(req *vm.Request, where func() string) error {
 		}
 		for _, f := range lk.Fields {
 			req.Present[f] = false
+		}
+		if fi := l.failed[i]; fi >= 0 && req.Present[fi] && req.Num[p.Inputs[fi].Slot] != 0 {
+			continue // the history says this fetch failed: serving read the fields absent
 		}
 		l.key = p.AppendLookupKey(l.key[:0], i, req)
 		recs := t.byKey[string(l.key)]

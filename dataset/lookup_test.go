@@ -268,3 +268,27 @@ func TestLookupFileDataColumns(t *testing.T) {
 		t.Errorf("profile count %+v", c)
 	}
 }
+
+// TestLookupFileFailedColumn: a history that records failed fetches in a
+// failed(LOOKUP) column replays them: the row reads no record although
+// the snapshot has one, as serving read the fields absent.
+func TestLookupFileFailedColumn(t *testing.T) {
+	src := lookupPolicy + "rule down\n  when failed(profile)\n  emit review reason \"down\"\n"
+	p, diags := compiler.CheckSource("lk.risk", []byte(src), compiler.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	prog, _, err := compiler.Compile(p, compiler.CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeFiles(t, map[string]string{"p.csv": "user,segment,limit,missed\nu1,gold,10,0\n"})
+	data := "user,dev,amount,ts,failed(profile)\nu1,d,1,1,true\nu1,d,1,1,false\nu1,d,1,1,\n"
+	rows, lk := readWith(t, prog, data, []string{"profile=" + filepath.Join(dir, "p.csv")}, "failed(profile)", "profile.segment")
+	if want := "1 -|0 gold|0 gold"; strings.Join(rows, "|") != want {
+		t.Fatalf("got %q, want %q", rows, want)
+	}
+	if c := lk.Counts()[0]; c.Found != 2 || c.Rows != 3 {
+		t.Errorf("profile count %+v: the failed fetch found nothing", c)
+	}
+}
