@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/riskforge/riskforge/lang"
 	"github.com/riskforge/riskforge/vm"
 )
@@ -326,7 +327,7 @@ func (r *Reader) nextJSON(req *vm.Request) (int, error) {
 			continue
 		}
 		r.record++
-		if err := r.prog.DecodeJSON([]byte(line), req); err != nil {
+		if err := api.DecodeJSON(r.prog, []byte(line), req); err != nil {
 			var fe *vm.FieldError
 			if errors.As(err, &fe) && fe.Msg == "required feature is missing" {
 				// DecodeJSON stops at the first missing input; list them all.

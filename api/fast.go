@@ -1,39 +1,46 @@
-package server
+package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"unicode/utf8"
 	"unsafe"
 
 	"github.com/riskforge/riskforge/vm"
 )
 
-// decoder fills a vm.Request from a JSON body exactly as
-// vm.Program.DecodeRequest does, but for the common shape of a request it
-// does so without reflection: encoding/json was two thirds of the
-// server's CPU per decision. Anything unusual — escapes in strings,
-// nested values, duplicate keys, invalid UTF-8, keys other than event /
-// request_id / features, and every error — makes the fast path give up and the
-// request goes through DecodeRequest, so error messages and edge cases have
-// a single source. A differential fuzz test holds the two together.
-type decoder struct {
+// Decoder fills a vm.Request from a DecideRequest body exactly as
+// DecodeRequest does, but for the common shape of a request it does so
+// without reflection: encoding/json was two thirds of the server's CPU
+// per decision. Anything unusual — escapes in strings, nested values,
+// duplicate keys, invalid UTF-8, keys other than event / request_id /
+// features, and every error — makes the fast path give up and the request
+// goes through DecodeRequest, so error messages and edge cases have a
+// single source. A differential fuzz test holds the two together.
+// A Decoder is safe for concurrent use.
+type Decoder struct {
 	prog   *vm.Program
 	inputs map[string]int
 }
 
-func newDecoder(p *vm.Program) *decoder {
-	d := &decoder{prog: p, inputs: make(map[string]int, len(p.Inputs))}
+// NewDecoder returns the decoder of requests for p.
+func NewDecoder(p *vm.Program) *Decoder {
+	d := &Decoder{prog: p, inputs: make(map[string]int, len(p.Inputs))}
 	for i, in := range p.Inputs {
 		d.inputs[in.Name] = i
 	}
 	return d
 }
 
-// decode fills req from body; errors are DecodeRequest's.
-func (d *decoder) decode(body []byte, req *vm.Request) error {
+// Program is the program d decodes for.
+func (d *Decoder) Program() *vm.Program { return d.prog }
+
+// Decode fills req from body; errors are DecodeRequest's.
+func (d *Decoder) Decode(body []byte, req *vm.Request) error {
 	if d.fast(body, req) {
 		return nil
 	}
-	return d.prog.DecodeRequest(body, req)
+	return DecodeRequest(d.prog, body, req)
 }
 
 // scan is a cursor over a JSON body.
@@ -188,8 +195,8 @@ func tmp(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// fast decodes the common shape; false means "use DecodeJSON".
-func (d *decoder) fast(body []byte, req *vm.Request) bool {
+// fast decodes the common shape; false means "use DecodeRequest".
+func (d *Decoder) fast(body []byte, req *vm.Request) bool {
 	p := d.prog
 	req.Reset()
 	s := scan{b: body}
@@ -223,7 +230,7 @@ func (d *decoder) fast(body []byte, req *vm.Request) bool {
 					}
 				}
 				if req.Event == "" && len(v) > 0 {
-					return false // an unknown event: DecodeJSON says which
+					return false // an unknown event: DecodeRequest says which
 				}
 			case "request_id":
 				v, ok := s.str()
@@ -258,16 +265,16 @@ func (d *decoder) fast(body []byte, req *vm.Request) bool {
 	return p.CheckEvent(req.Event) == nil && p.Complete(req) == nil
 }
 
-// Duplicate keys are refused by DecodeJSON (with its message), so the
+// Duplicate keys are refused by DecodeRequest (with its message), so the
 // fast path tracks the keys it has seen, on the stack: inputs in a bitmap
-// (programs with more inputs always take DecodeJSON), and the first
-// undeclared keys by value (more of them also go to DecodeJSON).
+// (programs with more inputs always take DecodeRequest), and the first
+// undeclared keys by value (more of them also go to DecodeRequest).
 const (
 	fastMaxInputs  = 256
 	fastMaxUnknown = 16
 )
 
-func (d *decoder) features(s *scan, req *vm.Request) bool {
+func (d *Decoder) features(s *scan, req *vm.Request) bool {
 	p := d.prog
 	if !s.eat('{') || len(p.Inputs) > fastMaxInputs {
 		return false
@@ -352,4 +359,99 @@ func (d *decoder) features(s *scan, req *vm.Request) bool {
 		}
 		return s.eat('}')
 	}
+}
+
+// Feature returns the raw JSON value of feature name in a request body,
+// without decoding the rest (riskd's rollout reads the key this way to
+// choose the version that then decodes the request once). A body that
+// is not a JSON object, or has no such feature, gives ok false; so does
+// null. For a feature given twice the last one counts, as in
+// encoding/json (the decoders refuse such a body anyway).
+func Feature(body []byte, name string) (raw []byte, ok bool) {
+	raw, ok, sure := featureFast(body, name)
+	if sure {
+		return raw, ok
+	}
+	var w struct {
+		Features map[string]json.RawMessage `json:"features"`
+	}
+	if json.Unmarshal(body, &w) != nil {
+		return nil, false
+	}
+	raw, ok = w.Features[name]
+	if ok && string(bytes.TrimSpace(raw)) == "null" {
+		return nil, false
+	}
+	return raw, ok
+}
+
+// featureFast is Feature for a plain body; sure is false when the body
+// is unusual (escapes, duplicates, nesting) and encoding/json must judge.
+func featureFast(body []byte, name string) (raw []byte, ok, sure bool) {
+	s := scan{b: body}
+	s.ws()
+	if !s.eat('{') {
+		return nil, false, false
+	}
+	seenFeatures := false
+	s.ws()
+	if s.eat('}') {
+		return nil, false, false
+	}
+	for {
+		key, good := s.key()
+		if !good {
+			return nil, false, false
+		}
+		if string(key) == "features" {
+			if seenFeatures || !s.eat('{') {
+				return nil, false, false
+			}
+			seenFeatures = true
+			s.ws()
+			if !s.eat('}') {
+				for {
+					k, good := s.key()
+					if !good {
+						return nil, false, false
+					}
+					start := s.i
+					if !s.skip() {
+						return nil, false, false
+					}
+					if string(k) == name {
+						if ok {
+							return nil, false, false // a duplicate
+						}
+						raw, ok = body[start:s.i], true
+						if raw[0] == 'n' {
+							raw, ok = nil, false
+						}
+					}
+					s.ws()
+					if s.eat(',') {
+						s.ws()
+						continue
+					}
+					if !s.eat('}') {
+						return nil, false, false
+					}
+					break
+				}
+			}
+		} else if !s.skip() {
+			return nil, false, false
+		}
+		s.ws()
+		if s.eat(',') {
+			s.ws()
+			continue
+		}
+		if !s.eat('}') {
+			return nil, false, false
+		}
+		break
+	}
+	s.ws()
+	return raw, ok, s.i == len(s.b)
 }
