@@ -357,9 +357,7 @@ func (r *Reader) nextJSON(req *vm.Request) (int, error) {
 // jsonLabel finds the label at the top level of the object or in its
 // features.
 func (r *Reader) jsonLabel(line string) (int, error) {
-	var obj struct {
-		Features map[string]json.RawMessage `json:"features"`
-	}
+	var obj api.DecideRequest
 	var top map[string]json.RawMessage
 	_ = json.Unmarshal([]byte(line), &top)
 	raw, ok := top[r.opts.Label]
