@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -134,6 +135,7 @@ func TestFastDecodeRandomMutations(t *testing.T) {
 		if checkSame(t, prog, d, b) {
 			accepted++
 		}
+		checkFeature(t, b, "user_id")
 	}
 	// Many one-to-three byte mutants are still valid requests (a digit
 	// changed, a space added); if the fast path took none of them it is
@@ -161,4 +163,27 @@ func FuzzFastDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkSame(t, prog, d, body)
 	})
+}
+
+// checkFeature: whenever Feature's fast path is sure of a body, it finds
+// what encoding/json finds.
+func checkFeature(t testing.TB, body []byte, name string) {
+	t.Helper()
+	raw, ok, sure := featureFast(body, name)
+	if !sure {
+		return
+	}
+	var w struct {
+		Features map[string]json.RawMessage `json:"features"`
+	}
+	if err := json.Unmarshal(body, &w); err != nil {
+		t.Fatalf("Feature's fast path read %q, which encoding/json refuses: %v", body, err)
+	}
+	want, wantOK := w.Features[name]
+	if wantOK && string(want) == "null" {
+		want, wantOK = nil, false
+	}
+	if ok != wantOK || string(raw) != string(want) {
+		t.Fatalf("Feature(%q) = %q, %v; encoding/json finds %q, %v", body, raw, ok, want, wantOK)
+	}
 }
