@@ -390,68 +390,59 @@ func Feature(body []byte, name string) (raw []byte, ok bool) {
 func featureFast(body []byte, name string) (raw []byte, ok, sure bool) {
 	s := scan{b: body}
 	s.ws()
-	if !s.eat('{') {
+	seenFeatures := false
+	good := s.object(func(key []byte) bool {
+		if string(key) != "features" {
+			return s.skip()
+		}
+		if seenFeatures {
+			return false
+		}
+		seenFeatures = true
+		return s.object(func(k []byte) bool {
+			start := s.i
+			if !s.skip() {
+				return false
+			}
+			if string(k) == name {
+				if ok {
+					return false // a duplicate
+				}
+				raw, ok = body[start:s.i], true
+			}
+			return true
+		})
+	})
+	s.ws()
+	if !good || s.i != len(s.b) {
 		return nil, false, false
 	}
-	seenFeatures := false
+	if ok && raw[0] == 'n' {
+		return nil, false, true // null: absent
+	}
+	return raw, ok, true
+}
+
+// object reads an object of scalar-valued keys: member is called after
+// each key and its colon, and reads the value.
+func (s *scan) object(member func(key []byte) bool) bool {
+	if !s.eat('{') {
+		return false
+	}
 	s.ws()
 	if s.eat('}') {
-		return nil, false, false
+		return true
 	}
 	for {
-		key, good := s.key()
-		if !good {
-			return nil, false, false
-		}
-		if string(key) == "features" {
-			if seenFeatures || !s.eat('{') {
-				return nil, false, false
-			}
-			seenFeatures = true
-			s.ws()
-			if !s.eat('}') {
-				for {
-					k, good := s.key()
-					if !good {
-						return nil, false, false
-					}
-					start := s.i
-					if !s.skip() {
-						return nil, false, false
-					}
-					if string(k) == name {
-						if ok {
-							return nil, false, false // a duplicate
-						}
-						raw, ok = body[start:s.i], true
-						if raw[0] == 'n' {
-							raw, ok = nil, false
-						}
-					}
-					s.ws()
-					if s.eat(',') {
-						s.ws()
-						continue
-					}
-					if !s.eat('}') {
-						return nil, false, false
-					}
-					break
-				}
-			}
-		} else if !s.skip() {
-			return nil, false, false
+		key, ok := s.key()
+		if !ok || !member(key) {
+			return false
 		}
 		s.ws()
 		if s.eat(',') {
 			s.ws()
 			continue
 		}
-		if !s.eat('}') {
-			return nil, false, false
-		}
-		break
+		return s.eat('}')
 	}
-	s.ws()
-	return raw, ok, s.i == len(s.b)
 }

@@ -48,14 +48,7 @@ func (c *serving) encodeFragments(v *Version) {
 // appendDecision writes the response object of one decision. index >= 0
 // adds the item's position (batch).
 func appendDecision(b []byte, index int, rid string, c *serving, d *vm.Decision, latencyUS int64) []byte {
-	b = append(b, '{')
-	if index >= 0 {
-		b = append(b, `"index":`...)
-		b = strconv.AppendInt(b, int64(index), 10)
-		b = append(b, ',')
-	}
-	b = append(b, `"request_id":`...)
-	b = appendString(b, rid)
+	b = appendItemHead(b, index, rid)
 	b = append(b, c.jsonHead...)
 	b = append(b, d.Action.String()...)
 	b = append(b, `","score":`...)
@@ -107,6 +100,19 @@ func appendDecision(b []byte, index int, rid string, c *serving, d *vm.Decision,
 	b = strconv.AppendInt(b, latencyUS, 10)
 	b = append(b, '}')
 	return b
+}
+
+// appendItemHead opens a decision or error object: {"index":…, (batch
+// items only) "request_id":….
+func appendItemHead(b []byte, index int, rid string) []byte {
+	b = append(b, '{')
+	if index >= 0 {
+		b = append(b, `"index":`...)
+		b = strconv.AppendInt(b, int64(index), 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"request_id":`...)
+	return appendString(b, rid)
 }
 
 // appendFloat writes a JSON number; the VM never produces NaN or ±Inf,

@@ -112,14 +112,7 @@ func evalError(err error) *httpError {
 // "field":…,"code":…}; index >= 0 adds the batch position.
 func appendError(b []byte, index int, rid string, e *httpError) []byte {
 	msg := clip(e.msg, maxErrorMsg)
-	b = append(b, '{')
-	if index >= 0 {
-		b = append(b, `"index":`...)
-		b = strconv.AppendInt(b, int64(index), 10)
-		b = append(b, ',')
-	}
-	b = append(b, `"request_id":`...)
-	b = appendString(b, rid)
+	b = appendItemHead(b, index, rid)
 	b = append(b, `,"error":`...)
 	if e.field != "" {
 		b = appendString(b, e.field+": "+msg)
