@@ -201,65 +201,46 @@ func (d *Decoder) fast(body []byte, req *vm.Request) bool {
 	req.Reset()
 	s := scan{b: body}
 	s.ws()
-	if !s.eat('{') {
-		return false
-	}
 	var seenEvent, seenID, seenFeatures bool
-	s.ws()
-	if !s.eat('}') {
-		for {
-			key, ok := s.key()
-			if !ok {
+	good := s.object(func(key []byte) bool {
+		switch string(key) {
+		case "event":
+			v, ok := s.str()
+			if !ok || seenEvent {
 				return false
 			}
-			switch string(key) {
-			case "event":
-				v, ok := s.str()
-				if !ok || seenEvent {
-					return false
+			seenEvent = true
+			if len(p.Events) == 0 {
+				req.Event = string(v) // any event is accepted
+				return true
+			}
+			req.Event = ""
+			for _, e := range p.Events {
+				if e == string(v) {
+					req.Event = e
 				}
-				seenEvent = true
-				if len(p.Events) == 0 {
-					req.Event = string(v) // any event is accepted
-					break
-				}
-				req.Event = ""
-				for _, e := range p.Events {
-					if e == string(v) {
-						req.Event = e
-					}
-				}
-				if req.Event == "" && len(v) > 0 {
-					return false // an unknown event: DecodeRequest says which
-				}
-			case "request_id":
-				v, ok := s.str()
-				if !ok || seenID {
-					return false
-				}
-				seenID = true
-				req.ID = string(v)
-			case "features":
-				if seenFeatures || !d.features(&s, req) {
-					return false
-				}
-				seenFeatures = true
-			default:
+			}
+			// An unknown event: DecodeRequest says which.
+			return req.Event != "" || len(v) == 0
+		case "request_id":
+			v, ok := s.str()
+			if !ok || seenID {
 				return false
 			}
-			s.ws()
-			if s.eat(',') {
-				s.ws()
-				continue
+			seenID = true
+			req.ID = string(v)
+			return true
+		case "features":
+			if seenFeatures || !d.features(&s, req) {
+				return false
 			}
-			if s.eat('}') {
-				break
-			}
-			return false
+			seenFeatures = true
+			return true
 		}
-	}
+		return false
+	})
 	s.ws()
-	if s.i != len(s.b) {
+	if !good || s.i != len(s.b) {
 		return false
 	}
 	return p.CheckEvent(req.Event) == nil && p.Complete(req) == nil
@@ -276,21 +257,13 @@ const (
 
 func (d *Decoder) features(s *scan, req *vm.Request) bool {
 	p := d.prog
-	if !s.eat('{') || len(p.Inputs) > fastMaxInputs {
+	if len(p.Inputs) > fastMaxInputs {
 		return false
-	}
-	s.ws()
-	if s.eat('}') {
-		return true
 	}
 	var seen [fastMaxInputs / 64]uint64
 	var unknown [fastMaxUnknown][]byte
 	nUnknown := 0
-	for {
-		key, ok := s.key()
-		if !ok {
-			return false
-		}
+	return s.object(func(key []byte) bool {
 		i, known := d.inputs[string(key)]
 		if !known {
 			for _, k := range unknown[:nUnknown] {
@@ -303,62 +276,56 @@ func (d *Decoder) features(s *scan, req *vm.Request) bool {
 			}
 			unknown[nUnknown] = key
 			nUnknown++
-			if !s.skip() {
+			return s.skip()
+		}
+		if seen[i/64]&(1<<(i%64)) != 0 {
+			return false // a duplicate key
+		}
+		seen[i/64] |= 1 << (i % 64)
+		return d.value(s, req, i)
+	})
+}
+
+// value reads the JSON scalar of input i into req.
+func (d *Decoder) value(s *scan, req *vm.Request, i int) bool {
+	p := d.prog
+	in := &p.Inputs[i]
+	switch c := s.peek(); {
+	case c == '"':
+		v, ok := s.str()
+		if !ok {
+			return false
+		}
+		switch in.Type {
+		case vm.TString:
+			req.Str[in.Slot], req.Present[i] = string(v), true
+		case vm.TTime:
+			return p.SetText(req, i, tmp(v)) == nil
+		default:
+			return false
+		}
+	case c == 't' || c == 'f' || c == 'n':
+		l, ok := s.lit()
+		if !ok {
+			return false
+		}
+		if l != 'n' {
+			if in.Type != vm.TBool {
 				return false
 			}
-		} else {
-			if seen[i/64]&(1<<(i%64)) != 0 {
-				return false // a duplicate key
-			}
-			seen[i/64] |= 1 << (i % 64)
-			in := &p.Inputs[i]
-			switch c := s.peek(); {
-			case c == '"':
-				v, ok := s.str()
-				if !ok {
-					return false
-				}
-				switch in.Type {
-				case vm.TString:
-					req.Str[in.Slot], req.Present[i] = string(v), true
-				case vm.TTime:
-					if p.SetText(req, i, tmp(v)) != nil {
-						return false
-					}
-				default:
-					return false
-				}
-			case c == 't' || c == 'f' || c == 'n':
-				l, ok := s.lit()
-				if !ok {
-					return false
-				}
-				if l != 'n' {
-					if in.Type != vm.TBool {
-						return false
-					}
-					req.Num[in.Slot], req.Present[i] = 0, true
-					if l == 't' {
-						req.Num[in.Slot] = 1
-					}
-				}
-			default:
-				v, ok := s.num()
-				if !ok || in.Type == vm.TString || in.Type == vm.TBool {
-					return false
-				}
-				if p.SetText(req, i, tmp(v)) != nil {
-					return false
-				}
+			req.Num[in.Slot], req.Present[i] = 0, true
+			if l == 't' {
+				req.Num[in.Slot] = 1
 			}
 		}
-		s.ws()
-		if s.eat(',') {
-			s.ws()
-			continue
+	default:
+		v, ok := s.num()
+		if !ok || in.Type == vm.TString || in.Type == vm.TBool {
+			return false
 		}
-		return s.eat('}')
+		return p.SetText(req, i, tmp(v)) == nil
 	}
+	return true
 }
 
 // Feature returns the raw JSON value of feature name in a request body,
@@ -423,8 +390,9 @@ func featureFast(body []byte, name string) (raw []byte, ok, sure bool) {
 	return raw, ok, true
 }
 
-// object reads an object of scalar-valued keys: member is called after
-// each key and its colon, and reads the value.
+// object reads a JSON object: member is called after each key and its
+// colon, reads the value and says whether it is acceptable. The closures
+// do not escape, so they cost no allocation.
 func (s *scan) object(member func(key []byte) bool) bool {
 	if !s.eat('{') {
 		return false

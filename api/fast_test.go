@@ -187,3 +187,17 @@ func checkFeature(t testing.TB, body []byte, name string) {
 		t.Fatalf("Feature(%q) = %q, %v; encoding/json finds %q, %v", body, raw, ok, want, wantOK)
 	}
 }
+
+// BenchmarkDecode decodes a plain request with the fast path.
+func BenchmarkDecode(b *testing.B) {
+	prog := compileString(b, fastPolicy)
+	d := NewDecoder(prog)
+	body := []byte(`{"event":"apply","request_id":"r1","features":{"user_id":"u1","amount":12.5,"count":2,"flag":true,"ts":"2026-01-02T03:04:05Z","other":"x"}}`)
+	req := prog.NewRequest()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Decode(body, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -28,6 +28,17 @@ type DecideRequest struct {
 	Features map[string]json.RawMessage `json:"features"`
 }
 
+// EventOf reads the event of a request body, "" when it has none or is
+// not a request (the decoder reports that): riskd picks the policy by
+// event before any version decodes the body.
+func EventOf(body []byte) string {
+	var r struct {
+		Event string `json:"event"`
+	}
+	json.Unmarshal(body, &r) // a bad body is reported when it is decoded
+	return r.Event
+}
+
 // requestKeys are the top-level keys of a request, matched exactly (as
 // feature names are): encoding/json alone would take "Event" for "event"
 // and ignore "feature".

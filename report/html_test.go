@@ -265,12 +265,12 @@ func TestFormatting(t *testing.T) {
 //	REPORT_EXAMPLE_HTML=/tmp/report.html go test ./report -run TestWriteExample
 //
 // TestWriteExample holds the whole example page to a golden file
-// (testdata/example.html): every figure, plot and escaped name. After a
+// (testdata/example.html.golden): every figure, plot and escaped name. After a
 // deliberate change, look at the new page and update the golden with
 // go test ./report -run TestWriteExample -update.
 func TestWriteExample(t *testing.T) {
 	page := render(t, examplePage(t, 0.1))
-	const golden = "testdata/example.html"
+	const golden = "testdata/example.html.golden"
 	if *update {
 		if err := os.WriteFile(golden, []byte(page), 0o644); err != nil {
 			t.Fatal(err)

@@ -51,7 +51,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	ps, herr := s.pickPolicy(sn, r, func() []string {
 		events := make([]string, len(items))
 		for i, item := range items {
-			events[i] = eventOf(item)
+			events[i] = api.EventOf(item)
 		}
 		return events
 	})

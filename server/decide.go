@@ -165,7 +165,7 @@ func (s *Server) Decide(ctx context.Context, r DecideRequest, out []byte) ([]byt
 	sn := s.acquire()
 	defer sn.release()
 	tr := s.startTrace(ctx, r.Source, r.Header)
-	ps, herr := sn.policyFor(r.Policy, func() []string { return []string{eventOf(r.Body)} })
+	ps, herr := sn.policyFor(r.Policy, func() []string { return []string{api.EventOf(r.Body)} })
 	if herr != nil {
 		tr.refused(herr)
 		tr.end(r.RequestID)

@@ -3,6 +3,8 @@ package server
 import (
 	"net/http"
 	"time"
+
+	"github.com/riskforge/riskforge/api"
 )
 
 // POST /v1/decide.
@@ -31,7 +33,7 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	defer s.leave()
 	sn := s.acquire()
 	defer sn.release()
-	ps, herr := s.pickPolicy(sn, r, func() []string { return []string{eventOf(body)} })
+	ps, herr := s.pickPolicy(sn, r, func() []string { return []string{api.EventOf(body)} })
 	if herr != nil {
 		s.writeError(w, r, ep, herr, rid, true)
 		return

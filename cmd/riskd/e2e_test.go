@@ -153,6 +153,22 @@ func (p *proc) stop(t *testing.T) {
 // do sends a request and returns status, headers and the decoded JSON body.
 func (p *proc) do(t *testing.T, method, path string, body []byte, hdr map[string]string) (int, http.Header, map[string]any) {
 	t.Helper()
+	status, h, data := p.raw(t, method, path, body, hdr)
+	var m map[string]any
+	if len(data) > 0 && strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("%s %s: response is not JSON: %v\n%s", method, path, err, data)
+		}
+	}
+	if m == nil {
+		m = map[string]any{"_raw": string(data)}
+	}
+	return status, h, m
+}
+
+// raw sends a request and returns status, headers and the body as sent.
+func (p *proc) raw(t *testing.T, method, path string, body []byte, hdr map[string]string) (int, http.Header, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, p.base+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -165,17 +181,11 @@ func (p *proc) do(t *testing.T, method, path string, body []byte, hdr map[string
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if len(data) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(data, &m); err != nil {
-			t.Fatalf("%s %s: response is not JSON: %v\n%s", method, path, err, data)
-		}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, path, err)
 	}
-	if m == nil {
-		m = map[string]any{"_raw": string(data)}
-	}
-	return resp.StatusCode, resp.Header, m
+	return resp.StatusCode, resp.Header, data
 }
 
 func (p *proc) get(t *testing.T, path string, hdr ...string) (int, string) {

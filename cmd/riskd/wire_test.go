@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -24,26 +22,6 @@ func TestWireTypes(t *testing.T) {
 	mustWrite(t, cfg, "server:\n  admin_token: s3cret\npolicies:\n  - path: "+dir+"\nreload:\n  watch: false\n")
 	p := startRiskd(t, "--config", cfg)
 	admin := map[string]string{"Authorization": "Bearer s3cret"}
-	raw := func(method, path string, body []byte, hdr map[string]string) (int, []byte) {
-		t.Helper()
-		req, err := http.NewRequest(method, p.base+path, bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := p.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, data
-	}
 	badItem := []byte(`{"event":"loan_apply","features":{"user_id":"b2"}}`)
 	batch := append(append(append([]byte("["), loanRequest("w1")...), ','), append(badItem, ']')...)
 	cases := []struct {
@@ -65,7 +43,7 @@ func TestWireTypes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			status, data := raw(c.method, c.path, c.body, c.hdr)
+			status, _, data := p.raw(t, c.method, c.path, c.body, c.hdr)
 			if status != c.status {
 				t.Fatalf("status %d, want %d: %s", status, c.status, data)
 			}
@@ -97,7 +75,7 @@ func TestWireTypes(t *testing.T) {
 	// The batch tells a decision from a refused item, and the refusal has
 	// its stable code.
 	var br api.BatchResponse
-	_, data := raw("POST", "/v1/decide/batch", batch, nil)
+	_, _, data := p.raw(t, "POST", "/v1/decide/batch", batch, nil)
 	if err := json.Unmarshal(data, &br); err != nil {
 		t.Fatal(err)
 	}
