@@ -65,7 +65,7 @@ var allowed = map[string][]string{
 	// Commands.
 	"cmd/riskc":    {"backtest", "compiler", "dataset", "internal/cli", "lang", "lsp", "models", "policytest", "report", "rules", "vm", "windows"},
 	"cmd/riskd":    {"api", "audit", "internal/cli", "internal/gm", "models", "playground", "server", "server/config", "stream", "telemetry", "vm"},
-	"loadtest":     {"api", "compiler", "internal/redistest", "lookup", "vm"},
+	"cmd/riskload": {"api", "compiler", "internal/redistest", "lookup", "vm"},
 	"examples/gen": {"internal/planted"},
 	// This package: only deps_test.go.
 	".": {},

@@ -9,7 +9,7 @@ import (
 // TestGenBodiesDecode: every generated body is a request riskd accepts
 // (the reference decoder, so the fast path's give-ups count too).
 func TestGenBodiesDecode(t *testing.T) {
-	for _, policy := range []string{"../examples/loan", "../examples/payments"} {
+	for _, policy := range []string{"../../examples/loan", "../../examples/payments"} {
 		prog, err := loadPolicy(policy)
 		if err != nil {
 			t.Fatal(err)
