@@ -201,3 +201,26 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// TestFeature: the rollout key is read from plain bodies by the fast
+// path and from unusual ones by encoding/json, null counting as absent.
+func TestFeature(t *testing.T) {
+	for _, c := range []struct {
+		body, want string
+		ok         bool
+	}{
+		{`{"event":"a","features":{"user_id":"u1"}}`, `"u1"`, true},
+		{`{"features":{"x\u0031":1,"user_id":"u\u0031"}}`, `"u\u0031"`, true}, // escapes: encoding/json
+		{`{"features":{"x\u0031":1,"user_id":null}}`, ``, false},
+		{`{"features":{"user_id":null}}`, ``, false},
+		{`{"features":{"user_id":7}}`, `7`, true},
+		{`{"features":{"other":1}}`, ``, false},
+		{`{"features":{"user_id":"u1"`, ``, false}, // truncated
+		{`[1]`, ``, false},
+	} {
+		raw, ok := Feature([]byte(c.body), "user_id")
+		if ok != c.ok || string(raw) != c.want {
+			t.Errorf("Feature(%s) = %s, %v; want %s, %v", c.body, raw, ok, c.want, c.ok)
+		}
+	}
+}
