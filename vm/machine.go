@@ -94,11 +94,12 @@ type ModelOutput struct {
 
 // TraceStep is one executed instruction, recorded when tracing is on.
 type TraceStep struct {
-	PC    int
-	Instr Instr
-	Line  int32
-	Top   float64 // top of the number stack after the step (0 if empty)
-	Depth int     // depth of the number stack after the step
+	PC     int
+	Instr  Instr
+	Line   int32
+	Top    float64 // top of the number stack after the step (0 if empty)
+	Depth  int     // depth of the number stack after the step
+	SDepth int     // depth of the string stack after the step
 }
 
 // Decision is the outcome of evaluating one request. It belongs to the
