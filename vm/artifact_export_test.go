@@ -2,8 +2,8 @@ package vm
 
 import (
 	"crypto/sha256"
-	"fmt"
 	bin "encoding/binary"
+	"fmt"
 )
 
 // SealForTest encodes p as an artifact without the checks MarshalBinary
