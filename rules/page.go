@@ -128,7 +128,7 @@ func (o *Outcome) Page(prog *vm.Program, changes []Change, info PageInfo) report
 	ha, ba := hits(o.HardDec)
 	rate := func(b, h int) string {
 		if h == 0 {
-			return "—"
+			return report.Undefined
 		}
 		return fmt.Sprintf("%.1f%%", 100*float64(b)/float64(h))
 	}
