@@ -22,9 +22,12 @@ func TestDeps(t *testing.T) {
 		"state":              {"server/config", "vm", "windows", "windows/redisstore"},
 		"dataset":            {"lang", "vm"},
 		"report":             {},
-		"backtest":           {"dataset", "report", "vm", "windows"},
-		"models":             {"compiler", "vm", "windows"},
-		"rules":              {"compiler", "dataset", "lang", "report", "vm", "windows"},
+		// replay is the one loop that evaluates rows in order: backtests,
+		// training, model prefetching and traces all go through it.
+		"replay":   {"vm", "windows"},
+		"backtest": {"dataset", "replay", "report", "vm", "windows"},
+		"models":   {"compiler", "replay", "vm", "windows"},
+		"rules":    {"compiler", "dataset", "lang", "replay", "report", "vm", "windows"},
 		// Editor-facing packages sit beside riskd and riskc: neither may
 		// reach into server/ or cmd/.
 		"lsp":        {"compiler", "lang", "vm"},

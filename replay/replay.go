@@ -110,16 +110,18 @@ func Rows[T any](prog *vm.Program, reqs []*vm.Request, opts Options, h Handler[T
 	return r.run()
 }
 
+// run is one replay: a producer of batches, the window feed stage, the
+// workers and the in-order consumer, connected by channels.
 type run[T any] struct {
-	prog    *vm.Program
-	opts    Options
-	h       Handler[T]
-	unit    string // "line" or "row", for errors
-	stats   Stats
-	feed    *windowFeed
-	produce func(stop <-chan struct{}) error
-	read1   chan *Batch[T]
-	free    chan *Batch[T]
+	prog     *vm.Program
+	opts     Options
+	h        Handler[T]
+	unit     string // "line" or "row", for errors
+	stats    Stats
+	feed     *windowFeed
+	produce  func(stop <-chan struct{}) error
+	produced chan *Batch[T] // batches from produce, to the window feed stage
+	free     chan *Batch[T] // consumed batches, for newBatch to reuse
 }
 
 func newRun[T any](prog *vm.Program, opts Options, h Handler[T], unit string) *run[T] {
@@ -147,19 +149,19 @@ func (r *run[T]) run() (Stats, error) {
 	stop := make(chan struct{})
 	var stopOnce sync.Once
 	halt := func() { stopOnce.Do(func() { close(stop) }) }
-	r.read1 = make(chan *Batch[T], workers*2)
+	r.produced = make(chan *Batch[T], workers*2)
 	batches := make(chan *Batch[T], workers*2)
 	done := make(chan *Batch[T], workers*2)
 	var readErr error
 	go func() {
-		defer close(r.read1)
+		defer close(r.produced)
 		readErr = r.produce(stop)
 	}()
 	// A stage of its own feeds the windows in input order, so that
 	// parsing, window upkeep and evaluation run at the same time.
 	go func() {
 		defer close(batches)
-		for b := range r.read1 {
+		for b := range r.produced {
 			if r.feed != nil && b.err == nil {
 				b.err = feedBatch(r.feed, b, r.unit)
 			}
@@ -183,7 +185,7 @@ func (r *run[T]) run() (Stats, error) {
 // send passes a read batch on unless the replay has stopped.
 func (r *run[T]) send(b *Batch[T], stop <-chan struct{}) bool {
 	select {
-	case r.read1 <- b:
+	case r.produced <- b:
 		return true
 	case <-stop:
 		return false
