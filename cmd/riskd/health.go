@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/riskforge/riskforge/internal/gm"
 )
 
@@ -230,19 +231,7 @@ func (c *diagnosis) ready(get getFunc) {
 		c.add("ready", false, "GET /readyz: %v", err)
 		return
 	}
-	var rep struct {
-		Ready  bool `json:"ready"`
-		Checks []struct {
-			Name   string `json:"name"`
-			OK     bool   `json:"ok"`
-			Detail string `json:"detail"`
-		} `json:"checks"`
-		LastReload *struct {
-			Result string `json:"result"`
-			Error  string `json:"error"`
-			At     string `json:"at"`
-		} `json:"last_reload"`
-	}
+	var rep api.ReadyReport
 	if err := json.Unmarshal(body, &rep); err != nil {
 		c.add("ready", false, "GET /readyz answered %d with a body that is not riskd's report: %v", code, err)
 		return
@@ -256,7 +245,7 @@ func (c *diagnosis) ready(get getFunc) {
 	if lr := rep.LastReload; lr != nil && lr.Result == "failure" {
 		// A rejected reload is not unhealthy (the old version serves) but
 		// the operator should know.
-		c.lines = append(c.lines, healthLine{"reload", "warn", "last reload rejected at " + lr.At + ": " + firstLine(lr.Error)})
+		c.lines = append(c.lines, healthLine{"reload", "warn", "last reload rejected at " + lr.At.Format(time.RFC3339Nano) + ": " + firstLine(lr.Error)})
 	}
 	c.add("ready", rep.Ready && code == http.StatusOK, "GET /readyz %d", code)
 }
