@@ -59,6 +59,9 @@ var allowed = map[string][]string{
 	// Test and tool support.
 	"internal/cli":       {},
 	"internal/redistest": {},
+	// The check-and-compile helper that tests of replay, backtest,
+	// dataset, api and rules share; only test files import it.
+	"internal/testpolicy": {"compiler", "vm"},
 	// The planted-rules generator feeds the training tests and
 	// examples/gen; it imports nothing of the project.
 	"internal/planted": {},

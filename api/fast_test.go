@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskforge/riskforge/compiler"
+	"github.com/riskforge/riskforge/internal/testpolicy"
 	"github.com/riskforge/riskforge/vm"
 )
 
@@ -34,15 +34,7 @@ decide {
 
 func compileString(t testing.TB, src string) *vm.Program {
 	t.Helper()
-	pol, diags := compiler.CheckSource("fast.risk", []byte(src), compiler.Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	prog, _, err := compiler.Compile(pol, compiler.CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return prog
+	return testpolicy.Compile(t, "fast.risk", src)
 }
 
 // checkSame is the property: whenever the fast path accepts a body,

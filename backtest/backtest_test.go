@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/dataset"
+	"github.com/riskforge/riskforge/internal/testpolicy"
 	"github.com/riskforge/riskforge/replay"
 	"github.com/riskforge/riskforge/vm"
 	"github.com/riskforge/riskforge/windows"
@@ -42,15 +42,7 @@ decide {
 
 func compile(t *testing.T, src string) *vm.Program {
 	t.Helper()
-	p, diags := compiler.CheckSource("b.risk", []byte(src), compiler.Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	prog, _, err := compiler.Compile(p, compiler.CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return prog
+	return testpolicy.Compile(t, "b.risk", src)
 }
 
 func data(rows int) string {

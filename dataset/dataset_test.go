@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/riskforge/riskforge/compiler"
+	"github.com/riskforge/riskforge/internal/testpolicy"
 	"github.com/riskforge/riskforge/vm"
 )
 
@@ -26,15 +27,7 @@ rule big
 
 func program(t *testing.T) *vm.Program {
 	t.Helper()
-	p, diags := compiler.CheckSource("d.risk", []byte(policy), compiler.Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	prog, _, err := compiler.Compile(p, compiler.CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return prog
+	return testpolicy.Compile(t, "d.risk", policy)
 }
 
 func readAll(t *testing.T, name, data string, opts Options) ([]*vm.Request, []int, error) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/riskforge/riskforge/compiler"
+	"github.com/riskforge/riskforge/internal/testpolicy"
 	"github.com/riskforge/riskforge/vm"
 )
 
@@ -42,15 +43,7 @@ rule over
 
 func lookupProgram(t *testing.T) *vm.Program {
 	t.Helper()
-	p, diags := compiler.CheckSource("lk.risk", []byte(lookupPolicy), compiler.Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	prog, _, err := compiler.Compile(p, compiler.CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return prog
+	return testpolicy.Compile(t, "lk.risk", lookupPolicy)
 }
 
 // writeFiles writes name → content into a temporary directory and

@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/dataset"
+	"github.com/riskforge/riskforge/internal/testpolicy"
 	"github.com/riskforge/riskforge/vm"
 	"github.com/riskforge/riskforge/windows"
 )
@@ -38,15 +38,7 @@ decide {
 
 func compile(t *testing.T, src string) *vm.Program {
 	t.Helper()
-	p, diags := compiler.CheckSource("r.risk", []byte(src), compiler.Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	prog, _, err := compiler.Compile(p, compiler.CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return prog
+	return testpolicy.Compile(t, "r.risk", src)
 }
 
 func data(rows int) string {

@@ -11,21 +11,14 @@ import (
 	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/dataset"
 	"github.com/riskforge/riskforge/internal/planted"
+	"github.com/riskforge/riskforge/internal/testpolicy"
 	"github.com/riskforge/riskforge/vm"
 )
 
 // compileSource compiles policy source held in memory.
 func compileSource(t testing.TB, path string, src []byte) (*vm.Program, *compiler.IR) {
 	t.Helper()
-	pol, diags := compiler.CheckSource(path, src, compiler.Options{})
-	if diags.HasErrors() {
-		t.Fatalf("%v", diags)
-	}
-	prog, ir, err := compiler.Compile(pol, compiler.CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return prog, ir
+	return testpolicy.CompileIR(t, path, string(src))
 }
 
 // plantedData writes n rows from spec and reads them for prog.
