@@ -18,14 +18,10 @@ func init() {
 func runBuild(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("build", "FILE.risk", "Checks and compiles a policy and writes the versioned binary artifact that\nriskd loads and 'riskc disasm' lists. Diagnostics are printed as by\n'riskc check'; any error means no artifact is written (exit 1).", stderr)
 	out := fs.String("o", "", "write the artifact to `FILE` (default: the input with the .rbc extension)")
-	if code, ok := parseFlags(fs, args, stdout); !ok {
+	if code, ok := parseArgs(fs, args, stdout, 1, anyMore); !ok {
 		return code
 	}
-	switch {
-	case fs.NArg() == 0:
-		fs.Usage()
-		return exitUsage
-	case fs.NArg() > 1:
+	if fs.NArg() > 1 {
 		fmt.Fprintf(stderr, "riskc build: unexpected arguments after %s: %s (one file per build)\n", fs.Arg(0), strings.Join(fs.Args()[1:], " "))
 		return exitUsage
 	}

@@ -21,12 +21,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check", "FILE|DIR...", "Parses and type-checks each policy file and prints every diagnostic as\nFILE:LINE:COL: error|warning: message. A directory argument means every\n.risk file below it. A policy's test file (NAME_test.yaml) is checked too. Exit 0 when no file has errors (warnings allowed), 1\nwhen any has, 2 on usage errors.", stderr)
 	quiet := fs.Bool("q", false, "print errors only, not warnings")
 	noFiles := fs.Bool("no-files", false, "do not check that list and model files exist")
-	if code, ok := parseFlags(fs, args, stdout); !ok {
+	if code, ok := parseArgs(fs, args, stdout, 1, anyMore); !ok {
 		return code
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return exitUsage
 	}
 	code := exitOK
 	for _, path := range expandPolicyArgs("riskc check", fs.Args(), stderr, &code) {

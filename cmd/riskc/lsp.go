@@ -16,12 +16,8 @@ func init() {
 
 func runLSP(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("lsp", "", "Serves the Language Server Protocol on stdin and stdout for an editor:\ndiagnostics as you type, formatting, hover, go to definition, references,\ncompletion, document symbols and semantic tokens. Editors start it\nthemselves; docs/EDITORS.md shows the settings for VS Code, Neovim and Helix.", stderr)
-	if code, ok := parseFlags(fs, args, stdout); !ok {
+	if code, ok := parseArgs(fs, args, stdout, 0, 0); !ok {
 		return code
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -74,3 +74,21 @@ func newFlagSet(name, argsUsage, about string, stderr io.Writer) *flag.FlagSet {
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, ok bool) {
 	return cli.Parse(fs, args, stdout)
 }
+
+// anyMore as parseArgs' most sets no upper bound on the arguments.
+const anyMore = -1
+
+// parseArgs parses args like parseFlags, then checks that the number of
+// positional arguments left lies between least and most (anyMore: no
+// upper bound); otherwise it prints the usage and returns exitUsage. The
+// subcommands used to write this check out one by one.
+func parseArgs(fs *flag.FlagSet, args []string, stdout io.Writer, least, most int) (code int, ok bool) {
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code, false
+	}
+	if n := fs.NArg(); n < least || (most != anyMore && n > most) {
+		fs.Usage()
+		return exitUsage, false
+	}
+	return exitOK, true
+}
