@@ -184,8 +184,7 @@ func decodeEvents(r *reader, p *Program) {
 }
 
 func encodeInputs(w *writer, p *Program) {
-	w.uvarint(uint64(len(p.Inputs)))
-	for _, in := range p.Inputs {
+	writeSlice(w, p.Inputs, func(in Input) {
 		w.str(in.Name)
 		w.byte(byte(in.Type))
 		w.u32(in.Slot)
@@ -199,17 +198,11 @@ func encodeInputs(w *writer, p *Program) {
 		w.f64(in.Max)
 		w.bool(in.MinOpen)
 		w.bool(in.MaxOpen)
-	}
+	})
 }
 
 func decodeInputs(r *reader, p *Program) {
-	n := r.count(23) // name, type, slot, 2 flags, min, max, 2 flags
-	if n == 0 {
-		return
-	}
-	p.Inputs = make([]Input, n)
-	for i := range p.Inputs {
-		in := &p.Inputs[i]
+	p.Inputs = readSlice(r, 23, func() (in Input) { // name, type, slot, 2 flags, min, max, 2 flags
 		in.Name = r.str()
 		in.Type = Type(r.byte())
 		in.Slot = r.u32()
@@ -221,7 +214,8 @@ func decodeInputs(r *reader, p *Program) {
 		in.Max = r.f64()
 		in.MinOpen = r.bool()
 		in.MaxOpen = r.bool()
-	}
+		return
+	})
 }
 
 func encodeSlotCounts(w *writer, p *Program) {
@@ -235,8 +229,7 @@ func decodeSlotCounts(r *reader, p *Program) {
 }
 
 func encodeParams(w *writer, p *Program) {
-	w.uvarint(uint64(len(p.Params)))
-	for _, prm := range p.Params {
+	writeSlice(w, p.Params, func(prm Param) {
 		w.str(prm.Name)
 		w.byte(byte(prm.Kind))
 		w.f64(prm.Value)
@@ -246,17 +239,11 @@ func encodeParams(w *writer, p *Program) {
 		w.i32(prm.Col)
 		w.i32(prm.Off)
 		w.i32(prm.End)
-	}
+	})
 }
 
 func decodeParams(r *reader, p *Program) {
-	n := r.count(16) // name, kind, value, flag, unit, 4 positions
-	if n == 0 {
-		return
-	}
-	p.Params = make([]Param, n)
-	for i := range p.Params {
-		prm := &p.Params[i]
+	p.Params = readSlice(r, 16, func() (prm Param) { // name, kind, value, flag, unit, 4 positions
 		prm.Name = r.str()
 		if prm.Kind = ParamKind(r.byte()); prm.Kind > Cutoff && r.err == nil {
 			r.fail("param %q has unknown kind %d", prm.Name, prm.Kind)
@@ -268,7 +255,8 @@ func decodeParams(r *reader, p *Program) {
 		prm.Col = r.i32()
 		prm.Off = r.i32()
 		prm.End = r.i32()
-	}
+		return
+	})
 }
 
 func encodeConstants(w *writer, p *Program) {
@@ -282,37 +270,30 @@ func decodeConstants(r *reader, p *Program) {
 }
 
 func encodeLists(w *writer, p *Program) {
-	w.uvarint(uint64(len(p.Lists)))
-	for _, l := range p.Lists {
+	writeSlice(w, p.Lists, func(l List) {
 		w.str(l.Name)
 		w.str(l.Path)
 		w.digest(l.Digest)
 		w.bool(l.IsNum)
 		w.strs(l.Strings)
 		w.f64s(l.Nums)
-	}
+	})
 }
 
 func decodeLists(r *reader, p *Program) {
-	n := r.count(37) // name, path, digest, flag, 2 counts
-	if n == 0 {
-		return
-	}
-	p.Lists = make([]List, n)
-	for i := range p.Lists {
-		l := &p.Lists[i]
+	p.Lists = readSlice(r, 37, func() (l List) { // name, path, digest, flag, 2 counts
 		l.Name = r.str()
 		l.Path = r.str()
 		l.Digest = r.digest()
 		l.IsNum = r.bool()
 		l.Strings = readSlice(r, 1, r.str)
 		l.Nums = readSlice(r, 8, r.f64)
-	}
+		return
+	})
 }
 
 func encodeModels(w *writer, p *Program) {
-	w.uvarint(uint64(len(p.Models)))
-	for _, m := range p.Models {
+	writeSlice(w, p.Models, func(m Model) {
 		w.str(m.Name)
 		w.str(m.Path)
 		w.digest(m.Digest)
@@ -322,17 +303,11 @@ func encodeModels(w *writer, p *Program) {
 		w.f64(m.TimeoutSec)
 		w.f64(m.OnError)
 		w.u32(m.Slot)
-	}
+	})
 }
 
 func decodeModels(r *reader, p *Program) {
-	n := r.count(54) // name, path, digest, count, output, index, 2 floats, slot
-	if n == 0 {
-		return
-	}
-	p.Models = make([]Model, n)
-	for i := range p.Models {
-		m := &p.Models[i]
+	p.Models = readSlice(r, 54, func() (m Model) { // name, path, digest, count, output, index, 2 floats, slot
 		m.Name = r.str()
 		m.Path = r.str()
 		m.Digest = r.digest()
@@ -342,34 +317,27 @@ func decodeModels(r *reader, p *Program) {
 		m.TimeoutSec = r.f64()
 		m.OnError = r.f64()
 		m.Slot = r.u32()
-	}
+		return
+	})
 }
 
 func encodeWindows(w *writer, p *Program) {
-	w.uvarint(uint64(len(p.Windows)))
-	for _, win := range p.Windows {
+	writeSlice(w, p.Windows, func(win Window) {
 		w.str(win.Name)
 		w.str(win.Agg)
 		w.f64(win.OverSec)
-		w.uvarint(uint64(len(win.Keys)))
-		for _, k := range win.Keys {
+		writeSlice(w, win.Keys, func(k KeyPart) {
 			w.u32(k.Slot)
 			w.bool(k.String)
-		}
+		})
 		w.u32s(win.Events)
 		w.str(win.Where)
 		w.u32(win.Slot)
-	}
+	})
 }
 
 func decodeWindows(r *reader, p *Program) {
-	n := r.count(15) // name, agg, float, count, slot, flag, count, where, slot
-	if n == 0 {
-		return
-	}
-	p.Windows = make([]Window, n)
-	for i := range p.Windows {
-		win := &p.Windows[i]
+	p.Windows = readSlice(r, 15, func() (win Window) { // name, agg, float, count, slot, flag, count, where, slot
 		win.Name = r.str()
 		win.Agg = r.str()
 		win.OverSec = r.f64()
@@ -377,12 +345,12 @@ func decodeWindows(r *reader, p *Program) {
 		win.Events = readSlice(r, 1, r.u32)
 		win.Where = r.str()
 		win.Slot = r.u32()
-	}
+		return
+	})
 }
 
 func encodeRules(w *writer, p *Program) {
-	w.uvarint(uint64(len(p.Rules)))
-	for _, r := range p.Rules {
+	writeSlice(w, p.Rules, func(r Rule) {
 		w.str(r.Name)
 		w.str(r.Reason)
 		w.u32s(r.Events)
@@ -392,17 +360,11 @@ func encodeRules(w *writer, p *Program) {
 		w.f64(r.Weight)
 		w.u32(r.End)
 		w.i32(r.Line)
-	}
+	})
 }
 
 func decodeRules(r *reader, p *Program) {
-	n := r.count(16) // name, reason, count, flag, action, param, weight, end, line
-	if n == 0 {
-		return
-	}
-	p.Rules = make([]Rule, n)
-	for i := range p.Rules {
-		rl := &p.Rules[i]
+	p.Rules = readSlice(r, 16, func() (rl Rule) { // name, reason, count, flag, action, param, weight, end, line
 		rl.Name = r.str()
 		rl.Reason = r.str()
 		rl.Events = readSlice(r, 1, r.u32)
@@ -417,20 +379,20 @@ func decodeRules(r *reader, p *Program) {
 		rl.Weight = r.f64()
 		rl.End = r.u32()
 		rl.Line = r.i32()
-	}
+		return
+	})
 }
 
 func encodeDecide(w *writer, p *Program) {
 	d := &p.Decide
 	w.i32(d.BiasParam)
 	w.f64(d.Bias)
-	w.uvarint(uint64(len(d.Cuts)))
-	for _, c := range d.Cuts {
+	writeSlice(w, d.Cuts, func(c Cut) {
 		w.byte(byte(c.Action))
 		w.bool(c.Inclusive)
 		w.i32(c.Param)
 		w.f64(c.Value)
-	}
+	})
 	w.byte(byte(d.Otherwise))
 }
 
@@ -438,16 +400,13 @@ func decodeDecide(r *reader, p *Program) {
 	d := &p.Decide
 	d.BiasParam = r.i32()
 	d.Bias = r.f64()
-	if n := r.count(11); n > 0 { // action, flag, param, value
-		d.Cuts = make([]Cut, n)
-		for i := range d.Cuts {
-			c := &d.Cuts[i]
-			c.Action = Action(r.byte())
-			c.Inclusive = r.bool()
-			c.Param = r.i32()
-			c.Value = r.f64()
-		}
-	}
+	d.Cuts = readSlice(r, 11, func() (c Cut) { // action, flag, param, value
+		c.Action = Action(r.byte())
+		c.Inclusive = r.bool()
+		c.Param = r.i32()
+		c.Value = r.f64()
+		return
+	})
 	d.Otherwise = Action(r.byte())
 }
 
@@ -456,41 +415,22 @@ func encodeTimeSlot(w *writer, p *Program) { w.i32(p.TimeSlot) }
 func decodeTimeSlot(r *reader, p *Program) { p.TimeSlot = r.i32() }
 
 func encodeCode(w *writer, p *Program) {
-	w.uvarint(uint64(len(p.Code)))
-	for _, in := range p.Code {
+	writeSlice(w, p.Code, func(in Instr) {
 		w.byte(byte(in.Op))
 		w.u32(in.A)
-	}
+	})
 }
 
 func decodeCode(r *reader, p *Program) {
-	n := r.count(2)
-	if n == 0 {
-		return
-	}
-	p.Code = make([]Instr, n)
-	for i := range p.Code {
-		p.Code[i].Op = Opcode(r.byte())
-		p.Code[i].A = r.u32()
-	}
+	p.Code = readSlice(r, 2, func() Instr { return Instr{Op: Opcode(r.byte()), A: r.u32()} })
 }
 
 func encodeLines(w *writer, p *Program) {
-	w.uvarint(uint64(len(p.Lines)))
-	for _, l := range p.Lines {
-		w.i32(l)
-	}
+	writeSlice(w, p.Lines, w.i32)
 }
 
 func decodeLines(r *reader, p *Program) {
-	n := r.count(1)
-	if n == 0 {
-		return
-	}
-	p.Lines = make([]int32, n)
-	for i := range p.Lines {
-		p.Lines[i] = r.i32()
-	}
+	p.Lines = readSlice(r, 1, r.i32)
 }
 
 // checkDecoded enforces what the format promises beyond the verifier:
@@ -546,26 +486,11 @@ func (w *writer) digest(d [32]byte) { w.buf = append(w.buf, d[:]...) }
 func (w *writer) f64(v float64)     { w.buf = bin.LittleEndian.AppendUint64(w.buf, math.Float64bits(v)) }
 func (w *writer) str(s string)      { w.uvarint(uint64(len(s))); w.buf = append(w.buf, s...) }
 
-func (w *writer) strs(ss []string) {
-	w.uvarint(uint64(len(ss)))
-	for _, s := range ss {
-		w.str(s)
-	}
-}
+func (w *writer) strs(ss []string) { writeSlice(w, ss, w.str) }
 
-func (w *writer) f64s(xs []float64) {
-	w.uvarint(uint64(len(xs)))
-	for _, x := range xs {
-		w.f64(x)
-	}
-}
+func (w *writer) f64s(xs []float64) { writeSlice(w, xs, w.f64) }
 
-func (w *writer) u32s(xs []uint32) {
-	w.uvarint(uint64(len(xs)))
-	for _, x := range xs {
-		w.u32(x)
-	}
-}
+func (w *writer) u32s(xs []uint32) { writeSlice(w, xs, w.u32) }
 
 // ruleKind is a rule's kind byte: 0 score, 1 forced action, 2 forced
 // floor (emit at_least). Builds before floors read 0 and 1 only, so an
@@ -705,9 +630,15 @@ func (r *reader) str() string {
 	return string(r.take(r.count(1)))
 }
 
-// count reads a length or element count. Each element takes at least
-// minSize bytes, so a count larger than the remaining bytes allow is a
-// truncated (or corrupted) artifact, reported before any allocation.
+// writeSlice writes the length of xs and then each element with write:
+// the layout readSlice reads back.
+func writeSlice[T any](w *writer, xs []T, write func(T)) {
+	w.uvarint(uint64(len(xs)))
+	for _, x := range xs {
+		write(x)
+	}
+}
+
 // readSlice reads a count and that many elements with read; each element
 // takes at least minSize bytes, which bounds the count before allocating.
 // An empty slice decodes as nil, as the encoder's zero value.
@@ -723,6 +654,9 @@ func readSlice[T any](r *reader, minSize int, read func() T) []T {
 	return out
 }
 
+// count reads a length or element count. Each element takes at least
+// minSize bytes, so a count larger than the remaining bytes allow is a
+// truncated (or corrupted) artifact, reported before any allocation.
 func (r *reader) count(minSize int) int {
 	v := r.uvarint()
 	if r.err != nil {

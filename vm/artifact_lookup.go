@@ -6,44 +6,28 @@ import "fmt"
 // format version 3 (empty for a policy without lookups).
 
 func encodeLookups(w *writer, p *Program) {
-	w.uvarint(uint64(len(p.Lookups)))
-	for _, l := range p.Lookups {
+	writeSlice(w, p.Lookups, func(l Lookup) {
 		w.str(l.Name)
 		w.str(l.Source)
 		w.str(l.Template)
-		w.uvarint(uint64(len(l.Key)))
-		for _, k := range l.Key {
+		writeSlice(w, l.Key, func(k LookupKeyPart) {
 			w.str(k.Lit)
 			w.i32(k.Input)
-		}
-		w.uvarint(uint64(len(l.Fields)))
-		for _, f := range l.Fields {
-			w.i32(f)
-		}
+		})
+		writeSlice(w, l.Fields, w.i32)
 		w.f64(l.TTL)
 		w.f64(l.Timeout)
-	}
+	})
 }
 
 func decodeLookups(r *reader, p *Program) {
-	n := r.count(21) // 3 strings, 2 counts, 2 floats
-	if n == 0 {
-		return
-	}
-	p.Lookups = make([]Lookup, n)
-	for i := range p.Lookups {
-		l := &p.Lookups[i]
+	p.Lookups = readSlice(r, 21, func() (l Lookup) { // 3 strings, 2 counts, 2 floats
 		l.Name, l.Source, l.Template = r.str(), r.str(), r.str()
-		if k := r.count(2); k > 0 {
-			l.Key = make([]LookupKeyPart, k)
-			for j := range l.Key {
-				l.Key[j].Lit = r.str()
-				l.Key[j].Input = r.i32()
-			}
-		}
+		l.Key = readSlice(r, 2, func() LookupKeyPart { return LookupKeyPart{Lit: r.str(), Input: r.i32()} })
 		l.Fields = readSlice(r, 1, r.i32)
 		l.TTL, l.Timeout = r.f64(), r.f64()
-	}
+		return
+	})
 }
 
 // checkLookups refuses lookups that point outside the inputs.
