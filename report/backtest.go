@@ -46,6 +46,18 @@ func (t *tally) add(label int8) {
 	}
 }
 
+// outcome is what the labels say about the rows of t, a part of all: how
+// many were bad, the bad rate (also the precision of the action or rule
+// that picked them) and their share of all bad rows (recall). Without
+// labels the count is nil and both rates undefined. Actions and rules
+// report the same three figures.
+func (t tally) outcome(all tally) (bads *int, badRate, recall Float) {
+	if all.labelled == 0 {
+		return nil, nan, nan
+	}
+	return ptr(t.bads), ratio(t.bads, t.labelled), ratio(t.bads, all.bads)
+}
+
 func (t *tally) merge(o tally) {
 	t.rows += o.rows
 	t.labelled += o.labelled
@@ -295,38 +307,18 @@ func (b *Backtest) Result() *BacktestResult {
 	baseRate := ratio(t.bads, t.labelled)
 	for i, a := range b.actions {
 		at := b.act[i]
-		s := ActionStats{
-			Count:     at.rows,
-			Share:     ratio(at.rows, t.rows),
-			BadRate:   nan,
-			Precision: nan,
-			Recall:    nan,
-		}
-		if r.Labelled {
-			s.Bads = ptr(at.bads)
-			s.BadRate = ratio(at.bads, at.labelled)
-			s.Precision = s.BadRate
-			s.Recall = ratio(at.bads, t.bads)
-		}
+		s := ActionStats{Count: at.rows, Share: ratio(at.rows, t.rows)}
+		s.Bads, s.BadRate, s.Recall = at.outcome(t)
+		s.Precision = s.BadRate
 		r.Decisions[a] = at.rows
 		r.Actions[a] = s
 	}
 	for i, name := range b.rules {
 		rt := b.rule[i]
-		s := RuleStats{
-			Name:      name,
-			Hits:      rt.rows,
-			HitRate:   ratio(rt.rows, t.rows),
-			BadRate:   nan,
-			Precision: nan,
-			Recall:    nan,
-			Lift:      nan,
-		}
+		s := RuleStats{Name: name, Hits: rt.rows, HitRate: ratio(rt.rows, t.rows), Lift: nan}
+		s.Bads, s.BadRate, s.Recall = rt.outcome(t)
+		s.Precision = s.BadRate
 		if r.Labelled {
-			s.Bads = ptr(rt.bads)
-			s.BadRate = ratio(rt.bads, rt.labelled)
-			s.Precision = s.BadRate
-			s.Recall = ratio(rt.bads, t.bads)
 			s.Lift = s.BadRate / baseRate // NaN or Inf (null) when baseRate is 0
 		}
 		r.Rules = append(r.Rules, s)
