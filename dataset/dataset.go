@@ -407,15 +407,26 @@ func (r *Reader) label(text string) (int, error) {
 func (r *Reader) ReadAll() ([]*vm.Request, []int, error) {
 	var reqs []*vm.Request
 	var labels []int
+	err := r.Each(func(req *vm.Request, label int) {
+		reqs, labels = append(reqs, req), append(labels, label)
+	})
+	return reqs, labels, err
+}
+
+// Each reads every remaining row into its own request and hands it to
+// row with its label (Unlabelled for rows without one); row may ask r
+// for the row's Line and Record. It stops at the end of the data (nil)
+// or at the first error, which it returns.
+func (r *Reader) Each(row func(req *vm.Request, label int)) error {
 	for {
 		req := r.prog.NewRequest()
 		label, err := r.Next(req)
 		if errors.Is(err, io.EOF) {
-			return reqs, labels, nil
+			return nil
 		}
 		if err != nil {
-			return reqs, labels, err
+			return err
 		}
-		reqs, labels = append(reqs, req), append(labels, label)
+		row(req, label)
 	}
 }

@@ -245,3 +245,32 @@ decide { otherwise approve }
 		}
 	}
 }
+
+// TestEachStopsAtFirstError checks that Each hands over the rows in file
+// order, with the reader pointing at each row's line, and returns the
+// first error without reading on.
+func TestEachStopsAtFirstError(t *testing.T) {
+	data := "event,user,amount,ts\n" +
+		"pay,u1,1,1767225600\n" +
+		"pay,u2,2,1767225600\n" +
+		"pay,u3,oops,1767225600\n" +
+		"pay,u4,4,1767225600\n"
+	prog := program(t)
+	r, err := NewReader(strings.NewReader(data), "e.csv", prog, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []int
+	err = r.Each(func(req *vm.Request, label int) {
+		if label != Unlabelled {
+			t.Errorf("line %d: label %d, want Unlabelled", r.Line(), label)
+		}
+		lines = append(lines, r.Line())
+	})
+	if err == nil || !strings.Contains(err.Error(), "oops") {
+		t.Fatalf("Each: err = %v, want the error of line 4", err)
+	}
+	if fmt.Sprint(lines) != "[2 3]" {
+		t.Fatalf("rows at lines %v, want [2 3]", lines)
+	}
+}

@@ -51,16 +51,10 @@ func Order(r *Reader, prog *vm.Program, opts OrderOptions) (*Ordered, error) {
 		return nil, ErrNoEventTime
 	}
 	o := &Ordered{}
-	for {
-		req := prog.NewRequest()
-		label, err := r.Next(req)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	if err := r.Each(func(req *vm.Request, label int) {
 		o.reqs, o.labels, o.lines = append(o.reqs, req), append(o.labels, label), append(o.lines, r.Line())
+	}); err != nil {
+		return nil, err
 	}
 	perm, n, err := TimeOrder(prog, r.path, o.reqs, o.lines, opts)
 	if err != nil {

@@ -1,9 +1,7 @@
 package rules
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"strings"
@@ -184,21 +182,15 @@ func readRecords(prog *vm.Program, path string, opts dataset.Options) (reqs []*v
 	}
 	defer r.Close()
 	var lines []int
-	for {
-		req := prog.NewRequest()
-		label, err := r.Next(req)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, nil, nil, "", err
-		}
+	if err := r.Each(func(req *vm.Request, label int) {
 		y := float64(label)
 		if label == dataset.Unlabelled {
 			y = math.NaN()
 		}
 		reqs, labels, records = append(reqs, req), append(labels, y), append(records, r.Record())
 		lines = append(lines, r.Line())
+	}); err != nil {
+		return nil, nil, nil, "", err
 	}
 	if len(reqs) == 0 {
 		return nil, nil, nil, "", fmt.Errorf("%s: no rows to read", path)
