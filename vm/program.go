@@ -298,25 +298,26 @@ func (p *Program) Prepare() error {
 	}
 	p.ruleEvents = make([][]bool, len(p.Rules))
 	for i, r := range p.Rules {
-		if len(r.Events) == 0 {
-			continue
-		}
-		p.ruleEvents[i] = make([]bool, len(p.Events))
-		for _, e := range r.Events {
-			p.ruleEvents[i][e] = true
-		}
+		p.ruleEvents[i] = p.eventMask(r.Events)
 	}
 	p.windowEvents = make([][]bool, len(p.Windows))
 	for i, w := range p.Windows {
-		if len(w.Events) == 0 {
-			continue
-		}
-		p.windowEvents[i] = make([]bool, len(p.Events))
-		for _, e := range w.Events {
-			p.windowEvents[i][e] = true
-		}
+		p.windowEvents[i] = p.eventMask(w.Events)
 	}
 	return nil
+}
+
+// eventMask marks, by index into p.Events, the events a rule or window
+// names; nil when it names none and so applies to every event.
+func (p *Program) eventMask(events []uint32) []bool {
+	if len(events) == 0 {
+		return nil
+	}
+	mask := make([]bool, len(p.Events))
+	for _, e := range events {
+		mask[e] = true
+	}
+	return mask
 }
 
 func newSet(l List) set {
