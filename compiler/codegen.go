@@ -136,23 +136,20 @@ func (g *generator) emit(op vm.Opcode, a uint32) int {
 // patch points the jump at pc to the current end of code.
 func (g *generator) patch(pc int) { g.prog.Code[pc].A = uint32(len(g.prog.Code)) }
 
-func (g *generator) numConst(v float64) uint32 {
-	if k, ok := g.numK[v]; ok {
-		return k
-	}
-	k := uint32(len(g.prog.NumConsts))
-	g.prog.NumConsts = append(g.prog.NumConsts, v)
-	g.numK[v] = k
-	return k
-}
+func (g *generator) numConst(v float64) uint32 { return intern(g.numK, &g.prog.NumConsts, v) }
 
-func (g *generator) strConst(s string) uint32 {
-	if k, ok := g.strK[s]; ok {
+func (g *generator) strConst(s string) uint32 { return intern(g.strK, &g.prog.StrConsts, s) }
+
+// intern returns the index of v in the constant pool, appending it the
+// first time it is seen; index remembers where each value went, so every
+// constant is stored once.
+func intern[T comparable](index map[T]uint32, pool *[]T, v T) uint32 {
+	if k, ok := index[v]; ok {
 		return k
 	}
-	k := uint32(len(g.prog.StrConsts))
-	g.prog.StrConsts = append(g.prog.StrConsts, s)
-	g.strK[s] = k
+	k := uint32(len(*pool))
+	*pool = append(*pool, v)
+	index[v] = k
 	return k
 }
 
