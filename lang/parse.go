@@ -213,6 +213,15 @@ func (c *converter) pos(p lexer.Position) Pos {
 	return Pos{File: c.file, Line: int32(p.Line), Col: int32(p.Column), Offset: int32(p.Offset)}
 }
 
+// rbrace is the position of a block's closing brace: the grammar's
+// EndPos for the block lies just after it.
+func (c *converter) rbrace(end lexer.Position) Pos {
+	p := c.pos(end)
+	p.Col--
+	p.Offset--
+	return p
+}
+
 func (c *converter) fill(file *File, t *gFile) {
 	if t.Header != nil {
 		if len(file.Decls) > 0 {
@@ -297,9 +306,7 @@ func (c *converter) decl(d *gDecl) Decl {
 }
 
 func (c *converter) input(g *gInput) *InputDecl {
-	in := &InputDecl{Pos: c.pos(g.Pos), Rbrace: c.pos(g.EndPos)}
-	in.Rbrace.Col--
-	in.Rbrace.Offset--
+	in := &InputDecl{Pos: c.pos(g.Pos), Rbrace: c.rbrace(g.EndPos)}
 	for _, gf := range g.Fields {
 		f := &Field{Pos: c.pos(gf.Pos), Name: c.ident(gf.Name), Type: c.ident(gf.Type)}
 		for _, m := range gf.Mods {
@@ -326,9 +333,7 @@ func (c *converter) input(g *gInput) *InputDecl {
 }
 
 func (c *converter) model(g *gModel) *ModelDecl {
-	m := &ModelDecl{Pos: c.pos(g.Pos), Name: c.ident(g.Name), Kind: c.ident(g.Kind), Path: c.str(g.Path), Rbrace: c.pos(g.EndPos)}
-	m.Rbrace.Col--
-	m.Rbrace.Offset--
+	m := &ModelDecl{Pos: c.pos(g.Pos), Name: c.ident(g.Name), Kind: c.ident(g.Kind), Path: c.str(g.Path), Rbrace: c.rbrace(g.EndPos)}
 	seen := map[string]bool{}
 	for _, o := range g.Opts {
 		name := modelOptName(o)
@@ -354,9 +359,7 @@ func (c *converter) model(g *gModel) *ModelDecl {
 }
 
 func (c *converter) lookup(g *gLookup) *LookupDecl {
-	l := &LookupDecl{Pos: c.pos(g.Pos), Name: c.ident(g.Name), Kind: c.ident(g.Kind), Key: c.str(g.Key), Rbrace: c.pos(g.EndPos)}
-	l.Rbrace.Col--
-	l.Rbrace.Offset--
+	l := &LookupDecl{Pos: c.pos(g.Pos), Name: c.ident(g.Name), Kind: c.ident(g.Kind), Key: c.str(g.Key), Rbrace: c.rbrace(g.EndPos)}
 	seen := map[string]bool{}
 	for _, o := range g.Opts {
 		name := "on_error"
@@ -406,9 +409,7 @@ func (c *converter) rule(g *gRule) *RuleDecl {
 }
 
 func (c *converter) decide(g *gDecide) *DecideDecl {
-	d := &DecideDecl{Pos: c.pos(g.Pos), Rbrace: c.pos(g.EndPos)}
-	d.Rbrace.Col--
-	d.Rbrace.Offset--
+	d := &DecideDecl{Pos: c.pos(g.Pos), Rbrace: c.rbrace(g.EndPos)}
 	for _, it := range g.Items {
 		switch {
 		case it.Bias != nil:
