@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/riskforge/riskforge/compiler"
 )
 
 // examplePolicies loads every example policy as riskd would serve it.
@@ -19,16 +16,7 @@ func examplePolicies(b *testing.B) []Policy {
 	files, _ := filepath.Glob("../examples/*/*.risk")
 	var out []Policy
 	for _, f := range files {
-		path, _ := filepath.Abs(f)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		prog, _, _, err := compiler.Load(path, data)
-		if err != nil {
-			b.Fatal(err)
-		}
-		out = append(out, FromProgram(prog.Name, prog.Version, path, prog))
+		out = append(out, loadPolicy(b, f))
 	}
 	return out
 }

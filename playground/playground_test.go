@@ -19,7 +19,13 @@ import (
 // loanPolicy loads examples/loan as riskd serves it.
 func loanPolicy(t testing.TB) Policy {
 	t.Helper()
-	path, err := filepath.Abs("../examples/loan/loan.risk")
+	return loadPolicy(t, "../examples/loan/loan.risk")
+}
+
+// loadPolicy loads the policy file at rel as riskd would serve it.
+func loadPolicy(t testing.TB, rel string) Policy {
+	t.Helper()
+	path, err := filepath.Abs(rel)
 	if err != nil {
 		t.Fatal(err)
 	}
