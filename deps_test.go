@@ -62,6 +62,8 @@ var allowed = map[string][]string{
 	// The check-and-compile helper that tests of replay, backtest,
 	// dataset, api and rules share; only test files import it.
 	"internal/testpolicy": {"compiler", "vm"},
+	// The -update flag and read-or-rewrite step of golden-file tests.
+	"internal/golden": {},
 	// The planted-rules generator feeds the training tests and
 	// examples/gen; it imports nothing of the project.
 	"internal/planted": {},

@@ -1,17 +1,15 @@
 package compiler
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/riskforge/riskforge/internal/golden"
 	"github.com/riskforge/riskforge/lang"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestDiagnosticsGolden checks the exact diagnostics of each file in
 // testdata/diag against the .golden file next to it.
@@ -31,17 +29,7 @@ func TestDiagnosticsGolden(t *testing.T) {
 			if got != "" {
 				got += "\n"
 			}
-			golden := strings.TrimSuffix(path, ".risk") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./compiler -update)", err)
-			}
+			want := golden.Want(t, strings.TrimSuffix(path, ".risk")+".golden", []byte(got))
 			if got != string(want) {
 				t.Errorf("diagnostics differ\n--- got\n%s--- want\n%s", got, want)
 			}

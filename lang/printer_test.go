@@ -2,15 +2,14 @@ package lang
 
 import (
 	"bytes"
-	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/fmt")
+	"github.com/riskforge/riskforge/internal/golden"
+)
 
 // TestFormatGolden formats every testdata/fmt/*.risk and compares the
 // result with the .golden file next to it (go test ./lang -update
@@ -28,15 +27,9 @@ func TestFormatGolden(t *testing.T) {
 				t.Fatalf("parse: %v", err)
 			}
 			got := Format(f)
-			golden := strings.TrimSuffix(in, ".risk") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if want := readFile(t, golden); !bytes.Equal(got, want) {
-				t.Errorf("Format(%s) differs from %s:\n%s", in, golden, lineDiff(string(want), string(got)))
+			goldenFile := strings.TrimSuffix(in, ".risk") + ".golden"
+			if want := golden.Want(t, goldenFile, got); !bytes.Equal(got, want) {
+				t.Errorf("Format(%s) differs from %s:\n%s", in, goldenFile, lineDiff(string(want), string(got)))
 			}
 			checkRoundTrip(t, in, src)
 		})

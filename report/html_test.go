@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
-	"flag"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+	"github.com/riskforge/riskforge/internal/golden"
+)
 
 // firstDiff shows where two texts first differ, with some context.
 func firstDiff(want, got string) string {
@@ -270,18 +269,9 @@ func TestFormatting(t *testing.T) {
 // go test ./report -run TestWriteExample -update.
 func TestWriteExample(t *testing.T) {
 	page := render(t, examplePage(t, 0.1))
-	const golden = "testdata/example.html.golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(page), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if page != string(want) {
-		t.Errorf("the example page differs from %s (rerun with -update after checking the change):\n%s", golden, firstDiff(string(want), page))
+	const goldenFile = "testdata/example.html.golden"
+	if want := golden.Want(t, goldenFile, []byte(page)); page != string(want) {
+		t.Errorf("the example page differs from %s (rerun with -update after checking the change):\n%s", goldenFile, firstDiff(string(want), page))
 	}
 	if path := os.Getenv("REPORT_EXAMPLE_HTML"); path != "" {
 		if err := os.WriteFile(path, []byte(page), 0o644); err != nil {

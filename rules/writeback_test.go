@@ -2,18 +2,15 @@ package rules
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/riskforge/riskforge/compiler"
+	"github.com/riskforge/riskforge/internal/golden"
 	"github.com/riskforge/riskforge/lang"
 	"github.com/riskforge/riskforge/vm"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestRewriteGolden rewrites every parameter of the loan example and
 // compares with a golden file: only the literals change, and the result
@@ -62,18 +59,9 @@ func TestRewriteGolden(t *testing.T) {
 		diff.WriteString(c.Name + ": " + c.Old + " → " + c.New + "\n")
 	}
 	got := append([]byte(diff.String()+"----\n"), out...)
-	golden := "testdata/loan_rewritten.golden"
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	wantOut, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./rules -run TestRewriteGolden -update)", err)
-	}
-	if !bytes.Equal(got, wantOut) {
-		t.Errorf("rewritten policy differs from %s (run with -update to accept):\n%s", golden, got)
+	const goldenFile = "testdata/loan_rewritten.golden"
+	if want := golden.Want(t, goldenFile, got); !bytes.Equal(got, want) {
+		t.Errorf("rewritten policy differs from %s (run with -update to accept):\n%s", goldenFile, got)
 	}
 	// Comments and every line without a parameter are untouched.
 	srcLines, outLines := strings.Split(string(src), "\n"), strings.Split(string(out), "\n")
