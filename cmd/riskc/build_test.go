@@ -135,15 +135,9 @@ func TestBuildAndDisasm(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			code := runMain(tt.args, &out, &errb)
-			if code != tt.code {
-				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, out.String(), errb.String())
-			}
-			wantSubstrings(t, "stdout", out.String(), tt.stdout)
-			wantSubstrings(t, "stderr", errb.String(), tt.stderr)
-			if tt.noStdout && out.Len() > 0 {
-				t.Errorf("unexpected stdout:\n%s", out.String())
+			out := runExpect(t, tt.args, tt.code, tt.stdout, tt.stderr)
+			if tt.noStdout && out != "" {
+				t.Errorf("unexpected stdout:\n%s", out)
 			}
 			if tt.wantOutput != "" {
 				data, err := os.ReadFile(p(tt.wantOutput))
@@ -233,13 +227,18 @@ func TestBuildExamples(t *testing.T) {
 	}
 }
 
-func wantSubstrings(t *testing.T, what, got string, want []string) {
+// runExpect runs riskc with args and checks the exit code and the
+// substrings expected on stdout and stderr; it returns stdout for the
+// caller's further checks.
+func runExpect(t *testing.T, args []string, code int, stdout, stderr []string) string {
 	t.Helper()
-	for _, w := range want {
-		if !strings.Contains(got, w) {
-			t.Errorf("%s lacks %q:\n%s", what, w, got)
-		}
+	var out, errb bytes.Buffer
+	if got := runMain(args, &out, &errb); got != code {
+		t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", got, code, out.String(), errb.String())
 	}
+	checkContains(t, "stdout", out.String(), stdout, nil)
+	checkContains(t, "stderr", errb.String(), stderr, nil)
+	return out.String()
 }
 
 // TestBuildRefusesToStrandModels: an artifact in another folder would not

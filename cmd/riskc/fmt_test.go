@@ -76,15 +76,10 @@ func TestFmt(t *testing.T) {
 				}
 				args = append(args, a)
 			}
-			var out, errb bytes.Buffer
-			code := runMain(args, &out, &errb)
-			if code != tt.code {
-				t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, out.String(), errb.String())
-			}
-			checkContains(t, "stdout", out.String(), tt.stdout, tt.notStdout)
-			checkContains(t, "stderr", errb.String(), tt.stderr, nil)
-			if tt.exactStdot != "" && out.String() != tt.exactStdot {
-				t.Errorf("stdout:\n%s\nwant:\n%s", out.String(), tt.exactStdot)
+			out := runExpect(t, args, tt.code, tt.stdout, tt.stderr)
+			checkContains(t, "stdout", out, nil, tt.notStdout)
+			if tt.exactStdot != "" && out != tt.exactStdot {
+				t.Errorf("stdout:\n%s\nwant:\n%s", out, tt.exactStdot)
 			}
 			want := tt.wantMessy
 			if want == "" {
@@ -129,6 +124,8 @@ func TestFmtWriteKeepsModeAndLeavesNoTemp(t *testing.T) {
 	}
 }
 
+// checkContains checks that got, the command's output named what, holds
+// every string of want and none of notWant.
 func checkContains(t *testing.T, what, got string, want, notWant []string) {
 	t.Helper()
 	for _, w := range want {

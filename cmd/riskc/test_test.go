@@ -53,18 +53,8 @@ func TestRiskcTest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			code := runMain(tt.args, &out, &errb)
-			if code != tt.code {
-				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, out.String(), errb.String())
-			}
-			wantSubstrings(t, "stdout", out.String(), tt.stdout)
-			wantSubstrings(t, "stderr", errb.String(), tt.stderr)
-			for _, s := range tt.notStdout {
-				if strings.Contains(out.String(), s) {
-					t.Errorf("stdout has %q:\n%s", s, out.String())
-				}
-			}
+			out := runExpect(t, tt.args, tt.code, tt.stdout, tt.stderr)
+			checkContains(t, "stdout", out, nil, tt.notStdout)
 		})
 	}
 }
