@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/internal/testpolicy"
 	"github.com/riskforge/riskforge/vm"
 )
@@ -221,14 +220,7 @@ lookup profile = redis "profile:{user_id}" {
 rule r when exists(profile.limit) and amount > profile.limit emit score 1 reason "over"
 decide { otherwise approve }
 `
-	p, diags := compiler.CheckSource("p.risk", []byte(src), compiler.Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	prog, _, err := compiler.Compile(p, compiler.CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := testpolicy.Compile(t, "p.risk", src)
 	r, err := NewReader(strings.NewReader("user_id,amount,profile.limit,profile.segment\nu1,500,100,gold\nu2,500,,\n"), "d.csv", prog, Options{Event: "x"})
 	if err != nil {
 		t.Fatal(err)

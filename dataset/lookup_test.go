@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/internal/testpolicy"
 	"github.com/riskforge/riskforge/vm"
 )
@@ -185,14 +184,7 @@ func TestLookupFilePointInTime(t *testing.T) {
 
 	// A policy without ts cannot join by valid_from.
 	src := strings.Replace(lookupPolicy, "  ts    time\n", "", 1)
-	p, diags := compiler.CheckSource("lk.risk", []byte(src), compiler.Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	noTS, _, err := compiler.Compile(p, compiler.CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	noTS := testpolicy.Compile(t, "lk.risk", src)
 	if _, err := OpenLookups(noTS, []string{"profile=" + filepath.Join(dir, "p.csv")}); err == nil || !strings.Contains(err.Error(), "p.csv:2: column valid_from: a point-in-time snapshot needs each row's time, and the policy has no `ts time` input") {
 		t.Fatalf("valid_from without ts: %v", err)
 	}
@@ -267,14 +259,7 @@ func TestLookupFileDataColumns(t *testing.T) {
 // the snapshot has one, as serving read the fields absent.
 func TestLookupFileFailedColumn(t *testing.T) {
 	src := lookupPolicy + "rule down\n  when failed(profile)\n  emit review reason \"down\"\n"
-	p, diags := compiler.CheckSource("lk.risk", []byte(src), compiler.Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	prog, _, err := compiler.Compile(p, compiler.CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := testpolicy.Compile(t, "lk.risk", src)
 	dir := writeFiles(t, map[string]string{"p.csv": "user,segment,limit,missed\nu1,gold,10,0\n"})
 	data := "user,dev,amount,ts,failed(profile)\nu1,d,1,1,true\nu1,d,1,1,false\nu1,d,1,1,\n"
 	rows, lk := readWith(t, prog, data, []string{"profile=" + filepath.Join(dir, "p.csv")}, "failed(profile)", "profile.segment")
