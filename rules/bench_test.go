@@ -34,14 +34,7 @@ func benchEpoch(b *testing.B, constrained bool) {
 		spec := planted.NewSpec(30)
 		prog, ir := compileSource(b, "bench.risk", spec.Wrong().Policy("bench", "benchmark"))
 		reqs, labels := plantedData(b, spec, 100_000, 3, prog)
-		p, err := NewProblem(prog, ir)
-		if err != nil {
-			b.Fatal(err)
-		}
-		data, err := p.Extract(reqs, ExtractOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
+		p, data := extract(b, prog, ir, reqs)
 		s.p, s.data, s.labels = p, data, labels
 	})
 	rows := allRows(s.data.Rows)

@@ -20,6 +20,13 @@ func loadProblem(t testing.TB, policy, data, label, positive string) (*vm.Progra
 	if err != nil {
 		t.Fatal(err)
 	}
+	p, m := extract(t, prog, ir, reqs)
+	return prog, p, reqs, labels, m
+}
+
+// extract builds the training problem of prog and its matrix over reqs.
+func extract(t testing.TB, prog *vm.Program, ir *compiler.IR, reqs []*vm.Request) (*Problem, *Matrix) {
+	t.Helper()
 	p, err := NewProblem(prog, ir)
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +35,7 @@ func loadProblem(t testing.TB, policy, data, label, positive string) (*vm.Progra
 	if err != nil {
 		t.Fatal(err)
 	}
-	return prog, p, reqs, labels, m
+	return p, m
 }
 
 func loadPolicy(t testing.TB, path string) (*vm.Program, *compiler.IR) {
