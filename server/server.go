@@ -379,41 +379,28 @@ func (s *Server) reload(trigger string, opts buildOptions) (ReloadStatus, error)
 
 // warnRestartOnly logs settings a reload cannot apply.
 func (s *Server) warnRestartOnly(cfg *config.Config) {
-	var changed []string
 	a, b := cfg.Server, s.start.Server
 	a.DefaultPolicy, b.DefaultPolicy = "", "" // applied by the reload
-	if !reflect.DeepEqual(a, b) {
-		changed = append(changed, "server")
-	}
-	if cfg.Reload.Debounce != s.start.Reload.Debounce {
-		changed = append(changed, "reload.debounce")
-	}
-	if !reflect.DeepEqual(cfg.Limits, s.start.Limits) {
-		changed = append(changed, "limits")
-	}
-	if !reflect.DeepEqual(cfg.Log, s.start.Log) {
-		changed = append(changed, "log")
-	}
-	if cfg.Reload.Watching() != s.start.Reload.Watching() {
-		changed = append(changed, "reload.watch")
-	}
-	if !reflect.DeepEqual(cfg.Models, s.start.Models) {
-		changed = append(changed, "models")
-	}
-	if !reflect.DeepEqual(cfg.Runtime, s.start.Runtime) {
-		changed = append(changed, "runtime")
-	}
-	if !reflect.DeepEqual(cfg.Audit, s.start.Audit) {
-		changed = append(changed, "audit")
-	}
-	if !reflect.DeepEqual(cfg.Tracing, s.start.Tracing) {
-		changed = append(changed, "tracing")
-	}
-	if !reflect.DeepEqual(cfg.Kafka, s.start.Kafka) {
-		changed = append(changed, "kafka")
-	}
-	if !reflect.DeepEqual(cfg.Lookups, s.start.Lookups) {
-		changed = append(changed, "lookups (for versions already loaded)")
+	var changed []string
+	for _, sec := range []struct {
+		name string
+		same bool
+	}{
+		{"server", reflect.DeepEqual(a, b)},
+		{"reload.debounce", cfg.Reload.Debounce == s.start.Reload.Debounce},
+		{"limits", reflect.DeepEqual(cfg.Limits, s.start.Limits)},
+		{"log", reflect.DeepEqual(cfg.Log, s.start.Log)},
+		{"reload.watch", cfg.Reload.Watching() == s.start.Reload.Watching()},
+		{"models", reflect.DeepEqual(cfg.Models, s.start.Models)},
+		{"runtime", reflect.DeepEqual(cfg.Runtime, s.start.Runtime)},
+		{"audit", reflect.DeepEqual(cfg.Audit, s.start.Audit)},
+		{"tracing", reflect.DeepEqual(cfg.Tracing, s.start.Tracing)},
+		{"kafka", reflect.DeepEqual(cfg.Kafka, s.start.Kafka)},
+		{"lookups (for versions already loaded)", reflect.DeepEqual(cfg.Lookups, s.start.Lookups)},
+	} {
+		if !sec.same {
+			changed = append(changed, sec.name)
+		}
 	}
 	if len(changed) > 0 {
 		s.log.Warn("config sections changed that apply only at restart; ignored until then", "sections", changed)
