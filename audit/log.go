@@ -118,19 +118,49 @@ type batch struct {
 	n     int
 }
 
+// A Dict is constants that many records share, such as a policy
+// version's rule names and reasons and its model files. The log writes
+// it once per segment, as a dictionary record before the first record
+// that refers to it, and records made with AppendRef carry only its
+// index: a smaller record is less to hash, write and sync. Its body must
+// not change once made.
+type Dict struct{ body []byte }
+
+// NewDict returns a dictionary holding body (kept, not copied).
+func NewDict(body []byte) *Dict { return &Dict{body: body} }
+
+// Body returns the dictionary's bytes.
+func (d *Dict) Body() []byte { return d.body }
+
+// pending is a record appended but not yet framed: the writer goroutine
+// frames, seals, checksums and chains a batch of them at a time, so the
+// appending goroutine (a request) only copies its body.
+type pending struct {
+	index  uint64
+	time   int64 // Unix nanoseconds
+	rid    string
+	dict   *Dict // a dictionary record of dict (the body is dict.body)
+	ref    uint64
+	hasRef bool
+	off, n int  // the body in raw (not a dictionary record)
+	rotate bool // start a new segment before this record
+}
+
 // Log is an open audit log. Append is safe for concurrent use.
 type Log struct {
 	o       Options
 	metrics *Metrics
 	lock    io.Closer
 
-	mu     sync.Mutex
-	next   uint64 // index of the next record
-	head   Hash   // hash of the last appended record
-	buf    []byte // frames waiting for the writer
-	cur    *batch
-	failed error
-	closed bool
+	mu       sync.Mutex
+	next     uint64    // index of the next record
+	pend     []pending // records waiting for the writer
+	raw      []byte    // their bodies
+	segBytes int64     // size of the current segment once pend is written
+	dicts    map[*Dict]uint64
+	cur      *batch
+	failed   error
+	closed   bool
 
 	wake chan struct{} // a first record is waiting
 	full chan struct{} // BatchRecords are waiting
@@ -138,10 +168,15 @@ type Log struct {
 	wg   sync.WaitGroup
 
 	// Owned by the writer goroutine.
-	seg     File
-	segInfo Segment
-	segSize int64
-	spare   []byte
+	seg       File
+	segInfo   Segment
+	segSize   int64
+	head      Hash // hash of the last record framed
+	out       []byte
+	sparePend []pending
+	spareRaw  []byte
+	nonces    []byte
+	hashBuf   []byte
 
 	// Durable state, for checkpoints.
 	dmu     sync.Mutex
@@ -168,7 +203,7 @@ func Open(o Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log %s is in use by another process (lock: %v)", o.Dir, err)
 	}
-	l := &Log{o: o, lock: lk, wake: make(chan struct{}, 1), full: make(chan struct{}, 1), stop: make(chan struct{}), metrics: newMetrics()}
+	l := &Log{o: o, lock: lk, wake: make(chan struct{}, 1), full: make(chan struct{}, 1), stop: make(chan struct{}), metrics: newMetrics(), dicts: map[*Dict]uint64{}}
 	l.cur = &batch{done: make(chan struct{})}
 	if err := l.recover(); err != nil {
 		lk.Close()
@@ -181,6 +216,7 @@ func Open(o Options) (*Log, error) {
 			return nil, err
 		}
 	}
+	l.segBytes = l.segSize
 	l.wg.Add(1)
 	go l.writer()
 	if o.SigningKey != nil {
@@ -193,11 +229,15 @@ func Open(o Options) (*Log, error) {
 // Metrics returns the log's Prometheus collectors.
 func (l *Log) Metrics() *Metrics { return l.metrics }
 
-// Head returns the number of records appended and the hash of the last.
+// Head returns the number of records appended and the hash of the last
+// one made durable.
 func (l *Log) Head() (uint64, Hash) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.next, l.head
+	n := l.next
+	l.mu.Unlock()
+	l.dmu.Lock()
+	defer l.dmu.Unlock()
+	return n, l.durable.Head
 }
 
 // Err returns the error that failed the log, or nil.
@@ -209,24 +249,30 @@ func (l *Log) Err() error {
 
 func failed(err error) func() error { return func() error { return err } }
 
-// Append adds a record for requestID with body (JSON; sealed when the log
-// has a keyring) and returns a function that waits until the record is
+// Append adds a record for requestID with body (sealed when the log has
+// a keyring) and returns a function that waits until the record is
 // durable under the sync policy. Every record the wait reports durable
 // survives a crash; an error means the record must not be acknowledged.
+// The log copies body: the caller may reuse it once Append returns.
 func (l *Log) Append(requestID string, body []byte) (wait func() error) {
+	return l.AppendRef(requestID, nil, body)
+}
+
+// AppendRef is Append for a record that refers to dict (nil: none): the
+// log writes dict's record first when it is not yet in the current
+// segment.
+func (l *Log) AppendRef(requestID string, dict *Dict, body []byte) (wait func() error) {
 	if len(requestID) == 0 || len(requestID) > maxRequestID || !printable([]byte(requestID)) {
 		return failed(fmt.Errorf("audit: request id %q is not 1 to %d printable ASCII characters", requestID, maxRequestID))
 	}
 	if len(body) == 0 || len(body) > MaxRecord/2 {
 		return failed(fmt.Errorf("audit: record body of %d bytes (1 to %d allowed)", len(body), MaxRecord/2))
 	}
-	e := Envelope{RequestID: requestID, Time: l.o.Now()}
-	if l.o.Keyring != nil {
-		e.Sealed, e.KeyID = true, l.o.Keyring.seal.id
-		if _, err := rand.Read(e.Nonce[:]); err != nil {
-			return failed(err)
-		}
+	if dict != nil && (len(dict.body) == 0 || len(dict.body) > MaxRecord/2) {
+		return failed(fmt.Errorf("audit: dictionary of %d bytes (1 to %d allowed)", len(dict.body), MaxRecord/2))
 	}
+	now := l.o.Now()
+	sealed := l.o.Keyring != nil
 	l.mu.Lock()
 	if l.failed != nil || l.closed {
 		err := l.failed
@@ -236,38 +282,64 @@ func (l *Log) Append(requestID string, body []byte) (wait func() error) {
 		}
 		return failed(err)
 	}
-	e.Index, e.Prev = l.next, l.head
-	start := len(l.buf)
-	l.buf = append(l.buf, make([]byte, frameHeader)...)
-	l.buf = appendHeader(l.buf, &e)
-	if e.Sealed {
-		hdr := l.buf[start+frameHeader:]
-		l.buf = l.o.Keyring.seal.aead.Seal(l.buf, e.Nonce[:], body, hdr)
-	} else {
-		l.buf = append(l.buf, body...)
+	size := int64(l.frameLen(len(requestID), dict != nil, sealed, len(body)))
+	ref, have := uint64(0), false
+	if dict != nil {
+		ref, have = l.dicts[dict]
 	}
-	payload := l.buf[start+frameHeader:]
-	binary.LittleEndian.PutUint32(l.buf[start:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(l.buf[start+4:], crc32.Checksum(payload, castagnoli))
-	l.head = chain(e.Prev, payload)
-	for range padded(len(payload)) - len(payload) {
-		l.buf = append(l.buf, 0)
+	dsize := int64(0)
+	if dict != nil {
+		dsize = int64(l.frameLen(0, false, sealed, len(dict.body)))
 	}
-	l.next++
+	need := size
+	if dict != nil && !have {
+		need += dsize
+	}
+	// Segments are cut here, where the sizes are known, so that every
+	// segment holds the dictionaries its records refer to.
+	rotate := l.segBytes > 0 && l.segBytes+need > l.o.SegmentBytes
+	if rotate {
+		l.segBytes = 0
+		clear(l.dicts)
+		have = false
+	}
 	b := l.cur
-	if b.n == 0 {
-		b.first = e.Time
+	wasEmpty := b.n == 0
+	if wasEmpty {
+		b.first = now
 	}
+	if dict != nil && !have {
+		ref = l.next
+		l.dicts[dict] = ref
+		l.pend = append(l.pend, pending{index: ref, time: now.UnixNano(), dict: dict, rotate: rotate})
+		l.segBytes += dsize
+		l.next++
+		b.n++
+		rotate = false
+	}
+	l.pend = append(l.pend, pending{index: l.next, time: now.UnixNano(), rid: requestID, ref: ref, hasRef: dict != nil, off: len(l.raw), n: len(body), rotate: rotate})
+	l.raw = append(l.raw, body...)
+	l.segBytes += size
+	l.next++
 	b.n++
 	n := b.n
 	l.mu.Unlock()
-	if n == 1 {
+	if wasEmpty {
 		signal(l.wake)
 	}
-	if n == l.o.BatchRecords {
+	if n >= l.o.BatchRecords {
 		signal(l.full)
 	}
 	return func() error { <-b.done; return b.err }
+}
+
+// frameLen is the bytes a record takes on disk.
+func (l *Log) frameLen(ridLen int, ref, sealed bool, bodyLen int) int {
+	n := headerLen(ridLen, ref, sealed) + bodyLen
+	if sealed {
+		n += tagSize
+	}
+	return frameSize(n)
 }
 
 func signal(c chan struct{}) {
@@ -312,19 +384,21 @@ func (l *Log) writer() {
 	}
 }
 
-// flush writes and syncs what is waiting; false when the log failed.
+// flush frames, writes and syncs what is waiting; false when the log
+// failed.
 func (l *Log) flush() bool {
 	l.mu.Lock()
 	if l.failed != nil {
 		l.mu.Unlock()
 		return false
 	}
-	buf, b, next, head := l.buf, l.cur, l.next, l.head
+	pend, raw, b, next := l.pend, l.raw, l.cur, l.next
 	if b.n == 0 {
 		l.mu.Unlock()
 		return true
 	}
-	l.buf, l.spare = l.spare[:0], nil
+	l.pend, l.raw = l.sparePend[:0], l.spareRaw[:0]
+	l.sparePend, l.spareRaw = nil, nil
 	l.cur = &batch{done: make(chan struct{})}
 	// The full signal belongs to the batch just taken.
 	select {
@@ -333,8 +407,7 @@ func (l *Log) flush() bool {
 	}
 	l.mu.Unlock()
 
-	first := next - uint64(b.n)
-	err := l.write(buf, first)
+	written, err := l.frameAndWrite(pend, raw)
 	if err == nil && l.o.Sync != SyncNone {
 		t0 := time.Now()
 		err = l.seg.Sync()
@@ -348,24 +421,83 @@ func (l *Log) flush() bool {
 		return false
 	}
 	l.dmu.Lock()
-	l.durable = Checkpoint{SegSeq: l.segInfo.Seq, SegFirst: l.segInfo.First, Offset: uint64(l.segSize), Count: next, Head: head}
+	l.durable = Checkpoint{SegSeq: l.segInfo.Seq, SegFirst: l.segInfo.First, Offset: uint64(l.segSize), Count: next, Head: l.head}
 	l.dmu.Unlock()
 	close(b.done)
 	l.metrics.records.Add(float64(b.n))
-	l.metrics.bytes.Add(float64(len(buf)))
+	l.metrics.bytes.Add(float64(written))
 	l.metrics.batchRecords.Observe(float64(b.n))
 	l.metrics.commitSeconds.Observe(l.o.Now().Sub(b.first).Seconds())
-	l.spare = buf[:0]
+	l.sparePend, l.spareRaw = pend[:0], raw[:0]
 	return true
 }
 
-// write appends buf (records from index first) to the current segment,
-// starting a new one first when the current is full.
-func (l *Log) write(buf []byte, first uint64) error {
-	if l.segSize > 0 && l.segSize+int64(len(buf)) > l.o.SegmentBytes {
-		if err := l.rotate(first); err != nil {
-			return err
+// frameAndWrite frames the pending records (header, sealing, CRC-32C,
+// chain hash) and writes them, starting new segments where Append cut
+// them. It returns the bytes written.
+func (l *Log) frameAndWrite(pend []pending, raw []byte) (int, error) {
+	var nonces []byte
+	if l.o.Keyring != nil {
+		if cap(l.nonces) < len(pend)*nonceSize {
+			l.nonces = make([]byte, len(pend)*nonceSize)
 		}
+		nonces = l.nonces[:len(pend)*nonceSize]
+		if _, err := rand.Read(nonces); err != nil {
+			return 0, fmt.Errorf("nonces: %w", err)
+		}
+	}
+	out := l.out[:0]
+	written := 0
+	for i := range pend {
+		p := &pend[i]
+		if p.rotate {
+			if err := l.write(out); err != nil {
+				return written, err
+			}
+			written += len(out)
+			out = out[:0]
+			if err := l.rotate(p.index); err != nil {
+				return written, err
+			}
+		}
+		e := Envelope{Index: p.index, Time: time.Unix(0, p.time), Prev: l.head, RequestID: p.rid, HasRef: p.hasRef, Ref: p.ref}
+		body := raw[p.off : p.off+p.n]
+		if p.dict != nil {
+			e.IsDict, body = true, p.dict.body
+		}
+		if nonces != nil {
+			e.Sealed, e.KeyID = true, l.o.Keyring.seal.id
+			copy(e.Nonce[:], nonces[i*nonceSize:])
+		}
+		start := len(out)
+		out = append(out, make([]byte, frameHeader)...)
+		out = appendHeader(out, &e)
+		if e.Sealed {
+			out = l.o.Keyring.seal.aead.Seal(out, e.Nonce[:], body, out[start+frameHeader:])
+		} else {
+			out = append(out, body...)
+		}
+		payload := out[start+frameHeader:]
+		binary.LittleEndian.PutUint32(out[start:], uint32(len(payload)))
+		binary.LittleEndian.PutUint32(out[start+4:], crc32.Checksum(payload, castagnoli))
+		// One contiguous write into the hash: tjfoc's SM3 copies what
+		// each Write is given, so prev || payload goes in at once.
+		l.hashBuf = append(append(l.hashBuf[:0], l.head[:]...), payload...)
+		l.head = Hash(gm.SM3(l.hashBuf))
+		for range padded(len(payload)) - len(payload) {
+			out = append(out, 0)
+		}
+	}
+	err := l.write(out)
+	written += len(out)
+	l.out = out[:0]
+	return written, err
+}
+
+// write appends buf to the current segment.
+func (l *Log) write(buf []byte) error {
+	if len(buf) == 0 {
+		return nil
 	}
 	n, err := l.seg.Write(buf)
 	l.segSize += int64(n)
