@@ -39,9 +39,9 @@ func TestCompactDecisionExpands(t *testing.T) {
 	f := false
 	want := &Decision{RequestID: "req-1", Endpoint: "kafka", Status: 200, InputSM3: fmt.Sprintf("%x", [32]byte{1, 2, 3}),
 		Policy: "loan", Version: "v1", PolicyDigest: "sha256:ab", Arm: "champion", Decision: "review", Score: 1.5, LatencyUS: 321, WindowGen: 7,
-		Rules:   []FiredRule{{Name: "blocked", Reason: "blocked device", Action: "reject"}, {Name: "high", Reason: "too high", Weight: 1.25}},
-		Models:  []ModelOutput{{Name: "risk", Path: "m.onnx", SHA256: "cd", Ran: true, Value: 0.75}},
-		Windows: []WindowRead{{Window: 1, Name: "apps_1h", Key: "u1", T: 1.7e9, V: 2, Value: 3}, {Window: 0, Name: "users_on_device", Key: "d1", S: "u1", Value: 1, Counted: &f}},
+		Rules:    []FiredRule{{Name: "blocked", Reason: "blocked device", Action: "reject"}, {Name: "high", Reason: "too high", Weight: 1.25}},
+		Models:   []ModelOutput{{Name: "risk", Path: "m.onnx", SHA256: "cd", Ran: true, Value: 0.75}},
+		Windows:  []WindowRead{{Window: 1, Name: "apps_1h", Key: "u1", T: 1.7e9, V: 2, Value: 3}, {Window: 0, Name: "users_on_device", Key: "d1", S: "u1", Value: 1, Counted: &f}},
 		Features: map[string]json.RawMessage{"amount": json.RawMessage("10"), "user_id": json.RawMessage(`"[masked]"`)}}
 	if !reflect.DeepEqual(got, want) {
 		g, _ := json.Marshal(got)
