@@ -177,6 +177,7 @@ type Log struct {
 	spareRaw  []byte
 	nonces    []byte
 	hashBuf   []byte
+	syncs     []*syncing // running syncs, oldest first
 
 	// Durable state, for checkpoints.
 	dmu     sync.Mutex
@@ -349,44 +350,134 @@ func signal(c chan struct{}) {
 	}
 }
 
-// writer writes and syncs batches until Close, or until a write or sync
-// fails.
+// maxSyncs is how many fdatasyncs may run at once. A batch is written
+// while the sync of the one before is still running and gets a sync of
+// its own, so a record waits for one sync, not for the rest of the
+// running one as well; acknowledgements still go in log order, and a
+// failed sync fails every batch after it too (a later sync's success
+// says nothing about the bytes an earlier, failed one lost).
+const maxSyncs = 2
+
+// syncing is a written batch whose fdatasync is running.
+type syncing struct {
+	b       *batch
+	done    chan error
+	ck      Checkpoint // the log's state once the batch is durable
+	written int
+	t0      time.Time
+	path    string
+}
+
+// writer frames, writes and syncs batches until Close, or until a write
+// or sync fails.
 func (l *Log) writer() {
 	defer l.wg.Done()
+	defer l.abandon()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var lastSync time.Time
 	for {
 		select {
 		case <-l.wake:
+		case err := <-l.headDone():
+			if !l.complete(err) {
+				return
+			}
+			continue
 		case <-l.stop:
-			l.flush()
+			l.finish()
 			return
 		}
-		// batch: at most one sync per BatchInterval. Records that arrive
-		// while a sync runs wait for the next; a sync that would come
-		// sooner than BatchInterval after the last one waits for the rest
-		// of the interval or for BatchRecords records.
+		// batch: at most one sync started per BatchInterval. A sync that
+		// would start sooner than BatchInterval after the last one waits
+		// for the rest of the interval or for BatchRecords records.
 		if wait := l.o.BatchInterval - time.Since(lastSync); l.o.Sync == SyncBatch && wait > 0 {
 			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-l.full:
-				timer.Stop()
-			case <-l.stop:
-				timer.Stop()
+			for waiting := true; waiting; {
+				select {
+				case <-timer.C:
+					waiting = false
+				case <-l.full:
+					timer.Stop()
+					waiting = false
+				case <-l.stop:
+					timer.Stop()
+					waiting = false
+				case err := <-l.headDone():
+					if !l.complete(err) {
+						timer.Stop()
+						return
+					}
+				}
+			}
+		}
+		for len(l.syncs) >= maxSyncs {
+			if !l.complete(<-l.syncs[0].done) {
+				return
 			}
 		}
 		lastSync = time.Now()
-		if !l.flush() {
+		if !l.start() {
 			return
 		}
 	}
 }
 
-// flush frames, writes and syncs what is waiting; false when the log
-// failed.
-func (l *Log) flush() bool {
+// headDone is the completion of the oldest running sync (nil: none).
+func (l *Log) headDone() chan error {
+	if len(l.syncs) == 0 {
+		return nil
+	}
+	return l.syncs[0].done
+}
+
+// complete handles the end of the oldest running sync; false when it
+// failed (the log has then failed).
+func (l *Log) complete(err error) bool {
+	s := l.syncs[0]
+	l.syncs = l.syncs[1:]
+	l.metrics.syncSeconds.Observe(time.Since(s.t0).Seconds())
+	if err != nil {
+		l.fail(fmt.Errorf("fdatasync %s: %w", s.path, err), s.b)
+		return false
+	}
+	l.durableDone(s)
+	return true
+}
+
+// drain waits for every running sync; false when one failed.
+func (l *Log) drain() bool {
+	for len(l.syncs) > 0 {
+		if !l.complete(<-l.syncs[0].done) {
+			return false
+		}
+	}
+	return true
+}
+
+// finish makes everything appended durable (at Close).
+func (l *Log) finish() {
+	if l.drain() && l.start() {
+		l.drain()
+	}
+}
+
+// durableDone acknowledges a batch: its records are durable.
+func (l *Log) durableDone(s *syncing) {
+	l.dmu.Lock()
+	l.durable = s.ck
+	l.dmu.Unlock()
+	close(s.b.done)
+	l.metrics.records.Add(float64(s.b.n))
+	l.metrics.bytes.Add(float64(s.written))
+	l.metrics.batchRecords.Observe(float64(s.b.n))
+	l.metrics.commitSeconds.Observe(l.o.Now().Sub(s.b.first).Seconds())
+}
+
+// start takes the waiting records, frames and writes them and starts
+// their sync (under none they are acknowledged at once); false when the
+// log failed.
+func (l *Log) start() bool {
 	l.mu.Lock()
 	if l.failed != nil {
 		l.mu.Unlock()
@@ -408,27 +499,20 @@ func (l *Log) flush() bool {
 	l.mu.Unlock()
 
 	written, err := l.frameAndWrite(pend, raw)
-	if err == nil && l.o.Sync != SyncNone {
-		t0 := time.Now()
-		err = l.seg.Sync()
-		l.metrics.syncSeconds.Observe(time.Since(t0).Seconds())
-		if err != nil {
-			err = fmt.Errorf("fdatasync %s: %w", l.segInfo.path(l.o.Dir), err)
-		}
-	}
+	l.sparePend, l.spareRaw = pend[:0], raw[:0]
 	if err != nil {
 		l.fail(err, b)
 		return false
 	}
-	l.dmu.Lock()
-	l.durable = Checkpoint{SegSeq: l.segInfo.Seq, SegFirst: l.segInfo.First, Offset: uint64(l.segSize), Count: next, Head: l.head}
-	l.dmu.Unlock()
-	close(b.done)
-	l.metrics.records.Add(float64(b.n))
-	l.metrics.bytes.Add(float64(written))
-	l.metrics.batchRecords.Observe(float64(b.n))
-	l.metrics.commitSeconds.Observe(l.o.Now().Sub(b.first).Seconds())
-	l.sparePend, l.spareRaw = pend[:0], raw[:0]
+	s := &syncing{b: b, done: make(chan error, 1), written: written, t0: time.Now(), path: l.segInfo.path(l.o.Dir),
+		ck: Checkpoint{SegSeq: l.segInfo.Seq, SegFirst: l.segInfo.First, Offset: uint64(l.segSize), Count: next, Head: l.head}}
+	if l.o.Sync == SyncNone {
+		l.durableDone(s)
+		return true
+	}
+	f := l.seg
+	go func() { s.done <- f.Sync() }()
+	l.syncs = append(l.syncs, s)
 	return true
 }
 
@@ -456,6 +540,9 @@ func (l *Log) frameAndWrite(pend []pending, raw []byte) (int, error) {
 			}
 			written += len(out)
 			out = out[:0]
+			if !l.drain() {
+				return written, l.Err()
+			}
 			if err := l.rotate(p.index); err != nil {
 				return written, err
 			}
@@ -588,25 +675,61 @@ func (l *Log) retain() {
 }
 
 // fail stops the log for good after a write or sync error: the batch in
-// flight and every later append get the error, and OnFatal is told.
+// flight, every batch whose sync is running and every later append get
+// the error, and OnFatal is told.
 func (l *Log) fail(err error, inflight *batch) {
-	err = fmt.Errorf("audit log failed, no decision is acknowledged any more: %w", err)
+	err = l.markFailed(err)
+	inflight.err = err
+	close(inflight.done)
+	for _, s := range l.syncs {
+		<-s.done // the file stays open until its syncs return
+		s.b.err = err
+		close(s.b.done)
+	}
+	l.syncs = nil
+}
+
+// markFailed fails the log (the first error stays) and the batch being
+// gathered, and returns the log's error. The writer, which owns the
+// running syncs, fails those itself.
+func (l *Log) markFailed(err error) error {
 	l.mu.Lock()
-	l.failed = err
+	first := l.failed == nil
+	if first {
+		l.failed = fmt.Errorf("audit log failed, no decision is acknowledged any more: %w", err)
+	}
+	err = l.failed
 	pending := l.cur
 	l.cur = &batch{done: make(chan struct{})}
 	l.mu.Unlock()
-	l.metrics.failed.Set(1)
-	l.o.Logger.Error("audit log failed; refusing to acknowledge decisions (no retry: a failed fsync may have lost data)", "err", err.Error())
-	l.fatalOnce.Do(func() {
-		if l.o.OnFatal != nil {
-			l.o.OnFatal(err)
-		}
-	})
-	inflight.err = err
-	close(inflight.done)
+	if first {
+		l.metrics.failed.Set(1)
+		l.o.Logger.Error("audit log failed; refusing to acknowledge decisions (no retry: a failed fsync may have lost data)", "err", err.Error())
+		l.fatalOnce.Do(func() {
+			if l.o.OnFatal != nil {
+				l.o.OnFatal(err)
+			}
+		})
+	}
 	pending.err = err
 	close(pending.done)
+	return err
+}
+
+// abandon fails the batches whose sync is still running when the writer
+// stops because the log failed elsewhere (a checkpoint write), so that
+// no append waits for ever.
+func (l *Log) abandon() {
+	err := l.Err()
+	if err == nil {
+		err = ErrClosed
+	}
+	for _, s := range l.syncs {
+		<-s.done // the file stays open until the sync returns
+		s.b.err = err
+		close(s.b.done)
+	}
+	l.syncs = nil
 }
 
 // Close makes every appended record durable, writes a last checkpoint and

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -306,6 +307,37 @@ func (s *Server) waitAll(ar *auditRec) *httpError {
 		}
 	}
 	return nil
+}
+
+// ErrNotRecorded is the error of a decision whose audit record could not
+// be made durable (Decide, and the waits it hands to OnRecord): the
+// decision must not be acted on, and since the audit log has failed for
+// good, the caller should stop rather than retry or dead-letter the
+// event.
+var ErrNotRecorded = errors.New("the decision could not be recorded in the audit log")
+
+// recordOther submits the record of a decision that did not come over
+// HTTP: it hands the durability wait to onRecord, or waits itself when
+// onRecord is nil. nil when audit is off.
+func (s *Server) recordOther(ar *auditRec, rid string, onRecord func(wait func() error)) error {
+	if ar == nil {
+		return nil
+	}
+	s.submit(ar, rid)
+	wait := ar.waits[0]
+	ar.waits = ar.waits[:0]
+	checked := func() error {
+		if err := wait(); err != nil {
+			s.log.Error("decision not recorded; it must not be acted on", "request_id", rid, "err", err.Error())
+			return fmt.Errorf("%w: %w", ErrNotRecorded, err)
+		}
+		return nil
+	}
+	if onRecord != nil {
+		onRecord(checked)
+		return nil
+	}
+	return checked()
 }
 
 // signResponse adds X-Decision-Signature over the request and response
