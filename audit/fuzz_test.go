@@ -63,29 +63,3 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		VerifyCheckpoint(c, &testKey.PublicKey) // must not panic
 	})
 }
-
-// FuzzDecodeCompact feeds arbitrary bytes to the format 2 decision
-// decoder: it never panics, and what decodes encodes to bytes that decode
-// to the same decision (varints may be written longer than needed, so the
-// bytes themselves need not match).
-func FuzzDecodeCompact(f *testing.F) {
-	f.Add(AppendCompact(nil, sampleCompact()))
-	f.Add(AppendCompact(nil, &Compact{Index: -1, Status: 401, Error: "no"}))
-	f.Add([]byte{compactTag})
-	dict := []byte(`{"kind":"policy","policy":"p","version":"1","policy_digest":"d","rules":[{"name":"a","reason":"b"},{"name":"c","reason":"d","action":"reject"}],"models":[{"name":"m","path":"m.onnx"}],"windows":["w","x"]}`)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		DecodeDecision("r", data, dict) // must not panic
-		var c Compact
-		if decodeCompact(data, &c) != nil {
-			return
-		}
-		once := AppendCompact(nil, &c)
-		var c2 Compact
-		if err := decodeCompact(once, &c2); err != nil {
-			t.Fatalf("re-encoded body does not decode: %v", err)
-		}
-		if twice := AppendCompact(nil, &c2); !bytes.Equal(once, twice) {
-			t.Fatalf("compact body does not round-trip:\n%x\n%x", once, twice)
-		}
-	})
-}

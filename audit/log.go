@@ -118,20 +118,6 @@ type batch struct {
 	n     int
 }
 
-// A Dict is constants that many records share, such as a policy
-// version's rule names and reasons and its model files. The log writes
-// it once per segment, as a dictionary record before the first record
-// that refers to it, and records made with AppendRef carry only its
-// index: a smaller record is less to hash, write and sync. Its body must
-// not change once made.
-type Dict struct{ body []byte }
-
-// NewDict returns a dictionary holding body (kept, not copied).
-func NewDict(body []byte) *Dict { return &Dict{body: body} }
-
-// Body returns the dictionary's bytes.
-func (d *Dict) Body() []byte { return d.body }
-
 // pending is a record appended but not yet framed: the writer goroutine
 // frames, seals, checksums and chains a batch of them at a time, so the
 // appending goroutine (a request) only copies its body.
@@ -139,7 +125,7 @@ type pending struct {
 	index  uint64
 	time   int64 // Unix nanoseconds
 	rid    string
-	dict   *Dict // a dictionary record of dict (the body is dict.body)
+	dict   *Dict // a dictionary record of dict (the body is dict.Body())
 	ref    uint64
 	hasRef bool
 	off, n int  // the body in raw (not a dictionary record)
@@ -269,8 +255,8 @@ func (l *Log) AppendRef(requestID string, dict *Dict, body []byte) (wait func() 
 	if len(body) == 0 || len(body) > MaxRecord/2 {
 		return failed(fmt.Errorf("audit: record body of %d bytes (1 to %d allowed)", len(body), MaxRecord/2))
 	}
-	if dict != nil && (len(dict.body) == 0 || len(dict.body) > MaxRecord/2) {
-		return failed(fmt.Errorf("audit: dictionary of %d bytes (1 to %d allowed)", len(dict.body), MaxRecord/2))
+	if dict != nil && (len(dict.Body()) == 0 || len(dict.Body()) > MaxRecord/2) {
+		return failed(fmt.Errorf("audit: dictionary of %d bytes (1 to %d allowed)", len(dict.Body()), MaxRecord/2))
 	}
 	now := l.o.Now()
 	sealed := l.o.Keyring != nil
@@ -290,7 +276,7 @@ func (l *Log) AppendRef(requestID string, dict *Dict, body []byte) (wait func() 
 	}
 	dsize := int64(0)
 	if dict != nil {
-		dsize = int64(l.frameLen(0, false, sealed, len(dict.body)))
+		dsize = int64(l.frameLen(0, false, sealed, len(dict.Body())))
 	}
 	need := size
 	if dict != nil && !have {
@@ -550,7 +536,7 @@ func (l *Log) frameAndWrite(pend []pending, raw []byte) (int, error) {
 		e := Envelope{Index: p.index, Time: time.Unix(0, p.time), Prev: l.head, RequestID: p.rid, HasRef: p.hasRef, Ref: p.ref}
 		body := raw[p.off : p.off+p.n]
 		if p.dict != nil {
-			e.IsDict, body = true, p.dict.body
+			e.IsDict, body = true, p.dict.Body()
 		}
 		if nonces != nil {
 			e.Sealed, e.KeyID = true, l.o.Keyring.seal.id

@@ -12,7 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/riskforge/riskforge/audit"
+	"github.com/riskforge/riskforge/audit/schema"
 	"github.com/riskforge/riskforge/internal/gm"
 	"github.com/riskforge/riskforge/vm"
 )
@@ -27,11 +27,11 @@ import (
 // function that blocks until the record is durable; an error from it
 // means the decision must not be answered. dict is the policy version's
 // dictionary (nil for a request refused before a policy was chosen);
-// body is an audit.Compact encoding. AppendRef must not keep body after
+// body is a schema.Compact encoding. AppendRef must not keep body after
 // it returns (the server reuses the buffer). The audit package's Log
 // implements it.
 type DecisionRecorder interface {
-	AppendRef(requestID string, dict *audit.Dict, body []byte) (wait func() error)
+	AppendRef(requestID string, dict *schema.Dict, body []byte) (wait func() error)
 }
 
 // Audit configures decision records and signatures. The zero value turns
@@ -113,8 +113,8 @@ func (s *Server) setupAudit(a Audit) error {
 // auditRec is one request's record under construction, pooled.
 type auditRec struct {
 	buf   []byte
-	c     audit.Compact
-	dict  *audit.Dict
+	c     schema.Compact
+	dict  *schema.Dict
 	win   recordingWindows
 	waits []func() error
 	// endpoint names the way the decision came when it is not an HTTP
@@ -180,16 +180,16 @@ func (ar *auditRec) windows(inner vm.WindowStore) vm.WindowStore {
 
 // policyDict returns the dictionary of v: its rules, models and windows
 // in program order, which the compact records refer to by position.
-func (s *Server) policyDict(v *Version) *audit.Dict {
+func (s *Server) policyDict(v *Version) *schema.Dict {
 	k := dictKey{v.Policy, v.Version, v.Digest}
 	if d, ok := s.audit.dicts.Load(k); ok {
-		return d.(*audit.Dict)
+		return d.(*schema.Dict)
 	}
-	pd := audit.PolicyDict{Policy: v.Policy, Version: v.Version, PolicyDigest: v.Digest,
-		Rules: []audit.DictRule{}, Models: []audit.DictModel{}, Windows: []string{}}
+	pd := schema.PolicyDict{Policy: v.Policy, Version: v.Version, PolicyDigest: v.Digest,
+		Rules: []schema.DictRule{}, Models: []schema.DictModel{}, Windows: []string{}}
 	for i := range v.Prog.Rules {
 		r := &v.Prog.Rules[i]
-		dr := audit.DictRule{Name: r.Name, Reason: r.Reason}
+		dr := schema.DictRule{Name: r.Name, Reason: r.Reason}
 		if r.Forces {
 			dr.Action = r.Action.String()
 		}
@@ -197,7 +197,7 @@ func (s *Server) policyDict(v *Version) *audit.Dict {
 	}
 	for i := range v.Prog.Models {
 		md := &v.Prog.Models[i]
-		dm := audit.DictModel{Name: md.Name, Path: md.Path}
+		dm := schema.DictModel{Name: md.Name, Path: md.Path}
 		if md.Digest != ([32]byte{}) {
 			dm.SHA256 = hex.EncodeToString(md.Digest[:])
 		}
@@ -206,12 +206,12 @@ func (s *Server) policyDict(v *Version) *audit.Dict {
 	for i := range v.Prog.Windows {
 		pd.Windows = append(pd.Windows, v.Prog.Windows[i].Name)
 	}
-	body, err := audit.EncodePolicyDict(&pd)
+	body, err := schema.EncodePolicyDict(&pd)
 	if err != nil {
 		panic(err) // strings and slices only: cannot fail
 	}
-	d, _ := s.audit.dicts.LoadOrStore(k, audit.NewDict(body))
-	return d.(*audit.Dict)
+	d, _ := s.audit.dicts.LoadOrStore(k, schema.NewDict(body))
+	return d.(*schema.Dict)
 }
 
 // recordDecision encodes the record of one decision into ar.buf (which
@@ -223,20 +223,20 @@ func (s *Server) recordDecision(ar *auditRec, ep, index int, batchID, rid string
 	c.Arm, c.Decision = e.role.String(), d.Action.String()
 	c.Score, c.Degraded, c.LatencyUS = d.Score, d.Degraded, lat.Microseconds()
 	for i := range d.Fired {
-		c.Rules = append(c.Rules, audit.RuleHit{Rule: d.Fired[i].Rule, Weight: d.Fired[i].Weight})
+		c.Rules = append(c.Rules, schema.RuleHit{Rule: d.Fired[i].Rule, Weight: d.Fired[i].Weight})
 	}
 	for i := range d.Models {
 		mo := &d.Models[i]
-		c.Models = append(c.Models, audit.ModelHit{Ran: mo.Ran, Degraded: mo.Degraded, Value: mo.Value})
+		c.Models = append(c.Models, schema.ModelHit{Ran: mo.Ran, Degraded: mo.Degraded, Value: mo.Value})
 	}
 	for _, wr := range ar.win.reads {
-		c.Windows = append(c.Windows, audit.WindowHit{Window: wr.w, Key: wr.key.Str, KeyNum: wr.key.Num, T: wr.t, V: wr.v, S: wr.s, NotCounted: !wr.add, Value: wr.result})
+		c.Windows = append(c.Windows, schema.WindowHit{Window: wr.w, Key: wr.key.Str, KeyNum: wr.key.Num, T: wr.t, V: wr.v, S: wr.s, NotCounted: !wr.add, Value: wr.result})
 	}
 	if s.audit.features {
 		c.Features = s.appendFeatures(c.Features[:0], body)
 	}
 	ar.dict = s.policyDict(v)
-	ar.buf = audit.AppendCompact(ar.buf[:0], c)
+	ar.buf = schema.AppendCompact(ar.buf[:0], c)
 }
 
 // recordHead starts a record in ar.c: who asked what, and the request's
@@ -247,7 +247,7 @@ func (s *Server) recordHead(ar *auditRec, ep, index int, batchID string, status 
 	if name == "" {
 		name = endpointNames[ep]
 	}
-	*c = audit.Compact{Endpoint: name, BatchID: batchID, Index: -1, Status: status, InputSM3: gm.SM3(body),
+	*c = schema.Compact{Endpoint: name, BatchID: batchID, Index: -1, Status: status, InputSM3: gm.SM3(body),
 		Rules: c.Rules[:0], Models: c.Models[:0], Windows: c.Windows[:0], Features: c.Features[:0]}
 	if batchID != "" {
 		c.Index = index
@@ -389,7 +389,7 @@ func (s *Server) checkRequestSignature(r *http.Request, ep int, rid string, body
 	if ar := s.auditRec(); ar != nil {
 		s.recordHead(ar, ep, -1, "", http.StatusUnauthorized, body)
 		ar.c.Error = HeaderRequestSignature + ": " + msg
-		ar.buf = audit.AppendCompact(ar.buf[:0], &ar.c)
+		ar.buf = schema.AppendCompact(ar.buf[:0], &ar.c)
 		s.submit(ar, rid)
 		if e := s.waitAll(ar); e != nil {
 			herr = e
