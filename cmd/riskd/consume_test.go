@@ -107,7 +107,15 @@ kafka:
 		t.Errorf("records out: %v; want 10 decisions and 1 dead letter", got)
 	}
 	p := &proc{base: "http://" + addr, client: &http.Client{Timeout: 10 * time.Second}}
-	if n := metric(t, p, `riskforge_kafka_records_total{result="decided",topic="events"}`); n != 10 {
+	// The counter moves when the brokers acknowledge a decision, which
+	// can come after a reader already sees it: give it a moment.
+	n := 0.0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if n = metric(t, p, `riskforge_kafka_records_total{result="decided",topic="events"}`); n == 10 {
+			break
+		}
+	}
+	if n != 10 {
 		t.Errorf("riskforge_kafka_records_total decided = %v", n)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
