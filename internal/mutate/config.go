@@ -25,13 +25,15 @@ type target struct {
 	files       []string
 	// skip is a `go test -skip` pattern: tests too slow to run once per
 	// mutant (end-to-end runs of a binary, say) whose checks faster tests
-	// of the package repeat. Coverage is measured without them too, so a
-	// mutant only they reach counts as not covered, never as killed.
-	skip string
+	// of the package repeat; run, a `go test -run` pattern, keeps only the
+	// tests that exercise the scope, for packages whose whole suite takes
+	// minutes. Coverage is measured with the same selection, so a mutant
+	// only a left-out test reaches counts as not covered, never as killed.
+	skip, run string
 }
 
 // readTargets parses targets.txt: `pkg min-efficacy min-coverage [file...]
-// [skip=REGEXP]` per line; `#` starts a comment.
+// [skip=REGEXP] [run=REGEXP]` per line; `#` starts a comment.
 func readTargets(path string) ([]target, error) {
 	lines, err := readLines(path)
 	if err != nil {
@@ -41,7 +43,7 @@ func readTargets(path string) ([]target, error) {
 	for _, l := range lines {
 		f := strings.Fields(l.text)
 		if len(f) < 3 {
-			return nil, fmt.Errorf("%s:%d: want `package min-efficacy min-coverage [file...] [skip=REGEXP]`", path, l.n)
+			return nil, fmt.Errorf("%s:%d: want `package min-efficacy min-coverage [file...] [skip=REGEXP] [run=REGEXP]`", path, l.n)
 		}
 		eff, err1 := threshold(f[1])
 		cov, err2 := threshold(f[2])
@@ -51,16 +53,21 @@ func readTargets(path string) ([]target, error) {
 		t := target{pkg: f[0], minEfficacy: eff, minCoverage: cov}
 		for _, w := range f[3:] {
 			switch {
-			case strings.HasPrefix(w, "skip="):
-				if t.skip != "" {
-					return nil, fmt.Errorf("%s:%d: more than one skip= (join the patterns with |)", path, l.n)
+			case strings.HasPrefix(w, "skip="), strings.HasPrefix(w, "run="):
+				key, pat, _ := strings.Cut(w, "=")
+				dst := &t.skip
+				if key == "run" {
+					dst = &t.run
 				}
-				t.skip = strings.TrimPrefix(w, "skip=")
-				if _, err := regexp.Compile(t.skip); err != nil || t.skip == "" {
-					return nil, fmt.Errorf("%s:%d: skip=%q is not a test name pattern: %v", path, l.n, t.skip, err)
+				if *dst != "" {
+					return nil, fmt.Errorf("%s:%d: more than one %s= (join the patterns with |)", path, l.n, key)
 				}
+				if _, err := regexp.Compile(pat); err != nil || pat == "" {
+					return nil, fmt.Errorf("%s:%d: %s=%q is not a test name pattern: %v", path, l.n, key, pat, err)
+				}
+				*dst = pat
 			case !strings.HasSuffix(w, ".go") || strings.HasSuffix(w, "_test.go") || strings.Contains(w, "/"):
-				return nil, fmt.Errorf("%s:%d: %q is neither a non-test .go file of %s nor skip=REGEXP", path, l.n, w, t.pkg)
+				return nil, fmt.Errorf("%s:%d: %q is neither a non-test .go file of %s nor skip=/run=REGEXP", path, l.n, w, t.pkg)
 			default:
 				t.files = append(t.files, w)
 			}
@@ -74,12 +81,16 @@ func readTargets(path string) ([]target, error) {
 // ones in the environment: -count=1, because gremlins times every mutant
 // against the unmutated coverage run, and a cached coverage run (the test
 // binary did not change) takes milliseconds, so every mutant whose tests
-// take real time would be counted as timed out; and the target's -skip.
+// take real time would be counted as timed out; and the target's -skip
+// and -run.
 func (t target) goflags(env string) string {
 	flags := strings.Fields(env)
 	flags = append(flags, "-count=1")
 	if t.skip != "" {
 		flags = append(flags, "-skip="+t.skip)
+	}
+	if t.run != "" {
+		flags = append(flags, "-run="+t.run)
 	}
 	return strings.Join(flags, " ")
 }

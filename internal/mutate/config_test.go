@@ -9,14 +9,15 @@ import (
 // and is not taken for a scope file; a bad pattern, a second skip= or a
 // word that is neither a non-test .go file nor skip= is an error.
 func TestReadTargetsSkip(t *testing.T) {
-	got, err := readTargets(writeFile(t, "server - 81 fastjson.go http.go skip=TestE2E|TestSlow\nvm 90 90 skip=TestBig\n"))
+	got, err := readTargets(writeFile(t, "server - 81 fastjson.go http.go skip=TestE2E|TestSlow run=TestFast\nvm 90 90 skip=TestBig\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got[0].skip != "TestE2E|TestSlow" || strings.Join(got[0].files, ",") != "fastjson.go,http.go" || got[1].skip != "TestBig" || len(got[1].files) != 0 {
+	if got[0].skip != "TestE2E|TestSlow" || got[0].run != "TestFast" || strings.Join(got[0].files, ",") != "fastjson.go,http.go" ||
+		got[1].skip != "TestBig" || got[1].run != "" || len(got[1].files) != 0 {
 		t.Fatalf("got %+v", got)
 	}
-	for _, bad := range []string{"vm 90 90 skip=(\n", "vm 90 90 skip=\n", "vm 90 90 skip=A skip=B\n", "vm 90 90 run.go_test.go\n",
+	for _, bad := range []string{"vm 90 90 skip=(\n", "vm 90 90 skip=\n", "vm 90 90 skip=A skip=B\n", "vm 90 90 run=A run=B\n", "vm 90 90 run=[\n", "vm 90 90 run.go_test.go\n",
 		"vm 90 90 run_test.go\n", "vm 90 90 sub/run.go\n", "vm 90 90 run\n"} {
 		if _, err := readTargets(writeFile(t, bad)); err == nil || !strings.Contains(err.Error(), ":1:") {
 			t.Errorf("%q: got %v, want an error at line 1", bad, err)
@@ -31,7 +32,7 @@ func TestGoflags(t *testing.T) {
 	if got := (target{pkg: "vm"}).goflags(""); got != "-count=1" {
 		t.Errorf("no skip: %q", got)
 	}
-	if got := (target{pkg: "vm", skip: "TestA|TestB"}).goflags(" -buildvcs=false  -mod=mod "); got != "-buildvcs=false -mod=mod -count=1 -skip=TestA|TestB" {
+	if got := (target{pkg: "vm", skip: "TestA|TestB", run: "TestC"}).goflags(" -buildvcs=false  -mod=mod "); got != "-buildvcs=false -mod=mod -count=1 -skip=TestA|TestB -run=TestC" {
 		t.Errorf("with skip: %q", got)
 	}
 }
