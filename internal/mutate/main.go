@@ -9,7 +9,8 @@
 //	go run ./internal/mutate [-pkg windows,compiler] [-files vm/verify.go] [-workers 2] [-from DIR] [-dry-run]
 //
 // -from re-scores reports a previous run left in DIR without running
-// gremlins again (after editing allow.txt, say); -dry-run measures only
+// gremlins again (after editing allow.txt, say); with -recheck it reruns
+// only their survivors against the tests as they are now; -dry-run measures only
 // mutator coverage, in one test run per package; -files narrows a run to
 // some files of the targets' scopes, for quick feedback while writing
 // tests (such a partial run prints its figures but does not gate).
@@ -45,8 +46,14 @@ func main() {
 		verbose  = flag.Bool("v", false, "also list the mutants in case clauses, which gremlins cannot run")
 		dryRun   = flag.Bool("dry-run", false, "only find the mutants and which ones tests cover (one test run per package); no efficacy")
 		files    = flag.String("files", "", "comma-separated files (from the module root) to narrow the run to; the figures then do not gate")
+		again    = flag.Bool("recheck", false, "with -from: rerun only the survivors in those reports (tests added, code in scope unchanged) and write updated reports to -out")
+		againMax = flag.Duration("recheck-timeout", 5*time.Minute, "with -recheck: a survivor's test run that takes longer counts as timed out")
 	)
 	flag.Parse()
+	if *again && *from == "" {
+		fmt.Fprintln(os.Stderr, "mutate: -recheck needs -from DIR (the reports to recheck)")
+		os.Exit(2)
+	}
 	if flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "mutate: unexpected arguments:", flag.Args())
 		os.Exit(2)
@@ -68,7 +75,16 @@ func main() {
 	failed, dry := false, false
 	for _, t := range targets {
 		jsonPath := filepath.Join(*from, t.pkg+".json")
-		if *from == "" {
+		if *again {
+			out := filepath.Join(*out, t.pkg+".json")
+			if filepath.Clean(out) == filepath.Clean(jsonPath) {
+				check(fmt.Errorf("-recheck: -out must differ from -from, so the full run's report is kept"))
+			}
+			start, load := time.Now(), loadAvg()
+			check(recheck(t, allow, jsonPath, out, strings.TrimSpace(string(goflags)), *againMax))
+			fmt.Printf("%-10s recheck took %s (load average %s at the start, %s at the end)\n", t.pkg, time.Since(start).Round(time.Second), load, loadAvg())
+			jsonPath = out
+		} else if *from == "" {
 			jsonPath = filepath.Join(*out, t.pkg+".json")
 			check(unleash(*gremlins, t, *workers, *coeff, *dryRun, *out, jsonPath, strings.TrimSpace(string(goflags))))
 		}
