@@ -43,7 +43,7 @@ func main() {
 		coeff    = flag.Int("timeout-coefficient", 30, "a mutant's tests time out after this many times the unmutated run")
 		out      = flag.String("out", "out/mutate", "where gremlins' JSON reports and logs go")
 		from     = flag.String("from", "", "re-score the JSON reports in this directory instead of running gremlins")
-		verbose  = flag.Bool("v", false, "also list the mutants in case clauses, which gremlins cannot run")
+		verbose  = flag.Bool("v", false, "also list the mutants in case clauses and constants, which gremlins cannot run")
 		dryRun   = flag.Bool("dry-run", false, "only find the mutants and which ones tests cover (one test run per package); no efficacy")
 		files    = flag.String("files", "", "comma-separated files (from the module root) to narrow the run to; the figures then do not gate")
 		again    = flag.Bool("recheck", false, "with -from: rerun only the survivors in those reports (tests added, code in scope unchanged) and write updated reports to -out")
@@ -95,7 +95,7 @@ func main() {
 		s.print(os.Stdout)
 		if *verbose {
 			for _, m := range s.unmeasured {
-				fmt.Printf("    not run (case clause): %s\n", m)
+				fmt.Printf("    not run (case clause or constant): %s\n", m)
 			}
 		}
 		if partial {

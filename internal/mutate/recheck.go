@@ -97,6 +97,7 @@ func recheck(t target, allow []*allowed, fromJSON, outJSON, goflags string, limi
 			return err
 		}
 		lines := strings.Split(string(src), "\n")
+		consts := constLines(rel)
 		muts, _ := fm["mutations"].([]any)
 		for _, x := range muts {
 			mm, _ := x.(map[string]any)
@@ -107,7 +108,7 @@ func recheck(t target, allow []*allowed, fromJSON, outJSON, goflags string, limi
 			if line >= 1 && line <= len(lines) {
 				m.src = lines[line-1]
 			}
-			if (status != "LIVED" && status != "NOT COVERED") || (status == "NOT COVERED" && inCaseClause(m.src)) || find(allow, m) != nil {
+			if (status != "LIVED" && status != "NOT COVERED") || (status == "NOT COVERED" && (inCaseClause(m.src) || consts[line])) || find(allow, m) != nil {
 				continue
 			}
 			mutated, err := mutate(src, line, col, typ)

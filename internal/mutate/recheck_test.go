@@ -43,3 +43,21 @@ func TestMutate(t *testing.T) {
 		}
 	}
 }
+
+// TestConstLines: the lines of constant declarations, single or grouped,
+// at package level or in a function, and nothing else.
+func TestConstLines(t *testing.T) {
+	src := "package p\n\nconst a = 1 + 2\n\nconst (\n\tb = iota + 1\n\tc\n)\n\nvar d = 3 - 1\n\nfunc f() int {\n\tconst e = -1\n\treturn e * 2\n}\n"
+	p := writeFile(t, src)
+	got := constLines(p)
+	for _, l := range []int{3, 5, 6, 7, 8, 13} {
+		if !got[l] {
+			t.Errorf("line %d not in a constant declaration", l)
+		}
+	}
+	for _, l := range []int{1, 2, 4, 9, 10, 12, 14} {
+		if got[l] {
+			t.Errorf("line %d taken for a constant declaration", l)
+		}
+	}
+}
