@@ -110,6 +110,11 @@ func TestEvalUnary(t *testing.T) {
 	}{
 		{vm.NEG, 2, -2}, {vm.NEG, -3.5, 3.5}, {vm.NOT, 0, 1}, {vm.NOT, 1, 0}, {vm.NOT, -1, 0}, {vm.NOT, 0.5, 0},
 		{vm.ABS, -2, 2}, {vm.FLOOR, 2.5, 2}, {vm.CEIL, 2.5, 3},
+		// 1970-01-04 was a Sunday (0), 1969-12-31 a Wednesday (3).
+		{vm.WEEKDAY, 3 * 86400, 0}, {vm.WEEKDAY, 3*86400 - 1, 6}, {vm.WEEKDAY, -86400, 3}, {vm.WEEKDAY, 0, 4},
+		{vm.HOUR, 0, 0}, {vm.HOUR, -1, 23}, {vm.HOUR, 86400, 0}, {vm.HOUR, 3599, 0}, {vm.HOUR, 3600, 1},
+		{vm.LOG, 0, -744.4400719213812}, {vm.LOG, -1, -744.4400719213812}, {vm.LOG, 1, 0},
+		{vm.SQRT, -1, 0}, {vm.SQRT, 0, 0}, {vm.SQRT, 4, 2},
 	}
 	for _, c := range cases {
 		if got := vm.EvalUnary(c.op, c.x); got != c.want {
