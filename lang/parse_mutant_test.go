@@ -142,3 +142,18 @@ func TestListAndWindowShapes(t *testing.T) {
 		t.Errorf("window all: %+v", w)
 	}
 }
+
+// TestParseDurationTrailingNumber: a number with no unit at the end of a
+// duration is an error, not a read past the end of the text.
+func TestParseDurationTrailingNumber(t *testing.T) {
+	for _, raw := range []string{"10", "1h30", "5m0"} {
+		if v, err := ParseDuration(raw); err == nil {
+			t.Errorf("ParseDuration(%q) = %v, want an error", raw, v)
+		}
+	}
+	for raw, want := range map[string]float64{"1h30m": 5400, "500ms": 0.5, "2d": 172800, "0s": 0} {
+		if v, err := ParseDuration(raw); err != nil || v != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", raw, v, err, want)
+		}
+	}
+}
