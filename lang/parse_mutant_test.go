@@ -151,7 +151,7 @@ func TestParseDurationTrailingNumber(t *testing.T) {
 			t.Errorf("ParseDuration(%q) = %v, want an error", raw, v)
 		}
 	}
-	for raw, want := range map[string]float64{"1h30m": 5400, "500ms": 0.5, "2d": 172800, "0s": 0} {
+	for raw, want := range map[string]float64{"1h30m": 5400, "500ms": 0.5, "2d": 172800, "0s": 0, "1h0m": 3600, "1h9m": 4140, "9s": 9, "1d09h": 118800} {
 		if v, err := ParseDuration(raw); err != nil || v != want {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", raw, v, err, want)
 		}
