@@ -157,3 +157,68 @@ func TestParseDurationTrailingNumber(t *testing.T) {
 		}
 	}
 }
+
+// TestOpPos: a binary operator's position is the keyword itself, also at
+// the start of a line, and never column 0 when the right operand's place
+// leaves no room to step back over the keyword.
+func TestOpPos(t *testing.T) {
+	src := "policy p version \"1\"\ninput {\n  a int\n  b int\n}\nrule r when a > 1\n  or b > 2\n  and a < 9 emit review reason \"x\"\nrule s when a > 1 or\n  b > 2 emit review reason \"x\"\n"
+	f, err := Parse("o.risk", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []*Binary
+	for _, d := range f.Decls {
+		if r, ok := d.(*RuleDecl); ok {
+			Inspect(r.When, func(n Node) bool {
+				if b, ok := n.(*Binary); ok && (b.Op == "or" || b.Op == "and") {
+					ops = append(ops, b)
+				}
+				return true
+			})
+		}
+	}
+	if len(ops) != 3 {
+		t.Fatalf("found %d and/or operators", len(ops))
+	}
+	// The third: `or` ends line 9 and its right operand starts line 10
+	// at column 3, too close to step back over "or ": the position stays
+	// on the operand, a real place in the source.
+	if p := ops[2].OpPos; p.Line != 10 || p.Col != 3 {
+		t.Errorf("trailing or: %d:%d, want 10:3", p.Line, p.Col)
+	}
+	for _, b := range ops[:2] {
+		if got := src[b.OpPos.Offset : int(b.OpPos.Offset)+len(b.Op)]; got != b.Op {
+			t.Errorf("%s at offset %d reads %q", b.Op, b.OpPos.Offset, got)
+		}
+	}
+	for _, b := range ops {
+		lineStart := strings.LastIndexByte(src[:b.OpPos.Offset], '\n') + 1
+		if int(b.OpPos.Col) != int(b.OpPos.Offset)-lineStart+1 {
+			t.Errorf("%s: column %d, offset says %d", b.Op, b.OpPos.Col, int(b.OpPos.Offset)-lineStart+1)
+		}
+	}
+}
+
+// TestLiteralDurationSpan: a duration literal in a literal position (a
+// list item) ends where its text ends, so its span reads back the text.
+func TestLiteralDurationSpan(t *testing.T) {
+	src := "policy p version \"1\"\nlist waits = [1h, 30m]\n"
+	f, err := Parse("d.risk", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := f.Decls[0].(*ListDecl).Items
+	if len(items) != 2 {
+		t.Fatalf("items %+v", items)
+	}
+	for i, want := range []string{"1h", "30m"} {
+		d, ok := items[i].(*DurationLit)
+		if !ok {
+			t.Fatalf("item %d is %T", i, items[i])
+		}
+		if got := src[d.Pos.Offset:d.End]; got != want || d.Raw != want {
+			t.Errorf("item %d: span %q raw %q, want %q", i, got, d.Raw, want)
+		}
+	}
+}
