@@ -1,6 +1,9 @@
 package report
 
-import "testing"
+import (
+	"math"
+	"testing"
+)
 
 // TestROCKeepsPointOnMark: downsampling keeps a point whose FPR+TPR lands
 // exactly on the next mark. With 99 negatives the first point, one
@@ -25,5 +28,19 @@ func TestROCKeepsPointOnMark(t *testing.T) {
 	}
 	if want := (Point{FPR: 1.0 / 99, TPR: 0}); pts[1] != want {
 		t.Fatalf("second point %+v, want %+v (on the first mark)", pts[1], want)
+	}
+}
+
+// TestFloatPercent: a share prints as a percentage with the decimals
+// asked for; undefined figures print as "-".
+func TestFloatPercent(t *testing.T) {
+	for _, c := range []struct {
+		f    Float
+		d    int
+		want string
+	}{{0.1234, 1, "12.3%"}, {1, 0, "100%"}, {0.005, 2, "0.50%"}, {Float(math.NaN()), 1, "-"}, {Float(math.Inf(1)), 1, "-"}} {
+		if got := c.f.Percent(c.d); got != c.want {
+			t.Errorf("Float(%v).Percent(%d) = %q, want %q", float64(c.f), c.d, got, c.want)
+		}
 	}
 }
