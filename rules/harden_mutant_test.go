@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/vm"
 )
 
@@ -118,19 +119,19 @@ func TestHardenTexts(t *testing.T) {
 // "within 1e-3" of it, so it rounds the way its comparison needs (x >=
 // 0.001 is x >= 1 for integer x), while one just inside snaps.
 func TestSnapIntAtTolerance(t *testing.T) {
-	if got := snapInt(1e-3, ">="); got != 1 {
+	if got := snapInt(1e-3, compiler.OpGe); got != 1 {
 		t.Errorf("snapInt(0.001, >=) = %v, want 1", got)
 	}
-	if got := snapInt(1e-3, ">"); got != 0 {
+	if got := snapInt(1e-3, compiler.OpGt); got != 0 {
 		t.Errorf("snapInt(0.001, >) = %v, want 0", got)
 	}
-	if got := snapInt(0.0009, ">="); got != 0 {
+	if got := snapInt(0.0009, compiler.OpGe); got != 0 {
 		t.Errorf("snapInt(0.0009, >=) = %v, want 0", got)
 	}
 	// Ceil(-0.5) is -0; the threshold written must be 0, not "-0".
-	for _, op := range []string{">=", "<"} {
+	for _, op := range []compiler.Op{compiler.OpGe, compiler.OpLt} {
 		if got := snapInt(-0.5, op); got != 0 || math.Signbit(got) {
-			t.Errorf("snapInt(-0.5, %s) = %v (sign bit %v), want +0", op, got, math.Signbit(got))
+			t.Errorf("snapInt(-0.5, %v) = %v (sign bit %v), want +0", op, got, math.Signbit(got))
 		}
 	}
 }
