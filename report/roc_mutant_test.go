@@ -32,13 +32,13 @@ func TestROCKeepsPointOnMark(t *testing.T) {
 }
 
 // TestFloatPercent: a share prints as a percentage with the decimals
-// asked for; undefined figures print as "-".
+// asked for; undefined figures print as Undefined.
 func TestFloatPercent(t *testing.T) {
 	for _, c := range []struct {
 		f    Float
 		d    int
 		want string
-	}{{0.1234, 1, "12.3%"}, {1, 0, "100%"}, {0.005, 2, "0.50%"}, {Float(math.NaN()), 1, "-"}, {Float(math.Inf(1)), 1, "-"}} {
+	}{{0.1234, 1, "12.3%"}, {1, 0, "100%"}, {0.005, 2, "0.50%"}, {Float(math.NaN()), 1, Undefined}, {Float(math.Inf(1)), 1, Undefined}} {
 		if got := c.f.Percent(c.d); got != c.want {
 			t.Errorf("Float(%v).Percent(%d) = %q, want %q", float64(c.f), c.d, got, c.want)
 		}
