@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -81,6 +82,20 @@ func openAudit(c config.Audit, log *slog.Logger, onFatal func(error)) (*audit.Lo
 	prometheus.MustRegister(l.Metrics().Collectors()...)
 	sa.Recorder, sa.Features, sa.Mask = l, c.RecordFeatures, c.MaskFeatures
 	return l, sa, nil
+}
+
+// closeAudit closes the audit log (nil: off) and turns its failure into
+// riskd's exit: 1 with the reason on stderr.
+func closeAudit(alog *audit.Log, log *slog.Logger, stderr io.Writer) int {
+	if alog == nil {
+		return exitOK
+	}
+	if err := alog.Close(); err != nil {
+		log.Error("riskd stops: the audit log failed, so no decision can be acknowledged", "err", err.Error())
+		fmt.Fprintf(stderr, "riskd: stopped because the audit log failed: %v\n", err)
+		return exitError
+	}
+	return exitOK
 }
 
 // listenGM opens the GM TLS listener of cfg.Server.GMTLS (nil when not
