@@ -35,7 +35,7 @@ FUZZTIME     ?= 50000x # an exec count: time limits hit golang/go#75804 on Go 1.
 RISKD_POLICY ?= examples/loan
 RISKD_ADDR   ?= 127.0.0.1:8080
 
-.PHONY: build deps chromium playground-bundle lint fmt-check test run bench fuzz load load-otel load-kafka load-cache crash mutate clean
+.PHONY: build deps chromium playground-bundle lint fmt-check test run bench fuzz load load-gc load-otel load-kafka load-cache crash mutate clean
 
 # The commit for --version when Go's own VCS stamp is missing (a git worktree,
 # GOFLAGS=-buildvcs=false); a stamp in the build info takes precedence.
@@ -139,18 +139,30 @@ mutate: $(GREMLINS) deps
 $(GREMLINS):
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
 
-# load: drive riskd (on examples/loan_ml when present, else examples/loan) and a minimal
-# net/http echo server with the same closed-loop load on loopback (64 keep-alive
-# connections, LOAD_DURATION per target, default 10s); prints req/s, p50/p95/p99 and riskd/echo.
+# load: the named scenarios, single-model (examples/loan_ml: 22 rules, 2 ONNX models, 3 windows)
+# and three-model (examples/loan_pipeline: three ONNX models in series), each with Zipf-popular
+# devices/IPs/merchants/cards and 80% new users, then with uniform keys: a fresh riskd and a minimal
+# net/http echo server (the machine's ceiling) under the same closed-loop load on loopback
+# (LOAD_CONNS keep-alive connections, default 64; LOAD_DURATION per target, default 10s). Prints
+# req/s, p50/p95/p99, server CPU per request and RSS, and riskd / echo against the targets.
 # Then riskd again with an audit log (LOAD_AUDIT sync policy, default batch; LOAD_AUDIT= skips
 # it) and the ratio of its throughput to riskd without one; then riskd with its windows in Redis
-# (a redis-server on loopback) next to the embedded store.
-LOAD_AUDIT ?= batch
+# (a redis-server on loopback) next to the embedded store. LOAD_SCENARIOS and LOAD_DIST narrow it.
+LOAD_AUDIT     ?= batch
+LOAD_SCENARIOS ?= single-model,three-model
+LOAD_DIST      ?= both
 load: build deps
 	$(GO) build -o bin/riskload ./cmd/riskload
-	@policy=examples/loan; if [ -f examples/loan_ml/loan_ml.risk ]; then policy=examples/loan_ml; fi; \
-	./bin/riskload compare --riskd ./bin/riskd --policy $$policy --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64) \
+	./bin/riskload compare --riskd ./bin/riskd --scenario $(LOAD_SCENARIOS) --dist $(LOAD_DIST) --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64) \
 		$(if $(LOAD_AUDIT),--audit $(LOAD_AUDIT)) --with-redis
+
+# load-gc: riskd on the single-model scenario (Zipf keys) once per GOGC value (LOAD_GOGC, default
+# 100,200,400,800; the environment wins over runtime.gc_percent), LOAD_GOMEMLIMIT for all when set:
+# req/s, p99, server CPU per request and RSS side by side.
+LOAD_GOGC ?= 100,200,400,800
+load-gc: build deps
+	$(GO) build -o bin/riskload ./cmd/riskload
+	./bin/riskload gc --riskd ./bin/riskd --gogc $(LOAD_GOGC) $(if $(LOAD_GOMEMLIMIT),--gomemlimit $(LOAD_GOMEMLIMIT)) --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64)
 
 # crash: kill -9 riskd at random moments under load CRASH_ROUNDS times (default 200) and check
 # after each restart that every request answered 200 is in the audit log and the log verifies.

@@ -1,6 +1,9 @@
 package compiler
 
 import (
+	"fmt"
+	"strconv"
+
 	"github.com/riskforge/riskforge/lang"
 )
 
@@ -307,5 +310,26 @@ func (c *checker) between(e *lang.Between, g guards) Type {
 		c.errs.Add(e.Pos, "between needs three numbers, durations or times; got %s between %s and %s", x, lo, hi)
 		return Invalid
 	}
+	if l, ltext, ok := rangeBound(e.Lo); ok {
+		if h, htext, ok := rangeBound(e.Hi); ok && l > h {
+			// Both ends are inclusive, so lo > hi matches nothing: almost
+			// always the bounds written the wrong way round.
+			c.errs.Add(e.Lo.Position(), "empty range: lower bound %s is above upper bound %s, so between is never true", ltext, htext).Hint =
+				fmt.Sprintf("write between %s and %s", htext, ltext)
+			return Invalid
+		}
+	}
 	return Bool
+}
+
+// rangeBound is the value and text of a between bound written as a
+// constant: a number, a duration (in seconds) or a constant expression
+// of numbers. Anything else, such as an input, is not known until a
+// request arrives.
+func rangeBound(e lang.Expr) (float64, string, bool) {
+	if d, ok := lang.Unparen(e).(*lang.DurationLit); ok {
+		return d.Seconds, d.Raw, true
+	}
+	v, ok := constEval(e)
+	return v.f, strconv.FormatFloat(v.f, 'g', -1, 64), ok && v.kind == Float
 }

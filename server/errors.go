@@ -50,10 +50,13 @@ func fieldError(err error) *httpError {
 func writeJSON(w http.ResponseWriter, status int, rid string, body []byte) {
 	h := w.Header()
 	h["Content-Type"] = ctJSON
+	// One allocation for both header values (capacities capped so an
+	// append to one never writes into the other).
+	vals := []string{strconv.Itoa(len(body)), rid}
+	h["Content-Length"] = vals[0:1:1]
 	if rid != "" {
-		h[hdrRequestID] = []string{rid}
+		h[hdrRequestID] = vals[1:2:2]
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	w.Write(body)
 }

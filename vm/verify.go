@@ -3,6 +3,7 @@ package vm
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // verify checks everything the machine relies on, so that no program —
@@ -231,6 +232,12 @@ func step(in Instr, d depth) (next, branch depth, err error) {
 func (p *Program) verifyWindow(w Window) error {
 	if w.Slot >= p.NumSlots || len(w.Keys) == 0 {
 		return fmt.Errorf("window %q: bad slot", w.Name)
+	}
+	// The stores divide the length into buckets and derive expiry from it:
+	// zero, negative, NaN or infinite lengths would count nothing, count
+	// forever or overflow, and the compiler never writes them.
+	if !(w.OverSec > 0) || math.IsInf(w.OverSec, 1) {
+		return fmt.Errorf("window %q: length %v is not a positive, finite duration", w.Name, w.OverSec)
 	}
 	for _, k := range w.Keys {
 		keyLimit := p.NumSlots

@@ -69,6 +69,7 @@ func TestExampleDataExercisesEveryRule(t *testing.T) {
 	for _, ex := range [][]string{
 		{"loan/loan.risk", "loan/history.csv"},
 		{"loan_ml/loan_ml.risk", "loan/history.csv"},
+		{"loan_pipeline/loan_pipeline.risk", "loan/history.csv"},
 		{"payments/card_fraud.risk", "payments/history.csv"},
 		{"credit/credit.risk", "credit/german_credit.csv"},
 		{"credit/credit_tuned.risk", "credit/german_credit.csv"},

@@ -45,22 +45,54 @@ func loadPolicy(path string) (*vm.Program, error) {
 	return prog, err
 }
 
+// Key distributions of the generated identifiers (--dist).
+const (
+	// distZipf: devices, IPs, merchants and cards drawn with Zipf-like
+	// popularity (a few keys are on a large share of the requests, as a
+	// shared office IP or a big merchant are), and newUserShare of the
+	// requests from a user seen nowhere else in the set.
+	distZipf = "zipf"
+	// distUniform: every identifier uniform over keySpace, the earlier
+	// generator's traffic; kept for comparison.
+	distUniform = "uniform"
+)
+
+const (
+	keySpace     = 50000 // identifiers per field
+	zipfS        = 1.1   // Zipf exponent of popular keys: the top key is on 14% of the requests, the top 100 on 59%
+	newUserShare = 0.8
+)
+
 // genBodies makes n valid decision requests for prog with synthetic but
-// plausible values: identifiers from a large key space (so velocity
-// windows hold a realistic few events per key), numbers inside the
+// plausible values: identifiers from a key space of keySpace per field,
+// distributed as dist says (distZipf or distUniform), numbers inside the
 // declared bounds, optional inputs present most of the time.
-func genBodies(prog *vm.Program, n int, seed uint64) [][]byte {
+func genBodies(prog *vm.Program, n int, seed uint64, dist string) [][]byte {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	zipf := rand.NewZipf(r, zipfS, 1, keySpace-1)
 	now := time.Now().UTC()
 	events := prog.Events
 	if len(events) == 0 {
 		events = []string{"event"}
 	}
 	countries := []string{"DE", "DE", "DE", "FR", "NL", "BE", "AT", "IE", "US", "GB"}
+	// popular draws the index of a device, IP, merchant or card.
+	popular := func() int {
+		if dist == distZipf {
+			return int(zipf.Uint64())
+		}
+		return r.IntN(keySpace)
+	}
 	out := make([][]byte, n)
 	for i := range out {
 		req := api.DecideRequest{Event: events[r.IntN(len(events))], RequestID: fmt.Sprintf("load-%d", i), Features: map[string]json.RawMessage{}}
 		var b bytes.Buffer
+		// The user of this request: under Zipf most are new (an id no
+		// other body has), the rest return from the key space.
+		user := fmt.Sprintf("%05d", r.IntN(keySpace))
+		if dist == distZipf && r.Float64() < newUserShare {
+			user = fmt.Sprintf("new%07d", i)
+		}
 		for _, in := range prog.Inputs {
 			if (in.Optional && r.Float64() < 0.3) || (in.Default != nil && r.Float64() < 0.2) {
 				continue
@@ -74,9 +106,12 @@ func genBodies(prog *vm.Program, n int, seed uint64) [][]byte {
 				case strings.Contains(name, "country"):
 					v = countries[r.IntN(len(countries))]
 				case strings.Contains(name, "email"):
-					v = fmt.Sprintf("user%d@example.com", r.IntN(50000))
-				case strings.HasSuffix(name, "_id") || strings.Contains(name, "user") || strings.Contains(name, "device") || strings.Contains(name, "card"):
-					v = fmt.Sprintf("%c%05d", name[0], r.IntN(50000))
+					v = "user" + user + "@example.com"
+				case strings.Contains(name, "user") || strings.Contains(name, "customer") || strings.Contains(name, "account"):
+					v = string(name[0]) + user
+				case strings.HasSuffix(name, "_id") || strings.Contains(name, "device") || strings.Contains(name, "card") ||
+					strings.Contains(name, "merchant") || name == "ip" || strings.HasPrefix(name, "ip_addr"):
+					v = fmt.Sprintf("%c%05d", name[0], popular())
 				default:
 					v = fmt.Sprintf("v%d", r.IntN(100))
 				}

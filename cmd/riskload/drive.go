@@ -58,6 +58,8 @@ type result struct {
 	elapsed   time.Duration
 	latencies []time.Duration // sorted
 	cpu       time.Duration   // server CPU time over the measured interval, when known
+	rss       int64           // server resident set size at the end of the measured interval, bytes, when known
+	peakRSS   int64           // server peak resident set size, bytes, when known
 }
 
 func (r *result) cpuPerReq() time.Duration {

@@ -45,7 +45,7 @@ func kafkaCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	bodies := genBodies(prog, f.bodies, 1)
+	bodies := genBodies(prog, f.bodies, 1, f.dist)
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(int32(*parts), "events"), kfake.SeedTopics(int32(*parts), "decisions", "dlq"))
 	if err != nil {
 		return fail(err)

@@ -6,15 +6,19 @@
 // Usage:
 //
 //	riskload compare --riskd bin/riskd --policy examples/loan [--duration 10s] [--conns 64] [--audit batch]
+//	riskload compare --riskd bin/riskd --scenario single-model,three-model --dist both
+//	riskload gc --riskd bin/riskd [--scenario single-model] [--gogc 100,200,400,800] [--gomemlimit 256MiB]
 //	riskload drive --url http://127.0.0.1:8080/v1/decide --policy examples/loan [--duration 10s]
 //	riskload echo [--addr 127.0.0.1:0] [--mode raw|json]
 //	riskload otel --riskd bin/riskd --policy examples/loan [--ratios 0.01,1]
 //	riskload kafka --riskd bin/riskd --policy examples/loan [--events 200000]
 //	riskload cache --riskd bin/riskd [--keys 200000] [--entries 10000] [--zipf 1.1] [--in-process]
 //
-// compare starts riskd on the policy and the echo server, drives both
-// with the same requests, and prints requests/s, p50/p95/p99 and the
-// ratio riskd / echo (make load runs it).
+// compare starts the echo server and, for each named scenario (or the
+// policy) and key distribution, a fresh riskd; it drives both with the
+// same requests and prints requests/s, p50/p95/p99, server CPU per
+// request and RSS, and riskd against the echo ceiling (make load runs
+// it). gc compares GOGC values (make load-gc).
 package main
 
 import (
@@ -27,6 +31,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -44,6 +49,8 @@ const usage = `riskload — load generator for riskd (loopback only)
 
 Usage:
   riskload compare --riskd bin/riskd --policy PATH [--duration 10s] [--conns 64] [--audit always|batch|none]
+  riskload compare --riskd bin/riskd --scenario single-model,three-model|all [--dist zipf|uniform|both]
+  riskload gc --riskd bin/riskd [--scenario single-model] [--gogc 100,200,400,800] [--gomemlimit 256MiB]
   riskload drive --url http://127.0.0.1:PORT/v1/decide --policy PATH [--duration 10s] [--conns 64]
   riskload echo [--addr 127.0.0.1:0] [--mode raw|json]
   riskload otel --riskd bin/riskd --policy PATH [--ratios 0.01,1]   tracing off vs sampled
@@ -84,6 +91,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return kafkaCmd(args[1:], stdout, stderr)
 	case "cache":
 		return cacheCmd(args[1:], stdout, stderr)
+	case "gc":
+		return gcCmd(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "riskload: unknown command %q\n\n%s", args[0], usage)
 	return 2
@@ -94,6 +103,7 @@ type loadFlags struct {
 	duration, warmup time.Duration
 	conns, bodies    int
 	procs            int
+	dist             string
 }
 
 func (f *loadFlags) register(fs *flag.FlagSet) {
@@ -103,11 +113,24 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.conns, "conns", 64, "concurrent keep-alive connections")
 	fs.IntVar(&f.bodies, "requests", 65536, "distinct request bodies to cycle through")
 	fs.IntVar(&f.procs, "procs", 0, "GOMAXPROCS of the load generator itself (0: all CPUs); the servers keep theirs")
+	fs.StringVar(&f.dist, "dist", distZipf, "key distribution of the generated identifiers: zipf (popular devices, IPs, merchants and cards, 80% new users) or uniform"+
+		" (compare also takes both)")
 }
 
 func (f *loadFlags) check() error {
+	return f.checkWith(false)
+}
+
+// checkWith checks the flags; scenarios says whether --scenario may
+// stand in for --policy and --dist may be "both" (compare).
+func (f *loadFlags) checkWith(scenarios bool) error {
 	switch {
-	case f.policy == "":
+	case f.dist != distZipf && f.dist != distUniform && !(scenarios && f.dist == "both"):
+		if scenarios {
+			return fmt.Errorf("--dist %q: want zipf, uniform or both", f.dist)
+		}
+		return fmt.Errorf("--dist %q: want zipf or uniform", f.dist)
+	case f.policy == "" && !scenarios:
 		return errors.New("--policy is required")
 	case f.duration <= 0 || f.duration > 10*time.Minute:
 		return errors.New("--duration must be between 0 and 10m")
@@ -144,7 +167,7 @@ func driveCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "riskload drive: %v\n", err)
 		return 1
 	}
-	r, err := drive(t, genBodies(prog, f.bodies, 1), f.conns, f.warmup, f.duration)
+	r, err := drive(t, genBodies(prog, f.bodies, 1, f.dist), f.conns, f.warmup, f.duration)
 	if err != nil {
 		fmt.Fprintf(stderr, "riskload drive: %v\n", err)
 		return 1
@@ -156,6 +179,29 @@ func driveCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// scenarios are the named workloads of compare --scenario: the policy
+// (a directory under --examples) each one serves.
+var scenarios = []struct{ name, dir, about string }{
+	{"single-model", "loan_ml", "loan_ml: 22 rules, 3 windows, ONNX trees on every decision, a regression when they see a low risk"},
+	{"three-model", "loan_pipeline", "loan_pipeline: 24 rules, 3 windows, three ONNX models in series on every decision"},
+}
+
+// Targets of the single-model scenario against the echo server in the
+// same run (issue 17); the other scenarios are printed against them too.
+const (
+	targetThroughput = 0.70 // riskd / echo requests per second, at least
+	targetCPU        = 1.8  // riskd / echo server CPU per request, at most
+	targetP99        = 1.3  // riskd / echo p99, at most
+)
+
+// scenarioRun is one scenario under one key distribution: echo and riskd driven
+// with the same bodies, one after the other.
+type scenarioRun struct {
+	scenario, dist, policy string
+	bodies                 [][]byte
+	echo, riskd            *result
+}
+
 func compareCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("riskload compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -163,14 +209,46 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	f.register(fs)
 	riskd := fs.String("riskd", "bin/riskd", "riskd `binary`")
 	echoMode := fs.String("echo-mode", "raw", "echo server mode: raw or json")
+	scenarioList := fs.String("scenario", "", "comma-separated named `scenarios` instead of --policy: single-model (examples/loan_ml), three-model (examples/loan_pipeline), or all")
+	examples := fs.String("examples", "examples", "`directory` holding the scenarios' example policies")
 	auditSync := fs.String("audit", "", "also drive a riskd recording every decision in an audit log with this sync `policy` (always, batch, none) and print its throughput relative to riskd without it")
 	withRedis := fs.Bool("with-redis", false, "also drive riskd with its windows in Redis (starts redis-server on loopback) and compare it with the embedded store")
 	if fs.Parse(args) != nil {
 		return 2
 	}
-	if err := f.check(); err != nil {
+	bad := func(err error) int {
 		fmt.Fprintf(stderr, "riskload compare: %v\n", err)
 		return 2
+	}
+	if err := f.checkWith(true); err != nil {
+		return bad(err)
+	}
+	type plan struct{ scenario, policy string }
+	var plans []plan
+	switch {
+	case *scenarioList != "" && f.policy != "":
+		return bad(errors.New("give --scenario or --policy, not both"))
+	case *scenarioList == "" && f.policy == "":
+		return bad(errors.New("--policy or --scenario is required"))
+	case *scenarioList == "":
+		plans = []plan{{"policy", f.policy}}
+	default:
+		for _, name := range strings.Split(*scenarioList, ",") {
+			found := false
+			for _, sc := range scenarios {
+				if name == "all" || name == sc.name {
+					plans = append(plans, plan{sc.name, filepath.Join(*examples, sc.dir)})
+					found = true
+				}
+			}
+			if !found {
+				return bad(fmt.Errorf("--scenario: unknown scenario %q (single-model, three-model, all)", name))
+			}
+		}
+	}
+	dists := []string{f.dist}
+	if f.dist == "both" {
+		dists = []string{distZipf, distUniform}
 	}
 	if f.procs > 0 {
 		runtime.GOMAXPROCS(f.procs)
@@ -179,57 +257,75 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "riskload compare: %v\n", err)
 		return 1
 	}
-	prog, err := loadPolicy(f.policy)
-	if err != nil {
-		return fail(err)
-	}
-	bodies := genBodies(prog, f.bodies, 1)
 	self, err := os.Executable()
 	if err != nil {
 		return fail(err)
 	}
-
 	echo := exec.Command(self, "echo", "--addr", "127.0.0.1:0", "--mode", *echoMode)
 	echoAddr, err := startChild(echo, false, stderr)
 	if err != nil {
 		return fail(fmt.Errorf("echo server: %w", err))
 	}
 	defer stopChild(echo)
-	rd := exec.Command(*riskd, "serve", "--policy", f.policy, "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info", "--watch", "false")
-	rdAddr, err := startChild(rd, true, stderr)
-	if err != nil {
-		return fail(fmt.Errorf("riskd: %w", err))
-	}
-	defer stopChild(rd)
-	ready := readyNote("http://" + rdAddr + "/readyz")
-
-	fmt.Fprintf(stdout, "riskload: %s (%s), %d request bodies, %d connections, closed loop on loopback\n", prog, f.policy, len(bodies), f.conns)
-	fmt.Fprintf(stdout, "machine: %d CPUs (generator GOMAXPROCS %d), %s/%s, load average %s before; warm-up %s, measured %s per target; riskd %s\n\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, loadAvg(), f.warmup, f.duration, ready)
 	et, _ := parseTarget("echo ("+*echoMode+")", "http://"+echoAddr+"/echo")
-	rt, _ := parseTarget("riskd", "http://"+rdAddr+"/v1/decide")
-	er, err := driveMeasured(et, echo.Process.Pid, bodies, f)
-	if err != nil {
-		return fail(err)
-	}
-	rr, err := driveMeasured(rt, rd.Process.Pid, bodies, f)
-	if err != nil {
-		return fail(err)
-	}
-	printTable(stdout, f, er, rr)
-	fmt.Fprintf(stdout, "\nload average after: %s (other processes on the machine share its CPUs and skew the figures)", loadAvg())
-	fmt.Fprintf(stdout, "\nserver CPU per request: echo %s, riskd %s (user+system time of the server process over the measured interval)\n", fmtDur(er.cpuPerReq()), fmtDur(rr.cpuPerReq()))
-	ratio := rr.rate() / er.rate()
-	fmt.Fprintf(stdout, "riskd / echo throughput: %.2f (target >= 0.50: %s)\n", ratio, verdict(ratio >= 0.5))
-	fmt.Fprintf(stdout, "riskd p99: %s (target < 10ms: %s)\n", fmtDur(rr.pct(99)), verdict(rr.pct(99) < 10*time.Millisecond))
-	if *auditSync != "" {
-		ar, err := driveAudited(*riskd, *auditSync, bodies, f, stderr)
+
+	fmt.Fprintf(stdout, "riskload compare: %d connections, closed loop on loopback, %d request bodies per run; echo and a fresh riskd driven one after the other with the same bodies\n", f.conns, f.bodies)
+	fmt.Fprintf(stdout, "machine: %d CPUs (generator GOMAXPROCS %d), %s/%s, load average %s before; warm-up %s, measured %s per target\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, loadAvg(), f.warmup, f.duration)
+	var runs []scenarioRun
+	for _, p := range plans {
+		prog, err := loadPolicy(p.policy)
 		if err != nil {
 			return fail(err)
 		}
+		for _, dist := range dists {
+			bodies := genBodies(prog, f.bodies, 1, dist)
+			fmt.Fprintf(stdout, "\n== %s, %s keys: %s (%s); load average %s\n", p.scenario, dist, prog, p.policy, loadAvg())
+			for _, sc := range scenarios {
+				if sc.name == p.scenario {
+					fmt.Fprintf(stdout, "   %s\n", sc.about)
+				}
+			}
+			er, err := driveMeasured(et, echo.Process.Pid, bodies, f)
+			if err != nil {
+				return fail(err)
+			}
+			pf := f
+			pf.policy = p.policy
+			rr, note, err := driveServe(*riskd, pf, bodies, "riskd", nil, stderr)
+			if err != nil {
+				return fail(err)
+			}
+			fmt.Fprintf(stdout, "   riskd %s\n", note)
+			printTable(stdout, f, er, rr)
+			printRatios(stdout, er, rr)
+			if rr.errors > 0 || er.errors > 0 {
+				fmt.Fprintf(stdout, "errors: riskd %d (first: %s), echo %d (first: %s)\n", rr.errors, rr.firstErr, er.errors, er.firstErr)
+				return 1
+			}
+			runs = append(runs, scenarioRun{scenario: p.scenario, dist: dist, policy: p.policy, bodies: bodies, echo: er, riskd: rr})
+		}
+	}
+	fmt.Fprintf(stdout, "\nsummary (targets, single-model: throughput >= %.2f of echo, CPU per request <= %.1fx echo, p99 <= %.1fx echo; load average now %s):\n",
+		targetThroughput, targetCPU, targetP99, loadAvg())
+	fmt.Fprintf(stdout, "%-14s %-8s %9s %9s %11s %10s %10s %11s %11s %9s\n", "scenario", "keys", "echo/s", "riskd/s", "throughput", "CPU/req", "p99", "echo CPU", "riskd CPU", "riskd RSS")
+	for _, r := range runs {
+		tp, cpu, p99 := ratios(r.echo, r.riskd)
+		fmt.Fprintf(stdout, "%-14s %-8s %9.0f %9.0f %6.2f %-4s %5.2fx %-4s %5.2fx %-4s %10s %11s %9s\n", r.scenario, r.dist, r.echo.rate(), r.riskd.rate(),
+			tp, mark(tp >= targetThroughput), cpu, mark(cpu <= targetCPU), p99, mark(p99 <= targetP99),
+			fmtDur(r.echo.cpuPerReq()), fmtDur(r.riskd.cpuPerReq()), fmtMB(r.riskd.rss))
+	}
+	first := runs[0]
+	f.policy = first.policy
+	rr := first.riskd
+	if *auditSync != "" {
+		ar, err := driveAudited(*riskd, *auditSync, first.bodies, f, stderr)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "\naudit log (%s, %s keys):\n", first.scenario, first.dist)
 		printTable(stdout, f, rr, ar)
 		ratio := ar.rate() / rr.rate()
-		fmt.Fprintf(stdout, "server CPU per request: riskd %s, riskd with audit %s\n", fmtDur(rr.cpuPerReq()), fmtDur(ar.cpuPerReq()))
 		fmt.Fprintf(stdout, "riskd audit(%s) / riskd: %.2f throughput, p99 %s vs %s (target >= 0.80: %s); load average %s\n",
 			*auditSync, ratio, fmtDur(ar.pct(99)), fmtDur(rr.pct(99)), verdict(ratio >= 0.8), loadAvg())
 		if ar.errors > 0 {
@@ -237,16 +333,61 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	if rr.errors > 0 || er.errors > 0 {
-		fmt.Fprintf(stdout, "errors: riskd %d (first: %s), echo %d (first: %s)\n", rr.errors, rr.firstErr, er.errors, er.firstErr)
-		return 1
-	}
 	if *withRedis {
-		if err := compareRedis(*riskd, f.policy, bodies, f, rr, stdout, stderr); err != nil {
+		if err := compareRedis(*riskd, f.policy, first.bodies, f, rr, stdout, stderr); err != nil {
 			return fail(err)
 		}
 	}
 	return 0
+}
+
+// ratios returns riskd / echo for throughput, CPU per request and p99.
+func ratios(echo, riskd *result) (throughput, cpu, p99 float64) {
+	return riskd.rate() / echo.rate(),
+		float64(riskd.cpuPerReq()) / float64(max(echo.cpuPerReq(), 1)),
+		float64(riskd.pct(99)) / float64(max(echo.pct(99), 1))
+}
+
+// printRatios prints riskd against the echo ceiling with the targets.
+func printRatios(w io.Writer, echo, riskd *result) {
+	tp, cpu, p99 := ratios(echo, riskd)
+	fmt.Fprintf(w, "riskd / echo: throughput %.2f (>= %.2f: %s), server CPU per request %s / %s = %.2fx (<= %.1fx: %s), p99 %s / %s = %.2fx (<= %.1fx: %s); riskd RSS %s (peak %s)\n",
+		tp, targetThroughput, verdict(tp >= targetThroughput),
+		fmtDur(riskd.cpuPerReq()), fmtDur(echo.cpuPerReq()), cpu, targetCPU, verdict(cpu <= targetCPU),
+		fmtDur(riskd.pct(99)), fmtDur(echo.pct(99)), p99, targetP99, verdict(p99 <= targetP99),
+		fmtMB(riskd.rss), fmtMB(riskd.peakRSS))
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "MISS"
+}
+
+// fmtMB prints a byte count in MB, "-" when unknown.
+func fmtMB(b int64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f MB", float64(b)/(1<<20))
+}
+
+// driveServe starts riskd serve on f.policy with extra environment,
+// drives it like any target and stops it; it also returns riskd's
+// readiness summary (the models it loaded).
+func driveServe(bin string, f loadFlags, bodies [][]byte, name string, env []string, stderr io.Writer) (*result, string, error) {
+	rd := exec.Command(bin, "serve", "--policy", f.policy, "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info", "--watch", "false")
+	rd.Env = append(os.Environ(), env...)
+	addr, err := startChild(rd, true, stderr)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", name, err)
+	}
+	defer stopChild(rd)
+	note := readyNote("http://" + addr + "/readyz")
+	t, _ := parseTarget(name, "http://"+addr+"/v1/decide")
+	r, err := driveMeasured(t, rd.Process.Pid, bodies, f)
+	return r, note, err
 }
 
 // driveAudited starts riskd with an audit log in a temporary directory
@@ -276,10 +417,14 @@ func verdict(ok bool) string {
 }
 
 func printTable(w io.Writer, f loadFlags, rs ...*result) {
-	fmt.Fprintf(w, "%-12s %10s %8s %10s %9s %9s %9s %9s\n", "target", "requests", "errors", "req/s", "p50", "p95", "p99", "max")
+	fmt.Fprintf(w, "%-12s %10s %8s %10s %9s %9s %9s %9s %9s %8s\n", "target", "requests", "errors", "req/s", "p50", "p95", "p99", "max", "CPU/req", "RSS")
 	for _, r := range rs {
-		fmt.Fprintf(w, "%-12s %10d %8d %10.0f %9s %9s %9s %9s\n", r.name, r.requests, r.errors, r.rate(),
-			fmtDur(r.pct(50)), fmtDur(r.pct(95)), fmtDur(r.pct(99)), fmtDur(r.pct(100)))
+		cpu := "-"
+		if r.cpu > 0 {
+			cpu = fmtDur(r.cpuPerReq())
+		}
+		fmt.Fprintf(w, "%-12s %10d %8d %10.0f %9s %9s %9s %9s %9s %8s\n", r.name, r.requests, r.errors, r.rate(),
+			fmtDur(r.pct(50)), fmtDur(r.pct(95)), fmtDur(r.pct(99)), fmtDur(r.pct(100)), cpu, fmtMB(r.rss))
 	}
 }
 
@@ -399,15 +544,48 @@ func readyNote(url string) string {
 // measured interval.
 func driveMeasured(t target, pid int, bodies [][]byte, f loadFlags) (*result, error) {
 	var cpu0, cpu1 time.Duration
+	var rss, peak int64
 	start := time.AfterFunc(f.warmup, func() { cpu0 = processCPU(pid) })
-	end := time.AfterFunc(f.warmup+f.duration, func() { cpu1 = processCPU(pid) })
+	end := time.AfterFunc(f.warmup+f.duration, func() { cpu1 = processCPU(pid); rss, peak = processRSS(pid) })
 	r, err := drive(t, bodies, f.conns, f.warmup, f.duration)
 	start.Stop()
 	end.Stop()
 	if err == nil && cpu1 > cpu0 {
 		r.cpu = cpu1 - cpu0
 	}
+	if err == nil {
+		r.rss, r.peakRSS = rss, peak
+	}
 	return r, err
+}
+
+// processRSS returns a process's resident set size now and its peak
+// (VmRSS and VmHWM of Linux /proc/PID/status), or zeros.
+func processRSS(pid int) (rss, peak int64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		fields := strings.Fields(v) // "12345 kB"
+		if len(fields) == 0 {
+			continue
+		}
+		kb, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		if k == "VmRSS" {
+			rss = kb << 10
+		} else {
+			peak = kb << 10
+		}
+	}
+	return rss, peak
 }
 
 // processCPU returns user+system CPU time of a process (Linux /proc), or 0.

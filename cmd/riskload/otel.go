@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -76,7 +74,7 @@ func otelCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	bodies := genBodies(prog, f.bodies, 1)
+	bodies := genBodies(prog, f.bodies, 1, f.dist)
 	sink, err := startSink()
 	if err != nil {
 		return fail(err)
@@ -114,16 +112,8 @@ func otelCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// driveRiskd starts riskd serve on the policy with extra environment,
-// drives it and stops it.
+// driveRiskd drives riskd serve on the policy with extra environment.
 func driveRiskd(bin string, f loadFlags, bodies [][]byte, name string, env []string, stderr io.Writer) (*result, error) {
-	rd := exec.Command(bin, "serve", "--policy", f.policy, "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info", "--watch", "false")
-	rd.Env = append(os.Environ(), env...)
-	addr, err := startChild(rd, true, stderr)
-	if err != nil {
-		return nil, fmt.Errorf("riskd (%s): %w", name, err)
-	}
-	defer stopChild(rd)
-	t, _ := parseTarget(name, "http://"+addr+"/v1/decide")
-	return driveMeasured(t, rd.Process.Pid, bodies, f)
+	r, _, err := driveServe(bin, f, bodies, name, env, stderr)
+	return r, err
 }

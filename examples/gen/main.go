@@ -8,6 +8,7 @@
 //	go run ./examples/gen datastack -n 3000 -seed 1 -emit data > examples/datastack/applications.csv
 //	go run ./examples/gen datastack -n 3000 -seed 1 -emit profiles > examples/datastack/profiles.csv
 //	go run ./examples/gen datastack -n 3000 -seed 1 -emit devices > examples/datastack/devices.jsonl
+//	go run ./examples/gen pipeline-models -dir examples/models
 package main
 
 import (
@@ -25,13 +26,14 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gen loan|payments|planted|datastack [-n ROWS] [-seed S] [-rules N] [-emit data|policy|start|profiles|devices]")
+		fmt.Fprintln(os.Stderr, "usage: gen loan|payments|planted|datastack|pipeline-models [-n ROWS] [-seed S] [-rules N] [-emit data|policy|start|profiles|devices] [-dir DIR]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("gen "+os.Args[1], flag.ExitOnError)
 	n := fs.Int("n", 10000, "rows to generate")
 	seed := fs.Uint64("seed", 1, "random seed")
 	rules := fs.Int("rules", 8, "planted: number of planted rules")
+	dir := fs.String("dir", "examples/models", "pipeline-models: directory to write the ONNX files into")
 	emit := fs.String("emit", "data", "planted: data (CSV), policy (the planted policy) or start (the same rules with wrong numbers); datastack: data, profiles or devices")
 	_ = fs.Parse(os.Args[2:])
 	w := bufio.NewWriter(os.Stdout)
@@ -45,6 +47,11 @@ func main() {
 		loan(w, rng, rand.New(rand.NewPCG(*seed^0x5bd1e995, *seed)), *n)
 	case "payments":
 		payments(w, rng, *n)
+	case "pipeline-models":
+		if err := pipelineModelsCmd(*dir); err != nil {
+			fmt.Fprintf(os.Stderr, "gen: %v\n", err)
+			os.Exit(1)
+		}
 	case "planted":
 		if err := plantedSet(w, rng, *n, *rules, *emit); err != nil {
 			fmt.Fprintf(os.Stderr, "gen: %v\n", err)

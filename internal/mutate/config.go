@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -13,19 +14,26 @@ import (
 )
 
 // target is one line of targets.txt: a package directory, its minimum
-// efficacy and mutator coverage in percent, and the files in scope (none
+// efficacy and mutator coverage in percent, the files in scope (none
 // listed: every non-test Go file of the directory, subdirectories
-// excluded). A minimum written "-" has not been measured yet: the figure
-// is printed but does not gate (NaN here).
+// excluded) and a pattern of tests to skip. A minimum written "-" has not
+// been measured yet: the figure is printed but does not gate (NaN here).
 type target struct {
 	pkg         string
 	minEfficacy float64
 	minCoverage float64
 	files       []string
+	// skip is a `go test -skip` pattern: tests too slow to run once per
+	// mutant (end-to-end runs of a binary, say) whose checks faster tests
+	// of the package repeat; run, a `go test -run` pattern, keeps only the
+	// tests that exercise the scope, for packages whose whole suite takes
+	// minutes. Coverage is measured with the same selection, so a mutant
+	// only a left-out test reaches counts as not covered, never as killed.
+	skip, run string
 }
 
-// readTargets parses targets.txt: `pkg min-efficacy min-coverage [file...]`
-// per line; `#` starts a comment.
+// readTargets parses targets.txt: `pkg min-efficacy min-coverage [file...]
+// [skip=REGEXP] [run=REGEXP]` per line; `#` starts a comment.
 func readTargets(path string) ([]target, error) {
 	lines, err := readLines(path)
 	if err != nil {
@@ -35,16 +43,56 @@ func readTargets(path string) ([]target, error) {
 	for _, l := range lines {
 		f := strings.Fields(l.text)
 		if len(f) < 3 {
-			return nil, fmt.Errorf("%s:%d: want `package min-efficacy min-coverage [file...]`", path, l.n)
+			return nil, fmt.Errorf("%s:%d: want `package min-efficacy min-coverage [file...] [skip=REGEXP] [run=REGEXP]`", path, l.n)
 		}
 		eff, err1 := threshold(f[1])
 		cov, err2 := threshold(f[2])
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("%s:%d: thresholds must be percentages or -, got %q and %q", path, l.n, f[1], f[2])
 		}
-		out = append(out, target{pkg: f[0], minEfficacy: eff, minCoverage: cov, files: f[3:]})
+		t := target{pkg: f[0], minEfficacy: eff, minCoverage: cov}
+		for _, w := range f[3:] {
+			switch {
+			case strings.HasPrefix(w, "skip="), strings.HasPrefix(w, "run="):
+				key, pat, _ := strings.Cut(w, "=")
+				dst := &t.skip
+				if key == "run" {
+					dst = &t.run
+				}
+				if *dst != "" {
+					return nil, fmt.Errorf("%s:%d: more than one %s= (join the patterns with |)", path, l.n, key)
+				}
+				if _, err := regexp.Compile(pat); err != nil || pat == "" {
+					return nil, fmt.Errorf("%s:%d: %s=%q is not a test name pattern: %v", path, l.n, key, pat, err)
+				}
+				*dst = pat
+			case !strings.HasSuffix(w, ".go") || strings.HasSuffix(w, "_test.go") || strings.Contains(w, "/"):
+				return nil, fmt.Errorf("%s:%d: %q is neither a non-test .go file of %s nor skip=/run=REGEXP", path, l.n, w, t.pkg)
+			default:
+				t.files = append(t.files, w)
+			}
+		}
+		out = append(out, t)
 	}
 	return out, nil
+}
+
+// goflags returns the GOFLAGS gremlins' go test runs need, added to the
+// ones in the environment: -count=1, because gremlins times every mutant
+// against the unmutated coverage run, and a cached coverage run (the test
+// binary did not change) takes milliseconds, so every mutant whose tests
+// take real time would be counted as timed out; and the target's -skip
+// and -run.
+func (t target) goflags(env string) string {
+	flags := strings.Fields(env)
+	flags = append(flags, "-count=1")
+	if t.skip != "" {
+		flags = append(flags, "-skip="+t.skip)
+	}
+	if t.run != "" {
+		flags = append(flags, "-run="+t.run)
+	}
+	return strings.Join(flags, " ")
 }
 
 // threshold parses a percentage, or "-" (not measured yet) as NaN.
@@ -61,9 +109,12 @@ func threshold(s string) (float64, error) {
 
 // excludes returns the gremlins -E patterns that leave exactly t's files
 // in scope: gremlins walks the package directory recursively and matches
-// -E against paths relative to it.
+// -E against paths relative to it. A file in scope that the package does
+// not have is an error: after a file is renamed or split, a scope that
+// silently shrank would report figures for less code than it claims.
 func (t target) excludes(root string) ([]string, error) {
 	var ex []string
+	found := map[string]bool{}
 	dir := filepath.Join(root, t.pkg)
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -79,11 +130,43 @@ func (t target) excludes(root string) ([]string, error) {
 			return nil
 		case len(t.files) > 0 && !contains(t.files, rel):
 			ex = append(ex, "^"+regexp.QuoteMeta(rel)+"$")
+		default:
+			found[rel] = true
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", t.pkg, err)
+	}
+	for _, f := range t.files {
+		if !found[f] {
+			return nil, fmt.Errorf("target %s: scope file %s does not exist (renamed or moved? update internal/mutate/targets.txt)", t.pkg, path.Join(t.pkg, f))
+		}
+	}
 	sort.Strings(ex)
-	return ex, err
+	return ex, nil
+}
+
+// narrow restricts t's scope to the given files (module-root paths, as
+// -files takes them) for a partial run; files of other packages are
+// ignored. A partial run's figures describe those files only.
+func (t target) narrow(files []string) (target, error) {
+	var keep []string
+	for _, f := range files {
+		dir, name := path.Split(path.Clean(f))
+		if strings.TrimSuffix(dir, "/") != t.pkg {
+			continue
+		}
+		if len(t.files) > 0 && !contains(t.files, name) {
+			return t, fmt.Errorf("-files: %s is not in %s's scope in targets.txt", f, t.pkg)
+		}
+		keep = append(keep, name)
+	}
+	if len(keep) == 0 {
+		return t, fmt.Errorf("-files names no file of %s", t.pkg)
+	}
+	t.files = keep
+	return t, nil
 }
 
 // allowed is one allow-list entry: a mutant that survives without a

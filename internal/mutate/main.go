@@ -6,11 +6,14 @@
 //
 // Usage, from the module root:
 //
-//	go run ./internal/mutate [-pkg windows,compiler] [-workers 2] [-from DIR] [-dry-run]
+//	go run ./internal/mutate [-pkg windows,compiler] [-files vm/verify.go] [-workers 2] [-from DIR] [-dry-run]
 //
 // -from re-scores reports a previous run left in DIR without running
-// gremlins again (after editing allow.txt, say); -dry-run measures only
-// mutator coverage, in one test run per package.
+// gremlins again (after editing allow.txt, say); with -recheck it reruns
+// only their survivors against the tests as they are now; -dry-run measures only
+// mutator coverage, in one test run per package; -files narrows a run to
+// some files of the targets' scopes, for quick feedback while writing
+// tests (such a partial run prints its figures but does not gate).
 package main
 
 import (
@@ -18,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -39,10 +43,17 @@ func main() {
 		coeff    = flag.Int("timeout-coefficient", 30, "a mutant's tests time out after this many times the unmutated run")
 		out      = flag.String("out", "out/mutate", "where gremlins' JSON reports and logs go")
 		from     = flag.String("from", "", "re-score the JSON reports in this directory instead of running gremlins")
-		verbose  = flag.Bool("v", false, "also list the mutants in case clauses, which gremlins cannot run")
+		verbose  = flag.Bool("v", false, "also list the mutants in case clauses and constants, which gremlins cannot run")
 		dryRun   = flag.Bool("dry-run", false, "only find the mutants and which ones tests cover (one test run per package); no efficacy")
+		files    = flag.String("files", "", "comma-separated files (from the module root) to narrow the run to; the figures then do not gate")
+		again    = flag.Bool("recheck", false, "with -from: rerun only the survivors in those reports (tests added, code in scope unchanged) and write updated reports to -out")
+		againMax = flag.Duration("recheck-timeout", 5*time.Minute, "with -recheck: a survivor's test run that takes longer counts as timed out")
 	)
 	flag.Parse()
+	if *again && *from == "" {
+		fmt.Fprintln(os.Stderr, "mutate: -recheck needs -from DIR (the reports to recheck)")
+		os.Exit(2)
+	}
 	if flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "mutate: unexpected arguments:", flag.Args())
 		os.Exit(2)
@@ -53,13 +64,29 @@ func main() {
 	check(err)
 	targets, err = selectTargets(targets, *pkgs)
 	check(err)
+	partial := *files != ""
+	if partial {
+		targets, err = narrowTargets(targets, strings.Split(*files, ","))
+		check(err)
+	}
+	goflags, err := exec.Command("go", "env", "GOFLAGS").Output()
+	check(err)
 	check(os.MkdirAll(*out, 0o755))
 	failed, dry := false, false
 	for _, t := range targets {
 		jsonPath := filepath.Join(*from, t.pkg+".json")
-		if *from == "" {
+		if *again {
+			out := filepath.Join(*out, t.pkg+".json")
+			if filepath.Clean(out) == filepath.Clean(jsonPath) {
+				check(fmt.Errorf("-recheck: -out must differ from -from, so the full run's report is kept"))
+			}
+			start, load := time.Now(), loadAvg()
+			check(recheck(t, allow, jsonPath, out, strings.TrimSpace(string(goflags)), *againMax))
+			fmt.Printf("%-10s recheck took %s (load average %s at the start, %s at the end)\n", t.pkg, time.Since(start).Round(time.Second), load, loadAvg())
+			jsonPath = out
+		} else if *from == "" {
 			jsonPath = filepath.Join(*out, t.pkg+".json")
-			check(unleash(*gremlins, t, *workers, *coeff, *dryRun, *out, jsonPath))
+			check(unleash(*gremlins, t, *workers, *coeff, *dryRun, *out, jsonPath, strings.TrimSpace(string(goflags))))
 		}
 		mutants, err := readReport(jsonPath, ".", t)
 		check(err)
@@ -68,10 +95,12 @@ func main() {
 		s.print(os.Stdout)
 		if *verbose {
 			for _, m := range s.unmeasured {
-				fmt.Printf("    not run (case clause): %s\n", m)
+				fmt.Printf("    not run (case clause or constant): %s\n", m)
 			}
 		}
-		if !s.pass() {
+		if partial {
+			fmt.Printf("    partial run (%s): not gating\n", strings.Join(t.files, " "))
+		} else if !s.pass() {
 			failed = true
 		}
 		if covered := s.killed + s.lived + s.timedOut; float64(s.timedOut) > maxTimeoutShare*float64(covered) {
@@ -79,7 +108,7 @@ func main() {
 			failed = true
 		}
 	}
-	if !dry { // a dry run has no survivors to match
+	if !dry && !partial { // a dry or partial run has not met every survivor
 		staleAllow(allow, targets)
 	}
 	if failed {
@@ -109,8 +138,32 @@ func selectTargets(all []target, list string) ([]target, error) {
 	return out, nil
 }
 
+// narrowTargets keeps the targets that own one of files, each narrowed to
+// those files.
+func narrowTargets(all []target, files []string) ([]target, error) {
+	var out []target
+	for _, t := range all {
+		for _, f := range files {
+			if path.Dir(path.Clean(f)) == t.pkg {
+				n, err := t.narrow(files)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, n)
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-files %s: no file of a selected target", strings.Join(files, ","))
+	}
+	return out, nil
+}
+
 // unleash runs gremlins over one target, its log next to its report.
-func unleash(bin string, t target, workers, coeff int, dryRun bool, out, jsonPath string) error {
+// goflags is the GOFLAGS in effect (go env), which the target's flags
+// extend: setting GOFLAGS in the environment replaces the go env file's.
+func unleash(bin string, t target, workers, coeff int, dryRun bool, out, jsonPath, goflags string) error {
 	ex, err := t.excludes(".")
 	if err != nil {
 		return err
@@ -129,14 +182,16 @@ func unleash(bin string, t target, workers, coeff int, dryRun bool, out, jsonPat
 		return err
 	}
 	defer log.Close()
-	start := time.Now()
-	fmt.Printf("%-10s running %s (log: %s)\n", t.pkg, strings.Join(append([]string{bin}, args...), " "), logPath)
+	start, load := time.Now(), loadAvg()
+	env := "GOFLAGS=" + t.goflags(goflags)
+	fmt.Printf("%-10s running %s %s (log: %s)\n", t.pkg, env, strings.Join(append([]string{bin}, args...), " "), logPath)
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s: gremlins: %w (see %s)", t.pkg, err, logPath)
 	}
-	fmt.Printf("%-10s took %s\n", t.pkg, time.Since(start).Round(time.Second))
+	fmt.Printf("%-10s took %s (load average %s at the start, %s at the end)\n", t.pkg, time.Since(start).Round(time.Second), load, loadAvg())
 	return nil
 }
 
@@ -150,6 +205,16 @@ func staleAllow(allow []*allowed, targets []target) {
 			}
 		}
 	}
+}
+
+// loadAvg is the 1-, 5- and 15-minute load average, for the record:
+// figures measured on a busy machine time out more mutants.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
 }
 
 func check(err error) {

@@ -181,12 +181,12 @@ func TestTallyDryRun(t *testing.T) {
 func TestCaseClausesCountedApart(t *testing.T) {
 	mutants := []mutant{
 		{status: "KILLED"}, {status: "KILLED"}, {status: "KILLED"},
-		{status: "NOT COVERED", src: "\tcase x > 1:", file: "f", mutator: "M", col: 8},
+		{status: "NOT COVERED", src: "\tcase x > 1:", file: "f", mutator: "M", col: 8, unrunnable: true},
 		{status: "NOT COVERED", src: "\tif x > 1 {", file: "f", mutator: "M", col: 6},
 		{status: "LIVED", src: "\tcase x > 1:", file: "f", mutator: "M", col: 8},
 	}
 	s := tally(target{}, mutants, nil)
-	if s.caseClause != 1 || len(s.unmeasured) != 1 || s.notCovered != 1 || s.lived != 1 || len(s.survivors) != 2 {
+	if s.unrunnable != 1 || len(s.unmeasured) != 1 || s.notCovered != 1 || s.lived != 1 || len(s.survivors) != 2 {
 		t.Fatalf("%+v", s)
 	}
 	if !near(s.coverage(), 80) || !near(s.efficacy(), 75) {

@@ -3,6 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"math"
 	"os"
@@ -35,6 +38,9 @@ type mutant struct {
 	col     int
 	src     string
 	allow   *allowed // the allow-list entry that explains it, if any
+	// unrunnable: in a case clause or a constant declaration, which
+	// Gremlins reports NOT COVERED and never runs (see unrunnable).
+	unrunnable bool
 }
 
 func (m mutant) String() string {
@@ -46,10 +52,10 @@ type score struct {
 	target
 	killed, lived, timedOut, notCovered, notViable int
 	runnable                                       int // dry run: covered, not run
-	caseClause                                     int // NOT COVERED only because gremlins cannot see case expressions
+	unrunnable                                     int // NOT COVERED only because gremlins cannot run case expressions and constants
 	allowedLived, allowedNotCovered                int
 	survivors                                      []mutant // LIVED and NOT COVERED, not allowed
-	unmeasured                                     []mutant // the caseClause mutants
+	unmeasured                                     []mutant // the unrunnable mutants
 }
 
 // efficacy is the share of covered mutants the tests detect: killed (a
@@ -109,12 +115,14 @@ func readReport(jsonPath, root string, t target) ([]mutant, error) {
 	for _, f := range r.Files {
 		file := path.Join(t.pkg, filepath.ToSlash(f.FileName))
 		lines := sourceLines(filepath.Join(root, file))
+		consts := constLines(filepath.Join(root, file))
 		for _, m := range f.Mutations {
 			src := ""
 			if m.Line >= 1 && m.Line <= len(lines) {
 				src = lines[m.Line-1]
 			}
-			out = append(out, mutant{file: file, mutator: m.Type, status: m.Status, line: m.Line, col: m.Column, src: src})
+			out = append(out, mutant{file: file, mutator: m.Type, status: m.Status, line: m.Line, col: m.Column, src: src,
+				unrunnable: m.Status == "NOT COVERED" && (inCaseClause(src) || consts[m.Line])})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -152,8 +160,8 @@ func tally(t target, mutants []mutant, allow []*allowed) score {
 		case "RUNNABLE":
 			s.runnable++
 		case "NOT COVERED", "LIVED":
-			if m.status == "NOT COVERED" && inCaseClause(m.src) {
-				s.caseClause++
+			if m.unrunnable {
+				s.unrunnable++
 				s.unmeasured = append(s.unmeasured, m)
 				continue
 			}
@@ -186,6 +194,30 @@ func inCaseClause(src string) bool {
 	return strings.HasPrefix(strings.TrimSpace(src), "case ")
 }
 
+// constLines returns the lines of the Go file at p that lie in a
+// constant declaration. Constants have no block in Go's coverage profile
+// either (they are evaluated at compile time), so Gremlins reports their
+// mutants (`iota + 1`, `-744.44`) NOT COVERED and never runs them, however
+// many tests depend on the value; they are counted with the case clauses.
+func constLines(p string) map[int]bool {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+	if err != nil {
+		return nil
+	}
+	out := map[int]bool{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if d, ok := n.(*ast.GenDecl); ok && d.Tok == token.CONST {
+			for l := fset.Position(d.Pos()).Line; l <= fset.Position(d.End()).Line; l++ {
+				out[l] = true
+			}
+			return false
+		}
+		return true
+	})
+	return out
+}
+
 func find(allow []*allowed, m mutant) *allowed {
 	for _, a := range allow {
 		if a.matches(m.file, m.mutator, m.src, m.col) {
@@ -203,16 +235,16 @@ func (s score) print(w io.Writer) {
 		verdict = "FAIL"
 	}
 	if s.dry() {
-		fmt.Fprintf(w, "%-10s dry run: coverage %6.2f%% (min %s)  runnable %d  not covered %d  allowed %d  in case clauses %d  %s\n",
-			s.pkg, s.coverage(), minText(s.minCoverage), s.runnable, s.notCovered, s.allowedNotCovered, s.caseClause, verdict)
+		fmt.Fprintf(w, "%-10s dry run: coverage %6.2f%% (min %s)  runnable %d  not covered %d  allowed %d  unrunnable %d  %s\n",
+			s.pkg, s.coverage(), minText(s.minCoverage), s.runnable, s.notCovered, s.allowedNotCovered, s.unrunnable, verdict)
 		for _, m := range s.survivors {
 			fmt.Fprintf(w, "    %s\n", m)
 		}
 		return
 	}
-	fmt.Fprintf(w, "%-10s efficacy %6.2f%% (min %s)  coverage %6.2f%% (min %s)  killed %d  timed out %d  lived %d  not covered %d  allowed %d  not viable %d  in case clauses %d  %s\n",
+	fmt.Fprintf(w, "%-10s efficacy %6.2f%% (min %s)  coverage %6.2f%% (min %s)  killed %d  timed out %d  lived %d  not covered %d  allowed %d  not viable %d  unrunnable %d  %s\n",
 		s.pkg, s.efficacy(), minText(s.minEfficacy), s.coverage(), minText(s.minCoverage),
-		s.killed, s.timedOut, s.lived, s.notCovered, s.allowedLived+s.allowedNotCovered, s.notViable, s.caseClause, verdict)
+		s.killed, s.timedOut, s.lived, s.notCovered, s.allowedLived+s.allowedNotCovered, s.notViable, s.unrunnable, verdict)
 	for _, m := range s.survivors {
 		fmt.Fprintf(w, "    %s\n", m)
 	}
