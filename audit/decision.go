@@ -27,6 +27,11 @@ type Decision struct {
 	Models       []ModelOutput              `json:"models"`
 	Windows      []WindowRead               `json:"windows"`
 	Features     map[string]json.RawMessage `json:"features,omitempty"`
+	// WindowGen is the window store generation the decision's
+	// observations ran under (0 or absent: a store without generations,
+	// such as Redis). A window snapshot records the generation of its
+	// cut; replay skips records it already holds.
+	WindowGen uint64 `json:"window_gen,omitempty"`
 }
 
 // FiredRule is a rule that fired.
@@ -60,4 +65,8 @@ type WindowRead struct {
 	V      float64 `json:"v"`
 	S      string  `json:"s,omitempty"`
 	Value  float64 `json:"value"`
+	// Counted is false (written only then) when the window read the
+	// event without adding it: its on events or where condition
+	// excluded it. Replay must not add such an event.
+	Counted *bool `json:"counted,omitempty"`
 }
