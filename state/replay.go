@@ -7,7 +7,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/riskforge/riskforge/audit"
 	"github.com/riskforge/riskforge/vm"
 )
 
@@ -17,6 +16,8 @@ import (
 type Log interface {
 	// Next is the index the next appended record will get.
 	Next() uint64
+	// Durable is how many records, from index 0, are durable.
+	Durable() uint64
 	// WaitDurable returns once the records below n are durable, or the
 	// error that keeps them from being so.
 	WaitDurable(n uint64) error
@@ -48,11 +49,25 @@ type ReplayResult struct {
 
 // replayRecord is the part of a decision record replay reads.
 type replayRecord struct {
-	Status       int                `json:"status"`
-	Policy       string             `json:"policy"`
-	PolicyDigest string             `json:"policy_digest"`
-	WindowGen    uint64             `json:"window_gen"`
-	Windows      []audit.WindowRead `json:"windows"`
+	Status       int          `json:"status"`
+	Policy       string       `json:"policy"`
+	PolicyDigest string       `json:"policy_digest"`
+	WindowGen    uint64       `json:"window_gen"`
+	Windows      []windowRead `json:"windows"`
+}
+
+// windowRead is an observation of a record (audit.WindowRead; the state
+// package reads the JSON itself so that the server, which imports it,
+// stays clear of the audit package).
+type windowRead struct {
+	Window  int     `json:"window"`
+	Name    string  `json:"name"`
+	Key     string  `json:"key"`
+	KeyNum  float64 `json:"key_num"`
+	T       float64 `json:"t"`
+	V       float64 `json:"v"`
+	S       string  `json:"s"`
+	Counted *bool   `json:"counted"`
 }
 
 // decodeRecord reads a record body for replay and checks what replay

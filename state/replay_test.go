@@ -24,6 +24,7 @@ func (l *memLog) Next() uint64 {
 	defer l.mu.Unlock()
 	return uint64(len(l.recs))
 }
+func (l *memLog) Durable() uint64          { return l.Next() }
 func (l *memLog) WaitDurable(uint64) error { return nil }
 func (l *memLog) Records(from uint64, fn func(uint64, []byte) error) error {
 	l.mu.Lock()

@@ -40,12 +40,14 @@ func (b *Backend) writeSnapshot(path string) error {
 		return err
 	}
 	tmp := f.Name()
-	// Every record appended from pos on comes after the cut began, so
-	// replay from pos sees every call the cut does not hold; the ones it
-	// does hold among them carry a window_gen up to the cut's.
+	// pos is the log's durable position before the cut: every record
+	// of a call the cut does not hold is appended after the cut began,
+	// so at pos or later. Replay from pos also reads records the cut
+	// holds (those appended but not yet durable, and stragglers); their
+	// window_gen is at most the cut's, and replay skips them.
 	var pos, held uint64
 	if b.alog != nil {
-		pos = b.alog.Next()
+		pos = b.alog.Durable()
 	}
 	cut := b.mem.BeginCut()
 	if b.alog != nil {

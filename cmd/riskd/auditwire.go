@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -123,4 +124,35 @@ func failpoint() (audit.FS, error) {
 		return nil, fmt.Errorf("RISKD_AUDIT_FAILPOINT=%q: the only failpoint is fsync-after=N", v)
 	}
 	return &audit.FaultFS{FS: audit.OS, SyncsOK: n}, nil
+}
+
+// windowLog is the audit log as window state uses it: snapshots record
+// its position, and a start replays the records after the snapshot.
+type windowLog struct{ l *audit.Log }
+
+func (w windowLog) Next() uint64 {
+	n, _ := w.l.Head()
+	return n
+}
+
+func (w windowLog) Durable() uint64 { return w.l.Durable() }
+
+// WaitDurable polls: a snapshot waits for the records of the calls it
+// holds, which the log's writer makes durable within a batch interval.
+func (w windowLog) WaitDurable(n uint64) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for w.l.Durable() < n {
+		if err := w.l.Err(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("audit records below %d not durable after 30s (durable: %d)", n, w.l.Durable())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+func (w windowLog) Records(from uint64, fn func(uint64, []byte) error) error {
+	return w.l.ScanFrom(from, func(it *audit.Item) error { return fn(it.Index, it.Body) })
 }
