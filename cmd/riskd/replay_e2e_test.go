@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -390,6 +391,37 @@ func TestReplayRedis(t *testing.T) {
 		fmt.Sscanf(v, "c=%g s=%g", &c, &s)
 		if n := float64(perCard[card]); c < n+1 || c > n+2 {
 			t.Errorf("%s after the kill: count %v; %d events were logged, so want %d (or one more in flight)", card, c, perCard[card], perCard[card]+1)
+		}
+	}
+}
+
+// TestReplayEventTimeRange: riskc eval refuses an event time that would
+// age out every window at once or never expire (±1e300) and a hex float,
+// naming the file's line, and exits non-zero.
+func TestReplayEventTimeRange(t *testing.T) {
+	riskc := buildRiskc(t)
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "card_fraud.risk")
+	copyFile(t, "../../examples/payments/card_fraud.risk", policy)
+	os.MkdirAll(filepath.Join(dir, "lists"), 0o755)
+	copyFile(t, "../../examples/payments/lists/blocked_cards.txt", filepath.Join(dir, "lists", "blocked_cards.txt"))
+	header, rows := readCSV(t, "../../examples/payments/history.csv")
+	rows = rows[:40]
+	ts := indexOf(header, "ts")
+	for _, bad := range []string{"1e300", "-1e300", "0x1p31"} {
+		rs := make([][]string, len(rows))
+		for i := range rows {
+			rs[i] = append([]string(nil), rows[i]...)
+		}
+		rs[9][ts] = bad // line 11: the header is line 1
+		data := filepath.Join(dir, "bad.csv")
+		writeCSV(t, data, header, rs)
+		out, err := exec.Command(riskc, "eval", "--policy", policy, "--data", data).CombinedOutput()
+		if err == nil {
+			t.Fatalf("ts %s: riskc eval succeeded:\n%s", bad, out)
+		}
+		if !strings.Contains(string(out), "bad.csv:11:") || !strings.Contains(string(out), "ts") {
+			t.Errorf("ts %s: the message does not name line 11 and the ts field:\n%s", bad, out)
 		}
 	}
 }
