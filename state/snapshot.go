@@ -49,7 +49,12 @@ func (b *Backend) writeSnapshot(path string) error {
 	if b.alog != nil {
 		pos = b.alog.Durable()
 	}
-	cut := b.mem.BeginCut()
+	cut, err := b.mem.BeginCut(windows.CutWait)
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
 	if b.alog != nil {
 		held = b.alog.Next() // the calls the cut holds have all appended their records
 	}

@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"errors"
 	"runtime"
 	"time"
 )
@@ -66,10 +67,19 @@ type Cut struct {
 	next int    // shards written so far
 }
 
-// BeginCut closes the current generation and waits until no call holds
-// it or an older one. Only one cut is open at a time; the next BeginCut
-// waits for this cut's Write.
-func (s *Store) BeginCut() *Cut {
+// CutWait is how long BeginCut waits for the calls of the generation it
+// closes. A call holds its generation for one request's evaluation and
+// record append; one held longer is a caller that never released it.
+const CutWait = 30 * time.Second
+
+// ErrCutStuck is returned when a call held the closed generation for
+// longer than the wait: the snapshot is not taken, rather than hang.
+var ErrCutStuck = errors.New("windows: a store call held the snapshot's generation too long (a caller that never released it); snapshot not taken")
+
+// BeginCut closes the current generation and waits (up to wait) until no
+// call holds it or an older one. Only one cut is open at a time; the next
+// BeginCut waits for this cut's Write.
+func (s *Store) BeginCut(wait time.Duration) (*Cut, error) {
 	s.cutMu.Lock()
 	g := s.gen.Load()
 	for i := range s.shards {
@@ -84,14 +94,19 @@ func (s *Store) BeginCut() *Cut {
 	// generation and takes g+1. Older generations were drained by the
 	// cut that closed them. Calls are short (one request's evaluation and
 	// record append), so polling costs little.
+	deadline := time.Now().Add(wait)
 	for spins := 0; s.active[g&1].Load() != 0; spins++ {
 		if spins < 100 {
 			runtime.Gosched()
-		} else {
-			time.Sleep(50 * time.Microsecond)
+			continue
 		}
+		if time.Now().After(deadline) {
+			(&Cut{s: s, Gen: g}).end()
+			return nil, ErrCutStuck
+		}
+		time.Sleep(50 * time.Microsecond)
 	}
-	return &Cut{s: s, Gen: g}
+	return &Cut{s: s, Gen: g}, nil
 }
 
 // end releases the shards not yet written and the cut itself.

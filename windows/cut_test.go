@@ -2,10 +2,13 @@ package windows
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/riskforge/riskforge/vm"
 )
@@ -142,7 +145,13 @@ func TestCutSnapshotPlusReplayIsExact(t *testing.T) {
 	g := live.Hold()
 	pos := uint64(log.len())
 	cutc := make(chan *Cut)
-	go func() { cutc <- live.st.BeginCut() }()
+	go func() {
+		c, err := live.st.BeginCut(CutWait)
+		if err != nil {
+			panic(err)
+		}
+		cutc <- c
+	}()
 	for live.st.Generation() == g {
 		runtime.Gosched()
 	}
@@ -198,4 +207,27 @@ type yieldWriter struct{ b *bytes.Buffer }
 func (y *yieldWriter) Write(p []byte) (int, error) {
 	runtime.Gosched()
 	return y.b.Write(p)
+}
+
+// TestCutStuckHolder: a generation held and never released makes the cut
+// fail after its wait instead of hanging, and leaves no shard copying.
+func TestCutStuckHolder(t *testing.T) {
+	m := testStore(Config{}, cutAggs...)
+	g := m.Hold()
+	if _, err := m.st.BeginCut(20 * time.Millisecond); !errors.Is(err, ErrCutStuck) {
+		t.Fatalf("cut with a stuck holder: %v", err)
+	}
+	for i := range m.st.shards {
+		if m.st.shards[i].cut != 0 {
+			t.Fatalf("shard %d still copying after the failed cut", i)
+		}
+	}
+	m.Release(g)
+	c, err := m.st.BeginCut(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(io.Discard, 0); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -57,7 +57,11 @@ type SnapshotInfo struct {
 
 // WriteSnapshot takes a cut (BeginCut) and writes it to w.
 func (s *Store) WriteSnapshot(w io.Writer, position uint64) (SnapshotInfo, error) {
-	return s.BeginCut().Write(w, position)
+	c, err := s.BeginCut(CutWait)
+	if err != nil {
+		return SnapshotInfo{}, err
+	}
+	return c.Write(w, position)
 }
 
 // Write writes the cut to w and ends it. Shards are locked one at a time,
