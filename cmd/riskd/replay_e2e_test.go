@@ -256,8 +256,8 @@ func (r *replayRig) restartUnderLoad(t *testing.T, sig syscall.Signal, d time.Du
 // card's windows then equal those of a riskd that never stopped and was
 // sent the logged requests. With the generation filter disabled (replay
 // applying records whose window_gen the snapshot holds) this test fails:
-// 1 to 8 of the 160 cards count events twice (checked by hand, three
-// runs out of three).
+// 8 of the 160 cards (those whose record waited for its group commit at
+// the cut) count an event twice (checked by hand, five runs out of five).
 func TestReplayKill9(t *testing.T) {
 	const cards = 160
 	r := newReplayRig(t)
