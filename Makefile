@@ -28,7 +28,7 @@ MUTATE_FLAGS     ?=
 GO_TEST_FLAGS ?= -count=1 -timeout 10m
 
 # Fuzz targets as package:FuncName pairs; FUZZTIME is per target.
-FUZZ_TARGETS ?= ./lang:FuzzFormat ./lang:FuzzNumbersIn ./compiler:FuzzCheck ./vm:FuzzDecode ./vm:FuzzDecodeJSON ./dataset:FuzzCSV ./server:FuzzFastDecode ./server:FuzzDecide ./server:FuzzBatchDepth ./lsp:FuzzLSPDidChange ./playground:FuzzPlaygroundRun \
+FUZZ_TARGETS ?= ./lang:FuzzFormat ./lang:FuzzNumbersIn ./compiler:FuzzCheck ./vm:FuzzDecode ./vm:FuzzDecodeJSON ./dataset:FuzzCSV ./api:FuzzFastDecode ./server:FuzzDecide ./server:FuzzBatchDepth ./lsp:FuzzLSPDidChange ./playground:FuzzPlaygroundRun \
                 ./audit:FuzzDecodeRecord ./audit:FuzzDecodeCheckpoint ./internal/gm:FuzzSignatureHeader ./windows:FuzzRestoreSnapshot ./state:FuzzReplayRecord
 FUZZTIME     ?= 50000x # an exec count: time limits hit golang/go#75804 on Go 1.26
 
@@ -151,7 +151,7 @@ $(GREMLINS):
 # (a redis-server on loopback) next to the embedded store.
 LOAD_AUDIT ?= batch
 load: build deps
-	$(GO) build -o bin/riskload ./loadtest
+	$(GO) build -o bin/riskload ./cmd/riskload
 	@policy=examples/loan; if [ -f examples/loan_ml/loan_ml.risk ]; then policy=examples/loan_ml; fi; \
 	./bin/riskload compare --riskd ./bin/riskd --policy $$policy --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64) \
 		$(if $(LOAD_AUDIT),--audit $(LOAD_AUDIT)) --with-redis
@@ -166,19 +166,19 @@ crash: deps
 # load-otel: what tracing costs: riskd with tracing off, then exporting to an in-process
 # OTLP sink at 1% and 100% sampling, the same load each time.
 load-otel: build deps
-	$(GO) build -o bin/riskload ./loadtest
+	$(GO) build -o bin/riskload ./cmd/riskload
 	./bin/riskload otel --riskd ./bin/riskd --policy examples/loan --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64)
 
 # load-kafka: riskd consume draining a topic of an in-process Kafka (kfake) vs riskd serve
 # over HTTP: decisions/s and CPU per decision.
 load-kafka: build deps
-	$(GO) build -o bin/riskload ./loadtest
+	$(GO) build -o bin/riskload ./cmd/riskload
 	./bin/riskload kafka --riskd ./bin/riskd --policy examples/loan --events $(or $(LOAD_EVENTS),200000) --duration $(or $(LOAD_DURATION),10s)
 
 # load-cache: the feature cache (lookup package, otter) in front of a real redis-server,
 # 200k profiles, a 20k-entry cache, Zipf-skewed keys: hit rate, lookups/s and p99 vs Redis direct.
 load-cache: deps
-	$(GO) build -o bin/riskload ./loadtest
+	$(GO) build -o bin/riskload ./cmd/riskload
 	./bin/riskload cache --duration $(or $(LOAD_DURATION),10s)
 
 # clean: remove built binaries and tools (keeps third_party/ so deps stay offline).

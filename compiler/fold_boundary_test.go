@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/riskforge/riskforge/api"
 )
 
 // TestConstantFoldingEdges compiles conditions whose constant parts the
@@ -34,7 +36,7 @@ func TestConstantFoldingEdges(t *testing.T) {
 			}
 			req := prog.NewRequest()
 			body := `{"event":"payment","features":{"amount":3,"count":1,"name":"a","flag":true,"ts":"2026-01-01T00:00:00Z","opened":"2025-01-01T00:00:00Z"}}`
-			if err := prog.DecodeJSON([]byte(body), req); err != nil {
+			if err := api.DecodeJSON(prog, []byte(body), req); err != nil {
 				t.Fatal(err)
 			}
 			d, err := prog.NewMachine().Eval(req)

@@ -62,8 +62,12 @@ func TestProbeProgram(t *testing.T) {
 	if err := pp.SetText(req, pp.InputIndex("amount"), "250"); err != nil {
 		t.Fatal(err)
 	}
-	_ = pp.SetText(req, pp.InputIndex("country"), "DE")
-	_ = pp.SetText(req, pp.InputIndex("n"), "4")
+	if err := pp.SetText(req, pp.InputIndex("country"), "DE"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pp.SetText(req, pp.InputIndex("n"), "4"); err != nil {
+		t.Fatal(err)
+	}
 	req.Event = "b"
 	if err := pp.Complete(req); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/riskforge/riskforge/lang"
 	"github.com/riskforge/riskforge/vm"
 )
@@ -326,7 +327,7 @@ func (r *Reader) nextJSON(req *vm.Request) (int, error) {
 			continue
 		}
 		r.record++
-		if err := r.prog.DecodeJSON([]byte(line), req); err != nil {
+		if err := api.DecodeJSON(r.prog, []byte(line), req); err != nil {
 			var fe *vm.FieldError
 			if errors.As(err, &fe) && fe.Msg == "required feature is missing" {
 				// DecodeJSON stops at the first missing input; list them all.
@@ -356,9 +357,7 @@ func (r *Reader) nextJSON(req *vm.Request) (int, error) {
 // jsonLabel finds the label at the top level of the object or in its
 // features.
 func (r *Reader) jsonLabel(line string) (int, error) {
-	var obj struct {
-		Features map[string]json.RawMessage `json:"features"`
-	}
+	var obj api.DecideRequest
 	var top map[string]json.RawMessage
 	_ = json.Unmarshal([]byte(line), &top)
 	raw, ok := top[r.opts.Label]

@@ -13,6 +13,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/lang"
 	"github.com/riskforge/riskforge/vm"
@@ -412,7 +413,7 @@ func evaluate(p *vm.Program, history []json.RawMessage, request json.RawMessage)
 	req := p.NewRequest()
 	for i, ev := range history {
 		req.Reset()
-		if err := p.DecodeJSON(ev, req); err != nil {
+		if err := api.DecodeJSON(p, ev, req); err != nil {
 			return nil, fieldOf("history["+strconv.Itoa(i)+"]", err), err
 		}
 		if _, err := m.Eval(req); err != nil {
@@ -423,7 +424,7 @@ func evaluate(p *vm.Program, history []json.RawMessage, request json.RawMessage)
 		return nil, "request", fmt.Errorf("missing: give a request like the ones /v1/decide takes")
 	}
 	req.Reset()
-	if err := p.DecodeJSON(request, req); err != nil {
+	if err := api.DecodeJSON(p, request, req); err != nil {
 		return nil, fieldOf("request", err), err
 	}
 	m.Trace = true

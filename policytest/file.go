@@ -22,6 +22,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/lang"
 	"github.com/riskforge/riskforge/vm"
@@ -324,7 +325,7 @@ func (c *checker) request(here, eventAt lang.Pos, event string, t float64, maps 
 	}
 	body, _ := json.Marshal(map[string]any{"event": event, "features": features})
 	req := p.NewRequest()
-	if err := p.DecodeJSON(body, req); err != nil {
+	if err := api.DecodeJSON(p, body, req); err != nil {
 		pos := here
 		if fe, ok := err.(*vm.FieldError); ok {
 			if n := where[strings.TrimPrefix(fe.Field, "features.")]; n != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"flag"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -11,6 +12,18 @@ import (
 	"strings"
 	"testing"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// firstDiff shows where two texts first differ, with some context.
+func firstDiff(want, got string) string {
+	i := 0
+	for i < len(want) && i < len(got) && want[i] == got[i] {
+		i++
+	}
+	from := max(0, i-80)
+	return "want …" + want[from:min(len(want), i+80)] + "…\ngot  …" + got[from:min(len(got), i+80)] + "…"
+}
 
 // examplePage builds the backtest page of a synthetic labelled policy with
 // an awkwardly named rule.
@@ -250,10 +263,25 @@ func TestFormatting(t *testing.T) {
 // names a file, writes it there for looking at in a browser:
 //
 //	REPORT_EXAMPLE_HTML=/tmp/report.html go test ./report -run TestWriteExample
+//
+// TestWriteExample holds the whole example page to a golden file
+// (testdata/example.html.golden): every figure, plot and escaped name. After a
+// deliberate change, look at the new page and update the golden with
+// go test ./report -run TestWriteExample -update.
 func TestWriteExample(t *testing.T) {
 	page := render(t, examplePage(t, 0.1))
-	if !strings.Contains(page, "<svg") {
-		t.Fatal("example page has no plots")
+	const golden = "testdata/example.html.golden"
+	if *update {
+		if err := os.WriteFile(golden, []byte(page), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page != string(want) {
+		t.Errorf("the example page differs from %s (rerun with -update after checking the change):\n%s", golden, firstDiff(string(want), page))
 	}
 	if path := os.Getenv("REPORT_EXAMPLE_HTML"); path != "" {
 		if err := os.WriteFile(path, []byte(page), 0o644); err != nil {

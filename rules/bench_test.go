@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/riskforge/riskforge/examples/planted"
+	"github.com/riskforge/riskforge/internal/planted"
 )
 
 var benchSetup struct {

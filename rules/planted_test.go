@@ -10,7 +10,7 @@ import (
 
 	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/dataset"
-	"github.com/riskforge/riskforge/examples/planted"
+	"github.com/riskforge/riskforge/internal/planted"
 	"github.com/riskforge/riskforge/vm"
 )
 

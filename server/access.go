@@ -4,6 +4,8 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+
+	"github.com/riskforge/riskforge/api"
 )
 
 // What a client may see and choose depends on the admin token
@@ -39,36 +41,16 @@ func (s *Server) authorizePin(ps *policySet, pin string, r *http.Request) *httpE
 
 func quote(s string) string { return `"` + s + `"` }
 
-// publicPolicies is GET /v1/policies without the admin token.
-type publicPolicies struct {
-	Generation uint64         `json:"generation"`
-	Default    string         `json:"default_policy,omitempty"`
-	Policies   []publicPolicy `json:"policies"`
-	Note       string         `json:"note"`
-}
-
-// publicPolicy is one policy as anyone may see it.
-type publicPolicy struct {
-	Name     string          `json:"name"`
-	Versions []publicVersion `json:"versions"`
-}
-
-// publicVersion is one version as anyone may see it.
-type publicVersion struct {
-	Version string `json:"version"`
-	Digest  string `json:"digest"`
-}
-
-func publicView(sn *snapshot) publicPolicies {
-	out := publicPolicies{Generation: sn.gen, Policies: []publicPolicy{},
+func publicView(sn *snapshot) api.PublicPolicies {
+	out := api.PublicPolicies{Generation: sn.gen, Policies: []api.PublicPolicy{},
 		Note: "names, versions and digests only; the admin token (Authorization: Bearer TOKEN) shows the rest"}
 	if sn.def != nil {
 		out.Default = sn.def.name
 	}
 	for _, name := range sn.names {
-		pp := publicPolicy{Name: name}
+		pp := api.PublicPolicy{Name: name}
 		for _, e := range sn.policies[name].order {
-			pp.Versions = append(pp.Versions, publicVersion{Version: e.v.Version, Digest: e.v.Digest})
+			pp.Versions = append(pp.Versions, api.PublicVersion{Version: e.v.Version, Digest: e.v.Digest})
 		}
 		out.Policies = append(out.Policies, pp)
 	}

@@ -22,7 +22,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 	for _, f := range []string{"metrics.go", "state.go", "../models/metrics.go"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			t.Skipf("%s: %v", f, err)
+			t.Fatalf("%s: %v (the test reads the metric names from the sources)", f, err)
 		}
 		sources.Write(b)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/riskforge/riskforge/vm"
 )
 
@@ -61,7 +62,7 @@ func (s *Server) decideBody(sn *snapshot, in *decideIn, out []byte) ([]byte, dec
 	rid := in.rid
 	if rid == "" && req.ID != "" {
 		if !validID(req.ID) {
-			e.v.putReq(req)
+			e.v.serve.putReq(req)
 			return out, res, badRequest("request_id", "must be 1 to 128 printable ASCII characters")
 		}
 		rid = req.ID
@@ -74,7 +75,7 @@ func (s *Server) decideBody(sn *snapshot, in *decideIn, out []byte) ([]byte, dec
 	}
 	res.rid = rid
 	out, action, err := s.evaluate(out, -1, rid, ps, e, req, in.start, in.ar, "", in.body, in.tr)
-	e.v.putReq(req)
+	e.v.serve.putReq(req)
 	if err != nil {
 		return out, res, evalError(err)
 	}
@@ -132,6 +133,7 @@ type RequestError struct {
 	Status int
 	Field  string // the request field at fault, when one is
 	Msg    string
+	Code   api.Code // the stable code an HTTP client would get
 }
 
 func (e *RequestError) Error() string {
@@ -149,7 +151,7 @@ func (e *RequestError) Error() string {
 func (s *Server) Decide(ctx context.Context, r DecideRequest, out []byte) ([]byte, error) {
 	start := time.Now()
 	fail := func(e *httpError) ([]byte, error) {
-		return out, &RequestError{Status: e.status, Field: e.field, Msg: e.msg}
+		return out, &RequestError{Status: e.status, Field: e.field, Msg: e.msg, Code: e.code()}
 	}
 	if r.RequestID != "" && !validID(r.RequestID) {
 		return fail(badRequest("request_id", "must be 1 to 128 printable ASCII characters"))
@@ -163,7 +165,7 @@ func (s *Server) Decide(ctx context.Context, r DecideRequest, out []byte) ([]byt
 	sn := s.acquire()
 	defer sn.release()
 	tr := s.startTrace(ctx, r.Source, r.Header)
-	ps, herr := sn.policyFor(r.Policy, func() []string { return []string{eventOf(r.Body)} })
+	ps, herr := sn.policyFor(r.Policy, func() []string { return []string{api.EventOf(r.Body)} })
 	if herr != nil {
 		tr.refused(herr)
 		tr.end(r.RequestID)

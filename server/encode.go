@@ -13,50 +13,43 @@ import (
 // are encoded once at load.
 
 // encodeFragments pre-encodes the static parts of v's responses.
-func (v *Version) encodeFragments() {
+func (c *serving) encodeFragments(v *Version) {
 	b := append([]byte(nil), `,"policy":`...)
 	b = appendString(b, v.Policy)
 	b = append(b, `,"version":`...)
 	b = appendString(b, v.Version)
 	b = append(b, `,"decision":"`...)
-	v.jsonHead = b
+	c.jsonHead = b
 	for _, r := range v.Prog.Rules {
 		b := append([]byte(nil), `{"name":`...)
 		b = appendString(b, r.Name)
 		b = append(b, `,"reason":`...)
 		b = appendString(b, r.Reason)
 		if r.Forces {
-			v.jsonRules = append(v.jsonRules, nil)
+			c.jsonRules = append(c.jsonRules, nil)
 			b = append(b, `,"weight":0,"action":"`...)
 			b = append(b, r.Action.String()...)
 			b = append(b, `"}`...)
-			v.jsonForced = append(v.jsonForced, b)
+			c.jsonForced = append(c.jsonForced, b)
 			continue
 		}
 		b = append(b, `,"weight":`...)
-		v.jsonRules = append(v.jsonRules, b)
-		v.jsonForced = append(v.jsonForced, nil)
+		c.jsonRules = append(c.jsonRules, b)
+		c.jsonForced = append(c.jsonForced, nil)
 	}
 	for _, m := range v.Prog.Models {
 		b := append([]byte(nil), `{"name":`...)
 		b = appendString(b, m.Name)
 		b = append(b, `,"value":`...)
-		v.jsonModels = append(v.jsonModels, b)
+		c.jsonModels = append(c.jsonModels, b)
 	}
 }
 
 // appendDecision writes the response object of one decision. index >= 0
 // adds the item's position (batch).
-func appendDecision(b []byte, index int, rid string, v *Version, d *vm.Decision, latencyUS int64) []byte {
-	b = append(b, '{')
-	if index >= 0 {
-		b = append(b, `"index":`...)
-		b = strconv.AppendInt(b, int64(index), 10)
-		b = append(b, ',')
-	}
-	b = append(b, `"request_id":`...)
-	b = appendString(b, rid)
-	b = append(b, v.jsonHead...)
+func appendDecision(b []byte, index int, rid string, c *serving, d *vm.Decision, latencyUS int64) []byte {
+	b = appendItemHead(b, index, rid)
+	b = append(b, c.jsonHead...)
 	b = append(b, d.Action.String()...)
 	b = append(b, `","score":`...)
 	b = appendFloat(b, d.Score)
@@ -66,12 +59,12 @@ func appendDecision(b []byte, index int, rid string, v *Version, d *vm.Decision,
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if f.Rule >= 0 && f.Rule < len(v.jsonRules) {
+		if f.Rule >= 0 && f.Rule < len(c.jsonRules) {
 			if f.Forced {
-				b = append(b, v.jsonForced[f.Rule]...)
+				b = append(b, c.jsonForced[f.Rule]...)
 				continue
 			}
-			b = append(b, v.jsonRules[f.Rule]...)
+			b = append(b, c.jsonRules[f.Rule]...)
 			b = appendFloat(b, f.Weight)
 			b = append(b, '}')
 			continue
@@ -95,7 +88,7 @@ func appendDecision(b []byte, index int, rid string, v *Version, d *vm.Decision,
 			b = append(b, ',')
 		}
 		first = false
-		b = append(b, v.jsonModels[i]...)
+		b = append(b, c.jsonModels[i]...)
 		b = appendFloat(b, mo.Value)
 		b = append(b, `,"degraded":`...)
 		b = strconv.AppendBool(b, mo.Degraded)
@@ -109,10 +102,9 @@ func appendDecision(b []byte, index int, rid string, v *Version, d *vm.Decision,
 	return b
 }
 
-// appendError writes {"request_id":…,"error":…,"field":…}; index >= 0
-// adds the batch position.
-func appendError(b []byte, index int, rid, field, msg string) []byte {
-	msg = clip(msg, maxErrorMsg)
+// appendItemHead opens a decision or error object: {"index":…, (batch
+// items only) "request_id":….
+func appendItemHead(b []byte, index int, rid string) []byte {
 	b = append(b, '{')
 	if index >= 0 {
 		b = append(b, `"index":`...)
@@ -120,16 +112,7 @@ func appendError(b []byte, index int, rid, field, msg string) []byte {
 		b = append(b, ',')
 	}
 	b = append(b, `"request_id":`...)
-	b = appendString(b, rid)
-	b = append(b, `,"error":`...)
-	if field != "" {
-		b = appendString(b, field+": "+msg)
-		b = append(b, `,"field":`...)
-		b = appendString(b, field)
-	} else {
-		b = appendString(b, msg)
-	}
-	return append(b, '}')
+	return appendString(b, rid)
 }
 
 // appendFloat writes a JSON number; the VM never produces NaN or ±Inf,

@@ -5,70 +5,16 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
-	"time"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/riskforge/riskforge/vm"
 )
 
-// policyReport is one policy in GET /v1/policies.
-type policyReport struct {
-	Name     string          `json:"name"`
-	Default  bool            `json:"default"`
-	Key      string          `json:"rollout_key"`
-	Seed     string          `json:"rollout_seed,omitempty"`
-	Versions []versionReport `json:"versions"`
-}
-
-type versionReport struct {
-	Version      string        `json:"version"`
-	Role         string        `json:"role"`
-	Percent      float64       `json:"percent"`
-	Digest       string        `json:"digest"`
-	SourceSHA256 string        `json:"source_sha256"`
-	Path         string        `json:"path"`
-	Kind         string        `json:"kind"`
-	LoadedAt     time.Time     `json:"loaded_at"`
-	Events       []string      `json:"events"`
-	Rules        int           `json:"rules"`
-	Inputs       []inputReport `json:"inputs"`
-	Lists        []listReport  `json:"lists,omitempty"`
-	Windows      []string      `json:"windows,omitempty"`
-	Models       []modelReport `json:"models,omitempty"`
-	Runtime      any           `json:"model_runtime,omitempty"`
-	Warnings     []string      `json:"warnings,omitempty"`
-}
-
-type inputReport struct {
-	Name     string   `json:"name"`
-	Type     string   `json:"type"`
-	Required bool     `json:"required"`
-	Default  any      `json:"default,omitempty"`
-	Min      *float64 `json:"min,omitempty"`
-	Max      *float64 `json:"max,omitempty"`
-}
-
-type listReport struct {
-	Name    string `json:"name"`
-	Path    string `json:"path,omitempty"`
-	Entries int    `json:"entries"`
-	Digest  string `json:"digest,omitempty"`
-}
-
-type modelReport struct {
-	Name    string  `json:"name"`
-	Path    string  `json:"path"`
-	Digest  string  `json:"digest,omitempty"`
-	Timeout float64 `json:"timeout_seconds"`
-	OnError float64 `json:"on_error"`
-	Loaded  bool    `json:"loaded"`
-	Error   string  `json:"error,omitempty"`
-}
-
-func (s *Server) policyReports(sn *snapshot) []policyReport {
-	var out []policyReport
+func (s *Server) policyReports(sn *snapshot) []api.PolicyReport {
+	var out []api.PolicyReport
 	for _, name := range sn.names {
 		ps := sn.policies[name]
-		pr := policyReport{Name: name, Default: sn.def == ps, Key: ps.key, Seed: ps.seed[len(name)+1:]}
+		pr := api.PolicyReport{Name: name, Default: sn.def == ps, Key: ps.key, Seed: ps.seed[len(name)+1:]}
 		for _, e := range ps.order {
 			pr.Versions = append(pr.Versions, versionOf(e))
 		}
@@ -77,9 +23,9 @@ func (s *Server) policyReports(sn *snapshot) []policyReport {
 	return out
 }
 
-func versionOf(e *entry) versionReport {
+func versionOf(e *entry) api.VersionReport {
 	v, p := e.v, e.v.Prog
-	vr := versionReport{
+	vr := api.VersionReport{
 		Version: v.Version, Role: e.role.String(), Percent: e.percent, Digest: v.Digest,
 		SourceSHA256: hex.EncodeToString(p.SourceSHA256[:]), Path: v.Path, Kind: v.Kind,
 		LoadedAt: v.LoadedAt, Events: p.Events, Rules: len(p.Rules), Warnings: v.Warnings,
@@ -88,7 +34,7 @@ func versionOf(e *entry) versionReport {
 		vr.Events = []string{}
 	}
 	for _, in := range p.Inputs {
-		ir := inputReport{Name: in.Name, Type: in.Type.String(), Required: !in.Optional && in.Default == nil}
+		ir := api.InputReport{Name: in.Name, Type: in.Type.String(), Required: !in.Optional && in.Default == nil}
 		if in.Default != nil {
 			if in.Type == vm.TString {
 				ir.Default = in.Default.Str
@@ -108,7 +54,7 @@ func versionOf(e *entry) versionReport {
 		if l.Name == "" {
 			continue
 		}
-		lr := listReport{Name: l.Name, Path: l.Path, Entries: len(l.Strings) + len(l.Nums)}
+		lr := api.ListReport{Name: l.Name, Path: l.Path, Entries: len(l.Strings) + len(l.Nums)}
 		if l.Path != "" {
 			lr.Digest = hexDigest(l.Digest)
 		}
@@ -118,13 +64,13 @@ func versionOf(e *entry) versionReport {
 		vr.Windows = append(vr.Windows, w.Name)
 	}
 	for _, m := range p.Models {
-		mr := modelReport{Name: m.Name, Path: m.Path, Timeout: m.TimeoutSec, OnError: m.OnError, Loaded: v.models != nil, Error: v.modelErr}
+		mr := api.ModelReport{Name: m.Name, Path: m.Path, Timeout: m.TimeoutSec, OnError: m.OnError, Loaded: v.models != nil, Error: v.modelErr}
 		if m.Digest != ([32]byte{}) {
 			mr.Digest = hexDigest(m.Digest)
 		}
 		vr.Models = append(vr.Models, mr)
 	}
-	if mi, ok := v.models.(interface{ ModelInfo() any }); ok {
+	if mi, ok := v.models.(ModelDescriber); ok {
 		vr.Runtime = mi.ModelInfo()
 	}
 	return vr
@@ -144,13 +90,7 @@ func (s *Server) handlePolicies(w http.ResponseWriter, r *http.Request) {
 		s.metrics.countRequest(epPolicies, http.StatusOK)
 		return
 	}
-	resp := struct {
-		Generation uint64         `json:"generation"`
-		LoadedAt   time.Time      `json:"loaded_at"`
-		Default    string         `json:"default_policy,omitempty"`
-		Policies   []policyReport `json:"policies"`
-		LastReload *ReloadStatus  `json:"last_reload,omitempty"`
-	}{Generation: sn.gen, LoadedAt: sn.loadedAt, Policies: s.policyReports(sn), LastReload: s.lastReload.Load()}
+	resp := api.PoliciesReport{Generation: sn.gen, LoadedAt: sn.loadedAt, Policies: s.policyReports(sn), LastReload: s.lastReload.Load()}
 	if sn.def != nil {
 		resp.Default = sn.def.name
 	}

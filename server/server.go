@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/riskforge/riskforge/state"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +20,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/riskforge/riskforge/api"
+	"github.com/riskforge/riskforge/state"
 
 	"github.com/riskforge/riskforge/server/config"
 )
@@ -73,7 +75,7 @@ type Server struct {
 	lastReload  atomic.Pointer[ReloadStatus]
 	watchHealth atomic.Pointer[watchHealth] // nil: not watching
 	bg          sync.WaitGroup
-	bufs        sync.Pool
+	work        sync.Pool // *work, per-request scratch buffers (body.go)
 	handler     http.Handler
 	mounts      map[string]http.Handler
 	rejects     rateLog
@@ -86,14 +88,8 @@ type Server struct {
 	state       *state.Backend // velocity windows; fixed at start (see state.go)
 }
 
-// ReloadStatus describes the last reload attempt.
-type ReloadStatus struct {
-	At         time.Time `json:"at"`
-	Trigger    string    `json:"trigger"` // start, watch, admin
-	Result     string    `json:"result"`  // success, failure, unchanged
-	Error      string    `json:"error,omitempty"`
-	Generation uint64    `json:"generation"`
-}
+// ReloadStatus describes the last reload attempt (api.ReloadStatus).
+type ReloadStatus = api.ReloadStatus
 
 // New loads the configured policies and returns a server ready to Serve.
 // It fails when the policies do not load: riskd never starts without a
@@ -122,7 +118,6 @@ func New(opts Options) (*Server, error) {
 		mounts:     opts.Mounts,
 		endDrain:   make(chan struct{}),
 	}
-	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	if s.state, err = state.Open(cfg.State, log); err != nil {
 		return nil, err
 	}
@@ -477,11 +472,7 @@ func (s *Server) logLoaded(sn *snapshot, trigger string) {
 }
 
 // check is one line of the readiness report.
-type check struct {
-	Name   string `json:"name"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-}
+type check = api.Check
 
 // readiness reports whether the server should receive traffic: policies
 // loaded, their models loaded, the window store usable, not shutting down.

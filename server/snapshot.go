@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,11 +27,22 @@ type ModelSet interface {
 // version degraded and not ready; any other error rejects the version.
 type ModelLoader func(prog *vm.Program, policyPath string) (ModelSet, error)
 
+// ModelDescriber is a ModelSet that describes its runtime (riskd's
+// registry reports the ONNX Runtime version and execution provider).
+// GET /v1/policies shows the description as a version's model_runtime.
+type ModelDescriber interface {
+	ModelSet
+	// ModelInfo is the description, encoded as JSON.
+	ModelInfo() any
+}
+
 // ErrNoModelRuntime says models cannot run at all on this machine.
 var ErrNoModelRuntime = errors.New("no model runtime")
 
-// Version is one loaded version of a policy. Versions are immutable and
-// shared between snapshots while their content does not change.
+// Version is one loaded version of a policy: what was loaded and what it
+// needs to run (program, models, lookups). Versions are immutable and
+// shared between snapshots while their content does not change. What it
+// keeps only to answer fast lives apart, in serve (serving.go).
 type Version struct {
 	Policy, Version string
 	Prog            *vm.Program
@@ -48,20 +58,9 @@ type Version struct {
 	runner   vm.ModelRunner
 	modelErr string     // why models are not loaded, when declared
 	lookups  *lookupSet // nil: the program declares no lookups
-	reqs     sync.Pool
-	dec      *decoder
-	// hdrVersion is the X-Policy-Version response header value.
-	hdrVersion []string
 
-	// Pre-encoded JSON fragments of the response.
-	jsonHead   []byte   // ,"policy":"…","version":"…","decision":"
-	jsonRules  [][]byte // {"name":…,"reason":…,"weight":  (score rules)
-	jsonForced [][]byte // whole object (forced rules)
-	jsonModels [][]byte // {"name":…,"value":
+	serve serving // pools and pre-encoded JSON, derived from the above
 }
-
-func (v *Version) getReq() *vm.Request  { return v.reqs.Get().(*vm.Request) }
-func (v *Version) putReq(r *vm.Request) { v.reqs.Put(r) }
 
 // machine takes a pooled machine (vm keeps the pool in the program, so
 // an unloaded version is collected with its machines).
@@ -108,8 +107,11 @@ type policySet struct {
 	key, seed   string
 	pinnable    map[string]bool // versions any client may pin
 	needBucket  bool            // challengers or sampled shadows: hash the key
-	latency     latencyObserver
-	versionList string
+	// defaultBucket is the bucket of a request without the key (the
+	// champion's default for it), -1 when such a request has none.
+	defaultBucket int
+	latency       latencyObserver
+	versionList   string
 }
 
 // snapshot is the immutable serving state: what is loaded, how it rolls
@@ -314,6 +316,7 @@ func (s *Server) buildPolicy(cfg *config.Config, name string, ls []*loaded, oldV
 			e.keyIn = i
 		}
 	}
+	ps.defaultBucket = ps.keyDefaultBucket()
 	var vs []string
 	for _, e := range ps.order {
 		vs = append(vs, e.v.Version)
@@ -339,9 +342,6 @@ func (s *Server) version(cfg *config.Config, l *loaded, oldVersions map[[32]byte
 		Digest: hexDigest(l.digest), LoadedAt: now, Warnings: l.warnings,
 		identity: l.identity, deps: l.deps,
 	}
-	v.reqs.New = func() any { return p.NewRequest() }
-	v.dec = newDecoder(p)
-	v.hdrVersion = []string{p.Version}
 	if len(p.Models) > 0 {
 		if s.modelLoader == nil {
 			v.modelErr = "this riskd has no model runtime: model calls use the policy's on_error values (degraded)"
@@ -367,7 +367,7 @@ func (s *Server) version(cfg *config.Config, l *loaded, oldVersions map[[32]byte
 		}
 		v.lookups = ls
 	}
-	v.encodeFragments()
+	v.serve.init(v)
 	*fresh = append(*fresh, v)
 	return v, nil
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -85,15 +84,6 @@ func (s *Server) warnSameVersionChanged(old, sn *snapshot) {
 				"policy", v.Policy, "version", v.Version, "path", v.Path, "digest_before", b.Digest, "digest_after", v.Digest)
 		}
 	}
-}
-
-// eventOf reads the event of a request body ("" when it has none).
-func eventOf(body []byte) string {
-	var r struct {
-		Event string `json:"event"`
-	}
-	json.Unmarshal(body, &r) // a bad body is reported when it is decoded
-	return r.Event
 }
 
 // byEvent picks, when no policy is named and there is no default, the

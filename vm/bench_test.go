@@ -6,6 +6,7 @@ import (
 
 	exprvm "github.com/expr-lang/expr/vm"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/riskforge/riskforge/vm"
 )
 
@@ -111,7 +112,7 @@ func BenchmarkDecodeJSON(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := p.DecodeJSON(data[i&255], req); err != nil {
+		if err := api.DecodeJSON(p, data[i&255], req); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/lang"
 	"github.com/riskforge/riskforge/vm"
@@ -47,7 +48,7 @@ func decodeFeats(tb testing.TB, p *vm.Program, event string, feats map[string]an
 		tb.Fatal(err)
 	}
 	req := p.NewRequest()
-	if err := p.DecodeJSON(data, req); err != nil {
+	if err := api.DecodeJSON(p, data, req); err != nil {
 		tb.Fatalf("DecodeJSON(%s): %v", data, err)
 	}
 	return req

@@ -43,6 +43,7 @@ import (
 	"github.com/expr-lang/expr"
 	exprvm "github.com/expr-lang/expr/vm"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/lang"
 	"github.com/riskforge/riskforge/vm"
@@ -391,7 +392,7 @@ func runOracle(t *testing.T, gp *genPolicy, seed uint64, n int, st *oracleStats)
 		r := g.request()
 		if k%8 == 0 {
 			data := r.json()
-			if err := p.DecodeJSON(data, req); err != nil {
+			if err := api.DecodeJSON(p, data, req); err != nil {
 				t.Fatalf("DecodeJSON(%s): %v", data, err)
 			}
 			st.viaJSON++

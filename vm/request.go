@@ -1,17 +1,17 @@
 package vm
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// The typed setters below fill a Request input by input; each checks the
+// value against the input's declared type and bounds and reports a
+// *FieldError. Wire formats are parsed elsewhere (package api decodes the
+// JSON request, package dataset reads CSV and JSON Lines) and call them.
 
 // FieldError is a request problem tied to one field.
 type FieldError struct {
@@ -20,120 +20,6 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
-
-// wireRequest is the JSON shape of a decision request.
-type wireRequest struct {
-	Event     string                     `json:"event"`
-	RequestID string                     `json:"request_id"`
-	Features  map[string]json.RawMessage `json:"features"`
-}
-
-// DecodeJSON fills req from a JSON request
-// {"event": "...", "request_id": "...", "features": {...}}. Features the
-// policy does not declare are ignored; null counts as absent. A key given
-// twice in one object, and a body that is not valid UTF-8, are refused
-// (strict.go). Other top-level keys are ignored (data files keep labels
-// and other columns there); decision requests use the stricter
-// DecodeRequest. Every problem is a *FieldError naming the field.
-func (p *Program) DecodeJSON(data []byte, req *Request) error { return p.decodeJSON(data, req, false) }
-
-// DecodeRequest is DecodeJSON for a decision request: a top-level key
-// other than event, request_id and features is an error naming it (a
-// misspelt "feature" would otherwise send a request without features).
-func (p *Program) DecodeRequest(data []byte, req *Request) error {
-	return p.decodeJSON(data, req, true)
-}
-
-func (p *Program) decodeJSON(data []byte, req *Request, strict bool) error {
-	req.Reset()
-	var w wireRequest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var top map[string]json.RawMessage
-	if err := dec.Decode(&top); err != nil {
-		return decodeError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return &FieldError{Field: "body", Msg: "unexpected data after the JSON object"}
-	}
-	if err := checkDuplicates(data); err != nil {
-		return err
-	}
-	if strict {
-		if err := checkKeys(top); err != nil {
-			return err
-		}
-	}
-	if err := json.Unmarshal(data, &w); err != nil {
-		return decodeError(err)
-	}
-	if err := p.checkUTF8(data, w.Features); err != nil {
-		return err
-	}
-	req.Event, req.ID = w.Event, w.RequestID
-	if err := p.CheckEvent(req.Event); err != nil {
-		return err
-	}
-	for i := range p.Inputs {
-		raw, ok := w.Features[p.Inputs[i].Name]
-		if !ok || string(bytes.TrimSpace(raw)) == "null" {
-			continue
-		}
-		if err := p.setJSON(req, i, raw); err != nil {
-			return err
-		}
-	}
-	return p.Complete(req)
-}
-
-// requestKeys are the top-level keys of a request, matched exactly (as
-// feature names are): encoding/json alone would take "Event" for "event"
-// and ignore "feature".
-var requestKeys = []string{"event", "request_id", "features"}
-
-// checkKeys refuses a top-level key that is not one of requestKeys.
-func checkKeys(top map[string]json.RawMessage) error {
-	keys := make([]string, 0, len(top))
-	for k := range top {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // the same key is named every time
-	for _, k := range keys {
-		known := false
-		for _, r := range requestKeys {
-			known = known || k == r
-		}
-		if known {
-			continue
-		}
-		hint := ""
-		for _, r := range requestKeys {
-			if strings.EqualFold(k, r) || strings.EqualFold(strings.TrimSuffix(k, "s"), strings.TrimSuffix(r, "s")) {
-				hint = fmt.Sprintf(" (did you mean %q?)", r)
-			}
-		}
-		return &FieldError{Field: k, Msg: "unknown key" + hint + `; a request has "event", "request_id" and "features"`}
-	}
-	return nil
-}
-
-// decodeError words a JSON decoding error in terms of the request.
-func decodeError(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return &FieldError{Field: "body", Msg: fmt.Sprintf("invalid JSON: %v (at byte %d)", se, se.Offset)}
-	case errors.As(err, &te) && te.Field == "":
-		return &FieldError{Field: "body", Msg: "must be a JSON object, got " + te.Value}
-	case errors.As(err, &te) && te.Field == "features":
-		return &FieldError{Field: "features", Msg: "must be an object of feature values, got " + te.Value}
-	case errors.As(err, &te):
-		return &FieldError{Field: te.Field, Msg: "must be a string, got " + te.Value}
-	case errors.Is(err, io.EOF):
-		return &FieldError{Field: "body", Msg: "empty; expected a JSON object"}
-	}
-	return &FieldError{Field: "body", Msg: "invalid JSON: " + err.Error()}
-}
 
 // CheckEvent reports an event the program does not handle.
 func (p *Program) CheckEvent(event string) error {
@@ -149,39 +35,41 @@ func (p *Program) CheckEvent(event string) error {
 	return nil
 }
 
-func (p *Program) setJSON(req *Request, i int, raw json.RawMessage) error {
+// SetNumber stores a number in input i after checking its type (not a
+// string or bool input) and bounds.
+func (p *Program) SetNumber(req *Request, i int, x float64) error {
 	in := &p.Inputs[i]
-	field := "features." + in.Name // only on this JSON path, which allocates anyway
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return &FieldError{Field: field, Msg: "invalid JSON value"}
+	if in.Type == TString || in.Type == TBool {
+		return &FieldError{Field: in.fieldName(), Msg: "must be " + in.Type.String() + ", got a number"}
 	}
-	switch x := v.(type) {
-	case float64:
-		if in.Type == TString || in.Type == TBool {
-			return &FieldError{Field: field, Msg: "must be " + in.Type.String() + ", got a number"}
-		}
-		return p.setNumber(req, i, x)
-	case string:
-		switch in.Type {
-		case TString:
-			req.Str[in.Slot], req.Present[i] = x, true
-			return nil
-		case TTime:
-			return p.SetText(req, i, x)
-		}
-		return &FieldError{Field: field, Msg: "must be " + in.Type.String() + ", got a string"}
-	case bool:
-		if in.Type != TBool {
-			return &FieldError{Field: field, Msg: "must be " + in.Type.String() + ", got a bool"}
-		}
-		req.Num[in.Slot], req.Present[i] = b2f(x), true
-		return nil
-	}
-	return &FieldError{Field: field, Msg: "must be " + in.Type.String() + ", got an object or array"}
+	return p.setNumber(req, i, x)
 }
 
-// setNumber stores a numeric value after checking its type and bounds.
+// SetString stores a JSON string in input i: the text itself for a
+// string input, a parsed time (RFC 3339 or Unix seconds) for a time input.
+func (p *Program) SetString(req *Request, i int, s string) error {
+	in := &p.Inputs[i]
+	switch in.Type {
+	case TString:
+		req.Str[in.Slot], req.Present[i] = s, true
+		return nil
+	case TTime:
+		return p.SetText(req, i, s)
+	}
+	return &FieldError{Field: in.fieldName(), Msg: "must be " + in.Type.String() + ", got a string"}
+}
+
+// SetBool stores a bool in input i, which must be a bool input.
+func (p *Program) SetBool(req *Request, i int, b bool) error {
+	in := &p.Inputs[i]
+	if in.Type != TBool {
+		return &FieldError{Field: in.fieldName(), Msg: "must be " + in.Type.String() + ", got a bool"}
+	}
+	req.Num[in.Slot], req.Present[i] = b2f(b), true
+	return nil
+}
+
+// setNumber stores a numeric value after checking its bounds.
 func (p *Program) setNumber(req *Request, i int, x float64) error {
 	in := &p.Inputs[i]
 	field := in.fieldName

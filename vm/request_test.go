@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/riskforge/riskforge/vm"
 )
 
@@ -156,7 +157,7 @@ func TestDecodeJSONErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := p.NewRequest()
-			fieldErr(t, p.DecodeRequest([]byte(tc.data), req), tc.field, tc.frags...)
+			fieldErr(t, api.DecodeRequest(p, []byte(tc.data), req), tc.field, tc.frags...)
 		})
 	}
 }
@@ -191,7 +192,7 @@ func TestDecodeJSONValues(t *testing.T) {
 	decodeT := func(over map[string]string) *vm.Request {
 		t.Helper()
 		req := p.NewRequest()
-		if err := p.DecodeJSON(jsonBody("pay", over), req); err != nil {
+		if err := api.DecodeJSON(p, jsonBody("pay", over), req); err != nil {
 			t.Fatalf("DecodeJSON: %v", err)
 		}
 		return req
@@ -270,7 +271,7 @@ func TestDecodeJSONValues(t *testing.T) {
 		_, q := compileSource(t, "policy q version \"1\"\ninput {\n x float\n}\nrule r when x > 1 emit review reason \"r\"\n", nil)
 		for _, data := range []string{`{"features": {"x": 2}}`, `{"event": "whatever", "features": {"x": 2}}`} {
 			req := q.NewRequest()
-			if err := q.DecodeJSON([]byte(data), req); err != nil {
+			if err := api.DecodeJSON(q, []byte(data), req); err != nil {
 				t.Errorf("%s: %v", data, err)
 			}
 		}
@@ -391,7 +392,7 @@ func TestDecodeJSONTrailingBracket(t *testing.T) {
 	p := decodeProgram(t)
 	for _, tail := range []string{"]", "}", " ]]"} {
 		req := p.NewRequest()
-		fieldErr(t, p.DecodeJSON(append(jsonBody("pay", nil), tail...), req), "body", "unexpected data")
+		fieldErr(t, api.DecodeJSON(p, append(jsonBody("pay", nil), tail...), req), "body", "unexpected data")
 	}
 }
 
@@ -447,7 +448,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			p   *vm.Program
 			req *vm.Request
 		}{{p, req}, {gp.Prog, greq}} {
-			if err := tc.p.DecodeJSON(data, tc.req); err != nil {
+			if err := api.DecodeJSON(tc.p, data, tc.req); err != nil {
 				var fe *vm.FieldError
 				if !errors.As(err, &fe) || fe.Field == "" {
 					t.Fatalf("error %v is not a FieldError naming a field", err)
@@ -492,7 +493,7 @@ func TestDecodeJSONDuplicateKeysAndInvalidUTF8(t *testing.T) {
 		{"{\"event\":\"pay\",\"features\":{\"o\":\"x\xff\"}}", "features.o"},
 		{"{\"event\":\"pay\",\"request_id\":\"\xff\",\"features\":{}}", "body"},
 	} {
-		err := p.DecodeJSON([]byte(c.body), p.NewRequest())
+		err := api.DecodeJSON(p, []byte(c.body), p.NewRequest())
 		var fe *vm.FieldError
 		if !errors.As(err, &fe) || fe.Field != c.field {
 			t.Errorf("%q: %v, want a FieldError on %s", c.body, err, c.field)
@@ -507,8 +508,8 @@ func TestDecodeJSONIgnoresOtherKeys(t *testing.T) {
 	ok := jsonBody("pay", nil)
 	body := append(ok[:len(ok)-1:len(ok)-1], []byte(`, "label": 1}`)...)
 	req := p.NewRequest()
-	if err := p.DecodeJSON(body, req); err != nil {
+	if err := api.DecodeJSON(p, body, req); err != nil {
 		t.Errorf("DecodeJSON: %v", err)
 	}
-	fieldErr(t, p.DecodeRequest(body, req), "label", "unknown key")
+	fieldErr(t, api.DecodeRequest(p, body, req), "label", "unknown key")
 }

@@ -1,5 +1,8 @@
-// Command riskc is the Riskforge policy compiler: it checks and formats
-// policies, and (as the later stages land) builds, evaluates and trains them.
+// Command riskc is the Riskforge policy compiler: it checks, formats,
+// builds, disassembles, tests, evaluates (backtests) and trains
+// policies, and serves the language server for editors. Each subcommand
+// is a file here that parses flags and prints; the logic is in the
+// libraries (docs/ARCHITECTURE.md).
 //
 // Exit codes: 0 success, 1 the input has errors, 2 usage errors.
 package main

@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/riskforge/riskforge/api"
 )
 
 var riskdBin string
@@ -151,6 +153,22 @@ func (p *proc) stop(t *testing.T) {
 // do sends a request and returns status, headers and the decoded JSON body.
 func (p *proc) do(t *testing.T, method, path string, body []byte, hdr map[string]string) (int, http.Header, map[string]any) {
 	t.Helper()
+	status, h, data := p.raw(t, method, path, body, hdr)
+	var m map[string]any
+	if len(data) > 0 && strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("%s %s: response is not JSON: %v\n%s", method, path, err, data)
+		}
+	}
+	if m == nil {
+		m = map[string]any{"_raw": string(data)}
+	}
+	return status, h, m
+}
+
+// raw sends a request and returns status, headers and the body as sent.
+func (p *proc) raw(t *testing.T, method, path string, body []byte, hdr map[string]string) (int, http.Header, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, p.base+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -163,17 +181,11 @@ func (p *proc) do(t *testing.T, method, path string, body []byte, hdr map[string
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if len(data) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(data, &m); err != nil {
-			t.Fatalf("%s %s: response is not JSON: %v\n%s", method, path, err, data)
-		}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, path, err)
 	}
-	if m == nil {
-		m = map[string]any{"_raw": string(data)}
-	}
-	return resp.StatusCode, resp.Header, m
+	return resp.StatusCode, resp.Header, data
 }
 
 func (p *proc) get(t *testing.T, path string, hdr ...string) (int, string) {
@@ -222,7 +234,9 @@ func writePolicy(t *testing.T, dir, name string, edits ...func(string) string) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.MkdirAll(filepath.Join(dir, "lists"), 0o755)
+	if err := os.MkdirAll(filepath.Join(dir, "lists"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "lists", "blocked_devices.txt"), lists, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -403,6 +417,9 @@ func TestBadInput(t *testing.T) {
 			if c.field != "" && m["field"] != c.field {
 				t.Errorf("field %v, want %s (%v)", m["field"], c.field, m)
 			}
+			if want := string(api.CodeForStatus(c.status)); m["code"] != want {
+				t.Errorf("code %v, want %s (%v)", m["code"], want, m)
+			}
 			if msg := fmt.Sprint(m["error"]); !strings.Contains(msg, c.contains) {
 				t.Errorf("error %q does not mention %q", msg, c.contains)
 			}
@@ -533,7 +550,9 @@ func metric(t *testing.T, p *proc, name string) float64 {
 func TestReloadUnderLoad(t *testing.T) {
 	dir := policyDir(t, "loan.risk")
 	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("server:\n  admin_token: s3cret\npolicies:\n  - path: %s\nreload:\n  debounce: 50ms\n", dir)), 0o644)
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("server:\n  admin_token: s3cret\npolicies:\n  - path: %s\nreload:\n  debounce: 50ms\n", dir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	p := startRiskd(t, "--config", cfg)
 	stop := make(chan struct{})
 	counts, wg := load(t, p, 8, stop, nil)
@@ -596,7 +615,7 @@ func TestRollout(t *testing.T) {
 	writePolicy(t, dir, "v2.risk", version("2"))
 	writePolicy(t, dir, "v3.risk", version("3"), alwaysReject)
 	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`policies:
+	mustWrite(t, cfg, fmt.Sprintf(`policies:
   - path: %s
 rollout:
   loan_apply:
@@ -606,7 +625,7 @@ rollout:
         percent: 20
     shadows:
       - version: "3"
-`, dir)), 0o644)
+`, dir))
 	p := startRiskd(t, "--config", cfg, "--watch", "false", "--admin-token", "tok")
 	_, body := p.get(t, "/v1/policies", "Authorization", "Bearer tok")
 	for _, want := range []string{`"role": "champion"`, `"role": "challenger"`, `"role": "shadow"`, `"percent": 80`, `"percent": 20`} {
@@ -689,9 +708,30 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	om, _ := io.ReadAll(resp.Body)
+	om, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	_ = om // exemplars are sampled; their format is checked in the server package tests
+	if err != nil {
+		t.Fatal(err)
+	}
+	// riskd negotiated OpenMetrics: its content type, its terminator, the
+	// same series. Exemplars are sampled (slow decisions and one in 128),
+	// so there may be none; each one there carries a request id.
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") {
+		t.Errorf("Accept: application/openmetrics-text answered %q", ct)
+	}
+	if !bytes.HasSuffix(om, []byte("# EOF\n")) {
+		t.Errorf("OpenMetrics body does not end with # EOF")
+	}
+	for _, want := range []string{`riskforge_decisions_total{action="approve",policy="loan_apply",version="2026.11.1"}`, `riskforge_decision_latency_seconds_bucket{policy="loan_apply",le="0.001"}`} {
+		if !bytes.Contains(om, []byte(want)) {
+			t.Errorf("OpenMetrics lacks %s", want)
+		}
+	}
+	for _, line := range strings.Split(string(om), "\n") {
+		if _, ex, ok := strings.Cut(line, " # {"); ok && !strings.HasPrefix(ex, `request_id="metrics-`) {
+			t.Errorf("exemplar without the request id: %s", line)
+		}
+	}
 }
 
 // TestSaturationAndShutdown: with one evaluation slot and many
@@ -701,7 +741,9 @@ func TestMetrics(t *testing.T) {
 func TestSaturationAndShutdown(t *testing.T) {
 	dir := policyDir(t, "loan.risk")
 	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("policies:\n  - path: %s\nlimits:\n  max_inflight: 1\n  request_timeout: 10s\n", dir)), 0o644)
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("policies:\n  - path: %s\nlimits:\n  max_inflight: 1\n  request_timeout: 10s\n", dir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	p := startRiskd(t, "--config", cfg)
 	body := loanRequest("slow")
 	conn, err := net.Dial("tcp", p.addr)
@@ -875,8 +917,12 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return certFile, keyFile
 }
 
@@ -961,7 +1007,9 @@ func TestModels(t *testing.T) {
 func TestModelsWithoutRuntime(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
 	abs, _ := filepath.Abs("../../examples/loan_ml")
-	os.WriteFile(cfg, []byte("policies:\n  - path: "+abs+"\nmodels:\n  library: /nonexistent/libonnxruntime.so\nreload:\n  watch: false\n"), 0o644)
+	if err := os.WriteFile(cfg, []byte("policies:\n  - path: "+abs+"\nmodels:\n  library: /nonexistent/libonnxruntime.so\nreload:\n  watch: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	p := startRiskd(t, "--config", cfg)
 	code, _, m := p.do(t, "POST", "/v1/decide", loanRequest("nolib"), nil)
 	if code != 200 || m["degraded"] != true {
@@ -988,7 +1036,9 @@ func TestModelsWithoutRuntime(t *testing.T) {
 func TestHardeningHalfWrittenPolicy(t *testing.T) {
 	dir := policyDir(t, "loan.risk")
 	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("server:\n  admin_token: tok\npolicies:\n  - path: %s\nreload:\n  debounce: 50ms\n", dir)), 0o644)
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("server:\n  admin_token: tok\npolicies:\n  - path: %s\nreload:\n  debounce: 50ms\n", dir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	p := startRiskd(t, "--config", cfg)
 	// The last entry of the list, and a request that only rules late in
 	// the file reject.
@@ -1035,7 +1085,9 @@ func TestHardeningHalfWrittenPolicy(t *testing.T) {
 		if got := decisions(); got != want {
 			t.Errorf("%s cut to %d bytes: decisions %s, want %s", c.file, c.n, got, want)
 		}
-		os.WriteFile(path, full, 0o644)
+		if err := os.WriteFile(path, full, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

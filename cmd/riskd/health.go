@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/riskforge/riskforge/internal/gm"
 )
 
@@ -181,19 +182,7 @@ func diagnose(ctx context.Context, u *url.URL, roots *x509.CertPool) ([]healthLi
 		add("ready", false, "GET /readyz: %v", err)
 		return lines, false
 	}
-	var rep struct {
-		Ready  bool `json:"ready"`
-		Checks []struct {
-			Name   string `json:"name"`
-			OK     bool   `json:"ok"`
-			Detail string `json:"detail"`
-		} `json:"checks"`
-		LastReload *struct {
-			Result string `json:"result"`
-			Error  string `json:"error"`
-			At     string `json:"at"`
-		} `json:"last_reload"`
-	}
+	var rep api.ReadyReport
 	if err := json.Unmarshal(body, &rep); err != nil {
 		add("ready", false, "GET /readyz answered %d with a body that is not riskd's report: %v", code, err)
 		return lines, false
@@ -207,7 +196,7 @@ func diagnose(ctx context.Context, u *url.URL, roots *x509.CertPool) ([]healthLi
 	if lr := rep.LastReload; lr != nil && lr.Result == "failure" {
 		// A rejected reload is not unhealthy (the old version serves) but
 		// the operator should know.
-		lines = append(lines, healthLine{"reload", "warn", "last reload rejected at " + lr.At + ": " + firstLine(lr.Error)})
+		lines = append(lines, healthLine{"reload", "warn", "last reload rejected at " + lr.At.Format(time.RFC3339Nano) + ": " + firstLine(lr.Error)})
 	}
 	add("ready", rep.Ready && code == http.StatusOK, "GET /readyz %d", code)
 	return lines, ok

@@ -36,3 +36,6 @@ func modelLoader(cfg *config.Config) server.ModelLoader {
 type registry struct{ *models.Registry }
 
 func (r registry) ModelInfo() any { return r.Info() }
+
+// The registry describes its runtime in GET /v1/policies.
+var _ server.ModelDescriber = registry{}

@@ -17,7 +17,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/riskforge/riskforge/examples/planted"
+	"github.com/riskforge/riskforge/internal/planted"
 )
 
 func main() {

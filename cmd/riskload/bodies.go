@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/vm"
 )
@@ -57,18 +59,13 @@ func genBodies(prog *vm.Program, n int, seed uint64) [][]byte {
 	countries := []string{"DE", "DE", "DE", "FR", "NL", "BE", "AT", "IE", "US", "GB"}
 	out := make([][]byte, n)
 	for i := range out {
+		req := api.DecideRequest{Event: events[r.IntN(len(events))], RequestID: fmt.Sprintf("load-%d", i), Features: map[string]json.RawMessage{}}
 		var b bytes.Buffer
-		fmt.Fprintf(&b, `{"event":%q,"request_id":"load-%d","features":{`, events[r.IntN(len(events))], i)
-		first := true
 		for _, in := range prog.Inputs {
 			if (in.Optional && r.Float64() < 0.3) || (in.Default != nil && r.Float64() < 0.2) {
 				continue
 			}
-			if !first {
-				b.WriteByte(',')
-			}
-			first = false
-			fmt.Fprintf(&b, "%q:", in.Name)
+			b.Reset()
 			name := strings.ToLower(in.Name)
 			switch in.Type {
 			case vm.TString:
@@ -118,9 +115,13 @@ func genBodies(prog *vm.Program, n int, seed uint64) [][]byte {
 				}
 				b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
 			}
+			req.Features[in.Name] = append(json.RawMessage(nil), b.Bytes()...)
 		}
-		b.WriteString("}}")
-		out[i] = b.Bytes()
+		body, err := json.Marshal(req)
+		if err != nil {
+			panic(err) // every value above is valid JSON
+		}
+		out[i] = body
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package vm
+package api
 
 import (
 	"bytes"
@@ -6,13 +6,15 @@ import (
 	"errors"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/riskforge/riskforge/vm"
 )
 
 // encoding/json takes the last of duplicate keys and folds invalid UTF-8
 // into U+FFFD. In a decision request either would be silently wrong: the
 // order of two "amount" keys would decide between approve and reject, and
 // two different ids with invalid bytes would become one velocity-window
-// key. DecodeJSON refuses both, naming the field.
+// key. The reference decoder refuses both, naming the field.
 
 // checkDuplicates refuses a key that appears twice in one object, at any
 // depth. Top-level keys are compared case-insensitively, as encoding/json
@@ -20,7 +22,7 @@ import (
 // to the decoder, which reports them in its words.
 func checkDuplicates(data []byte) error {
 	err := walkJSON(json.NewDecoder(bytes.NewReader(data)), "", 0)
-	var fe *FieldError
+	var fe *vm.FieldError
 	if errors.As(err, &fe) {
 		return fe
 	}
@@ -63,7 +65,7 @@ func walkJSON(dec *json.Decoder, path string, depth int) error {
 				norm = strings.ToLower(key)
 			}
 			if seen[norm] {
-				return &FieldError{Field: field, Msg: "appears twice in the same object; send each key once"}
+				return &vm.FieldError{Field: field, Msg: "appears twice in the same object; send each key once"}
 			}
 			seen[norm] = true
 			if err := walkJSON(dec, field, depth+1); err != nil {
@@ -77,15 +79,15 @@ func walkJSON(dec *json.Decoder, path string, depth int) error {
 
 // checkUTF8 refuses a body that is not valid UTF-8, naming the string
 // feature that holds the invalid bytes when it is one the policy reads.
-func (p *Program) checkUTF8(data []byte, features map[string]json.RawMessage) error {
+func checkUTF8(p *vm.Program, data []byte, features map[string]json.RawMessage) error {
 	if utf8.Valid(data) {
 		return nil
 	}
 	for i := range p.Inputs {
 		in := &p.Inputs[i]
 		if raw, ok := features[in.Name]; ok && !utf8.Valid(raw) {
-			return &FieldError{Field: in.fieldName(), Msg: "is not valid UTF-8"}
+			return &vm.FieldError{Field: featureField(in.Name), Msg: "is not valid UTF-8"}
 		}
 	}
-	return &FieldError{Field: "body", Msg: "is not valid UTF-8 (in the event, the request_id or a feature the policy does not read)"}
+	return &vm.FieldError{Field: "body", Msg: "is not valid UTF-8 (in the event, the request_id or a feature the policy does not read)"}
 }

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/riskforge/riskforge/api"
 )
 
 func main() {
@@ -375,14 +377,7 @@ func readyNote(url string) string {
 		return "readiness unknown: " + err.Error()
 	}
 	defer resp.Body.Close()
-	var rep struct {
-		Ready  bool `json:"ready"`
-		Checks []struct {
-			Name   string `json:"name"`
-			OK     bool   `json:"ok"`
-			Detail string `json:"detail"`
-		} `json:"checks"`
-	}
+	var rep api.ReadyReport
 	if json.NewDecoder(resp.Body).Decode(&rep) != nil {
 		return fmt.Sprintf("readyz %d", resp.StatusCode)
 	}

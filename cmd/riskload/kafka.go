@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskforge/riskforge/api"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -83,11 +84,12 @@ func preload(brokers []string, bodies [][]byte, n int) error {
 	defer cl.Close()
 	keys := make([][]byte, len(bodies))
 	for i, b := range bodies {
-		var req struct {
-			Features map[string]any `json:"features"`
+		raw, _ := api.Feature(b, "user_id")
+		var key string
+		if json.Unmarshal(raw, &key) != nil {
+			key = string(raw) // a number, or none
 		}
-		json.Unmarshal(b, &req)
-		keys[i] = []byte(fmt.Sprint(req.Features["user_id"]))
+		keys[i] = []byte(key)
 	}
 	ctx := context.Background()
 	var perr error

@@ -1,6 +1,7 @@
-package server
+package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -45,23 +46,28 @@ func compileString(t testing.TB, src string) *vm.Program {
 }
 
 // checkSame is the property: whenever the fast path accepts a body,
-// DecodeJSON accepts it too and produces the same request.
-func checkSame(t testing.TB, prog *vm.Program, d *decoder, body []byte) {
+// the reference decoder DecodeRequest accepts it too and produces the
+// same request. It reports whether the fast path accepted the body, so
+// that callers can fail when it accepts nothing (a fast path that always
+// gives up would satisfy the property while never running).
+func checkSame(t testing.TB, prog *vm.Program, d *Decoder, body []byte) bool {
+	t.Helper()
 	fast, slow := prog.NewRequest(), prog.NewRequest()
 	if !d.fast(body, fast) {
-		return
+		return false
 	}
-	if err := prog.DecodeJSON(body, slow); err != nil {
-		t.Fatalf("fast path accepted %q but DecodeJSON says %v", body, err)
+	if err := DecodeRequest(prog, body, slow); err != nil {
+		t.Fatalf("fast path accepted %q but DecodeRequest says %v", body, err)
 	}
 	if !reflect.DeepEqual(fast, slow) {
-		t.Fatalf("fast path and DecodeJSON differ on %q:\nfast %+v\nslow %+v", body, fast, slow)
+		t.Fatalf("fast path and DecodeRequest differ on %q:\nfast %+v\nslow %+v", body, fast, slow)
 	}
+	return true
 }
 
-func TestFastDecodeMatchesDecodeJSON(t *testing.T) {
+func TestFastDecodeMatchesDecodeRequest(t *testing.T) {
 	prog := compileString(t, fastPolicy)
-	d := newDecoder(prog)
+	d := NewDecoder(prog)
 	valid := `{"event":"apply","request_id":"r1","features":{"user_id":"u1","amount":12.5,"count":2,"flag":true,"ts":"2026-01-02T03:04:05Z","other":[1,2]}}`
 	cases := []string{
 		valid,
@@ -71,13 +77,11 @@ func TestFastDecodeMatchesDecodeJSON(t *testing.T) {
 		`{"event":"apply","features":{"user_id":"u1","amount":12.5,"ts":1700000000,"extra":"x","n":-1.5e3,"b":false,"z":null}}`,
 	}
 	for _, c := range cases {
-		fast := prog.NewRequest()
-		if !strings.Contains(c, "[") && !d.fast([]byte(c), fast) {
+		if !checkSame(t, prog, d, []byte(c)) && !strings.Contains(c, "[") {
 			t.Errorf("fast path refused a plain request: %s", c)
 		}
-		checkSame(t, prog, d, []byte(c))
 	}
-	// Bodies the fast path must hand over (and that DecodeJSON judges).
+	// Bodies the fast path must hand over (and that DecodeRequest judges).
 	for _, c := range []string{
 		`{"event":"apply","features":{"user_id":"u\"1","amount":1,"ts":1}}`,          // escape
 		`{"event":"apply","features":{"user_id":"u1","amount":1,"ts":1,"amount":2}}`, // duplicate
@@ -93,10 +97,9 @@ func TestFastDecodeMatchesDecodeJSON(t *testing.T) {
 		`{"event":"apply","features":{"user_id":"u1","amount":1,"ts":1,"x":1,"x":2}}`,                  // duplicate undeclared
 		"{\"event\":\"apply\",\"features\":{\"user_id\":\"u1\",\"amount\":1,\"ts\":1,\"x\":\"\xfe\"}}", // invalid UTF-8, undeclared
 	} {
-		if d.fast([]byte(c), prog.NewRequest()) {
+		if checkSame(t, prog, d, []byte(c)) {
 			t.Errorf("fast path accepted %s", c)
 		}
-		checkSame(t, prog, d, []byte(c))
 	}
 }
 
@@ -104,7 +107,7 @@ func TestFastDecodeMatchesDecodeJSON(t *testing.T) {
 // checks the property on each mutant.
 func TestFastDecodeRandomMutations(t *testing.T) {
 	prog := compileString(t, fastPolicy)
-	d := newDecoder(prog)
+	d := NewDecoder(prog)
 	r := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte(`{}[]":,. -+eE0123456789tfnulrsaxüÿ\` + "\t\n")
 	seeds := []string{
@@ -115,6 +118,7 @@ func TestFastDecodeRandomMutations(t *testing.T) {
 	if testing.Short() {
 		n = 20000
 	}
+	accepted := 0
 	for i := 0; i < n; i++ {
 		b := []byte(seeds[r.IntN(len(seeds))])
 		for k := r.IntN(3) + 1; k > 0; k-- {
@@ -128,19 +132,95 @@ func TestFastDecodeRandomMutations(t *testing.T) {
 				b = append(b[:pos], append([]byte{alphabet[r.IntN(len(alphabet))]}, b[pos:]...)...)
 			}
 		}
-		checkSame(t, prog, d, b)
+		if checkSame(t, prog, d, b) {
+			accepted++
+		}
+		checkFeature(t, b, "user_id")
 	}
+	// Many one-to-three byte mutants are still valid requests (a digit
+	// changed, a space added); if the fast path took none of them it is
+	// not being tested at all.
+	if accepted < n/100 {
+		t.Fatalf("the fast path accepted %d of %d mutants: it is not being exercised", accepted, n)
+	}
+	t.Logf("fast path accepted %d of %d mutants", accepted, n)
 }
 
 func FuzzFastDecode(f *testing.F) {
 	prog := compileString(f, fastPolicy)
-	d := newDecoder(prog)
+	d := NewDecoder(prog)
 	for i := 0; i < 5; i++ {
-		f.Add([]byte(fmt.Sprintf(`{"event":"apply","request_id":"r%d","features":{"user_id":"u1","amount":%d.5,"count":%d,"flag":true,"ts":"2026-01-02T03:04:05Z"}}`, i, i*100, i)))
+		seed := []byte(fmt.Sprintf(`{"event":"apply","request_id":"r%d","features":{"user_id":"u1","amount":%d.5,"count":%d,"flag":true,"ts":"2026-01-02T03:04:05Z"}}`, i, i*100, i))
+		// The valid seeds must take the fast path, or the fuzzer only
+		// ever compares the reference decoder with itself.
+		if !checkSame(f, prog, d, seed) {
+			f.Fatalf("the fast path refused the valid seed %s", seed)
+		}
+		f.Add(seed)
 	}
 	f.Add([]byte(`{"event":"apply","features":{"user_id":"u1","amount":1,"ts":1,"note":null,"note":null,"x":1,"x":2}}`))
 	f.Add([]byte("{\"event\":\"apply\",\"features\":{\"user_id\":\"u\xff1\",\"amount\":1,\"ts\":1}}"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkSame(t, prog, d, body)
 	})
+}
+
+// checkFeature: whenever Feature's fast path is sure of a body, it finds
+// what encoding/json finds.
+func checkFeature(t testing.TB, body []byte, name string) {
+	t.Helper()
+	raw, ok, sure := featureFast(body, name)
+	if !sure {
+		return
+	}
+	var w struct {
+		Features map[string]json.RawMessage `json:"features"`
+	}
+	if err := json.Unmarshal(body, &w); err != nil {
+		t.Fatalf("Feature's fast path read %q, which encoding/json refuses: %v", body, err)
+	}
+	want, wantOK := w.Features[name]
+	if wantOK && string(want) == "null" {
+		want, wantOK = nil, false
+	}
+	if ok != wantOK || string(raw) != string(want) {
+		t.Fatalf("Feature(%q) = %q, %v; encoding/json finds %q, %v", body, raw, ok, want, wantOK)
+	}
+}
+
+// BenchmarkDecode decodes a plain request with the fast path.
+func BenchmarkDecode(b *testing.B) {
+	prog := compileString(b, fastPolicy)
+	d := NewDecoder(prog)
+	body := []byte(`{"event":"apply","request_id":"r1","features":{"user_id":"u1","amount":12.5,"count":2,"flag":true,"ts":"2026-01-02T03:04:05Z","other":"x"}}`)
+	req := prog.NewRequest()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Decode(body, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestFeature: the rollout key is read from plain bodies by the fast
+// path and from unusual ones by encoding/json, null counting as absent.
+func TestFeature(t *testing.T) {
+	for _, c := range []struct {
+		body, want string
+		ok         bool
+	}{
+		{`{"event":"a","features":{"user_id":"u1"}}`, `"u1"`, true},
+		{`{"features":{"x\u0031":1,"user_id":"u\u0031"}}`, `"u\u0031"`, true}, // escapes: encoding/json
+		{`{"features":{"x\u0031":1,"user_id":null}}`, ``, false},
+		{`{"features":{"user_id":null}}`, ``, false},
+		{`{"features":{"user_id":7}}`, `7`, true},
+		{`{"features":{"other":1}}`, ``, false},
+		{`{"features":{"user_id":"u1"`, ``, false}, // truncated
+		{`[1]`, ``, false},
+	} {
+		raw, ok := Feature([]byte(c.body), "user_id")
+		if ok != c.ok || string(raw) != c.want {
+			t.Errorf("Feature(%s) = %s, %v; want %s, %v", c.body, raw, ok, c.want, c.ok)
+		}
+	}
 }
