@@ -30,11 +30,14 @@ var allowed = map[string][]string{
 	"windows/redisstore": {"vm", "windows"},
 	"state":              {"server/config", "vm", "windows", "windows/redisstore"},
 	// Data, reports, training, evaluation.
-	"dataset":  {"api", "lang", "vm"},
-	"report":   {},
-	"backtest": {"dataset", "report", "vm", "windows"},
-	"models":   {"compiler", "vm", "windows"},
-	"rules":    {"compiler", "dataset", "lang", "report", "vm", "windows"},
+	"dataset": {"api", "lang", "vm"},
+	"report":  {},
+	// replay is the one loop that evaluates rows in order: backtests,
+	// training, model prefetching and traces all go through it.
+	"replay":   {"vm", "windows"},
+	"backtest": {"dataset", "replay", "report", "vm", "windows"},
+	"models":   {"compiler", "replay", "vm", "windows"},
+	"rules":    {"compiler", "dataset", "lang", "replay", "report", "vm", "windows"},
 	// Editor-facing packages sit beside riskd and riskc: neither may
 	// reach into server/ or cmd/.
 	"lsp":        {"compiler", "lang", "vm"},
@@ -63,7 +66,7 @@ var allowed = map[string][]string{
 	// nothing of the project, so it never changes what it measures.
 	"internal/mutate": {},
 	// Commands.
-	"cmd/riskc":    {"backtest", "compiler", "dataset", "internal/cli", "lang", "lsp", "models", "policytest", "report", "rules", "vm", "windows"},
+	"cmd/riskc":    {"backtest", "compiler", "dataset", "internal/cli", "lang", "lsp", "models", "policytest", "replay", "report", "rules", "vm", "windows"},
 	"cmd/riskd":    {"api", "audit", "internal/cli", "internal/gm", "models", "playground", "server", "server/config", "stream", "telemetry", "vm"},
 	"cmd/riskload": {"api", "compiler", "internal/redistest", "lookup", "vm"},
 	"examples/gen": {"internal/planted"},

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/dataset"
+	"github.com/riskforge/riskforge/replay"
 	"github.com/riskforge/riskforge/vm"
 	"github.com/riskforge/riskforge/windows"
 )
@@ -81,7 +84,7 @@ func run(t *testing.T, prog *vm.Program, rows, workers int) ([]byte, []byte) {
 // same figures, same decisions, in input order.
 func TestParallelEqualsSequential(t *testing.T) {
 	prog := compile(t, policy)
-	rows := 5*batchSize + 17
+	rows := 5*replay.BatchSize + 17
 	res1, out1 := run(t, prog, rows, 1)
 	res4, out4 := run(t, prog, rows, 4)
 	if !bytes.Equal(res1, res4) {
@@ -116,7 +119,7 @@ func TestParallelEqualsSequential(t *testing.T) {
 func TestWindowsReplayed(t *testing.T) {
 	src := strings.Replace(policy, "rule big", "window seen = count() over 1h by user\nwindow spent = sum(amount) over 1h by user\nrule repeat\n  when seen > 3 and spent > 900\n  emit review reason \"seen often\"\nrule big", 1)
 	prog := compile(t, src)
-	rows := 3*batchSize + 5
+	rows := 3*replay.BatchSize + 5
 	r, err := dataset.NewReader(strings.NewReader(data(rows)), "b.csv", prog, dataset.Options{Label: "bad"})
 	if err != nil {
 		t.Fatal(err)
@@ -172,5 +175,43 @@ func TestParamsOverride(t *testing.T) {
 	}
 	if hits := bt.Result().Rules[0].Hits; hits != 0 {
 		t.Errorf("big fired %d times with threshold 2000", hits)
+	}
+}
+
+// badEventSource yields rows from reqs and gives row `bad` an event the
+// policy does not declare, which the dataset reader would have refused.
+type badEventSource struct {
+	prog *vm.Program
+	n    int
+	bad  int
+	i    int
+}
+
+func (s *badEventSource) Next(req *vm.Request) (int, error) {
+	if s.i == s.n {
+		return 0, io.EOF
+	}
+	s.i++
+	req.Reset()
+	req.Event = "card_auth"
+	if s.i == s.bad {
+		req.Event = "nope"
+	}
+	return 0, s.prog.SetText(req, s.prog.InputIndex("amount"), fmt.Sprint(s.i))
+}
+
+func (s *badEventSource) Line() int { return s.i + 1 }
+
+// TestEvalErrorNotDropped checks that a row the VM refuses stops the
+// backtest with an error naming its line, instead of being counted as an
+// approve with score 0 (as it once was).
+func TestEvalErrorNotDropped(t *testing.T) {
+	prog := compile(t, "policy e version \"1\"\nevents card_auth\ninput { amount float }\nrule big\n  when amount > 5\n  emit score 1 reason \"big\"\ndecide {\n  reject when score >= 0.9\n  otherwise approve\n}\n")
+	for _, workers := range []int{1, 4} {
+		src := &badEventSource{prog: prog, n: 3 * replay.BatchSize, bad: replay.BatchSize + 7}
+		_, _, err := Run(prog, src, Options{Workers: workers})
+		if err == nil || !errors.Is(err, vm.ErrUnknownEvent) || !strings.Contains(err.Error(), fmt.Sprintf("line %d:", replay.BatchSize+8)) {
+			t.Errorf("workers %d: err %v, want the unknown event on line %d", workers, err, replay.BatchSize+8)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/riskforge/riskforge/dataset"
+	"github.com/riskforge/riskforge/replay"
 )
 
 func TestRowsPerSecond(t *testing.T) {
@@ -33,7 +34,7 @@ func TestRowsPerSecond(t *testing.T) {
 // naming its line, and the rows before it are still decided and written.
 func TestReadErrorKeepsEarlierRows(t *testing.T) {
 	prog := compile(t, policy)
-	for _, good := range []int{0, 1, 3, batchSize, batchSize + 2} {
+	for _, good := range []int{0, 1, 3, replay.BatchSize, replay.BatchSize + 2} {
 		lines := strings.Split(strings.TrimSuffix(data(good), "\n"), "\n")
 		csv := strings.Join(append(lines, "u1,not-a-number,1,0"), "\n") + "\n"
 		r, err := dataset.NewReader(strings.NewReader(csv), "b.csv", prog, dataset.Options{Label: "bad"})

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/riskforge/riskforge/lang"
+	"github.com/riskforge/riskforge/vm"
 )
 
 // argClass is what a builtin accepts in one argument position.
@@ -53,53 +54,89 @@ var (
 	dur  = []argClass{argDuration}
 )
 
-// builtins is the function library. exists, coalesce and if are special
-// forms handled in call because they interact with optional-input guards.
-var builtins = map[string]signature{
-	"min":         {args: num2, variadic: true, result: resultArith},
-	"max":         {args: num2, variadic: true, result: resultArith},
-	"abs":         {args: num, result: resultSame},
-	"round":       {args: num, result: Int},
-	"floor":       {args: num, result: Int},
-	"ceil":        {args: num, result: Int},
-	"log":         {args: num, result: Float},
-	"exp":         {args: num, result: Float},
-	"sqrt":        {args: num, result: Float},
-	"clamp":       {args: []argClass{argNumber, argNumber, argNumber}, result: Float},
-	"lower":       {args: str, result: String},
-	"upper":       {args: str, result: String},
-	"len":         {args: str, result: Int},
-	"contains":    {args: str2, result: Bool},
-	"starts_with": {args: str2, result: Bool},
-	"ends_with":   {args: str2, result: Bool},
-	"hour":        {args: []argClass{argTime}, result: Int},
-	"weekday":     {args: []argClass{argTime}, result: Int},
-	"days":        {args: dur, result: Float},
-	"hours":       {args: dur, result: Float},
-	"minutes":     {args: dur, result: Float},
-	"seconds":     {args: dur, result: Float},
+// builtinForm is how a builtin is checked and lowered.
+type builtinForm uint8
+
+const (
+	formOrdinary builtinForm = iota // arguments checked against sig; one instruction
+	formUnit                        // days(d) and friends: lowered to d / Unit seconds
+	formExists                      // special forms, checked and lowered on their own
+	formCoalesce                    // (they interact with optional-input guards)
+	formIf
+)
+
+// foldKind is how codegen folds a call whose arguments are constant.
+type foldKind uint8
+
+const (
+	foldNone   foldKind = iota
+	foldUnary           // vm.EvalUnary(Opcode, x)
+	foldString          // vm.EvalString(Opcode, s, t)
+)
+
+// Builtin is one function of the library, defined once: the checker reads
+// its signature, the lowerer its form and unit, codegen its opcode and
+// folding, and the training graph (package rules) its name.
+type Builtin struct {
+	Name   string
+	form   builtinForm
+	sig    signature
+	Opcode vm.Opcode // the instruction of an ordinary builtin
+	Count  bool      // the instruction's operand is the argument count (min, max)
+	fold   foldKind
+	Unit   float64 // formUnit: seconds per unit
 }
+
+// builtinTable is the function library.
+var builtinTable = []*Builtin{
+	{Name: "exists", form: formExists},
+	{Name: "coalesce", form: formCoalesce},
+	{Name: "if", form: formIf},
+	{Name: "min", sig: signature{args: num2, variadic: true, result: resultArith}, Opcode: vm.MIN, Count: true},
+	{Name: "max", sig: signature{args: num2, variadic: true, result: resultArith}, Opcode: vm.MAX, Count: true},
+	{Name: "abs", sig: signature{args: num, result: resultSame}, Opcode: vm.ABS, fold: foldUnary},
+	{Name: "round", sig: signature{args: num, result: Int}, Opcode: vm.ROUND, fold: foldUnary},
+	{Name: "floor", sig: signature{args: num, result: Int}, Opcode: vm.FLOOR, fold: foldUnary},
+	{Name: "ceil", sig: signature{args: num, result: Int}, Opcode: vm.CEIL, fold: foldUnary},
+	{Name: "log", sig: signature{args: num, result: Float}, Opcode: vm.LOG, fold: foldUnary},
+	{Name: "exp", sig: signature{args: num, result: Float}, Opcode: vm.EXP, fold: foldUnary},
+	{Name: "sqrt", sig: signature{args: num, result: Float}, Opcode: vm.SQRT, fold: foldUnary},
+	{Name: "clamp", sig: signature{args: []argClass{argNumber, argNumber, argNumber}, result: Float}, Opcode: vm.CLAMP},
+	{Name: "lower", sig: signature{args: str, result: String}, Opcode: vm.LOWER},
+	{Name: "upper", sig: signature{args: str, result: String}, Opcode: vm.UPPER},
+	{Name: "len", sig: signature{args: str, result: Int}, Opcode: vm.LEN},
+	{Name: "contains", sig: signature{args: str2, result: Bool}, Opcode: vm.CONTAIN, fold: foldString},
+	{Name: "starts_with", sig: signature{args: str2, result: Bool}, Opcode: vm.STARTS, fold: foldString},
+	{Name: "ends_with", sig: signature{args: str2, result: Bool}, Opcode: vm.ENDS, fold: foldString},
+	{Name: "hour", sig: signature{args: []argClass{argTime}, result: Int}, Opcode: vm.HOUR, fold: foldUnary},
+	{Name: "weekday", sig: signature{args: []argClass{argTime}, result: Int}, Opcode: vm.WEEKDAY, fold: foldUnary},
+	{Name: "days", form: formUnit, sig: signature{args: dur, result: Float}, Unit: 86400},
+	{Name: "hours", form: formUnit, sig: signature{args: dur, result: Float}, Unit: 3600},
+	{Name: "minutes", form: formUnit, sig: signature{args: dur, result: Float}, Unit: 60},
+	{Name: "seconds", form: formUnit, sig: signature{args: dur, result: Float}, Unit: 1},
+}
+
+// builtins finds a builtin by name.
+var builtins = func() map[string]*Builtin {
+	m := make(map[string]*Builtin, len(builtinTable))
+	for _, b := range builtinTable {
+		m[b.Name] = b
+	}
+	return m
+}()
 
 // FunctionNames lists every function of the library, sorted.
 func FunctionNames() []string {
-	names := []string{"exists", "coalesce", "if"}
-	for n := range builtins {
-		names = append(names, n)
+	names := make([]string, 0, len(builtinTable))
+	for _, b := range builtinTable {
+		names = append(names, b.Name)
 	}
 	sort.Strings(names)
 	return names
 }
 
 func (c *checker) call(e *lang.Call, g guards) Type {
-	switch e.Fn.Name {
-	case "exists":
-		return c.exists(e)
-	case "coalesce":
-		return c.coalesce(e)
-	case "if":
-		return c.ifCall(e, g)
-	}
-	sig, ok := builtins[e.Fn.Name]
+	b, ok := builtins[e.Fn.Name]
 	if !ok {
 		err := c.errs.Add(e.Fn.Pos, "unknown function %q", e.Fn.Name)
 		err.Hint = suggest(e.Fn.Name, FunctionNames())
@@ -108,6 +145,15 @@ func (c *checker) call(e *lang.Call, g guards) Type {
 		}
 		return Invalid
 	}
+	switch b.form {
+	case formExists:
+		return c.exists(e)
+	case formCoalesce:
+		return c.coalesce(e)
+	case formIf:
+		return c.ifCall(e, g)
+	}
+	sig := b.sig
 	types := make([]Type, len(e.Args))
 	for i, a := range e.Args {
 		types[i] = c.expr(a, g)

@@ -202,12 +202,12 @@ func (c *checker) checkBounds(in *Input, t Type) {
 			return
 		}
 		lo := b.Lo.(*lang.NumberLit).Value
-		switch b.Op {
-		case ">=", ">":
-			in.Min, in.MinOpen = lo, b.Op == ">"
-		case "<=", "<":
-			in.Max, in.MaxOpen = lo, b.Op == "<"
-		case "between":
+		switch op := binaryOpOf(b.Op); op {
+		case OpGe, OpGt:
+			in.Min, in.MinOpen = lo, op == OpGt
+		case OpLe, OpLt:
+			in.Max, in.MaxOpen = lo, op == OpLt
+		default: // between
 			in.Min, in.Max = lo, b.Hi.(*lang.NumberLit).Value
 		}
 	}
@@ -666,7 +666,7 @@ func (c *checker) checkCuts(d *lang.DecideDecl, out *Decide) {
 			e.Hint = "lines are tried top to bottom and the first match wins"
 		}
 		prev = th.Value
-		out.Cuts = append(out.Cuts, Cut{Action: a, Inclusive: cut.Op == ">=", Threshold: th})
+		out.Cuts = append(out.Cuts, Cut{Action: a, Inclusive: binaryOpOf(cut.Op) == OpGe, Threshold: th})
 	}
 }
 

@@ -1,31 +1,15 @@
 package compiler
 
 import (
-	"strings"
-
 	"github.com/riskforge/riskforge/vm"
 )
-
-var binaryOpcodes = map[string]vm.Opcode{
-	"+": vm.ADD, "-": vm.SUB, "*": vm.MUL, "/": vm.DIV, "%": vm.MOD,
-	"<": vm.LT, "<=": vm.LE, ">": vm.GT, ">=": vm.GE, "==": vm.EQ, "!=": vm.NE,
-}
-
-var stringOpcodes = map[string]vm.Opcode{
-	"==": vm.SEQ, "!=": vm.SNE, "contains": vm.CONTAIN, "starts_with": vm.STARTS, "ends_with": vm.ENDS,
-}
-
-var unaryOpcodes = map[string]vm.Opcode{
-	"-": vm.NEG, "not": vm.NOT, "abs": vm.ABS, "round": vm.ROUND, "floor": vm.FLOOR, "ceil": vm.CEIL,
-	"log": vm.LOG, "exp": vm.EXP, "sqrt": vm.SQRT, "hour": vm.HOUR, "weekday": vm.WEEKDAY,
-}
 
 // fold replaces n by a constant when its value cannot depend on the
 // request, using the VM's own arithmetic so folding and evaluation agree.
 func fold(n *Node) *Node {
 	switch n.Kind {
 	case NBinary:
-		if n.Op == "and" || n.Op == "or" {
+		if n.Op.IsLogic() {
 			return foldLogic(n)
 		}
 	case NIf:
@@ -54,20 +38,20 @@ func constValue(n *Node) (float64, bool) {
 	a := n.Args
 	switch n.Kind {
 	case NUnary:
-		return vm.EvalUnary(unaryOpcodes[n.Op], a[0].Num), true
+		return vm.EvalUnary(opTable[n.Op].num, a[0].Num), true
 	case NBinary:
 		if a[0].Type == String {
-			return vm.EvalString(stringOpcodes[n.Op], a[0].Str, a[1].Str), true
+			return vm.EvalString(opTable[n.Op].str, a[0].Str, a[1].Str), true
 		}
-		return vm.EvalBinary(binaryOpcodes[n.Op], a[0].Num, a[1].Num), true
+		return vm.EvalBinary(opTable[n.Op].num, a[0].Num, a[1].Num), true
 	case NBetween:
 		return b2f(a[0].Num >= a[1].Num && a[0].Num <= a[2].Num), true
 	case NCall:
-		if op, ok := unaryOpcodes[n.Op]; ok {
-			return vm.EvalUnary(op, a[0].Num), true
-		}
-		if op, ok := stringOpcodes[n.Op]; ok {
-			return vm.EvalString(op, a[0].Str, a[1].Str), true
+		switch n.Fn.fold {
+		case foldUnary:
+			return vm.EvalUnary(n.Fn.Opcode, a[0].Num), true
+		case foldString:
+			return vm.EvalString(n.Fn.Opcode, a[0].Str, a[1].Str), true
 		}
 	}
 	return 0, false
@@ -78,7 +62,7 @@ func constValue(n *Node) (float64, bool) {
 func foldLogic(n *Node) *Node {
 	x, y := n.Args[0], n.Args[1]
 	short := 0.0 // and: false decides alone
-	if n.Op == "or" {
+	if n.Op == OpOr {
 		short = 1
 	}
 	switch {
@@ -201,7 +185,7 @@ func (g *generator) node(n *Node) {
 		g.emit(vm.PRESENT, uint32(n.Index))
 	case NUnary:
 		g.node(n.Args[0])
-		g.emit(unaryOpcodes[n.Op], 0)
+		g.emit(opTable[n.Op].num, 0)
 	case NBinary:
 		g.binary(n)
 	case NIn:
@@ -230,10 +214,10 @@ func (g *generator) args(n *Node) {
 
 func (g *generator) binary(n *Node) {
 	switch n.Op {
-	case "and", "or":
+	case OpAnd, OpOr:
 		g.node(n.Args[0])
 		op := vm.JF
-		if n.Op == "or" {
+		if n.Op == OpOr {
 			op = vm.JT
 		}
 		j := g.emit(op, 0)
@@ -243,9 +227,9 @@ func (g *generator) binary(n *Node) {
 	}
 	g.args(n)
 	if n.Args[0].Type == String {
-		g.emit(stringOpcodes[n.Op], 0)
+		g.emit(opTable[n.Op].str, 0)
 	} else {
-		g.emit(binaryOpcodes[n.Op], 0)
+		g.emit(opTable[n.Op].num, 0)
 	}
 }
 
@@ -256,31 +240,16 @@ func (g *generator) in(n *Node) {
 	} else {
 		g.emit(vm.INSTR, uint32(n.Index))
 	}
-	if strings.HasPrefix(n.Op, "not") {
+	if n.Op == OpNotIn {
 		g.emit(vm.NOT, 0)
 	}
 }
 
 func (g *generator) call(n *Node) {
 	g.args(n)
-	switch n.Op {
-	case "min":
-		g.emit(vm.MIN, uint32(len(n.Args)))
-	case "max":
-		g.emit(vm.MAX, uint32(len(n.Args)))
-	case "clamp":
-		g.emit(vm.CLAMP, 0)
-	case "lower":
-		g.emit(vm.LOWER, 0)
-	case "upper":
-		g.emit(vm.UPPER, 0)
-	case "len":
-		g.emit(vm.LEN, 0)
-	default:
-		if op, ok := unaryOpcodes[n.Op]; ok {
-			g.emit(op, 0)
-		} else {
-			g.emit(stringOpcodes[n.Op], 0)
-		}
+	a := uint32(0)
+	if n.Fn.Count {
+		a = uint32(len(n.Args))
 	}
+	g.emit(n.Fn.Opcode, a)
 }

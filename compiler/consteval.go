@@ -29,7 +29,7 @@ func constEval(e lang.Expr) (constVal, bool) {
 		if !ok {
 			return v, false
 		}
-		if e.Op == "not" {
+		if unaryOpOf(e.Op) == OpNot {
 			return constVal{kind: Bool, b: !v.b}, true
 		}
 		return constVal{kind: Float, f: -v.f}, true
@@ -41,8 +41,9 @@ func constEval(e lang.Expr) (constVal, bool) {
 
 func constBinary(e *lang.Binary) (constVal, bool) {
 	x, xok := constEval(e.X)
-	if e.Op == "and" || e.Op == "or" {
-		short := e.Op == "or" // the value that decides alone
+	op := binaryOpOf(e.Op)
+	if op.IsLogic() {
+		short := op == OpOr // the value that decides alone
 		y, yok := constEval(e.Y)
 		switch {
 		case xok && x.b == short, yok && y.b == short:
@@ -52,7 +53,7 @@ func constBinary(e *lang.Binary) (constVal, bool) {
 		}
 		return constVal{}, false
 	}
-	if e.Op == "in" || e.Op == "not in" {
+	if op == OpIn || op == OpNotIn {
 		set, ok := lang.Unparen(e.Y).(*lang.ListLit)
 		if !xok || !ok {
 			return constVal{}, false
@@ -62,47 +63,47 @@ func constBinary(e *lang.Binary) (constVal, bool) {
 			v, _ := constEval(it)
 			found = found || v == x
 		}
-		return constVal{kind: Bool, b: found == (e.Op == "in")}, true
+		return constVal{kind: Bool, b: found == (op == OpIn)}, true
 	}
 	y, yok := constEval(e.Y)
 	if !xok || !yok {
 		return constVal{}, false
 	}
-	return constCompare(e.Op, x, y)
+	return constCompare(op, x, y)
 }
 
-func constCompare(op string, x, y constVal) (constVal, bool) {
+func constCompare(op Op, x, y constVal) (constVal, bool) {
 	if x.kind == String {
 		switch op {
-		case "==":
+		case OpEq:
 			return constVal{kind: Bool, b: x.s == y.s}, true
-		case "!=":
+		case OpNe:
 			return constVal{kind: Bool, b: x.s != y.s}, true
 		}
 		return constVal{}, false
 	}
 	if x.kind == Bool {
-		return constVal{kind: Bool, b: (x.b == y.b) == (op == "==")}, true
+		return constVal{kind: Bool, b: (x.b == y.b) == (op == OpEq)}, true
 	}
 	a, b := x.f, y.f
 	switch op {
-	case "<":
+	case OpLt:
 		return constVal{kind: Bool, b: a < b}, true
-	case "<=":
+	case OpLe:
 		return constVal{kind: Bool, b: a <= b}, true
-	case ">":
+	case OpGt:
 		return constVal{kind: Bool, b: a > b}, true
-	case ">=":
+	case OpGe:
 		return constVal{kind: Bool, b: a >= b}, true
-	case "==":
+	case OpEq:
 		return constVal{kind: Bool, b: a == b}, true
-	case "!=":
+	case OpNe:
 		return constVal{kind: Bool, b: a != b}, true
-	case "+":
+	case OpAdd:
 		return constVal{kind: Float, f: a + b}, true
-	case "-":
+	case OpSub:
 		return constVal{kind: Float, f: a - b}, true
-	case "*":
+	case OpMul:
 		return constVal{kind: Float, f: a * b}, true
 	}
 	return constVal{}, false

@@ -56,17 +56,17 @@ func (c *checker) factsOf(e lang.Expr, want bool) guards {
 	c.factWalks++
 	switch e := lang.Unparen(e).(type) {
 	case *lang.Call:
-		if want && e.Fn.Name == "exists" && len(e.Args) == 1 {
+		if want && builtins[e.Fn.Name] != nil && builtins[e.Fn.Name].form == formExists && len(e.Args) == 1 {
 			if id, ok := lang.Unparen(e.Args[0]).(*lang.Ident); ok {
 				return guards{id.Name: true}
 			}
 		}
 	case *lang.Unary:
-		if e.Op == "not" {
+		if unaryOpOf(e.Op) == OpNot {
 			return c.facts(e.X, !want)
 		}
 	case *lang.Binary:
-		if (e.Op == "and" && want) || (e.Op == "or" && !want) {
+		if op := binaryOpOf(e.Op); (op == OpAnd && want) || (op == OpOr && !want) {
 			return c.facts(e.X, want).with(c.facts(e.Y, want))
 		}
 	}
@@ -161,7 +161,7 @@ func (c *checker) unary(e *lang.Unary, g guards) Type {
 	if t == Invalid {
 		return Invalid
 	}
-	if e.Op == "not" {
+	if unaryOpOf(e.Op) == OpNot {
 		if t != Bool {
 			c.errs.Add(e.Pos, "not needs a bool, got %s", t)
 			return Invalid
@@ -176,10 +176,11 @@ func (c *checker) unary(e *lang.Unary, g guards) Type {
 }
 
 func (c *checker) binary(e *lang.Binary, g guards) Type {
-	switch e.Op {
-	case "and", "or":
+	op := binaryOpOf(e.Op)
+	switch opTable[op].class {
+	case classLogic:
 		return c.logical(e, g)
-	case "in", "not in":
+	case classMember:
 		return c.membership(e, g)
 	}
 	x, y := c.expr(e.X, g), c.expr(e.Y, g)
@@ -187,15 +188,15 @@ func (c *checker) binary(e *lang.Binary, g guards) Type {
 		return Invalid
 	}
 	var t Type
-	switch e.Op {
-	case "+", "-", "*", "/", "%":
-		t = arithResult(e.Op, x, y)
-	case "<", "<=", ">", ">=":
+	switch opTable[op].class {
+	case classArith:
+		t = arithResult(op, x, y)
+	case classOrder:
 		t = Invalid
 		if ordered(x, y) {
 			t = Bool
 		}
-	case "==", "!=":
+	case classEqual:
 		t = Invalid
 		if x == y || (x.IsNumber() && y.IsNumber()) {
 			t = Bool
@@ -216,27 +217,27 @@ func ordered(x, y Type) bool {
 }
 
 // arithResult is the type of x OP y for + - * / %, or Invalid.
-func arithResult(op string, x, y Type) Type {
+func arithResult(op Op, x, y Type) Type {
 	if x.IsNumber() && y.IsNumber() {
-		if op == "/" {
+		if op == OpDiv {
 			return Float
 		}
 		return arith(x, y)
 	}
 	switch {
-	case op == "+" && ((x == Time && y == Duration) || (x == Duration && y == Time)):
+	case op == OpAdd && ((x == Time && y == Duration) || (x == Duration && y == Time)):
 		return Time
-	case op == "-" && x == Time && y == Duration:
+	case op == OpSub && x == Time && y == Duration:
 		return Time
-	case op == "-" && x == Time && y == Time:
+	case op == OpSub && x == Time && y == Time:
 		return Duration
-	case (op == "+" || op == "-") && x == Duration && y == Duration:
+	case (op == OpAdd || op == OpSub) && x == Duration && y == Duration:
 		return Duration
-	case op == "*" && ((x == Duration && y.IsNumber()) || (x.IsNumber() && y == Duration)):
+	case op == OpMul && ((x == Duration && y.IsNumber()) || (x.IsNumber() && y == Duration)):
 		return Duration
-	case op == "/" && x == Duration && y.IsNumber():
+	case op == OpDiv && x == Duration && y.IsNumber():
 		return Duration
-	case op == "/" && x == Duration && y == Duration:
+	case op == OpDiv && x == Duration && y == Duration:
 		return Float
 	}
 	return Invalid
@@ -244,7 +245,7 @@ func arithResult(op string, x, y Type) Type {
 
 func (c *checker) logical(e *lang.Binary, g guards) Type {
 	x := c.expr(e.X, g)
-	gy := g.with(c.facts(e.X, e.Op == "and"))
+	gy := g.with(c.facts(e.X, binaryOpOf(e.Op) == OpAnd))
 	y := c.expr(e.Y, gy)
 	bad := false
 	for _, side := range []struct {

@@ -17,11 +17,11 @@ const (
 	NWindow                  // a window aggregate: Index into Windows, Slot
 	NModel                   // a model output: Index into Models
 	NPresent                 // exists(input): Index is the input
-	NUnary                   // Op "-" or "not"
-	NBinary                  // Op arithmetic, comparison, "and", "or"
-	NIn                      // Args[0] in list Index; Op "in" or "not in"
+	NUnary                   // Op OpNeg or OpNot
+	NBinary                  // Op arithmetic, comparison, OpAnd, OpOr
+	NIn                      // Args[0] in list Index; Op OpIn or OpNotIn
 	NBetween                 // Args: x, lo, hi
-	NCall                    // Op is the builtin name
+	NCall                    // Fn is the builtin
 	NIf                      // Args: cond, then, else
 )
 
@@ -30,13 +30,26 @@ const (
 type Node struct {
 	Kind  NodeKind
 	Type  Type
-	Op    string
+	Op    Op       // NUnary, NBinary, NIn
+	Fn    *Builtin // NCall
 	Args  []*Node
 	Num   float64
 	Str   string
 	Index int
 	Slot  uint32
 	Pos   lang.Pos
+}
+
+// OpName is n's operator or function as written in source ("" for
+// nodes with neither).
+func (n *Node) OpName() string {
+	switch {
+	case n.Fn != nil:
+		return n.Fn.Name
+	case n.Op != OpNone:
+		return n.Op.String()
+	}
+	return ""
 }
 
 // IsConst reports whether n is a constant.

@@ -24,7 +24,7 @@ func (l *lowerer) expr(e lang.Expr) *Node {
 	case *lang.BoolLit:
 		return &Node{Kind: NConst, Type: Bool, Num: b2f(e.Value), Pos: pos}
 	case *lang.Unary:
-		return fold(&Node{Kind: NUnary, Type: t, Op: e.Op, Args: []*Node{l.expr(e.X)}, Pos: pos})
+		return fold(&Node{Kind: NUnary, Type: t, Op: unaryOpOf(e.Op), Args: []*Node{l.expr(e.X)}, Pos: pos})
 	case *lang.Binary:
 		return l.binary(e, t)
 	case *lang.Between:
@@ -53,20 +53,12 @@ func (l *lowerer) ident(id *lang.Ident) *Node {
 	return n
 }
 
-func isComparison(op string) bool {
-	switch op {
-	case "<", "<=", ">", ">=":
-		return true
-	}
-	return false
-}
-
 func (l *lowerer) binary(e *lang.Binary, t Type) *Node {
-	n := &Node{Kind: NBinary, Type: t, Op: e.Op, Pos: e.OpPos}
+	n := &Node{Kind: NBinary, Type: t, Op: binaryOpOf(e.Op), Pos: e.OpPos}
 	switch {
-	case e.Op == "in" || e.Op == "not in":
+	case n.Op == OpIn || n.Op == OpNotIn:
 		n.Kind, n.Args, n.Index = NIn, []*Node{l.expr(e.X)}, l.setIndex(e.Y)
-	case isComparison(e.Op):
+	case n.Op.IsOrder():
 		n.Args = []*Node{l.threshold(e.X, e.Y, ""), l.threshold(e.Y, e.X, "")}
 	default:
 		n.Args = []*Node{l.expr(e.X), l.expr(e.Y)}
@@ -130,29 +122,25 @@ func (l *lowerer) setIndex(e lang.Expr) int {
 	panic("compiler: unexpected set")
 }
 
-// durationUnits converts days(d) and friends into a division.
-var durationUnits = map[string]float64{"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
-
 func (l *lowerer) call(e *lang.Call, t Type) *Node {
-	name, pos := e.Fn.Name, e.Pos
-	switch name {
-	case "exists":
+	fn, pos := builtins[e.Fn.Name], e.Pos
+	switch fn.form {
+	case formExists:
 		s := l.p.Uses[lang.Unparen(e.Args[0]).(*lang.Ident)]
 		return &Node{Kind: NPresent, Type: Bool, Index: s.Index, Pos: pos}
-	case "coalesce":
+	case formCoalesce:
 		id := lang.Unparen(e.Args[0]).(*lang.Ident)
 		s := l.p.Uses[id]
 		present := &Node{Kind: NPresent, Type: Bool, Index: s.Index, Pos: pos}
 		value := &Node{Kind: NInput, Type: s.Type, Index: s.Index, Slot: l.slotOf(s), Str: s.Name, Pos: id.Pos}
 		return &Node{Kind: NIf, Type: t, Args: []*Node{present, value, l.expr(e.Args[1])}, Pos: pos}
-	case "if":
+	case formIf:
 		return fold(&Node{Kind: NIf, Type: t, Args: []*Node{l.expr(e.Args[0]), l.expr(e.Args[1]), l.expr(e.Args[2])}, Pos: pos})
+	case formUnit: // days(d) and friends are a division
+		div := &Node{Kind: NConst, Type: Float, Num: fn.Unit, Pos: pos}
+		return fold(&Node{Kind: NBinary, Type: Float, Op: OpDiv, Args: []*Node{l.expr(e.Args[0]), div}, Pos: pos})
 	}
-	if unit, ok := durationUnits[name]; ok {
-		div := &Node{Kind: NConst, Type: Float, Num: unit, Pos: pos}
-		return fold(&Node{Kind: NBinary, Type: Float, Op: "/", Args: []*Node{l.expr(e.Args[0]), div}, Pos: pos})
-	}
-	n := &Node{Kind: NCall, Type: t, Op: name, Pos: pos}
+	n := &Node{Kind: NCall, Type: t, Fn: fn, Pos: pos}
 	for _, a := range e.Args {
 		n.Args = append(n.Args, l.expr(a))
 	}

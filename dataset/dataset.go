@@ -134,7 +134,8 @@ func (r *Reader) openCSV(in io.Reader) error {
 	r.eventCo, r.labelCo = -1, -1
 	r.columns = make([]int, len(head))
 	for i, name := range r.header {
-		name = strings.TrimSpace(strings.TrimPrefix(name, "\ufeff"))
+		name = HeaderCell(name)
+		r.header[i] = name // messages and suggestions quote the name as matched
 		r.columns[i] = r.prog.InputIndex(name)
 		switch {
 		case name == "event":

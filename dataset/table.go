@@ -20,6 +20,14 @@ type Table struct {
 	Lines   []string   // JSON Lines: the non-blank lines
 }
 
+// HeaderCell is a CSV header cell as a column name: without a byte order
+// mark (spreadsheet exports start the file with one, so it sticks to the
+// first cell) and surrounding spaces. Reader and ReadTable both name
+// columns this way, so a column one finds the other finds too.
+func HeaderCell(cell string) string {
+	return strings.TrimSpace(strings.TrimPrefix(cell, "\ufeff"))
+}
+
 // IsJSONL reports whether a file is read as JSON Lines: format when set,
 // else by the extension of name.
 func IsJSONL(name, format string) bool {
@@ -59,7 +67,7 @@ func ReadTable(path, format string) (*Table, error) {
 	}
 	t.Header = all[0]
 	for i, h := range t.Header {
-		t.Header[i] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		t.Header[i] = HeaderCell(h)
 	}
 	t.Records = all[1:]
 	return t, nil

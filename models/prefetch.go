@@ -5,8 +5,8 @@ import (
 	"math"
 	"unsafe"
 
+	"github.com/riskforge/riskforge/replay"
 	"github.com/riskforge/riskforge/vm"
-	"github.com/riskforge/riskforge/windows"
 )
 
 // Prefetched answers the model calls of a known set of requests from
@@ -29,8 +29,8 @@ type Prefetched struct {
 // holds its requests. A model whose inputs are all request inputs is
 // scored on every request's row, read straight from the request. For a
 // model fed by lets or windows, Prefetch evaluates the requests with a
-// recording runner (through a fresh in-memory window store when prog has
-// windows, as a replay in order would), scores the distinct rows it saw
+// recording runner (package replay, through a fresh in-memory window
+// store when prog has windows), scores the distinct rows it saw
 // with PredictBatch, and repeats while a pass reveals calls it had not
 // seen (a model used only when another model's value allows it). The
 // values are the ones single-row calls give, except that there is no
@@ -89,16 +89,15 @@ func (r *Registry) Prefetch(prog *vm.Program, reqs []*vm.Request) (*Prefetched, 
 	// Models fed by lets or windows: evaluate the requests with a recording
 	// runner, score the rows it saw, and repeat until a pass finds none.
 	rec := &recorder{p: p, rows: make([][][]float32, len(r.models))}
-	m := prog.NewMachine()
-	m.Models = rec
+	known := knownEvents(prog, reqs)
 	for p.Rounds = 1; ; p.Rounds++ {
-		if len(prog.Windows) > 0 {
-			m.Windows = windows.NewMemory(prog, 0)
-		}
-		for _, req := range reqs {
-			if _, err := m.Eval(req); err != nil && !errors.Is(err, vm.ErrUnknownEvent) {
-				return nil, err
-			}
+		// One worker: the recorder is not safe for concurrent use. Each
+		// pass replays through a fresh window store.
+		_, err := replay.Rows(prog, known, replay.Options{Workers: 1, Models: rec}, replay.Handler[struct{}]{
+			Row: func(*replay.Batch[struct{}], int, *vm.Machine, *vm.Decision) error { return nil },
+		})
+		if err != nil {
+			return nil, err
 		}
 		found := false
 		for i, rows := range rec.rows {
@@ -115,6 +114,30 @@ func (r *Registry) Prefetch(prog *vm.Program, reqs []*vm.Request) (*Prefetched, 
 			return p, nil
 		}
 	}
+}
+
+// knownEvents returns reqs without the requests whose event prog refuses
+// (they call no model; their evaluation error is the caller's to report).
+func knownEvents(prog *vm.Program, reqs []*vm.Request) []*vm.Request {
+	if !prog.EventsDeclared {
+		return reqs
+	}
+	var known []*vm.Request
+	for i, req := range reqs {
+		if prog.EventIndex(req.Event) >= 0 {
+			if known != nil {
+				known = append(known, req)
+			}
+			continue
+		}
+		if known == nil {
+			known = append(make([]*vm.Request, 0, len(reqs)), reqs[:i]...)
+		}
+	}
+	if known == nil {
+		return reqs
+	}
+	return known
 }
 
 // score runs model i on rows in batches and remembers the values.

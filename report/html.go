@@ -504,10 +504,10 @@ func tableView(t Table) tableData {
 }
 
 // isNumeric reports whether s reads as a formatted number: digits with
-// optional sign, separators and a unit suffix, or "—" for a missing figure.
+// optional sign, separators and a unit suffix, or Undefined.
 func isNumeric(s string) bool {
 	s = strings.TrimSpace(s)
-	if s == "—" || s == "-" {
+	if s == Undefined {
 		return true
 	}
 	digits := false
@@ -660,8 +660,6 @@ func actionOrder(r *BacktestResult) []string {
 	return append(out, rest...)
 }
 
-const missing = "—"
-
 // fmtCount formats n with thousands separators.
 func fmtCount(n int) string {
 	s := strconv.Itoa(n)
@@ -682,7 +680,7 @@ func fmtCount(n int) string {
 
 func fmtCountPtr(n *int) string {
 	if n == nil {
-		return missing
+		return Undefined
 	}
 	return fmtCount(*n)
 }
@@ -706,23 +704,18 @@ func fmtPct[F Float | float64](f F) string {
 	v := float64(f) * 100
 	switch {
 	case !finite(v):
-		return missing
+		return Undefined
 	case v != 0 && math.Abs(v) < 1:
 		return strconv.FormatFloat(v, 'f', 2, 64) + "%"
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64) + "%"
 }
 
-func fmtFixed(f Float, decimals int) string {
-	if !finite(float64(f)) {
-		return missing
-	}
-	return strconv.FormatFloat(float64(f), 'f', decimals, 64)
-}
+func fmtFixed(f Float, decimals int) string { return f.Fixed(decimals) }
 
 func fmtLift(f Float) string {
 	if !finite(float64(f)) {
-		return missing
+		return Undefined
 	}
 	return strconv.FormatFloat(float64(f), 'f', 2, 64) + "×"
 }

@@ -42,19 +42,25 @@ func (f Float) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// Fixed formats f with the given number of decimals, or "-" when f is
-// undefined (NaN or ±Inf): how the command line prints figures.
+// Undefined is the one mark for a figure that is undefined (NaN or ±Inf:
+// AUC with one class present, a bad rate of a rule that never fired): an
+// em dash, in the command line's text, the HTML reports and the training
+// page alike. JSON says null instead.
+const Undefined = "—"
+
+// Fixed formats f with the given number of decimals, or Undefined: how
+// every report prints a figure.
 func (f Float) Fixed(decimals int) string {
 	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-		return "-"
+		return Undefined
 	}
 	return strconv.FormatFloat(float64(f), 'f', decimals, 64)
 }
 
-// Percent formats f as a percentage with the given decimals, or "-".
+// Percent formats f as a percentage with the given decimals, or Undefined.
 func (f Float) Percent(decimals int) string {
 	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-		return "-"
+		return Undefined
 	}
 	return strconv.FormatFloat(100*float64(f), 'f', decimals, 64) + "%"
 }

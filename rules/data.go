@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/riskforge/riskforge/dataset"
+	"github.com/riskforge/riskforge/replay"
 	"github.com/riskforge/riskforge/vm"
-	"github.com/riskforge/riskforge/windows"
 )
 
 // Matrix holds the per-row values of a Problem's columns: the probes, as
@@ -27,15 +25,14 @@ type ExtractOptions struct {
 	// Models serves model calls; nil makes every model read its on_error
 	// value, as in the VM.
 	Models vm.ModelRunner
-	// Workers evaluating rows in parallel (policies without windows);
-	// 0 means one per CPU.
+	// Workers evaluating rows in parallel; 0 means one per CPU.
 	Workers int
 }
 
-// Extract runs the probe program over reqs and returns the column values.
-// A policy with windows is replayed in the order of reqs through a fresh
-// in-memory window store, as serving would have seen the events; other
-// policies are evaluated in parallel.
+// Extract runs the probe program over reqs (with package replay, in
+// parallel; a policy with windows sees them fed in the order of reqs
+// through a fresh in-memory window store, as serving would have seen the
+// events) and returns the column values.
 func (p *Problem) Extract(reqs []*vm.Request, opts ExtractOptions) (*Matrix, error) {
 	n := len(reqs)
 	m := &Matrix{Rows: n, Cols: make([][]float64, len(p.cols))}
@@ -48,44 +45,21 @@ func (p *Problem) Extract(reqs []*vm.Request, opts ExtractOptions) (*Matrix, err
 			probeVals[c.probe] = m.Cols[i]
 		}
 	}
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.NumCPU()
-	}
-	var store vm.WindowStore
-	if len(p.probeProg.Windows) > 0 {
-		workers = 1
-		store = windows.NewMemory(p.probeProg, 0)
-	}
-	workers = max(1, min(workers, n))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			mach := p.probeProg.NewMachine()
-			mach.Models, mach.Windows = opts.Models, store
-			for r := w * n / workers; r < (w+1)*n/workers; r++ {
-				if _, err := mach.Eval(reqs[r]); err != nil {
-					errs[w] = fmt.Errorf("row %d: %w", r+1, err)
-					return
+	_, err := replay.Rows(p.probeProg, reqs, replay.Options{Workers: opts.Workers, Models: opts.Models}, replay.Handler[struct{}]{
+		Row: func(b *replay.Batch[struct{}], i int, mach *vm.Machine, _ *vm.Decision) error {
+			r := b.Start + i
+			for k, pr := range p.probes {
+				v := mach.NumSlot(pr.Slot)
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					v = 0
 				}
-				for k, pr := range p.probes {
-					v := mach.NumSlot(pr.Slot)
-					if math.IsNaN(v) || math.IsInf(v, 0) {
-						v = 0
-					}
-					probeVals[k][r] = v
-				}
+				probeVals[k][r] = v
 			}
-		}(w)
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
 	// Derived columns come after the columns they read.
 	for i, c := range p.cols {

@@ -3,14 +3,12 @@ package rules
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
+	"github.com/riskforge/riskforge/replay"
 	"github.com/riskforge/riskforge/report"
 	"github.com/riskforge/riskforge/vm"
-	"github.com/riskforge/riskforge/windows"
 )
 
 // Decisions are the VM's decisions on every row of a data set.
@@ -23,55 +21,32 @@ type Decisions struct {
 }
 
 // EvalVM evaluates every request with the serving VM and the given
-// parameter values (nil: the program's own), exactly as `riskc eval` does:
-// in file order through a fresh window store when the policy has windows,
-// in parallel otherwise.
+// parameter values (nil: the program's own), exactly as `riskc eval` does
+// (package replay: in parallel, windows fed in the order of reqs through a
+// fresh window store).
 func EvalVM(prog *vm.Program, params []float64, reqs []*vm.Request, models vm.ModelRunner) (*Decisions, error) {
 	n := len(reqs)
 	d := &Decisions{Scores: make([]float64, n), Actions: make([]vm.Action, n), Forced: make([]int8, n), Floor: make([]int8, n), Fired: make([][]int32, n)}
-	workers := runtime.NumCPU()
-	var store vm.WindowStore
-	if len(prog.Windows) > 0 {
-		workers, store = 1, windows.NewMemory(prog, 0)
-	}
-	workers = max(1, min(workers, n))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			m := prog.NewMachine()
-			m.Models, m.Windows = models, store
-			if params != nil {
-				m.SetParams(params)
-			}
-			for r := w * n / workers; r < (w+1)*n/workers; r++ {
-				dec, err := m.Eval(reqs[r])
-				if err != nil {
-					errs[w] = fmt.Errorf("row %d: %w", r+1, err)
-					return
+	_, err := replay.Rows(prog, reqs, replay.Options{Models: models, Params: params}, replay.Handler[struct{}]{
+		Row: func(b *replay.Batch[struct{}], i int, _ *vm.Machine, dec *vm.Decision) error {
+			r := b.Start + i
+			d.Scores[r], d.Actions[r], d.Forced[r], d.Floor[r] = dec.Score, dec.Action, -1, -1
+			fired := make([]int32, 0, len(dec.Fired))
+			for _, f := range dec.Fired {
+				fired = append(fired, int32(f.Rule))
+				switch {
+				case f.Forced && f.AtLeast:
+					d.Floor[r] = max(d.Floor[r], int8(f.Action))
+				case f.Forced:
+					d.Forced[r] = max(d.Forced[r], int8(f.Action))
 				}
-				d.Scores[r], d.Actions[r], d.Forced[r], d.Floor[r] = dec.Score, dec.Action, -1, -1
-				fired := make([]int32, 0, len(dec.Fired))
-				for _, f := range dec.Fired {
-					fired = append(fired, int32(f.Rule))
-					switch {
-					case f.Forced && f.AtLeast:
-						d.Floor[r] = max(d.Floor[r], int8(f.Action))
-					case f.Forced:
-						d.Forced[r] = max(d.Forced[r], int8(f.Action))
-					}
-				}
-				d.Fired[r] = fired
 			}
-		}(w)
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+			d.Fired[r] = fired
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -89,41 +64,24 @@ func Summary(scores []float64, labels []float64, rows []int) report.Summary {
 }
 
 // ActionRate returns the share of rows that get action a, given the
-// decide block's cut-offs (cuts: per Cut, its value).
-func ActionRate(prog *vm.Program, cuts []float64, d *Decisions, rows []int, a vm.Action) float64 {
+// parameter values (which hold the decide block's cut-offs).
+func ActionRate(prog *vm.Program, params []float64, d *Decisions, rows []int, a vm.Action) float64 {
 	if len(rows) == 0 {
 		return 0
 	}
 	n := 0
 	for _, r := range rows {
-		if action(prog, cuts, d.Scores[r], d.Forced[r], d.Floor[r]) == a {
+		if action(prog, params, d.Scores[r], d.Forced[r], d.Floor[r]) == a {
 			n++
 		}
 	}
 	return float64(n) / float64(len(rows))
 }
 
-// action is the VM's choice of action (Machine.decide): the strongest
-// override, else the score's action; then raised to the floor.
-func action(prog *vm.Program, cuts []float64, score float64, forced, floor int8) vm.Action {
-	a := scoreAction(prog, cuts, score)
-	if forced >= 0 {
-		a = vm.Action(forced)
-	}
-	if floor >= 0 {
-		a = max(a, vm.Action(floor))
-	}
-	return a
-}
-
-func scoreAction(prog *vm.Program, cuts []float64, score float64) vm.Action {
-	dc := &prog.Decide
-	for i, c := range dc.Cuts {
-		if score > cuts[i] || (c.Inclusive && score == cuts[i]) {
-			return c.Action
-		}
-	}
-	return dc.Otherwise
+// action is the VM's choice of action (vm.Decide.Choose) for a row's
+// score, strongest override and floor (-1: none).
+func action(prog *vm.Program, params []float64, score float64, forced, floor int8) vm.Action {
+	return prog.Decide.Choose(score, params, vm.Action(max(forced, 0)), forced >= 0, vm.Action(max(floor, 0)))
 }
 
 // ReviewCut is the outcome of LimitReview.
@@ -143,19 +101,18 @@ type ReviewCut struct {
 // decimals that meets the limit, kept below the cut-offs above it.
 func LimitReview(prog *vm.Program, params []float64, d *Decisions, rows []int, maxRate float64) ReviewCut {
 	dc := &prog.Decide
-	cuts := make([]float64, len(dc.Cuts))
+	cuts := cutValues(prog, params)
 	ri := -1
 	for i, c := range dc.Cuts {
-		cuts[i] = c.Value
-		if c.Param >= 0 {
-			cuts[i] = params[c.Param]
-		}
 		if c.Action == vm.Review {
 			ri = i
 		}
 	}
+	// ps are the parameter values with the review cut-off as it moves.
+	ps := append([]float64(nil), params...)
+	setCut := func(v float64) { cuts[ri], ps[dc.Cuts[ri].Param] = v, v }
 	res := ReviewCut{Param: -1}
-	res.RateOld = ActionRate(prog, cuts, d, rows, vm.Review)
+	res.RateOld = ActionRate(prog, ps, d, rows, vm.Review)
 	res.RateNew = res.RateOld
 	if res.RateOld <= maxRate {
 		res.Satisfied = true
@@ -166,7 +123,7 @@ func LimitReview(prog *vm.Program, params []float64, d *Decisions, rows []int, m
 		return res
 	}
 	if ri < 0 {
-		res.Note = "the decide block has no review line; only forced rules give review" + forcedReviewers(prog, cuts, d, rows)
+		res.Note = "the decide block has no review line; only forced rules give review" + forcedReviewers(prog, ps, d, rows)
 		return res
 	}
 	res.Old = cuts[ri]
@@ -197,26 +154,26 @@ func LimitReview(prog *vm.Program, params []float64, d *Decisions, rows []int, m
 	// The review rate only falls as the cut-off rises: bisect.
 	best := math.NaN()
 	i := sort.Search(len(uniq), func(k int) bool {
-		cuts[ri] = uniq[k]
-		return ActionRate(prog, cuts, d, rows, vm.Review) <= maxRate
+		setCut(uniq[k])
+		return ActionRate(prog, ps, d, rows, vm.Review) <= maxRate
 	})
 	if i < len(uniq) {
 		best = uniq[i]
 	}
 	if math.IsNaN(best) {
 		best = math.Max(res.Old, math.Floor(ceiling*1000)/1000)
-		res.Note = "even the highest review cut-off leaves too many reviews" + forcedReviewers(prog, cuts, d, rows)
+		res.Note = "even the highest review cut-off leaves too many reviews" + forcedReviewers(prog, ps, d, rows)
 	} else {
 		res.Satisfied = true
 	}
-	cuts[ri] = best
+	setCut(best)
 	res.New = best
 	res.Text = snapFloat(best, 0.1)
 	if v, ok := literalValue(res.Text, ""); ok {
 		res.New = v
-		cuts[ri] = v
+		setCut(v)
 	}
-	res.RateNew = ActionRate(prog, cuts, d, rows, vm.Review)
+	res.RateNew = ActionRate(prog, ps, d, rows, vm.Review)
 	return res
 }
 
@@ -224,12 +181,12 @@ func LimitReview(prog *vm.Program, params []float64, d *Decisions, rows []int, m
 // that give review to rows whatever the cut-off, with how many rows each
 // fired on and the share of rows they review together: what makes a
 // review limit unreachable.
-func forcedReviewers(prog *vm.Program, cuts []float64, d *Decisions, rows []int) string {
+func forcedReviewers(prog *vm.Program, params []float64, d *Decisions, rows []int) string {
 	counts := make([]int, len(prog.Rules))
 	reviewed := 0
 	for _, r := range rows {
 		byRule := d.Forced[r] == int8(vm.Review) || (d.Forced[r] < 0 && d.Floor[r] == int8(vm.Review))
-		if !byRule || action(prog, cuts, d.Scores[r], d.Forced[r], d.Floor[r]) != vm.Review {
+		if !byRule || action(prog, params, d.Scores[r], d.Forced[r], d.Floor[r]) != vm.Review {
 			continue // no forced review, or a reject wins
 		}
 		reviewed++

@@ -141,6 +141,9 @@ func (gr *Graph) input(name string, full []float64) *batchInput {
 	return in
 }
 
+// build creates the graph's nodes, in this order (which fixes the tape
+// and so the floating-point results): the parameters, the logit, the loss
+// and the penalties; then it marks what to read and differentiates.
 func (gr *Graph) build(data *Matrix) (err error) {
 	defer func() {
 		// G.Must panics on graph construction errors; report them.
@@ -148,18 +151,47 @@ func (gr *Graph) build(data *Matrix) (err error) {
 			err = fmt.Errorf("rules: building the graph: %v", r)
 		}
 	}()
-	p := gr.p
-	prog := p.Prog
 	gr.one = G.NewConstant(1.0, G.WithName("one"))
 	gr.invTVal = 1
 	gr.invT = G.NewScalar(gr.g, tensor.Float64, G.WithName("inv_temperature"), G.WithValue(1.0))
+	gr.buildParams()
+	logit, flags, approves := gr.buildLogit(data)
+	dataLoss, prob := gr.buildLoss(logit, flags, approves)
+	cost := dataLoss
+	for _, r := range gr.penalties() {
+		cost = G.Must(G.Add(cost, r))
+	}
+	G.Read(logit, &gr.logitV)
+	G.Read(prob, &gr.probV)
+	G.Read(cost, &gr.costV)
+	if gr.cfg.Fires {
+		gr.fireV = make([]G.Value, len(gr.fires))
+		for i, f := range gr.fires {
+			G.Read(f, &gr.fireV[i])
+		}
+	}
+	if gr.cfg.forwardOnly {
+		gr.m = G.NewTapeMachine(gr.g)
+		return nil
+	}
+	if len(gr.trainable) > 0 {
+		if _, err := G.Grad(cost, gr.trainable...); err != nil {
+			return fmt.Errorf("rules: differentiating the loss: %w", err)
+		}
+	}
+	gr.m = G.NewTapeMachine(gr.g, G.BindDualValues(gr.trainable...))
+	return nil
+}
 
-	// One node per parameter.
-	np := len(prog.Params)
+// buildParams creates one node per parameter, in units of its feature's
+// robust scale around its center (thresholds) or as is (weights, bias).
+func (gr *Graph) buildParams() {
+	p := gr.p
+	np := len(p.Prog.Params)
 	gr.params = make([]*G.Node, np)
 	gr.center, gr.scale = make([]float64, np), make([]float64, np)
 	gr.lo, gr.hi = make([]float64, np), make([]float64, np)
-	for i, prm := range prog.Params {
+	for i, prm := range p.Prog.Params {
 		gr.scale[i] = 1
 		if a := p.atomOf[i]; a >= 0 {
 			st := gr.stats[p.atoms[a].xcol]
@@ -178,9 +210,15 @@ func (gr *Graph) build(data *Matrix) (err error) {
 			gr.trainable = append(gr.trainable, n)
 		}
 	}
+}
 
+// buildLogit lowers every rule's firing and sums the score rules'
+// weighted firings and the bias into the logit. Forced rules are returned
+// apart: flags (forced reject/review, c·fire) and approves ((1 − c)·fire).
+func (gr *Graph) buildLogit(data *Matrix) (logit *G.Node, flags, approves []*G.Node) {
+	p := gr.p
+	prog := p.Prog
 	gr.atoms = make([]*G.Node, len(p.atoms))
-	var logit *G.Node
 	addTerm := func(t *G.Node) {
 		if logit == nil {
 			logit = t
@@ -188,7 +226,6 @@ func (gr *Graph) build(data *Matrix) (err error) {
 			logit = G.Must(G.Add(logit, t))
 		}
 	}
-	var flags, approves []*G.Node // forced reject/review, forced approve: c·fire and (1 − c)·fire
 	for _, r := range p.rules {
 		f := gr.lower(r.fire)
 		gr.fires = append(gr.fires, f)
@@ -216,39 +253,48 @@ func (gr *Graph) build(data *Matrix) (err error) {
 	} else if prog.Decide.Bias != 0 {
 		logit = G.Must(G.Add(logit, G.NewConstant(prog.Decide.Bias)))
 	}
+	return logit, flags, approves
+}
 
+// buildLoss creates the row-weight inputs and the weighted log loss of
+// the probability of bad: σ(logit), or with forced rules the VM's choice
+// made soft (forced approves damp it, forced flags raise it).
+func (gr *Graph) buildLoss(logit *G.Node, flags, approves []*G.Node) (dataLoss, prob *G.Node) {
 	gr.ry1 = gr.input("w_bad", nil)
 	gr.ry0 = gr.input("w_good", nil)
-	var dataLoss, prob *G.Node
 	if len(flags) == 0 && len(approves) == 0 {
 		// Stable form: −log σ(z) = softplus(−z), −log(1 − σ(z)) = softplus(z).
 		bad := G.Must(G.Sum(G.Must(G.HadamardProd(gr.ry1.node, G.Must(G.Softplus(G.Must(G.Neg(logit))))))))
 		good := G.Must(G.Sum(G.Must(G.HadamardProd(gr.ry0.node, G.Must(G.Softplus(logit))))))
-		dataLoss = G.Must(G.Add(bad, good))
-		prob = G.Must(G.Sigmoid(logit))
-	} else {
-		s := G.Must(G.Sigmoid(logit))
-		for _, a := range approves {
-			s = G.Must(G.HadamardProd(s, G.Must(G.Sub(gr.one, a))))
-		}
-		q := G.Must(G.Sub(gr.one, s)) // 1 − p
-		for _, r := range flags {
-			q = G.Must(G.HadamardProd(q, G.Must(G.Sub(gr.one, r))))
-		}
-		prob = G.Must(G.Sub(gr.one, q))
-		eps := G.NewConstant(probEps)
-		span := G.NewConstant(1 - 2*probEps)
-		logP := G.Must(G.Log(G.Must(G.Add(G.Must(G.HadamardProd(prob, span)), eps))))
-		logQ := G.Must(G.Log(G.Must(G.Add(G.Must(G.HadamardProd(q, span)), eps))))
-		bad := G.Must(G.Sum(G.Must(G.HadamardProd(gr.ry1.node, logP))))
-		good := G.Must(G.Sum(G.Must(G.HadamardProd(gr.ry0.node, logQ))))
-		dataLoss = G.Must(G.Neg(G.Must(G.Add(bad, good))))
+		return G.Must(G.Add(bad, good)), G.Must(G.Sigmoid(logit))
 	}
-	cost := dataLoss
+	s := G.Must(G.Sigmoid(logit))
+	for _, a := range approves {
+		s = G.Must(G.HadamardProd(s, G.Must(G.Sub(gr.one, a))))
+	}
+	q := G.Must(G.Sub(gr.one, s)) // 1 − p
+	for _, r := range flags {
+		q = G.Must(G.HadamardProd(q, G.Must(G.Sub(gr.one, r))))
+	}
+	prob = G.Must(G.Sub(gr.one, q))
+	eps := G.NewConstant(probEps)
+	span := G.NewConstant(1 - 2*probEps)
+	logP := G.Must(G.Log(G.Must(G.Add(G.Must(G.HadamardProd(prob, span)), eps))))
+	logQ := G.Must(G.Log(G.Must(G.Add(G.Must(G.HadamardProd(q, span)), eps))))
+	bad := G.Must(G.Sum(G.Must(G.HadamardProd(gr.ry1.node, logP))))
+	good := G.Must(G.Sum(G.Must(G.HadamardProd(gr.ry0.node, logQ))))
+	return G.Must(G.Neg(G.Must(G.Add(bad, good)))), prob
+}
+
+// penalties are the terms added to the loss: L2 on trainable weights, a
+// squared penalty for thresholds leaving their observed range, and one
+// for between bounds that cross.
+func (gr *Graph) penalties() []*G.Node {
+	p := gr.p
 	var reg []*G.Node
 	for _, n := range gr.trainable {
 		i := gr.byNode[n]
-		switch prog.Params[i].Kind {
+		switch p.Prog.Params[i].Kind {
 		case vm.Weight:
 			if gr.cfg.L2 > 0 {
 				reg = append(reg, G.Must(G.HadamardProd(G.Must(G.Square(n)), G.NewConstant(gr.cfg.L2))))
@@ -269,29 +315,7 @@ func (gr *Graph) build(data *Matrix) (err error) {
 			reg = append(reg, G.Must(G.HadamardProd(G.Must(G.Square(crossed)), G.NewConstant(gr.cfg.Range))))
 		}
 	}
-	for _, r := range reg {
-		cost = G.Must(G.Add(cost, r))
-	}
-	G.Read(logit, &gr.logitV)
-	G.Read(prob, &gr.probV)
-	G.Read(cost, &gr.costV)
-	if gr.cfg.Fires {
-		gr.fireV = make([]G.Value, len(gr.fires))
-		for i, f := range gr.fires {
-			G.Read(f, &gr.fireV[i])
-		}
-	}
-	if gr.cfg.forwardOnly {
-		gr.m = G.NewTapeMachine(gr.g)
-		return nil
-	}
-	if len(gr.trainable) > 0 {
-		if _, err := G.Grad(cost, gr.trainable...); err != nil {
-			return fmt.Errorf("rules: differentiating the loss: %w", err)
-		}
-	}
-	gr.m = G.NewTapeMachine(gr.g, G.BindDualValues(gr.trainable...))
-	return nil
+	return reg
 }
 
 // cutoff returns the score a forced action stands for: the decide

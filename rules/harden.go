@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/riskforge/riskforge/compiler"
 	"github.com/riskforge/riskforge/lang"
 	"github.com/riskforge/riskforge/vm"
 )
@@ -77,12 +78,12 @@ func literalValue(text, unit string) (float64, bool) {
 
 // snapInt returns the integer threshold equivalent, for integer x, to
 // comparing x OP v. Values within 1e-3 of an integer snap to it.
-func snapInt(v float64, op string) float64 {
+func snapInt(v float64, op compiler.Op) float64 {
 	if r := math.Round(v); math.Abs(v-r) < 1e-3 {
 		return r + 0 // +0 turns -0 into 0
 	}
 	switch op {
-	case ">", "<=":
+	case compiler.OpGt, compiler.OpLe:
 		return math.Floor(v) + 0
 	}
 	return math.Ceil(v) + 0

@@ -3,25 +3,27 @@ package rules
 import (
 	"math"
 	"testing"
+
+	"github.com/riskforge/riskforge/compiler"
 )
 
 func TestSnapInt(t *testing.T) {
 	cases := []struct {
 		v    float64
-		op   string
+		op   compiler.Op
 		want float64
 	}{
-		{2.4, ">", 2}, {2.4, ">=", 3}, {2.4, "<", 3}, {2.4, "<=", 2},
-		{2.9996, ">", 3}, {3.0004, ">=", 3}, // within 1e-3 of an integer
-		{-1.5, ">", -2}, {-1.5, ">=", -1}, {-0.2, "<=", -1}, {-0.0001, ">", 0},
+		{2.4, compiler.OpGt, 2}, {2.4, compiler.OpGe, 3}, {2.4, compiler.OpLt, 3}, {2.4, compiler.OpLe, 2},
+		{2.9996, compiler.OpGt, 3}, {3.0004, compiler.OpGe, 3}, // within 1e-3 of an integer
+		{-1.5, compiler.OpGt, -2}, {-1.5, compiler.OpGe, -1}, {-0.2, compiler.OpLe, -1}, {-0.0001, compiler.OpGt, 0},
 	}
 	for _, c := range cases {
 		if got := snapInt(c.v, c.op); got != c.want || (got == 0 && math.Signbit(got)) {
-			t.Errorf("snapInt(%v, %q) = %v, want %v", c.v, c.op, got, c.want)
+			t.Errorf("snapInt(%v, %v) = %v, want %v", c.v, c.op, got, c.want)
 		}
 	}
 	// The snapped threshold decides every integer exactly as the trained one.
-	for _, op := range []string{">", ">=", "<", "<="} {
+	for _, op := range []compiler.Op{compiler.OpGt, compiler.OpGe, compiler.OpLt, compiler.OpLe} {
 		for _, v := range []float64{-3.7, -1.2, 0.3, 2.5, 7.9} {
 			s := snapInt(v, op)
 			for x := -6.0; x <= 10; x++ {
@@ -33,13 +35,13 @@ func TestSnapInt(t *testing.T) {
 	}
 }
 
-func cmp(x float64, op string, th float64) bool {
+func cmp(x float64, op compiler.Op, th float64) bool {
 	switch op {
-	case ">":
+	case compiler.OpGt:
 		return x > th
-	case ">=":
+	case compiler.OpGe:
 		return x >= th
-	case "<":
+	case compiler.OpLt:
 		return x < th
 	}
 	return x <= th

@@ -3,8 +3,6 @@ package rules
 import (
 	"fmt"
 	"math"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/riskforge/riskforge/report"
@@ -22,96 +20,40 @@ type PageInfo struct {
 	BaselineColumns int
 }
 
-// Page is the --report page of a training run: summary cards, loss and
-// selection AUC per epoch (from epoch 0, the policy as written), ROC before and after, the score distribution
-// after, and the figures, per-rule and parameter tables.
+// Page is the --report page of a training run (report.TrainingPage):
+// this gathers its figures.
 func (o *Outcome) Page(prog *vm.Program, changes []Change, info PageInfo) report.Page {
 	// The cards, ROC and per-rule table show the test rows (which chose
 	// nothing), else the selection rows, else the fit rows.
-	split, rows, pick := "test", o.Test, func(fg Figures) report.Summary { return fg.Test }
+	split, rows := "test", o.Test
 	switch {
 	case len(rows) > 0:
 	case len(o.Valid) > 0:
-		split, rows, pick = "selection", o.Valid, func(fg Figures) report.Summary { return fg.Valid }
+		split, rows = "selection", o.Valid
 	default:
-		split, rows, pick = "fit", o.Train, func(fg Figures) report.Summary { return fg.Train }
+		split, rows = "fit", o.Train
 	}
-	p := report.Page{
-		Title: fmt.Sprintf("Training of %s %s", prog.Name, prog.Version),
-		Subtitle: fmt.Sprintf("%s on %s · %d fit rows, %d selection rows, %d test rows · seed %d · selected by %s: epoch %d of %d",
-			filepath.Base(info.PolicyFile), filepath.Base(info.DataFile), len(o.Train), len(o.Valid), len(o.Test), info.Seed, o.Select, o.Result.BestEpoch, len(o.Result.History)),
+	t := report.Training{
+		Policy: prog.Name, Version: prog.Version, PolicyFile: info.PolicyFile, DataFile: info.DataFile, Seed: info.Seed,
+		Fit: len(o.Train), Selection: len(o.Valid), Test: len(o.Test), Select: o.Select.String(),
+		BestEpoch: o.Result.BestEpoch, Epochs: len(o.Result.History), Split: split,
+		Before: trainingFigures(o.Before), Soft: trainingFigures(o.Soft), Hard: trainingFigures(o.Hard),
+		BaselineColumns: info.BaselineColumns,
+		Start:           report.TrainingEpoch{ValidLogLoss: o.Result.Start.ValidLogLoss, ValidAUC: o.Result.Start.ValidAUC},
 	}
-	card := func(label string, s report.Float, note string) {
-		p.Summary = append(p.Summary, report.KV{Label: label, Value: fixed4(s), Note: note})
-	}
-	card("AUC before", pick(o.Before).AUC, split+" rows, as written")
-	card("AUC after", pick(o.Hard).AUC, split+" rows, tuned policy (VM)")
-	card("AUC soft", pick(o.Soft).AUC, split+" rows, trained graph")
 	if info.Baseline != nil {
-		card("AUC logistic regression", pick(*info.Baseline).AUC, fmt.Sprintf("%d numeric columns", info.BaselineColumns))
+		b := trainingFigures(*info.Baseline)
+		t.Baseline = &b
 	}
-	p.Summary = append(p.Summary,
-		report.KV{Label: "Recall @ 1% FPR", Value: pct2(pick(o.Hard).RecallAtFPR1), Note: "before " + pct2(pick(o.Before).RecallAtFPR1)},
-		report.KV{Label: "Recall @ 5% FPR", Value: pct2(pick(o.Hard).RecallAtFPR5), Note: "before " + pct2(pick(o.Before).RecallAtFPR5)},
-	)
-
-	var trainLoss, validLoss, validAUC []report.Point
-	// Epoch 0 is the policy as written: a candidate too.
-	validLoss = append(validLoss, report.Point{FPR: 0, TPR: o.Result.Start.ValidLogLoss})
-	validAUC = append(validAUC, report.Point{FPR: 0, TPR: o.Result.Start.ValidAUC})
 	for _, h := range o.Result.History {
-		x := float64(h.Epoch)
-		trainLoss = append(trainLoss, report.Point{FPR: x, TPR: h.TrainLoss})
-		validLoss = append(validLoss, report.Point{FPR: x, TPR: h.ValidLogLoss})
-		validAUC = append(validAUC, report.Point{FPR: x, TPR: h.ValidAUC})
+		t.History = append(t.History, report.TrainingEpoch{Epoch: h.Epoch, TrainLoss: h.TrainLoss, ValidLogLoss: h.ValidLogLoss, ValidAUC: h.ValidAUC})
 	}
-	p.Curves = append(p.Curves,
-		report.Chart{Title: "Loss per epoch", XLabel: "epoch", YLabel: "loss",
-			Series: []report.Series{{Name: "training loss (soft, with penalties)", Points: trainLoss}, {Name: "selection log loss (hard)", Points: validLoss}}},
-		report.Chart{Title: "Selection AUC per epoch (hard)", XLabel: "epoch", YLabel: "AUC",
-			Series: []report.Series{{Name: "selection AUC", Points: validAUC}}},
-	)
-	labelsOf := func(d []float64) ([]float64, []bool) {
-		var s []float64
-		var l []bool
-		for _, r := range rows {
-			if !math.IsNaN(o.Labels[r]) {
-				s, l = append(s, d[r]), append(l, o.Labels[r] == 1)
-			}
-		}
-		return s, l
-	}
-	bs, bl := labelsOf(o.BeforeDec.Scores)
-	as, al := labelsOf(o.HardDec.Scores)
-	p.Curves = append(p.Curves, report.Chart{Title: "ROC on the " + split + " rows", XLabel: "false-positive rate", YLabel: "true-positive rate (recall)", Diagonal: true,
-		Series: []report.Series{
-			{Name: "before (AUC " + fixed4(pick(o.Before).AUC) + ")", Points: report.ROC(bs, bl)},
-			{Name: "after (AUC " + fixed4(pick(o.Hard).AUC) + ")", Points: report.ROC(as, al)},
-		}})
-	p.Histograms = append(p.Histograms, report.ScoreHistogram("Scores after training ("+split+" rows)", as, al))
-
-	// Figures table.
-	ft := report.Table{Title: "Figures", Columns: []string{"Policy", "Rows", "AUC", "KS", "Log loss", "Recall @ 1% FPR", "Recall @ 5% FPR"}}
-	add := func(name string, fg Figures) {
-		for _, sp := range []struct {
-			n string
-			s report.Summary
-		}{{"fit", fg.Train}, {"selection", fg.Valid}, {"test", fg.Test}} {
-			if sp.s.Rows == 0 {
-				continue
-			}
-			ft.Rows = append(ft.Rows, []string{name, sp.n, fixed4(sp.s.AUC), fixed4(sp.s.KS), fixed4(sp.s.LogLoss), pct2(sp.s.RecallAtFPR1), pct2(sp.s.RecallAtFPR5)})
+	for _, r := range rows {
+		if !math.IsNaN(o.Labels[r]) {
+			t.BeforeScores, t.AfterScores = append(t.BeforeScores, o.BeforeDec.Scores[r]), append(t.AfterScores, o.HardDec.Scores[r])
+			t.Labels = append(t.Labels, o.Labels[r] == 1)
 		}
 	}
-	add("before", o.Before)
-	add("after (soft)", o.Soft)
-	add("after (hard)", o.Hard)
-	if info.Baseline != nil {
-		add("logistic regression", *info.Baseline)
-	}
-
-	// Per-rule table, on the chosen split.
-	rt := report.Table{Title: "Rules (" + split + " rows)", Columns: []string{"Rule", "Parameters (old → new)", "Hits before", "Hits after", "Bad rate before", "Bad rate after"}}
 	hits := func(d *Decisions) ([]int, []int) {
 		h, b := make([]int, len(prog.Rules)), make([]int, len(prog.Rules))
 		for _, r := range rows {
@@ -126,12 +68,6 @@ func (o *Outcome) Page(prog *vm.Program, changes []Change, info PageInfo) report
 	}
 	hb, bb := hits(o.BeforeDec)
 	ha, ba := hits(o.HardDec)
-	rate := func(b, h int) string {
-		if h == 0 {
-			return "—"
-		}
-		return fmt.Sprintf("%.1f%%", 100*float64(b)/float64(h))
-	}
 	for i, r := range prog.Rules {
 		var ps []string
 		for _, c := range changes {
@@ -143,9 +79,9 @@ func (o *Outcome) Page(prog *vm.Program, changes []Change, info PageInfo) report
 		if r.Forces {
 			what = r.Action.String()
 		}
-		rt.Rows = append(rt.Rows, []string{r.Name + " (" + what + ")", strings.Join(ps, "; "), strconv.Itoa(hb[i]), strconv.Itoa(ha[i]), rate(bb[i], hb[i]), rate(ba[i], ha[i])})
+		t.Rules = append(t.Rules, report.TrainingRule{Name: r.Name, What: what, Params: strings.Join(ps, "; "),
+			HitsBefore: hb[i], HitsAfter: ha[i], BadsBefore: bb[i], BadsAfter: ba[i]})
 	}
-	pt := report.Table{Title: "Parameters", Columns: []string{"Parameter", "Kind", "Old", "New", "Note"}}
 	for _, c := range changes {
 		note := ""
 		if frozen, why := o.Problem.Frozen(c.Param); frozen {
@@ -156,10 +92,13 @@ func (o *Outcome) Page(prog *vm.Program, changes []Change, info PageInfo) report
 				note = "cut-off moved for --max-review-rate"
 			}
 		}
-		pt.Rows = append(pt.Rows, []string{c.Name, c.Kind.String(), c.Old, c.New, note})
+		t.Params = append(t.Params, report.TrainingParam{Name: c.Name, Kind: c.Kind.String(), Old: c.Old, New: c.New, Note: note})
 	}
-	p.Tables = append(p.Tables, ft, rt, pt)
-	return p
+	return report.TrainingPage(t)
+}
+
+func trainingFigures(f Figures) report.TrainingFigures {
+	return report.TrainingFigures{Fit: f.Train, Selection: f.Valid, Test: f.Test}
 }
 
 // Page is the --report page of a run: Outcome.Page plus the support
@@ -200,7 +139,5 @@ func (r *RunResult) Page(info PageInfo) report.Page {
 	}
 	return p
 }
-
-func fixed4(f report.Float) string { return f.Fixed(4) }
 
 func pct2(f report.Float) string { return f.Percent(2) }

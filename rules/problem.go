@@ -66,8 +66,8 @@ type atom struct {
 	x     *snode // the feature: a column, or a soft numeric expression
 	xcol  int    // column holding x's hard value (for its scale and range)
 	sign  float64
-	incl  bool   // >= or <=
-	op    string // normalised operator: >, >=, <, <=
+	incl  bool        // >= or <=
+	op    compiler.Op // normalised operator: >, >=, <, <=
 }
 
 // colKind says how a column's per-row values are obtained.
@@ -318,14 +318,14 @@ func (a *analyzer) bool(n *compiler.Node) (*snode, error) {
 	}
 	switch n.Kind {
 	case compiler.NBinary:
-		switch n.Op {
-		case "and", "or":
+		switch {
+		case n.Op.IsLogic():
 			return a.logic(n)
-		case "<", "<=", ">", ">=":
+		case n.Op.IsOrder():
 			return a.compare(n)
 		}
 	case compiler.NUnary:
-		if n.Op == "not" {
+		if n.Op == compiler.OpNot {
 			x, err := a.bool(n.Args[0])
 			if err != nil {
 				return nil, err
@@ -357,7 +357,7 @@ func (a *analyzer) number(n *compiler.Node) (*snode, error) {
 	case compiler.NIf:
 		return a.ifNode(n)
 	case compiler.NUnary:
-		if n.Op == "-" {
+		if n.Op == compiler.OpNeg {
 			x, err := a.number(n.Args[0])
 			if err != nil {
 				return nil, err
@@ -366,11 +366,11 @@ func (a *analyzer) number(n *compiler.Node) (*snode, error) {
 		}
 	case compiler.NBinary:
 		switch n.Op {
-		case "+":
+		case compiler.OpAdd:
 			kind = sAdd
-		case "-":
+		case compiler.OpSub:
 			kind = sSub
-		case "*":
+		case compiler.OpMul:
 			kind = sMul
 		}
 	}
@@ -441,7 +441,7 @@ func (a *analyzer) logic(n *compiler.Node) (*snode, error) {
 	}
 	flatten(n)
 	kind, ck := sAnd, colAnd
-	if n.Op == "or" {
+	if n.Op == compiler.OpOr {
 		kind, ck = sOr, colOr
 	}
 	out := &snode{kind: kind}
@@ -471,13 +471,11 @@ func (a *analyzer) logic(n *compiler.Node) (*snode, error) {
 	return out, nil
 }
 
-var flipOp = map[string]string{"<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
 // compare lowers `x OP θ` or `θ OP x`.
 func (a *analyzer) compare(n *compiler.Node) (*snode, error) {
 	x, th, op := n.Args[0], n.Args[1], n.Op
 	if x.Kind == compiler.NParam && !a.frozen[x.Index] {
-		x, th, op = th, x, flipOp[op]
+		x, th, op = th, x, op.Flip()
 	}
 	if th.Kind != compiler.NParam || a.frozen[th.Index] {
 		return nil, &unsupported{n: n, reason: "compared with an expression that depends on other parameters"}
@@ -485,9 +483,9 @@ func (a *analyzer) compare(n *compiler.Node) (*snode, error) {
 	return a.atom(n, x, th.Index, op)
 }
 
-func (a *analyzer) atom(n, x *compiler.Node, param int, op string) (*snode, error) {
-	at := atom{param: param, op: op, xcol: a.probe(x), sign: 1, incl: op == ">=" || op == "<="}
-	if op == "<" || op == "<=" {
+func (a *analyzer) atom(n, x *compiler.Node, param int, op compiler.Op) (*snode, error) {
+	at := atom{param: param, op: op, xcol: a.probe(x), sign: 1, incl: op == compiler.OpGe || op == compiler.OpLe}
+	if op == compiler.OpLt || op == compiler.OpLe {
 		at.sign = -1
 	}
 	if a.live(x) {
@@ -510,7 +508,7 @@ func (a *analyzer) between(n *compiler.Node) (*snode, error) {
 	x, lo, hi := n.Args[0], n.Args[1], n.Args[2]
 	out := &snode{kind: sAnd}
 	for i, b := range []*compiler.Node{lo, hi} {
-		op := []string{">=", "<="}[i]
+		op := []compiler.Op{compiler.OpGe, compiler.OpLe}[i]
 		if b.Kind == compiler.NParam && !a.frozen[b.Index] {
 			s, err := a.atom(n, x, b.Index, op)
 			if err != nil {
@@ -535,9 +533,9 @@ func (a *analyzer) between(n *compiler.Node) (*snode, error) {
 func describe(n *compiler.Node) string {
 	switch n.Kind {
 	case compiler.NCall:
-		return n.Op + "()"
+		return n.Fn.Name + "()"
 	case compiler.NBinary, compiler.NUnary:
-		return "`" + n.Op + "`"
+		return "`" + n.Op.String() + "`"
 	case compiler.NIn:
 		return "`in`"
 	}
@@ -564,7 +562,7 @@ func nodeKey(n *compiler.Node) string {
 		case compiler.NParam, compiler.NModel, compiler.NPresent, compiler.NIn:
 			b.WriteString(strconv.Itoa(n.Index))
 		}
-		b.WriteString(n.Op)
+		b.WriteString(n.OpName())
 		if len(n.Args) > 0 {
 			b.WriteByte('(')
 			for i, x := range n.Args {

@@ -193,9 +193,8 @@ func Tune(prog *vm.Program, ir *compiler.IR, reqs []*vm.Request, labels []float6
 			o.Values[rc.Param], o.Texts[rc.Param] = rc.New, rc.Text
 			o.Hardened[rc.Param] = Hardened{Value: rc.New, Text: rc.Text, Moved: rc.New != prog.Params[rc.Param].Value}
 			// Cut-offs do not change scores, only actions.
-			cuts := cutValues(prog, o.Values)
 			for r := range o.HardDec.Actions {
-				o.HardDec.Actions[r] = action(prog, cuts, o.HardDec.Scores[r], o.HardDec.Forced[r], o.HardDec.Floor[r])
+				o.HardDec.Actions[r] = action(prog, o.Values, o.HardDec.Scores[r], o.HardDec.Forced[r], o.HardDec.Floor[r])
 			}
 		}
 		o.Review = &rc

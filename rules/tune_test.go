@@ -181,8 +181,7 @@ func TestTuneLoan(t *testing.T) {
 	if !o.Review.Satisfied || o.Review.RateNew > maxReview {
 		t.Errorf("review rate %.4f above %.4f: %s", o.Review.RateNew, maxReview, o.Review.Note)
 	}
-	cuts := cutValues(prog, o.Values)
-	if got := ActionRate(prog, cuts, o.HardDec, o.Train, vm.Review); got != o.Review.RateNew {
+	if got := ActionRate(prog, o.Values, o.HardDec, o.Train, vm.Review); got != o.Review.RateNew {
 		t.Errorf("review rate %v, reported %v", got, o.Review.RateNew)
 	}
 	for i, prm := range prog.Params {

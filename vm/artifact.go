@@ -22,7 +22,7 @@ const ArtifactMagic = "RFBC"
 //	magic    4 bytes  "RFBC"
 //	version  uint16   little endian, FormatVersion
 //	length   uint32   little endian, length of the body
-//	body     the Program, field by field (see encodeBody)
+//	body     the Program, section by section (see sections)
 //	checksum 32 bytes SHA-256 of everything before it
 //
 // In the body, counts, lengths and unsigned numbers are uvarints, signed
@@ -44,7 +44,6 @@ func (p *Program) MarshalBinary() ([]byte, error) {
 	copy(w.buf, ArtifactMagic)
 	bin.LittleEndian.PutUint16(w.buf[4:], FormatVersion)
 	encodeBody(w, p)
-	encodeLookups(w, p)
 	body := len(w.buf) - headerLen
 	if body > math.MaxUint32 {
 		return nil, fmt.Errorf("artifact: program too large (%d bytes)", body)
@@ -105,18 +104,86 @@ func Decode(data []byte) (*Program, error) {
 	return p, nil
 }
 
-// encodeBody writes every field of p, in the order decodeBody reads them.
+// section is one part of the artifact body: its name (which decode
+// errors quote) and the pair that writes and reads it. The body is the
+// sections in table order, with no framing between them.
+type section struct {
+	name   string
+	encode func(w *writer, p *Program)
+	decode func(r *reader, p *Program)
+}
+
+// sections is the body layout. Changing it (order, or what a section
+// writes) changes the format: bump FormatVersion.
+var sections = []section{
+	{"header", encodeHeader, decodeHeader},
+	{"events", encodeEvents, decodeEvents},
+	{"inputs", encodeInputs, decodeInputs},
+	{"slot counts", encodeSlotCounts, decodeSlotCounts},
+	{"params", encodeParams, decodeParams},
+	{"constants", encodeConstants, decodeConstants},
+	{"lists", encodeLists, decodeLists},
+	{"models", encodeModels, decodeModels},
+	{"windows", encodeWindows, decodeWindows},
+	{"rules", encodeRules, decodeRules},
+	{"decide", encodeDecide, decodeDecide},
+	{"time slot", encodeTimeSlot, decodeTimeSlot},
+	{"code", encodeCode, decodeCode},
+	{"line table", encodeLines, decodeLines},
+	{"lookups", encodeLookups, decodeLookups},
+}
+
+// encodeBody writes every section of p, in the order decodeBody reads them.
 func encodeBody(w *writer, p *Program) {
-	// header
+	for _, s := range sections {
+		s.encode(w, p)
+	}
+}
+
+// decodeBody reads what encodeBody wrote. Empty slices come back nil.
+func decodeBody(body []byte) (*Program, error) {
+	r := &reader{b: body}
+	p := &Program{}
+	for _, s := range sections {
+		r.section = s.name
+		s.decode(r, p)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if rest := len(r.b) - r.off; rest > 0 {
+		return nil, fmt.Errorf("artifact: %d unexpected bytes after the last section", rest)
+	}
+	return p, nil
+}
+
+func encodeHeader(w *writer, p *Program) {
 	w.str(p.Name)
 	w.str(p.Version)
 	w.str(p.SourcePath)
 	w.str(p.Source)
 	w.digest(p.SourceSHA256)
+}
 
+func decodeHeader(r *reader, p *Program) {
+	p.Name = r.str()
+	p.Version = r.str()
+	p.SourcePath = r.str()
+	p.Source = r.str()
+	p.SourceSHA256 = r.digest()
+}
+
+func encodeEvents(w *writer, p *Program) {
 	w.strs(p.Events)
 	w.bool(p.EventsDeclared)
+}
 
+func decodeEvents(r *reader, p *Program) {
+	p.Events = readSlice(r, 1, r.str)
+	p.EventsDeclared = r.bool()
+}
+
+func encodeInputs(w *writer, p *Program) {
 	w.uvarint(uint64(len(p.Inputs)))
 	for _, in := range p.Inputs {
 		w.str(in.Name)
@@ -133,9 +200,41 @@ func encodeBody(w *writer, p *Program) {
 		w.bool(in.MinOpen)
 		w.bool(in.MaxOpen)
 	}
+}
+
+func decodeInputs(r *reader, p *Program) {
+	n := r.count(23) // name, type, slot, 2 flags, min, max, 2 flags
+	if n == 0 {
+		return
+	}
+	p.Inputs = make([]Input, n)
+	for i := range p.Inputs {
+		in := &p.Inputs[i]
+		in.Name = r.str()
+		in.Type = Type(r.byte())
+		in.Slot = r.u32()
+		in.Optional = r.bool()
+		if r.bool() {
+			in.Default = &Value{Num: r.f64(), Str: r.str()}
+		}
+		in.Min = r.f64()
+		in.Max = r.f64()
+		in.MinOpen = r.bool()
+		in.MaxOpen = r.bool()
+	}
+}
+
+func encodeSlotCounts(w *writer, p *Program) {
 	w.u32(p.NumSlots)
 	w.u32(p.StrSlots)
+}
 
+func decodeSlotCounts(r *reader, p *Program) {
+	p.NumSlots = r.u32()
+	p.StrSlots = r.u32()
+}
+
+func encodeParams(w *writer, p *Program) {
 	w.uvarint(uint64(len(p.Params)))
 	for _, prm := range p.Params {
 		w.str(prm.Name)
@@ -148,10 +247,41 @@ func encodeBody(w *writer, p *Program) {
 		w.i32(prm.Off)
 		w.i32(prm.End)
 	}
+}
 
+func decodeParams(r *reader, p *Program) {
+	n := r.count(16) // name, kind, value, flag, unit, 4 positions
+	if n == 0 {
+		return
+	}
+	p.Params = make([]Param, n)
+	for i := range p.Params {
+		prm := &p.Params[i]
+		prm.Name = r.str()
+		if prm.Kind = ParamKind(r.byte()); prm.Kind > Cutoff && r.err == nil {
+			r.fail("param %q has unknown kind %d", prm.Name, prm.Kind)
+		}
+		prm.Value = r.f64()
+		prm.IsInt = r.bool()
+		prm.Unit = r.str()
+		prm.Line = r.i32()
+		prm.Col = r.i32()
+		prm.Off = r.i32()
+		prm.End = r.i32()
+	}
+}
+
+func encodeConstants(w *writer, p *Program) {
 	w.f64s(p.NumConsts)
 	w.strs(p.StrConsts)
+}
 
+func decodeConstants(r *reader, p *Program) {
+	p.NumConsts = readSlice(r, 8, r.f64)
+	p.StrConsts = readSlice(r, 1, r.str)
+}
+
+func encodeLists(w *writer, p *Program) {
 	w.uvarint(uint64(len(p.Lists)))
 	for _, l := range p.Lists {
 		w.str(l.Name)
@@ -161,7 +291,26 @@ func encodeBody(w *writer, p *Program) {
 		w.strs(l.Strings)
 		w.f64s(l.Nums)
 	}
+}
 
+func decodeLists(r *reader, p *Program) {
+	n := r.count(37) // name, path, digest, flag, 2 counts
+	if n == 0 {
+		return
+	}
+	p.Lists = make([]List, n)
+	for i := range p.Lists {
+		l := &p.Lists[i]
+		l.Name = r.str()
+		l.Path = r.str()
+		l.Digest = r.digest()
+		l.IsNum = r.bool()
+		l.Strings = readSlice(r, 1, r.str)
+		l.Nums = readSlice(r, 8, r.f64)
+	}
+}
+
+func encodeModels(w *writer, p *Program) {
 	w.uvarint(uint64(len(p.Models)))
 	for _, m := range p.Models {
 		w.str(m.Name)
@@ -174,7 +323,29 @@ func encodeBody(w *writer, p *Program) {
 		w.f64(m.OnError)
 		w.u32(m.Slot)
 	}
+}
 
+func decodeModels(r *reader, p *Program) {
+	n := r.count(54) // name, path, digest, count, output, index, 2 floats, slot
+	if n == 0 {
+		return
+	}
+	p.Models = make([]Model, n)
+	for i := range p.Models {
+		m := &p.Models[i]
+		m.Name = r.str()
+		m.Path = r.str()
+		m.Digest = r.digest()
+		m.InputSlots = readSlice(r, 1, r.u32)
+		m.Output = r.str()
+		m.Index = r.u32()
+		m.TimeoutSec = r.f64()
+		m.OnError = r.f64()
+		m.Slot = r.u32()
+	}
+}
+
+func encodeWindows(w *writer, p *Program) {
 	w.uvarint(uint64(len(p.Windows)))
 	for _, win := range p.Windows {
 		w.str(win.Name)
@@ -189,7 +360,27 @@ func encodeBody(w *writer, p *Program) {
 		w.str(win.Where)
 		w.u32(win.Slot)
 	}
+}
 
+func decodeWindows(r *reader, p *Program) {
+	n := r.count(15) // name, agg, float, count, slot, flag, count, where, slot
+	if n == 0 {
+		return
+	}
+	p.Windows = make([]Window, n)
+	for i := range p.Windows {
+		win := &p.Windows[i]
+		win.Name = r.str()
+		win.Agg = r.str()
+		win.OverSec = r.f64()
+		win.Keys = readSlice(r, 2, func() KeyPart { return KeyPart{Slot: r.u32(), String: r.bool()} })
+		win.Events = readSlice(r, 1, r.u32)
+		win.Where = r.str()
+		win.Slot = r.u32()
+	}
+}
+
+func encodeRules(w *writer, p *Program) {
 	w.uvarint(uint64(len(p.Rules)))
 	for _, r := range p.Rules {
 		w.str(r.Name)
@@ -202,7 +393,34 @@ func encodeBody(w *writer, p *Program) {
 		w.u32(r.End)
 		w.i32(r.Line)
 	}
+}
 
+func decodeRules(r *reader, p *Program) {
+	n := r.count(16) // name, reason, count, flag, action, param, weight, end, line
+	if n == 0 {
+		return
+	}
+	p.Rules = make([]Rule, n)
+	for i := range p.Rules {
+		rl := &p.Rules[i]
+		rl.Name = r.str()
+		rl.Reason = r.str()
+		rl.Events = readSlice(r, 1, r.u32)
+		switch k := r.byte(); k {
+		case 0, 1, 2:
+			rl.Forces, rl.AtLeast = k > 0, k == 2
+		default:
+			r.fail("invalid rule kind %d", k)
+		}
+		rl.Action = Action(r.byte())
+		rl.WeightParam = r.i32()
+		rl.Weight = r.f64()
+		rl.End = r.u32()
+		rl.Line = r.i32()
+	}
+}
+
+func encodeDecide(w *writer, p *Program) {
 	d := &p.Decide
 	w.i32(d.BiasParam)
 	w.f64(d.Bias)
@@ -214,150 +432,9 @@ func encodeBody(w *writer, p *Program) {
 		w.f64(c.Value)
 	}
 	w.byte(byte(d.Otherwise))
-
-	w.i32(p.TimeSlot)
-
-	w.uvarint(uint64(len(p.Code)))
-	for _, in := range p.Code {
-		w.byte(byte(in.Op))
-		w.u32(in.A)
-	}
-	w.uvarint(uint64(len(p.Lines)))
-	for _, l := range p.Lines {
-		w.i32(l)
-	}
 }
 
-// decodeBody reads what encodeBody wrote. Empty slices come back nil.
-func decodeBody(body []byte) (*Program, error) {
-	r := &reader{b: body}
-	p := &Program{}
-
-	r.section = "header"
-	p.Name = r.str()
-	p.Version = r.str()
-	p.SourcePath = r.str()
-	p.Source = r.str()
-	p.SourceSHA256 = r.digest()
-
-	r.section = "events"
-	p.Events = readSlice(r, 1, r.str)
-	p.EventsDeclared = r.bool()
-
-	r.section = "inputs"
-	if n := r.count(23); n > 0 { // name, type, slot, 2 flags, min, max, 2 flags
-		p.Inputs = make([]Input, n)
-		for i := range p.Inputs {
-			in := &p.Inputs[i]
-			in.Name = r.str()
-			in.Type = Type(r.byte())
-			in.Slot = r.u32()
-			in.Optional = r.bool()
-			if r.bool() {
-				in.Default = &Value{Num: r.f64(), Str: r.str()}
-			}
-			in.Min = r.f64()
-			in.Max = r.f64()
-			in.MinOpen = r.bool()
-			in.MaxOpen = r.bool()
-		}
-	}
-	r.section = "slot counts"
-	p.NumSlots = r.u32()
-	p.StrSlots = r.u32()
-
-	r.section = "params"
-	if n := r.count(16); n > 0 { // name, kind, value, flag, unit, 4 positions
-		p.Params = make([]Param, n)
-		for i := range p.Params {
-			prm := &p.Params[i]
-			prm.Name = r.str()
-			if prm.Kind = ParamKind(r.byte()); prm.Kind > Cutoff && r.err == nil {
-				r.fail("param %q has unknown kind %d", prm.Name, prm.Kind)
-			}
-			prm.Value = r.f64()
-			prm.IsInt = r.bool()
-			prm.Unit = r.str()
-			prm.Line = r.i32()
-			prm.Col = r.i32()
-			prm.Off = r.i32()
-			prm.End = r.i32()
-		}
-	}
-
-	r.section = "constants"
-	p.NumConsts = readSlice(r, 8, r.f64)
-	p.StrConsts = readSlice(r, 1, r.str)
-
-	r.section = "lists"
-	if n := r.count(37); n > 0 { // name, path, digest, flag, 2 counts
-		p.Lists = make([]List, n)
-		for i := range p.Lists {
-			l := &p.Lists[i]
-			l.Name = r.str()
-			l.Path = r.str()
-			l.Digest = r.digest()
-			l.IsNum = r.bool()
-			l.Strings = readSlice(r, 1, r.str)
-			l.Nums = readSlice(r, 8, r.f64)
-		}
-	}
-
-	r.section = "models"
-	if n := r.count(54); n > 0 { // name, path, digest, count, output, index, 2 floats, slot
-		p.Models = make([]Model, n)
-		for i := range p.Models {
-			m := &p.Models[i]
-			m.Name = r.str()
-			m.Path = r.str()
-			m.Digest = r.digest()
-			m.InputSlots = readSlice(r, 1, r.u32)
-			m.Output = r.str()
-			m.Index = r.u32()
-			m.TimeoutSec = r.f64()
-			m.OnError = r.f64()
-			m.Slot = r.u32()
-		}
-	}
-
-	r.section = "windows"
-	if n := r.count(15); n > 0 { // name, agg, float, count, slot, flag, count, where, slot
-		p.Windows = make([]Window, n)
-		for i := range p.Windows {
-			win := &p.Windows[i]
-			win.Name = r.str()
-			win.Agg = r.str()
-			win.OverSec = r.f64()
-			win.Keys = readSlice(r, 2, func() KeyPart { return KeyPart{Slot: r.u32(), String: r.bool()} })
-			win.Events = readSlice(r, 1, r.u32)
-			win.Where = r.str()
-			win.Slot = r.u32()
-		}
-	}
-
-	r.section = "rules"
-	if n := r.count(16); n > 0 { // name, reason, count, flag, action, param, weight, end, line
-		p.Rules = make([]Rule, n)
-		for i := range p.Rules {
-			rl := &p.Rules[i]
-			rl.Name = r.str()
-			rl.Reason = r.str()
-			rl.Events = readSlice(r, 1, r.u32)
-			switch k := r.byte(); k {
-			case 0, 1, 2:
-				rl.Forces, rl.AtLeast = k > 0, k == 2
-			default:
-				r.fail("invalid rule kind %d", k)
-			}
-			rl.Action = Action(r.byte())
-			rl.WeightParam = r.i32()
-			rl.Weight = r.f64()
-			rl.End = r.u32()
-			rl.Line = r.i32()
-		}
-	}
-
-	r.section = "decide"
+func decodeDecide(r *reader, p *Program) {
 	d := &p.Decide
 	d.BiasParam = r.i32()
 	d.Bias = r.f64()
@@ -372,34 +449,48 @@ func decodeBody(body []byte) (*Program, error) {
 		}
 	}
 	d.Otherwise = Action(r.byte())
+}
 
-	r.section = "time slot"
-	p.TimeSlot = r.i32()
+func encodeTimeSlot(w *writer, p *Program) { w.i32(p.TimeSlot) }
 
-	r.section = "code"
-	if n := r.count(2); n > 0 {
-		p.Code = make([]Instr, n)
-		for i := range p.Code {
-			p.Code[i].Op = Opcode(r.byte())
-			p.Code[i].A = r.u32()
-		}
-	}
-	r.section = "line table"
-	if n := r.count(1); n > 0 {
-		p.Lines = make([]int32, n)
-		for i := range p.Lines {
-			p.Lines[i] = r.i32()
-		}
-	}
+func decodeTimeSlot(r *reader, p *Program) { p.TimeSlot = r.i32() }
 
-	decodeLookups(r, p)
-	if r.err != nil {
-		return nil, r.err
+func encodeCode(w *writer, p *Program) {
+	w.uvarint(uint64(len(p.Code)))
+	for _, in := range p.Code {
+		w.byte(byte(in.Op))
+		w.u32(in.A)
 	}
-	if rest := len(r.b) - r.off; rest > 0 {
-		return nil, fmt.Errorf("artifact: %d unexpected bytes after the last section", rest)
+}
+
+func decodeCode(r *reader, p *Program) {
+	n := r.count(2)
+	if n == 0 {
+		return
 	}
-	return p, nil
+	p.Code = make([]Instr, n)
+	for i := range p.Code {
+		p.Code[i].Op = Opcode(r.byte())
+		p.Code[i].A = r.u32()
+	}
+}
+
+func encodeLines(w *writer, p *Program) {
+	w.uvarint(uint64(len(p.Lines)))
+	for _, l := range p.Lines {
+		w.i32(l)
+	}
+}
+
+func decodeLines(r *reader, p *Program) {
+	n := r.count(1)
+	if n == 0 {
+		return
+	}
+	p.Lines = make([]int32, n)
+	for i := range p.Lines {
+		p.Lines[i] = r.i32()
+	}
 }
 
 // checkDecoded enforces what the format promises beyond the verifier:

@@ -26,7 +26,6 @@ func encodeLookups(w *writer, p *Program) {
 }
 
 func decodeLookups(r *reader, p *Program) {
-	r.section = "lookups"
 	n := r.count(21) // 3 strings, 2 counts, 2 floats
 	if n == 0 {
 		return

@@ -94,11 +94,12 @@ type ModelOutput struct {
 
 // TraceStep is one executed instruction, recorded when tracing is on.
 type TraceStep struct {
-	PC    int
-	Instr Instr
-	Line  int32
-	Top   float64 // top of the number stack after the step (0 if empty)
-	Depth int     // depth of the number stack after the step
+	PC     int
+	Instr  Instr
+	Line   int32
+	Top    float64 // top of the number stack after the step (0 if empty)
+	Depth  int     // depth of the number stack after the step
+	SDepth int     // depth of the string stack after the step
 }
 
 // Decision is the outcome of evaluating one request. It belongs to the
@@ -251,24 +252,7 @@ func (m *Machine) decide() {
 	}
 	m.d.Logit = logit
 	m.d.Score = 1 / (1 + math.Exp(-logit))
-	action := d.Otherwise
-	for _, c := range d.Cuts {
-		th := c.Value
-		if c.Param >= 0 {
-			th = m.params[c.Param]
-		}
-		if m.d.Score > th || (c.Inclusive && m.d.Score == th) {
-			action = c.Action
-			break
-		}
-	}
-	if anyForced {
-		// A forced action overrides the score (an allow-list approve
-		// beats a high score); among forced actions the strongest wins.
-		action = forced
-	}
-	// A floor (emit at_least) raises the action, never lowers it.
-	m.d.Action = max(action, floor)
+	m.d.Action = d.Choose(m.d.Score, m.params, forced, anyForced, floor)
 }
 
 func b2f(b bool) float64 {

@@ -74,49 +74,100 @@ const (
 	numOpcodes
 )
 
-var opcodeNames = [...]string{
-	NOP: "nop", PUSHK: "pushk", PARAM: "param", PUSHS: "pushs", LOADF: "loadf",
-	LOADS: "loads", STOREF: "storef", STORES: "stores", PRESENT: "present", MODEL: "model",
-	ADD: "add", SUB: "sub", MUL: "mul", DIV: "div", MOD: "mod", NEG: "neg", NOT: "not",
-	LT: "lt", LE: "le", GT: "gt", GE: "ge", EQ: "eq", NE: "ne", SEQ: "seq", SNE: "sne",
-	INSTR: "instr", INNUM: "innum", BETWEEN: "between",
-	JMP: "jmp", JF: "jf", JT: "jt", JFPOP: "jfpop",
-	MIN: "min", MAX: "max", ABS: "abs", ROUND: "round", FLOOR: "floor", CEIL: "ceil",
-	LOG: "log", EXP: "exp", SQRT: "sqrt", CLAMP: "clamp", LOWER: "lower", UPPER: "upper",
-	LEN: "len", CONTAIN: "contains", STARTS: "starts_with", ENDS: "ends_with",
-	HOUR: "hour", WEEKDAY: "weekday", OBSERVE: "observe", OBSERVES: "observes",
-	RULE: "rule", FIRE: "fire", HALT: "halt",
+// opcodes is the opcode table: every opcode's mnemonic and stack effect,
+// in one place. TestOpTable checks that no opcode is missing from it.
+var opcodes = [numOpcodes]struct {
+	name   string
+	effect stackEffect
+}{
+	NOP:     {"nop", fx(0, 0, 0, 0)},
+	PUSHK:   {"pushk", fx(0, 1, 0, 0)},
+	PARAM:   {"param", fx(0, 1, 0, 0)},
+	PUSHS:   {"pushs", fx(0, 0, 0, 1)},
+	LOADF:   {"loadf", fx(0, 1, 0, 0)},
+	LOADS:   {"loads", fx(0, 0, 0, 1)},
+	STOREF:  {"storef", fx(1, 0, 0, 0)},
+	STORES:  {"stores", fx(0, 0, 1, 0)},
+	PRESENT: {"present", fx(0, 1, 0, 0)},
+	MODEL:   {"model", fx(0, 1, 0, 0)},
+
+	ADD: {"add", fx(2, 1, 0, 0)},
+	SUB: {"sub", fx(2, 1, 0, 0)},
+	MUL: {"mul", fx(2, 1, 0, 0)},
+	DIV: {"div", fx(2, 1, 0, 0)},
+	MOD: {"mod", fx(2, 1, 0, 0)},
+	NEG: {"neg", fx(1, 1, 0, 0)},
+	NOT: {"not", fx(1, 1, 0, 0)},
+
+	LT:  {"lt", fx(2, 1, 0, 0)},
+	LE:  {"le", fx(2, 1, 0, 0)},
+	GT:  {"gt", fx(2, 1, 0, 0)},
+	GE:  {"ge", fx(2, 1, 0, 0)},
+	EQ:  {"eq", fx(2, 1, 0, 0)},
+	NE:  {"ne", fx(2, 1, 0, 0)},
+	SEQ: {"seq", fx(0, 1, 2, 0)},
+	SNE: {"sne", fx(0, 1, 2, 0)},
+
+	INSTR:   {"instr", fx(0, 1, 1, 0)},
+	INNUM:   {"innum", fx(1, 1, 0, 0)},
+	BETWEEN: {"between", fx(3, 1, 0, 0)},
+
+	JMP:   {"jmp", fx(0, 0, 0, 0)},
+	JF:    {"jf", variable}, // pops x when it falls through, keeps it when it jumps
+	JT:    {"jt", variable},
+	JFPOP: {"jfpop", fx(1, 0, 0, 0)},
+
+	MIN:     {"min", variable}, // pops A numbers, pushes 1
+	MAX:     {"max", variable},
+	ABS:     {"abs", fx(1, 1, 0, 0)},
+	ROUND:   {"round", fx(1, 1, 0, 0)},
+	FLOOR:   {"floor", fx(1, 1, 0, 0)},
+	CEIL:    {"ceil", fx(1, 1, 0, 0)},
+	LOG:     {"log", fx(1, 1, 0, 0)},
+	EXP:     {"exp", fx(1, 1, 0, 0)},
+	SQRT:    {"sqrt", fx(1, 1, 0, 0)},
+	CLAMP:   {"clamp", fx(3, 1, 0, 0)},
+	LOWER:   {"lower", fx(0, 0, 1, 1)},
+	UPPER:   {"upper", fx(0, 0, 1, 1)},
+	LEN:     {"len", fx(0, 1, 1, 0)},
+	CONTAIN: {"contains", fx(0, 1, 2, 0)},
+	STARTS:  {"starts_with", fx(0, 1, 2, 0)},
+	ENDS:    {"ends_with", fx(0, 1, 2, 0)},
+	HOUR:    {"hour", fx(1, 1, 0, 0)},
+	WEEKDAY: {"weekday", fx(1, 1, 0, 0)},
+
+	OBSERVE:  {"observe", fx(2, 0, 0, 0)},
+	OBSERVES: {"observes", fx(1, 0, 1, 0)},
+	RULE:     {"rule", fx(0, 0, 0, 0)}, // may jump to the rule's end
+	FIRE:     {"fire", fx(1, 0, 0, 0)},
+	HALT:     {"halt", fx(0, 0, 0, 0)},
 }
 
 // String returns the opcode's mnemonic.
 func (op Opcode) String() string {
 	if op < numOpcodes {
-		return opcodeNames[op]
+		return opcodes[op].name
 	}
 	return "illegal"
 }
 
 // stackEffect is an opcode's pops and pushes on the number (f) and
-// string (s) stacks. MIN and MAX pop A numbers; the jumps JF and JT are
-// special-cased by the verifier.
-type stackEffect struct{ popF, pushF, popS, pushS int8 }
-
-var effects = [numOpcodes]stackEffect{
-	PUSHK: {pushF: 1}, PARAM: {pushF: 1}, PUSHS: {pushS: 1}, LOADF: {pushF: 1},
-	LOADS: {pushS: 1}, STOREF: {popF: 1}, STORES: {popS: 1}, PRESENT: {pushF: 1}, MODEL: {pushF: 1},
-	ADD: {2, 1, 0, 0}, SUB: {2, 1, 0, 0}, MUL: {2, 1, 0, 0}, DIV: {2, 1, 0, 0}, MOD: {2, 1, 0, 0},
-	NEG: {1, 1, 0, 0}, NOT: {1, 1, 0, 0},
-	LT: {2, 1, 0, 0}, LE: {2, 1, 0, 0}, GT: {2, 1, 0, 0}, GE: {2, 1, 0, 0}, EQ: {2, 1, 0, 0}, NE: {2, 1, 0, 0},
-	SEQ: {0, 1, 2, 0}, SNE: {0, 1, 2, 0},
-	INSTR: {0, 1, 1, 0}, INNUM: {1, 1, 0, 0}, BETWEEN: {3, 1, 0, 0},
-	JFPOP: {popF: 1},
-	ABS:   {1, 1, 0, 0}, ROUND: {1, 1, 0, 0}, FLOOR: {1, 1, 0, 0}, CEIL: {1, 1, 0, 0},
-	LOG: {1, 1, 0, 0}, EXP: {1, 1, 0, 0}, SQRT: {1, 1, 0, 0}, CLAMP: {3, 1, 0, 0},
-	LOWER: {0, 0, 1, 1}, UPPER: {0, 0, 1, 1}, LEN: {0, 1, 1, 0},
-	CONTAIN: {0, 1, 2, 0}, STARTS: {0, 1, 2, 0}, ENDS: {0, 1, 2, 0},
-	HOUR: {1, 1, 0, 0}, WEEKDAY: {1, 1, 0, 0},
-	OBSERVE: {popF: 2}, OBSERVES: {popF: 1, popS: 1}, FIRE: {popF: 1},
+// string (s) stacks. An effect that depends on the operand or on the path
+// taken is marked variable, and the verifier (step) computes it; every
+// entry is written out, so a zero effect is never a forgotten one.
+type stackEffect struct {
+	popF, pushF, popS, pushS int8
+	variable                 bool
+	set                      bool // written in the table
 }
+
+// fx is a fixed stack effect.
+func fx(popF, pushF, popS, pushS int8) stackEffect {
+	return stackEffect{popF: popF, pushF: pushF, popS: popS, pushS: pushS, set: true}
+}
+
+// variable marks an effect the verifier computes per instruction.
+var variable = stackEffect{variable: true, set: true}
 
 // Instr is one decoded instruction.
 type Instr struct {

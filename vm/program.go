@@ -202,6 +202,31 @@ type Decide struct {
 	Otherwise Action
 }
 
+// Choose is the one definition of the action a decision gets: the
+// action of the first cut-off the score passes (cut-off values read from
+// params when they are parameters), else Otherwise; a forced action
+// (anyForced) overrides that, since an allow-list approve beats a high
+// score and forced is the strongest of them; and a floor (emit at_least)
+// raises the result, never lowers it. The Machine decides with it, and
+// training calls it to re-decide rows under moved cut-offs.
+func (d *Decide) Choose(score float64, params []float64, forced Action, anyForced bool, floor Action) Action {
+	action := d.Otherwise
+	for _, c := range d.Cuts {
+		th := c.Value
+		if c.Param >= 0 {
+			th = params[c.Param]
+		}
+		if score > th || (c.Inclusive && score == th) {
+			action = c.Action
+			break
+		}
+	}
+	if anyForced {
+		action = forced
+	}
+	return max(action, floor)
+}
+
 // Program is a compiled policy. It is immutable once built and safe to
 // share between goroutines; per-request state lives in a Machine.
 type Program struct {

@@ -118,17 +118,17 @@ func (m *Machine) run(now float64) {
 			return
 		}
 		if m.Trace {
-			m.trace(at, in, f)
+			m.trace(at, in, f, len(s))
 		}
 	}
 }
 
-func (m *Machine) trace(pc int, in Instr, f []float64) {
+func (m *Machine) trace(pc int, in Instr, f []float64, sDepth int) {
 	top := 0.0
 	if len(f) > 0 {
 		top = f[len(f)-1]
 	}
-	m.d.Trace = append(m.d.Trace, TraceStep{PC: pc, Instr: in, Line: m.prog.Lines[pc], Top: top, Depth: len(f)})
+	m.d.Trace = append(m.d.Trace, TraceStep{PC: pc, Instr: in, Line: m.prog.Lines[pc], Top: top, Depth: len(f), SDepth: sDepth})
 }
 
 func binary(op Opcode, x, y float64) float64 {

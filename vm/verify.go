@@ -217,7 +217,7 @@ func step(in Instr, d depth) (next, branch depth, err error) {
 		}
 		return depth{d.f - int(in.A) + 1, d.s}, d, nil
 	}
-	e := effects[in.Op]
+	e := opcodes[in.Op].effect
 	if d.f < int(e.popF) || d.s < int(e.popS) {
 		return d, d, errors.New("stack underflow")
 	}

@@ -21,127 +21,194 @@ func init() {
 	register("eval", "backtest a policy on historical requests (AUC, KS, rule hit rates)", runEval)
 }
 
-func runEval(args []string, stdout, stderr io.Writer) int {
+// evalFlags are riskc eval's flags.
+type evalFlags struct {
+	policy, data, label, positive, event, format string
+	out, metricsJSON, reportHTML, cpuProfile     string
+	workers, trace                               int
+	keepOrder, strict                            bool
+	na                                           naList
+}
+
+// parseEvalFlags parses riskc eval's arguments; ok is false when the
+// command is done (help, or a usage error with its exit code).
+func parseEvalFlags(args []string, stdout, stderr io.Writer) (f evalFlags, code int, ok bool) {
 	fs := newFlagSet("eval", "--policy FILE --data FILE", "Evaluates every row of a data file (CSV with a header row, or JSON Lines of\nrequests) with a policy (.risk source or .rbc artifact) and prints decision\ncounts and rule hit rates; with --label also AUC, KS, log loss, recall at\n1% and 5% false-positive rate, and per-action and per-rule bad rates.", stderr)
-	policy := fs.String("policy", "", "policy `FILE` (.risk or .rbc)")
-	data := fs.String("data", "", "data `FILE` (.csv, or .jsonl/.ndjson)")
-	label := fs.String("label", "", "label `COLUMN` (0/1; 1 = bad)")
-	positive := fs.String("positive", "", "label `VALUE` meaning bad, when labels are not 0/1-like")
-	event := fs.String("event", "", "event `NAME` for rows without an event column")
-	format := fs.String("format", "", "data format: csv or jsonl (default: by extension)")
-	out := fs.String("out", "", "write one decision per row as JSON Lines to `FILE`")
-	metricsJSON := fs.String("metrics-json", "", "write the figures as JSON to `FILE`")
-	reportHTML := fs.String("report", "", "write a self-contained HTML report to `FILE`")
-	workers := fs.Int("workers", 0, "parallel workers (default: one per CPU)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
-	keepOrder := fs.Bool("keep-order", false, "policies with windows: replay rows in file order and stop at the first row whose ts goes backwards (default: sort rows by ts, stably)")
-	trace := fs.Int("trace", 0, "instead of the backtest, explain the row on data file `LINE`: decision, fired rules and the VM's step trace")
-	var na naList
-	fs.Var(&na, "na", "comma-separated texts that mean `MISSING` in CSV data, e.g. 'NA,\"\"' (the empty text always does)")
-	strict := fs.Bool("strict", false, "refuse rows missing a required input instead of skipping and counting them")
+	fs.StringVar(&f.policy, "policy", "", "policy `FILE` (.risk or .rbc)")
+	fs.StringVar(&f.data, "data", "", "data `FILE` (.csv, or .jsonl/.ndjson)")
+	fs.StringVar(&f.label, "label", "", "label `COLUMN` (0/1; 1 = bad)")
+	fs.StringVar(&f.positive, "positive", "", "label `VALUE` meaning bad, when labels are not 0/1-like")
+	fs.StringVar(&f.event, "event", "", "event `NAME` for rows without an event column")
+	fs.StringVar(&f.format, "format", "", "data format: csv or jsonl (default: by extension)")
+	fs.StringVar(&f.out, "out", "", "write one decision per row as JSON Lines to `FILE`")
+	fs.StringVar(&f.metricsJSON, "metrics-json", "", "write the figures as JSON to `FILE`")
+	fs.StringVar(&f.reportHTML, "report", "", "write a self-contained HTML report to `FILE`")
+	fs.IntVar(&f.workers, "workers", 0, "parallel workers (default: one per CPU)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile to `FILE`")
+	fs.BoolVar(&f.keepOrder, "keep-order", false, "policies with windows: replay rows in file order and stop at the first row whose ts goes backwards (default: sort rows by ts, stably)")
+	fs.IntVar(&f.trace, "trace", 0, "instead of the backtest, explain the row on data file `LINE`: decision, fired rules and the VM's step trace")
+	fs.Var(&f.na, "na", "comma-separated texts that mean `MISSING` in CSV data, e.g. 'NA,\"\"' (the empty text always does)")
+	fs.BoolVar(&f.strict, "strict", false, "refuse rows missing a required input instead of skipping and counting them")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
-		return code
+		return f, code, false
 	}
-	if *policy == "" || *data == "" || fs.NArg() > 0 {
+	if f.policy == "" || f.data == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "riskc eval: --policy and --data are required")
 		fs.Usage()
-		return exitUsage
+		return f, exitUsage, false
 	}
-	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile)
+	return f, exitOK, true
+}
+
+func runEval(args []string, stdout, stderr io.Writer) int {
+	f, code, ok := parseEvalFlags(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "riskc eval: "+format+"\n", args...)
+		return exitError
+	}
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
 		if err != nil {
-			fmt.Fprintf(stderr, "riskc eval: %v\n", err)
-			return exitError
+			return fail("%v", err)
 		}
 		defer stop()
 	}
-	prog, _, code := loadProgram(*policy, stderr)
+	prog, _, code := loadProgram(f.policy, stderr)
 	if code != exitOK {
 		return code
 	}
-	r, err := dataset.Open(*data, prog, dataset.Options{Event: *event, Label: *label, Positive: *positive, Format: *format, NA: na, Strict: *strict})
+	r, err := dataset.Open(f.data, prog, dataset.Options{Event: f.event, Label: f.label, Positive: f.positive, Format: f.format, NA: f.na, Strict: f.strict})
 	if err != nil {
-		fmt.Fprintf(stderr, "riskc eval: %v\n", err)
-		return exitError
+		return fail("%v", err)
 	}
 	defer r.Close()
-	opts := backtest.Options{Workers: *workers, Progress: progressPrinter(stderr)}
-	if len(prog.Models) > 0 {
-		reg, err := models.Load(prog, *policy, models.Options{NoTimeouts: true})
-		if err != nil {
-			fmt.Fprintf(stderr, "riskc eval: loading models: %v\n", err)
-			return exitError
-		}
-		defer reg.Close()
-		opts.Models = reg
-		// The batch path: each batch's model rows are scored in a few
-		// PredictBatch runs; a call the batch pass did not foresee falls
-		// back to a single-row call, so results are the same either way.
-		opts.Prefetch = func(reqs []*vm.Request) (vm.ModelRunner, error) { return reg.Prefetch(prog, reqs) }
+	opts := backtest.Options{Workers: f.workers, Progress: progressPrinter(stderr)}
+	closeModels, err := evalModels(prog, f.policy, &opts)
+	if err != nil {
+		return fail("loading models: %v", err)
 	}
-	if *trace > 0 {
-		if err := traceRow(stdout, prog, r, opts.Models, *trace); err != nil {
-			fmt.Fprintf(stderr, "riskc eval: %v\n", err)
-			return exitError
+	defer closeModels()
+	if f.trace > 0 {
+		if err := traceRow(stdout, prog, r, opts.Models, f.trace); err != nil {
+			return fail("%v", err)
 		}
 		return exitOK
 	}
-	var outFile *os.File
-	var outBuf *bufio.Writer
-	if *out != "" {
-		if outFile, err = os.Create(*out); err != nil {
-			fmt.Fprintf(stderr, "riskc eval: %v\n", err)
-			return exitError
-		}
-		defer outFile.Close()
-		outBuf = bufio.NewWriterSize(outFile, 1<<20)
-		opts.Out = outBuf
-	}
-	var src backtest.Source = r
-	if len(prog.Windows) > 0 {
-		ord, err := dataset.Order(r, prog, dataset.OrderOptions{KeepOrder: *keepOrder})
-		if err != nil {
-			fmt.Fprintf(stderr, "riskc eval: %v\n", err)
-			return exitError
-		}
-		reportOrder(stderr, "eval", ord)
-		src = ord
-	}
-	bt, stats, err := backtest.Run(prog, src, opts)
-	clearProgress(stderr)
+	out, err := decisionsOut(f.out, &opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "riskc eval: %v\n", err)
-		return exitError
+		return fail("%v", err)
 	}
-	if outBuf != nil {
-		if err := outBuf.Flush(); err != nil {
-			fmt.Fprintf(stderr, "riskc eval: %v\n", err)
-			return exitError
-		}
+	defer out.Close()
+	bt, stats, err := evaluate(prog, r, f.keepOrder, opts, stderr)
+	if err == nil {
+		err = out.Flush()
+	}
+	if err != nil {
+		return fail("%v", err)
 	}
 	if msg := r.SkipSummary(); msg != "" {
 		fmt.Fprintf(stderr, "riskc eval: warning: %s\n", msg)
 	}
 	res := bt.Result()
 	printSummary(stdout, res, stats)
-	if *metricsJSON != "" {
-		if err := writeJSONFile(*metricsJSON, res); err != nil {
-			fmt.Fprintf(stderr, "riskc eval: %v\n", err)
-			return exitError
-		}
-	}
-	if *reportHTML != "" {
-		scores, labels := bt.Scores()
-		title := fmt.Sprintf("Backtest of %s %s on %s", prog.Name, prog.Version, filepath.Base(*data))
-		if err := writeFileWith(*reportHTML, func(w io.Writer) error {
-			return report.WriteHTML(w, report.BacktestPage(title, res, scores, labels))
-		}); err != nil {
-			fmt.Fprintf(stderr, "riskc eval: %v\n", err)
-			return exitError
-		}
-		fmt.Fprintf(stderr, "report written to %s\n", *reportHTML)
+	if err := writeEvalFiles(f, prog, bt, res, stderr); err != nil {
+		return fail("%v", err)
 	}
 	return exitOK
+}
+
+// evalModels loads the policy's models, if it has any, into opts with the
+// batch path, and returns the function that closes them.
+func evalModels(prog *vm.Program, policy string, opts *backtest.Options) (func(), error) {
+	if len(prog.Models) == 0 {
+		return func() {}, nil
+	}
+	reg, err := models.Load(prog, policy, models.Options{NoTimeouts: true})
+	if err != nil {
+		return nil, err
+	}
+	opts.Models = reg
+	// The batch path: each batch's model rows are scored in a few
+	// PredictBatch runs; a call the batch pass did not foresee falls
+	// back to a single-row call, so results are the same either way.
+	opts.Prefetch = func(reqs []*vm.Request) (vm.ModelRunner, error) { return reg.Prefetch(prog, reqs) }
+	return func() { reg.Close() }, nil
+}
+
+// decisionsFile is the --out file, buffered; a nil one does nothing.
+type decisionsFile struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+// decisionsOut creates the --out file (when path is set) and points
+// opts.Out at it.
+func decisionsOut(path string, opts *backtest.Options) (*decisionsFile, error) {
+	if path == "" {
+		return &decisionsFile{}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	d := &decisionsFile{f: f, w: bufio.NewWriterSize(f, 1<<20)}
+	opts.Out = d.w
+	return d, nil
+}
+
+// Flush writes what is buffered.
+func (d *decisionsFile) Flush() error {
+	if d.w == nil {
+		return nil
+	}
+	return d.w.Flush()
+}
+
+// Close closes the file.
+func (d *decisionsFile) Close() {
+	if d.f != nil {
+		d.f.Close()
+	}
+}
+
+// evaluate runs the backtest: rows in event-time order when the policy
+// has windows (as the flags ask), with the progress line cleared after.
+func evaluate(prog *vm.Program, r *dataset.Reader, keepOrder bool, opts backtest.Options, stderr io.Writer) (*report.Backtest, backtest.Stats, error) {
+	var src backtest.Source = r
+	if len(prog.Windows) > 0 {
+		ord, err := dataset.Order(r, prog, dataset.OrderOptions{KeepOrder: keepOrder})
+		if err != nil {
+			return nil, backtest.Stats{}, err
+		}
+		reportOrder(stderr, "eval", ord)
+		src = ord
+	}
+	bt, stats, err := backtest.Run(prog, src, opts)
+	clearProgress(stderr)
+	return bt, stats, err
+}
+
+// writeEvalFiles writes the --metrics-json and --report files.
+func writeEvalFiles(f evalFlags, prog *vm.Program, bt *report.Backtest, res *report.BacktestResult, stderr io.Writer) error {
+	if f.metricsJSON != "" {
+		if err := writeJSONFile(f.metricsJSON, res); err != nil {
+			return err
+		}
+	}
+	if f.reportHTML != "" {
+		scores, labels := bt.Scores()
+		title := fmt.Sprintf("Backtest of %s %s on %s", prog.Name, prog.Version, filepath.Base(f.data))
+		if err := writeFileWith(f.reportHTML, func(w io.Writer) error {
+			return report.WriteHTML(w, report.BacktestPage(title, res, scores, labels))
+		}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "report written to %s\n", f.reportHTML)
+	}
+	return nil
 }
 
 func printSummary(w io.Writer, res *report.BacktestResult, stats backtest.Stats) {

@@ -7,43 +7,58 @@ import (
 	"strings"
 
 	"github.com/riskforge/riskforge/dataset"
+	"github.com/riskforge/riskforge/replay"
 	"github.com/riskforge/riskforge/vm"
-	"github.com/riskforge/riskforge/windows"
 )
 
-// traceRow evaluates the rows of r up to the one on line `line` (in file
-// order, so velocity windows see the same history as in a full run) and
-// prints that row's decision with the VM's step trace, grouped by source
-// line: what an analyst reads to see why a row was decided as it was.
+// traceRow evaluates the rows of r up to the one on line `line` (with
+// package replay, as a full run does, so velocity windows see the same
+// history) and prints that row's decision with the VM's step trace,
+// grouped by source line: what an analyst reads to see why a row was
+// decided as it was.
 func traceRow(w io.Writer, prog *vm.Program, r *dataset.Reader, models vm.ModelRunner, line int) error {
-	m := prog.NewMachine()
-	m.Models = models
-	if len(prog.Windows) > 0 {
-		m.Windows = windows.NewMemory(prog, 0)
-	}
-	req := prog.NewRequest()
-	for {
-		label, err := r.Next(req)
-		if errors.Is(err, io.EOF) {
-			if line == 1 && r.Line() >= 1 && r.IsCSV() {
-				return errors.New("line 1 is the header row; the first data row is line 2 (--trace takes the line number an editor shows)")
+	found := false
+	_, err := replay.Run(prog, &upTo{r: r, line: line}, replay.Options{Models: models, Trace: func(l int) bool { return l == line }},
+		replay.Handler[struct{}]{Row: func(b *replay.Batch[struct{}], i int, _ *vm.Machine, d *vm.Decision) error {
+			if b.Lines[i] == line {
+				found = true
+				printTrace(w, prog, d, line, b.Labels[i])
 			}
-			return fmt.Errorf("no data row on line %d", line)
-		}
-		if err != nil {
-			return err
-		}
-		m.Trace = r.Line() == line
-		d, err := m.Eval(req)
-		if err != nil {
-			return err
-		}
-		if m.Trace {
-			printTrace(w, prog, d, line, label)
 			return nil
+		}})
+	switch {
+	case err != nil:
+		return err
+	case found:
+		return nil
+	case line == 1 && r.Line() >= 1 && r.IsCSV():
+		return errors.New("line 1 is the header row; the first data row is line 2 (--trace takes the line number an editor shows)")
+	}
+	return fmt.Errorf("no data row on line %d", line)
+}
+
+// upTo reads r up to and including the row on line `line`.
+type upTo struct {
+	r    *dataset.Reader
+	line int
+	done bool
+}
+
+func (u *upTo) Next(req *vm.Request) (int, error) {
+	if u.done {
+		return 0, io.EOF
+	}
+	label, err := u.r.Next(req)
+	if err == nil && u.r.Line() >= u.line {
+		u.done = true
+		if u.r.Line() > u.line {
+			return 0, io.EOF
 		}
 	}
+	return label, err
 }
+
+func (u *upTo) Line() int { return u.r.Line() }
 
 func printTrace(w io.Writer, prog *vm.Program, d *vm.Decision, line, label int) {
 	fmt.Fprintf(w, "line %d: %s (score %.4f", line, d.Action, d.Score)

@@ -88,68 +88,108 @@ store loaded, is it ready. Exit status 0 when healthy, 1 when not.`, stderr)
 // diagnose runs the checks in order; a failed step skips those that
 // depend on it.
 func diagnose(ctx context.Context, u *url.URL, roots *x509.CertPool) ([]healthLine, bool) {
-	var lines []healthLine
-	ok := true
-	add := func(name string, good bool, format string, args ...any) {
-		st := "ok"
-		if !good {
-			st, ok = "FAIL", false
-		}
-		lines = append(lines, healthLine{name, st, fmt.Sprintf(format, args...)})
+	c := &diagnosis{ok: true}
+	host := hostPort(u)
+	if !c.reachable(ctx, host) {
+		c.skip("tls", "alive", "policies", "models", "store", "ready")
+		return c.lines, false
 	}
-	skip := func(names ...string) {
-		for _, n := range names {
-			lines = append(lines, healthLine{n, "skip", "(an earlier check failed)"})
-		}
+	tlsCfg := &tls.Config{RootCAs: roots, ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+	if !c.handshake(ctx, u, host, tlsCfg) {
+		c.skip("alive", "policies", "models", "store", "ready")
+		return c.lines, false
 	}
-	host := u.Host
-	if u.Port() == "" {
-		if u.Scheme == "https" {
-			host = net.JoinHostPort(u.Hostname(), "443")
-		} else {
-			host = net.JoinHostPort(u.Hostname(), "80")
-		}
+	get := getter(ctx, u, tlsCfg)
+	if !c.alive(u, get) {
+		c.skip("policies", "models", "store", "ready")
+		return c.lines, false
 	}
+	c.ready(get)
+	return c.lines, c.ok
+}
+
+// diagnosis collects the lines of riskd health; ok turns false at the
+// first failed check.
+type diagnosis struct {
+	lines []healthLine
+	ok    bool
+}
+
+func (c *diagnosis) add(name string, good bool, format string, args ...any) {
+	st := "ok"
+	if !good {
+		st, c.ok = "FAIL", false
+	}
+	c.lines = append(c.lines, healthLine{name, st, fmt.Sprintf(format, args...)})
+}
+
+func (c *diagnosis) skip(names ...string) {
+	for _, n := range names {
+		c.lines = append(c.lines, healthLine{n, "skip", "(an earlier check failed)"})
+	}
+}
+
+// hostPort is the address to dial for u, with the scheme's default port.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+// reachable dials host over TCP.
+func (c *diagnosis) reachable(ctx context.Context, host string) bool {
 	var d net.Dialer
 	t0 := time.Now()
 	conn, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
-		add("reachable", false, "%s: %v", host, err)
-		skip("tls", "alive", "policies", "models", "store", "ready")
-		return lines, false
+		c.add("reachable", false, "%s: %v", host, err)
+		return false
 	}
-	add("reachable", true, "%s (connected in %s)", conn.RemoteAddr(), time.Since(t0).Round(10*time.Microsecond))
+	c.add("reachable", true, "%s (connected in %s)", conn.RemoteAddr(), time.Since(t0).Round(10*time.Microsecond))
 	conn.Close()
+	return true
+}
 
-	tlsCfg := &tls.Config{RootCAs: roots, ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
-	if u.Scheme == "https" {
-		td := tls.Dialer{Config: tlsCfg}
-		t0 = time.Now()
-		c, err := td.DialContext(ctx, "tcp", host)
-		if err != nil {
-			add("tls", false, "handshake failed: %v", err)
-			skip("alive", "policies", "models", "store", "ready")
-			return lines, false
-		}
-		st := c.(*tls.Conn).ConnectionState()
-		leaf := st.PeerCertificates[0]
-		days := int(time.Until(leaf.NotAfter).Hours() / 24)
-		detail := fmt.Sprintf("%s, %s, certificate %q expires %s (in %d days), handshake %s",
-			tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), leaf.Subject.CommonName,
-			leaf.NotAfter.Format("2006-01-02"), days, time.Since(t0).Round(10*time.Microsecond))
-		c.Close()
-		if days < 14 {
-			add("tls", false, "%s: renew the certificate", detail)
-		} else {
-			add("tls", true, "%s", detail)
-		}
-	} else {
-		lines = append(lines, healthLine{"tls", "-", "plain http"})
+// handshake shakes hands with an https server and checks the certificate's
+// expiry; it is false only when the handshake fails.
+func (c *diagnosis) handshake(ctx context.Context, u *url.URL, host string, tlsCfg *tls.Config) bool {
+	if u.Scheme != "https" {
+		c.lines = append(c.lines, healthLine{"tls", "-", "plain http"})
+		return true
 	}
+	td := tls.Dialer{Config: tlsCfg}
+	t0 := time.Now()
+	conn, err := td.DialContext(ctx, "tcp", host)
+	if err != nil {
+		c.add("tls", false, "handshake failed: %v", err)
+		return false
+	}
+	st := conn.(*tls.Conn).ConnectionState()
+	leaf := st.PeerCertificates[0]
+	days := int(time.Until(leaf.NotAfter).Hours() / 24)
+	detail := fmt.Sprintf("%s, %s, certificate %q expires %s (in %d days), handshake %s",
+		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), leaf.Subject.CommonName,
+		leaf.NotAfter.Format("2006-01-02"), days, time.Since(t0).Round(10*time.Microsecond))
+	conn.Close()
+	if days < 14 {
+		c.add("tls", false, "%s: renew the certificate", detail)
+	} else {
+		c.add("tls", true, "%s", detail)
+	}
+	return true
+}
 
+// getFunc GETs a path of the server: status, body (at most 1 MB), error.
+type getFunc func(path string) (int, []byte, error)
+
+func getter(ctx context.Context, u *url.URL, tlsCfg *tls.Config) getFunc {
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg, DisableKeepAlives: true}}
 	base := strings.TrimSuffix(u.String(), "/")
-	get := func(path string) (int, []byte, error) {
+	return func(path string) (int, []byte, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 		if err != nil {
 			return 0, nil, err
@@ -162,44 +202,52 @@ func diagnose(ctx context.Context, u *url.URL, roots *x509.CertPool) ([]healthLi
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		return resp.StatusCode, body, err
 	}
+}
+
+// alive asks /healthz; it is false when the server cannot answer it (a
+// non-200 answer is a failed check, and the diagnosis goes on).
+func (c *diagnosis) alive(u *url.URL, get getFunc) bool {
 	code, body, err := get("/healthz")
 	switch {
 	case err != nil:
-		add("alive", false, "GET /healthz: %v", err)
-		skip("policies", "models", "store", "ready")
-		return lines, false
+		c.add("alive", false, "GET /healthz: %v", err)
+		return false
 	case u.Scheme == "http" && code == http.StatusBadRequest && strings.Contains(string(body), "HTTP request to an HTTPS server"):
-		add("alive", false, "the server speaks TLS: use https://%s", u.Host)
-		skip("policies", "models", "store", "ready")
-		return lines, false
+		c.add("alive", false, "the server speaks TLS: use https://%s", u.Host)
+		return false
 	case code != http.StatusOK:
-		add("alive", false, "GET /healthz answered %d", code)
+		c.add("alive", false, "GET /healthz answered %d", code)
 	default:
-		add("alive", true, "GET /healthz 200")
+		c.add("alive", true, "GET /healthz 200")
 	}
-	code, body, err = get("/readyz")
+	return true
+}
+
+// ready reads riskd's /readyz report: one line per check, a warning for
+// a rejected reload, and the verdict.
+func (c *diagnosis) ready(get getFunc) {
+	code, body, err := get("/readyz")
 	if err != nil {
-		add("ready", false, "GET /readyz: %v", err)
-		return lines, false
+		c.add("ready", false, "GET /readyz: %v", err)
+		return
 	}
 	var rep api.ReadyReport
 	if err := json.Unmarshal(body, &rep); err != nil {
-		add("ready", false, "GET /readyz answered %d with a body that is not riskd's report: %v", code, err)
-		return lines, false
+		c.add("ready", false, "GET /readyz answered %d with a body that is not riskd's report: %v", code, err)
+		return
 	}
-	for _, c := range rep.Checks {
-		if c.Name == "serving" {
+	for _, ch := range rep.Checks {
+		if ch.Name == "serving" {
 			continue
 		}
-		add(c.Name, c.OK, "%s", c.Detail)
+		c.add(ch.Name, ch.OK, "%s", ch.Detail)
 	}
 	if lr := rep.LastReload; lr != nil && lr.Result == "failure" {
 		// A rejected reload is not unhealthy (the old version serves) but
 		// the operator should know.
-		lines = append(lines, healthLine{"reload", "warn", "last reload rejected at " + lr.At.Format(time.RFC3339Nano) + ": " + firstLine(lr.Error)})
+		c.lines = append(c.lines, healthLine{"reload", "warn", "last reload rejected at " + lr.At.Format(time.RFC3339Nano) + ": " + firstLine(lr.Error)})
 	}
-	add("ready", rep.Ready && code == http.StatusOK, "GET /readyz %d", code)
-	return lines, ok
+	c.add("ready", rep.Ready && code == http.StatusOK, "GET /readyz %d", code)
 }
 
 func firstLine(s string) string {
