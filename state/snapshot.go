@@ -45,9 +45,13 @@ func (b *Backend) writeSnapshot(path string) error {
 	// so at pos or later. Replay from pos also reads records the cut
 	// holds (those appended but not yet durable, and stragglers); their
 	// window_gen is at most the cut's, and replay skips them.
-	var pos, held uint64
+	// waiting counts the records at or after pos appended before the cut
+	// began: the snapshot holds them and a replay skips them (logged, so
+	// an operator, and the kill -9 test, can see the filter at work).
+	var pos, held, waiting uint64
 	if b.alog != nil {
 		pos = b.alog.Durable()
+		waiting = b.alog.Next() - pos
 	}
 	cut, err := b.mem.BeginCut(windows.CutWait)
 	if err != nil {
@@ -83,7 +87,8 @@ func (b *Backend) writeSnapshot(path string) error {
 		err = derr
 	}
 	b.lastSnap.Store(&info)
-	b.logger.Info("window snapshot written", "path", path, "cells", info.Cells, "windows", info.Windows, "audit_position", info.Position, "generation", info.Gen)
+	b.logger.Info("window snapshot written", "path", path, "cells", info.Cells, "windows", info.Windows,
+		"audit_position", info.Position, "generation", info.Gen, "held_records_after_position", waiting)
 	return err
 }
 

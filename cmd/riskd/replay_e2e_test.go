@@ -29,6 +29,35 @@ type replayRig struct {
 	base        int64 // event times are base + a per-card sequence number
 	mu          sync.Mutex
 	bodies      map[string][]byte // every request sent, by request id
+	killSnap    map[string]any    // log record of the snapshot a kill came after
+}
+
+// waitSnapshot returns the log record of the next periodic snapshot p
+// writes (from now on) that satisfies ok, failing after 10 s.
+func waitSnapshot(t *testing.T, p *proc, ok func(map[string]any) bool) map[string]any {
+	t.Helper()
+	snapshots := func() []map[string]any {
+		var snaps []map[string]any
+		for _, line := range strings.Split(p.logs.String(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "window snapshot written" {
+				snaps = append(snaps, m)
+			}
+		}
+		return snaps
+	}
+	seen := len(snapshots()) // only snapshots written from now on
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		snaps := snapshots()
+		for _, m := range snaps[seen:] {
+			if ok(m) {
+				return m
+			}
+		}
+		seen = len(snaps)
+	}
+	t.Fatalf("no suitable window snapshot within 10s:\n%s", p.logs)
+	return nil
 }
 
 func newReplayRig(t *testing.T) *replayRig {
@@ -233,15 +262,14 @@ func (r *replayRig) restartUnderLoad(t *testing.T, sig syscall.Signal, d time.Du
 	ackc := make(chan []string)
 	go func() { ackc <- r.drive(a, cards, 8, stop) }()
 	time.Sleep(d)
-	// A kill must come after a periodic snapshot (one a second), with
-	// load after it, so the restart has both a snapshot and records.
-	for deadline := time.Now().Add(10 * time.Second); sig == syscall.SIGKILL && !strings.Contains(a.logs.String(), "window snapshot written"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("no periodic snapshot within 10s:\n%s", a.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if sig == syscall.SIGKILL {
+		// Kill shortly after a periodic snapshot (one a second) that
+		// holds records after its position (decisions waiting for their
+		// group commit at the cut), so the restart has records to replay
+		// and records to skip.
+		r.killSnap = waitSnapshot(t, a, func(m map[string]any) bool { return m["held_records_after_position"].(float64) > 0 })
+		time.Sleep(150 * time.Millisecond)
 	}
-	time.Sleep(d / 4)
 	a.cmd.Process.Signal(sig)
 	<-a.done
 	close(stop)
@@ -257,11 +285,11 @@ func (r *replayRig) restartUnderLoad(t *testing.T, sig syscall.Signal, d time.Du
 // sent the logged requests. With the generation filter disabled (replay
 // applying records whose window_gen the snapshot holds) this test fails:
 // 8 of the 160 cards (those whose record waited for its group commit at
-// the cut) count an event twice (checked by hand, five runs out of five).
+// the cut) count an event twice (checked by hand, seven runs out of seven).
 func TestReplayKill9(t *testing.T) {
 	const cards = 160
 	r := newReplayRig(t)
-	acked, auditDir, cfg := r.restartUnderLoad(t, syscall.SIGKILL, 1700*time.Millisecond, cards)
+	acked, auditDir, cfg := r.restartUnderLoad(t, syscall.SIGKILL, 800*time.Millisecond, cards)
 	b := startRiskd(t, "--config", cfg) // recovers the log's torn tail before it is read
 	ids := logged(t, auditDir)
 	in := map[string]bool{}
@@ -283,8 +311,8 @@ func TestReplayKill9(t *testing.T) {
 	// cut; the records then waiting for their group commit (the audit
 	// log syncs every 10 ms here) are in the snapshot and must be
 	// skipped, or their events count twice.
-	if rl["skipped_in_snapshot"].(float64) == 0 {
-		t.Fatalf("no record after the snapshot's position was in the snapshot: the generation filter was not exercised: %v", rl)
+	if rl["from"] != r.killSnap["audit_position"] || rl["skipped_in_snapshot"].(float64) < r.killSnap["held_records_after_position"].(float64) {
+		t.Fatalf("replay %v did not start at the last snapshot %v or did not skip the records it holds", rl, r.killSnap)
 	}
 	if n := metric(t, b, "riskforge_window_replay_applied_records_total"); n != rl["applied"].(float64) {
 		t.Errorf("riskforge_window_replay_applied_records_total = %v, log says %v", n, rl["applied"])
@@ -318,7 +346,7 @@ func TestReplaySIGTERM(t *testing.T) {
 func TestReplayCorruptSnapshot(t *testing.T) {
 	const cards = 40
 	r := newReplayRig(t)
-	_, auditDir, cfg := r.restartUnderLoad(t, syscall.SIGKILL, 1500*time.Millisecond, cards)
+	_, auditDir, cfg := r.restartUnderLoad(t, syscall.SIGKILL, 500*time.Millisecond, cards)
 	snap := filepath.Join(r.dir, "w.snap")
 	data, err := os.ReadFile(snap)
 	if err != nil {
