@@ -175,11 +175,15 @@ load-kafka: build deps
 	$(GO) build -o bin/riskload ./cmd/riskload
 	./bin/riskload kafka --riskd ./bin/riskd --policy examples/loan --events $(or $(LOAD_EVENTS),200000) --duration $(or $(LOAD_DURATION),10s)
 
-# load-cache: the feature cache (lookup package, otter) in front of a real redis-server,
-# 200k profiles, a 20k-entry cache, Zipf-skewed keys: hit rate, lookups/s and p99 vs Redis direct.
-load-cache: deps
+# load-cache: riskd's HTTP path with feature lookups next to the echo ceiling, in one run:
+# riskd serves examples/datastack/loan_profile.risk, its profile lookup reading a real
+# redis-server with 200k profiles through a cache bounded at 10k entries, its device lookup
+# an HTTP service riskload runs; users and devices Zipf-distributed (s=1.1). Prints req/s,
+# p50/p95/p99, CPU per request and RSS next to echo, and the hit rates and degraded decisions
+# from riskd's metrics. `./bin/riskload cache --in-process` measures the cache alone.
+load-cache: build deps
 	$(GO) build -o bin/riskload ./cmd/riskload
-	./bin/riskload cache --duration $(or $(LOAD_DURATION),10s)
+	./bin/riskload cache --riskd ./bin/riskd --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64)
 
 # clean: remove built binaries and tools (keeps third_party/ so deps stay offline).
 clean:

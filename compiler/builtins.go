@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/riskforge/riskforge/lang"
@@ -63,6 +64,7 @@ const (
 	formExists                      // special forms, checked and lowered on their own
 	formCoalesce                    // (they interact with optional-input guards)
 	formIf
+	formFailed // failed(LOOKUP): reads the lookup's hidden input failed(LOOKUP)
 )
 
 // foldKind is how codegen folds a call whose arguments are constant.
@@ -92,6 +94,7 @@ var builtinTable = []*Builtin{
 	{Name: "exists", form: formExists},
 	{Name: "coalesce", form: formCoalesce},
 	{Name: "if", form: formIf},
+	{Name: "failed", form: formFailed},
 	{Name: "min", sig: signature{args: num2, variadic: true, result: resultArith}, Opcode: vm.MIN, Count: true},
 	{Name: "max", sig: signature{args: num2, variadic: true, result: resultArith}, Opcode: vm.MAX, Count: true},
 	{Name: "abs", sig: signature{args: num, result: resultSame}, Opcode: vm.ABS, fold: foldUnary},
@@ -152,6 +155,8 @@ func (c *checker) call(e *lang.Call, g guards) Type {
 		return c.coalesce(e)
 	case formIf:
 		return c.ifCall(e, g)
+	case formFailed:
+		return c.failed(e)
 	}
 	sig := b.sig
 	types := make([]Type, len(e.Args))
@@ -243,6 +248,58 @@ func (c *checker) exists(e *lang.Call) Type {
 	}
 	c.optionalArg(e)
 	return Bool
+}
+
+// failed checks failed(LOOKUP): true when this decision's fetch of the
+// lookup failed or timed out (its fields then read absent, as for a
+// missing record), so a rule can tell a store that is down from a key
+// that is not there. It reads a bool input named "failed(LOOKUP)",
+// default false, that riskd sets from the fetch; no source text can name
+// it, and a replay reads it from a data column of that name (false when
+// the data has none).
+func (c *checker) failed(e *lang.Call) Type {
+	if !c.arity(e, 1, false) {
+		return Invalid
+	}
+	id, ok := lang.Unparen(e.Args[0]).(*lang.Ident)
+	var lk *Lookup
+	var names []string
+	for _, l := range c.p.Lookups {
+		names = append(names, l.Decl.Name.Name)
+		if ok && l.Decl.Name.Name == id.Name {
+			lk = l
+		}
+	}
+	if lk == nil {
+		err := c.errs.Add(e.Args[0].Position(), "failed takes the name of a lookup, e.g. failed(profile)")
+		if ok {
+			err.Hint = suggest(id.Name, names)
+		}
+		return Invalid
+	}
+	in := c.failedInput(lk)
+	c.p.Uses[id] = in.Sym
+	c.p.Types[e.Args[0]] = Bool
+	return Bool
+}
+
+// failedInput returns the hidden input failed(LOOKUP), declaring it the
+// first time a rule asks.
+func (c *checker) failedInput(lk *Lookup) *Input {
+	name := "failed(" + lk.Decl.Name.Name + ")"
+	if s := c.symbols[name]; s != nil {
+		return c.p.Inputs[s.Index]
+	}
+	pos := lk.Decl.Name.Pos
+	ident := &lang.Ident{Pos: pos, Name: name}
+	no := &lang.BoolLit{Pos: pos}
+	in := &Input{Decl: &lang.Field{Pos: pos, Name: ident, Type: &lang.Ident{Pos: pos, Name: "bool"}, Default: no},
+		Default: no, Min: math.Inf(-1), Max: math.Inf(1)}
+	// Not in c.names: no suggestion offers a name source cannot spell.
+	in.Sym = &Symbol{Kind: SymInput, Name: name, Pos: pos, Index: len(c.p.Inputs), Type: Bool, used: true}
+	c.symbols[name] = in.Sym
+	c.p.Inputs = append(c.p.Inputs, in)
+	return in
 }
 
 func (c *checker) coalesce(e *lang.Call) Type {

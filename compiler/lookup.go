@@ -63,7 +63,7 @@ func (c *checker) checkLookups() {
 		l.TTL = c.positiveDuration(d, d.TTL, "ttl")
 		l.Timeout = c.positiveDuration(d, d.Timeout, "timeout")
 		if d.OnError != nil && d.OnError.Name != "absent" {
-			c.errs.Add(d.OnError.Pos, "on_error %q: a failed lookup reads its fields as absent (on_error absent), the only fallback so far", d.OnError.Name)
+			c.errs.Add(d.OnError.Pos, "on_error %q: a failed lookup reads its fields as absent (on_error absent, the only fallback); a rule tells a failed fetch from a missing record with failed(%s)", d.OnError.Name, d.Name.Name)
 		}
 	}
 	for _, in := range c.p.Inputs {

@@ -136,6 +136,10 @@ func (l *lowerer) call(e *lang.Call, t Type) *Node {
 		return &Node{Kind: NIf, Type: t, Args: []*Node{present, value, l.expr(e.Args[1])}, Pos: pos}
 	case formIf:
 		return fold(&Node{Kind: NIf, Type: t, Args: []*Node{l.expr(e.Args[0]), l.expr(e.Args[1]), l.expr(e.Args[2])}, Pos: pos})
+	case formFailed:
+		// The lookup's name resolves to its hidden input failed(LOOKUP).
+		s := l.p.Uses[lang.Unparen(e.Args[0]).(*lang.Ident)]
+		return &Node{Kind: NInput, Type: Bool, Index: s.Index, Slot: l.slotOf(s), Str: s.Name, Pos: pos}
 	case formUnit: // days(d) and friends are a division
 		div := &Node{Kind: NConst, Type: Float, Num: fn.Unit, Pos: pos}
 		return fold(&Node{Kind: NBinary, Type: Float, Op: OpDiv, Args: []*Node{l.expr(e.Args[0]), div}, Pos: pos})

@@ -47,6 +47,10 @@ type Options struct {
 	// line) instead of skipping it; skipped rows are counted per input
 	// (Reader.Skipped).
 	Strict bool
+	// Lookups, when set, fills the policy's lookup fields of every row
+	// from snapshot files (see Lookups) and counts the rows that found a
+	// record.
+	Lookups *Lookups
 }
 
 // Reader yields one request per data row.
@@ -235,6 +239,9 @@ func (r *Reader) Next(req *vm.Request) (int, error) {
 			label, err = r.nextCSV(req)
 		} else {
 			label, err = r.nextJSON(req)
+		}
+		if err == nil && r.opts.Lookups != nil {
+			err = r.opts.Lookups.fill(req, r.where)
 		}
 		var miss *missingError
 		if !errors.As(err, &miss) || r.opts.Strict {

@@ -620,7 +620,10 @@ func TestLoanMLPolicy(t *testing.T) {
 // single-row calls give, without calling the models again.
 func TestPrefetch(t *testing.T) {
 	prog, reqs := loanRequests(t, 3000)
-	r, err := Load(prog, loanMLPolicy, Options{})
+	// No timeouts: a live call that times out on a loaded machine would read
+	// its on_error value and differ from the batch for a reason the test is
+	// not about.
+	r, err := Load(prog, loanMLPolicy, Options{NoTimeouts: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -645,7 +648,7 @@ func TestPrefetchPasses(t *testing.T) {
 		modelDecl("let_p", "sum.onnx", "xy, z", "sum", 0, ""),
 	), "decide {", "let xy = x + y\n\n"+gated+"\n\nrule gate\n  when let_p > 5 and gated_p > 6\n  emit score 1 reason \"g\"\n\ndecide {", 1)
 	prog := compile(t, src)
-	r := load(t, prog, Options{})
+	r := load(t, prog, Options{NoTimeouts: true}) // as in TestPrefetch
 	var reqs []*vm.Request
 	for i := 0; i < 500; i++ {
 		req := prog.NewRequest()

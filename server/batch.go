@@ -85,8 +85,12 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 			failed, incomplete = failed+1, true
 			continue
 		}
+		// Each item is a decision of its own: its own span, a child of
+		// the batch request's traceparent, as if it had come alone.
+		tr := s.startTrace(r.Context(), "batch", r.Header.Get)
 		// Each item is checked on its own: the whole-body check above
 		// cannot see where one JSON Lines item ends and the next begins.
+		endDecode := tr.phase("decode")
 		herr := checkBody(item, s.lim.MaxJSONDepth)
 		var e *entry
 		var req *vm.Request
@@ -94,6 +98,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		if herr == nil {
 			e, req, bucket, herr = ps.route(item, pin)
 		}
+		endDecode()
 		if herr == nil && req.ID != "" && !validID(req.ID) {
 			e.v.serve.putReq(req)
 			herr = badRequest("request_id", "must be 1 to 128 printable ASCII characters")
@@ -101,27 +106,35 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		if herr != nil {
 			out = appendError(out, i, irid, herr)
 			failed++
+			tr.refused(herr)
+			tr.end(irid)
 			continue
 		}
 		if req.ID != "" {
 			irid = req.ID
 		}
 		if e.v.lookups != nil {
+			endLookups := tr.phase("lookups")
 			e.v.lookups.fill(r.Context(), req)
+			endLookups()
 		}
 		var action vm.Action
 		var err error
-		out, action, err = s.evaluate(out, i, irid, ps, e, req, itemStart, ar, rid, item, nil)
+		out, action, err = s.evaluate(out, i, irid, ps, e, req, itemStart, ar, rid, item, tr)
 		e.v.serve.putReq(req)
 		if err != nil {
-			out = appendError(out, i, irid, evalError(err))
+			he := evalError(err)
+			out = appendError(out, i, irid, he)
 			failed++
+			tr.refused(he)
+			tr.end(irid)
 			continue
 		}
 		if ar != nil {
 			s.submit(ar, irid)
 		}
-		s.observe(ps, irid, "", time.Since(itemStart))
+		s.observe(ps, irid, tr.id(), time.Since(itemStart))
+		tr.end(irid)
 		if len(ps.shadows) > 0 {
 			s.shadows(ps, e, bucket, item, irid, action)
 		}

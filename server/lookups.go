@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +21,7 @@ type lookupSet struct {
 	prog   *vm.Program
 	caches []*lookup.Cache
 	names  [][]string // per lookup, field names without the LOOKUP. prefix
+	failed []int      // per lookup, the input failed(LOOKUP) when a rule reads it, else -1
 	close  []func()
 }
 
@@ -75,6 +74,7 @@ func newLookupSet(prog *vm.Program, digest string, cfg map[string]config.Lookup,
 		ls.close = append(ls.close, unreg)
 		ls.caches = append(ls.caches, cache)
 		ls.names = append(ls.names, fields)
+		ls.failed = append(ls.failed, prog.InputIndex("failed("+l.Name+")"))
 	}
 	return ls, nil
 }
@@ -96,32 +96,27 @@ func (ls *lookupSet) shutdown() {
 // record lacks stays absent. A failed fetch (timeout, source down, a
 // value of the wrong type) leaves the lookup's fields absent and marks
 // the request degraded: the policy's exists() guards decide without it.
+// A failed or timed-out fetch also sets failed(LOOKUP) when a rule reads
+// it (a value of the wrong type does not: the store answered).
 func (ls *lookupSet) fill(ctx context.Context, req *vm.Request) {
 	p := ls.prog
 	req.Degraded = false
-	var key strings.Builder
+	var key []byte
 	for i, l := range p.Lookups {
 		for _, f := range l.Fields {
 			req.Present[f] = false
 		}
-		key.Reset()
-		for _, kp := range l.Key {
-			if kp.Input < 0 {
-				key.WriteString(kp.Lit)
-				continue
-			}
-			in := &p.Inputs[kp.Input]
-			if in.Type == vm.TString {
-				v := req.Str[in.Slot]
-				if l.Source == "http" {
-					v = url.PathEscape(v)
-				}
-				key.WriteString(v)
-			} else {
-				key.WriteString(strconv.FormatInt(int64(req.Num[in.Slot]), 10))
+		key = p.AppendLookupKey(key[:0], i, req)
+		rec, err := ls.caches[i].Get(ctx, string(key))
+		if fi := ls.failed[i]; fi >= 0 {
+			// failed(LOOKUP): the fetch failed or timed out, as opposed to
+			// a record that is not there. Set either way, so a request
+			// cannot claim it.
+			req.Num[p.Inputs[fi].Slot], req.Present[fi] = 0, true
+			if err != nil {
+				req.Num[p.Inputs[fi].Slot] = 1
 			}
 		}
-		rec, err := ls.caches[i].Get(ctx, key.String())
 		if err != nil {
 			req.Degraded = true
 			continue

@@ -11,7 +11,8 @@ import (
 // pays one nil check.
 type Tracer interface {
 	// StartDecision begins the trace of one decision. source says where
-	// the request came from ("http", "kafka"); header reads its
+	// the request came from ("http", "kafka", "batch" for an item of a
+	// batch request); header reads its
 	// propagation headers (traceparent, tracestate) and may be nil. It
 	// returns nil when the decision is not sampled.
 	StartDecision(ctx context.Context, source string, header func(key string) string) DecisionTrace

@@ -45,14 +45,19 @@ func (setter) Keys() []string    { return nil }
 
 // StartDecision implements server.Tracer. The span continues the trace
 // of the request's traceparent header when it has one; it is a server
-// span for HTTP and a consumer span for Kafka.
+// span for HTTP, a consumer span for Kafka and an internal span for an
+// item of a batch (the batch request is the server's work; its items
+// are decided inside it, each a child of the batch's traceparent).
 func (t *Tracer) StartDecision(ctx context.Context, source string, header func(string) string) server.DecisionTrace {
 	if header != nil {
 		ctx = t.prop.Extract(ctx, getter(header))
 	}
 	kind := trace.SpanKindServer
-	if source == "kafka" {
+	switch source {
+	case "kafka":
 		kind = trace.SpanKindConsumer
+	case "batch":
+		kind = trace.SpanKindInternal
 	}
 	ctx, span := t.tr.Start(ctx, "decide", trace.WithSpanKind(kind), trace.WithAttributes(AttrSource.String(source)))
 	if !span.IsRecording() {

@@ -95,6 +95,11 @@ list codes = [1, 2, 3.5]
 list blocked = file "blocked.txt"
 let twice = x * 2
 let low = lower(s)
+lookup rec = redis "rec:{s}" {
+  fields  [v float]
+  ttl     1m
+  timeout 1s
+}
 `
 
 var fnFiles = map[string]string{"blocked.txt": "# comment\ndev-1\n  Straße  \n\n"}
@@ -215,6 +220,15 @@ var fnCases = []fnCase{
 			"exists(e)", "exists(n)", `coalesce(e, "none") == "a@b.c"`, "coalesce(n, 1.5) == 2", `exists(e) and ends_with(e, ".c")`,
 			"not exists(n) or n > 1", "if(exists(e), len(e), 0) == 5", "if(not exists(n), 1, n) == 2",
 		},
+	},
+	// riskd sets failed(LOOKUP) from the fetch; here the request does.
+	{name: "lookup failed", feats: fnFeats(map[string]any{"failed(rec)": true}),
+		want: []string{"failed(rec)", "failed(rec) and not exists(rec.v)", "if(failed(rec), 1, 0) == 1"},
+		dont: []string{"not failed(rec)", "failed(rec) == false"},
+	},
+	{name: "lookup answered", feats: fnFeats(map[string]any{"rec.v": 2}),
+		want: []string{"not failed(rec)", "exists(rec.v) and rec.v == 2"},
+		dont: []string{"failed(rec)", "failed(rec) or not exists(rec.v)"},
 	},
 	{name: "logic and if", feats: fnFeats(map[string]any{"b": false}),
 		want: []string{

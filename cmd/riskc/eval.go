@@ -28,6 +28,7 @@ type evalFlags struct {
 	workers, trace                               int
 	keepOrder, strict                            bool
 	na                                           naList
+	lookups                                      lookupFlags
 }
 
 // parseEvalFlags parses riskc eval's arguments; ok is false when the
@@ -49,6 +50,7 @@ func parseEvalFlags(args []string, stdout, stderr io.Writer) (f evalFlags, code 
 	fs.IntVar(&f.trace, "trace", 0, "instead of the backtest, explain the row on data file `LINE`: decision, fired rules and the VM's step trace")
 	fs.Var(&f.na, "na", "comma-separated texts that mean `MISSING` in CSV data, e.g. 'NA,\"\"' (the empty text always does)")
 	fs.BoolVar(&f.strict, "strict", false, "refuse rows missing a required input instead of skipping and counting them")
+	fs.Var(&f.lookups, "lookup", lookupUsage)
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return f, code, false
 	}
@@ -80,7 +82,11 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	r, err := dataset.Open(f.data, prog, dataset.Options{Event: f.event, Label: f.label, Positive: f.positive, Format: f.format, NA: f.na, Strict: f.strict})
+	snap, err := openLookups(prog, f.lookups)
+	if err != nil {
+		return fail("%v", err)
+	}
+	r, err := dataset.Open(f.data, prog, dataset.Options{Event: f.event, Label: f.label, Positive: f.positive, Format: f.format, NA: f.na, Strict: f.strict, Lookups: snap})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -114,6 +120,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	}
 	res := bt.Result()
 	printSummary(stdout, res, stats)
+	printLookups(stdout, stderr, "eval", snap)
 	if err := writeEvalFiles(f, prog, bt, res, stderr); err != nil {
 		return fail("%v", err)
 	}

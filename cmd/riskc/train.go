@@ -43,6 +43,7 @@ type trainFlags struct {
 	epochs, batch, patience, suggest                    int
 	seed                                                uint64
 	na                                                  naList
+	lookups                                             lookupFlags
 	baseline, noModels, quiet, force, strict, keepOrder bool
 }
 
@@ -59,6 +60,7 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.format, "format", "", "data format: csv or jsonl (default: by extension)")
 	fs.Var(&f.na, "na", "comma-separated texts that mean `MISSING` in CSV data, e.g. 'NA,\"\"' (the empty text always does)")
 	fs.BoolVar(&f.strict, "strict", false, "refuse rows missing a required input instead of skipping and counting them")
+	fs.Var(&f.lookups, "lookup", lookupUsage)
 	fs.StringVar(&f.out, "o", "", "write the tuned policy to `FILE`")
 	fs.BoolVar(&f.force, "force", false, "write the tuned policy even when it does not beat the policy as written")
 	fs.StringVar(&f.metricsJSON, "metrics-json", "", "write before/after figures, parameters and epochs as JSON to `FILE`")
@@ -145,10 +147,14 @@ func train(f trainFlags, sel rules.Selection, stdout, stderr io.Writer) (int, er
 	if !f.quiet {
 		cfg.Progress = epochPrinter(stderr)
 	}
+	snap, err := openLookups(prog, f.lookups)
+	if err != nil {
+		return 0, err
+	}
 	opts := rules.RunOptions{
 		Options:    rules.Options{Config: cfg, ValidFrac: f.validFrac, TestFrac: f.testFrac, MaxReviewRate: f.maxReview, MinSupport: f.minSupport},
 		PolicyPath: f.policy, Source: src, Prog: prog, IR: ir, Data: f.data, Test: f.test, Baseline: f.baseline, Suggest: f.suggest,
-		Read: dataset.Options{Event: f.event, Label: f.label, Positive: f.positive, Format: f.format, NA: f.na, Strict: f.strict, KeepOrder: f.keepOrder},
+		Read: dataset.Options{Event: f.event, Label: f.label, Positive: f.positive, Format: f.format, NA: f.na, Strict: f.strict, KeepOrder: f.keepOrder, Lookups: snap},
 	}
 	if len(prog.Models) > 0 && !f.noModels {
 		// No timeouts offline: results must not depend on machine load.
@@ -172,6 +178,7 @@ func train(f trainFlags, sel rules.Selection, stdout, stderr io.Writer) (int, er
 		fmt.Fprintf(stderr, "riskc train: warning: %s\n", s)
 	}
 	printTrain(stdout, res, sel)
+	printLookups(stdout, stderr, "train", snap)
 	if !res.Improved && !f.force {
 		fmt.Fprintf(stdout, "\nno epoch beats the policy as written on the selection rows (%s %s → %s): nothing written (--force writes it anyway)\n",
 			sel, fmtFloat(report.Float(res.SelectBefore)), fmtFloat(report.Float(res.SelectAfter)))

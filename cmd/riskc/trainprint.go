@@ -153,6 +153,7 @@ func printReproduce(w io.Writer, f trainFlags, res *rules.RunResult) {
 	if len(f.na) > 0 {
 		extra += " --na '" + strings.Join(f.na, ",") + "'"
 	}
+	extra += f.lookups.args()
 	windows := len(res.Prog().Windows) > 0
 	fmt.Fprintf(w, "\nreproduce with the VM:\n")
 	if f.test == "" {

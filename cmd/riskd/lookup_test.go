@@ -38,8 +38,12 @@ rule over_limit
   emit score 1.0 reason "over the stored limit"
 
 rule no_profile
-  when not exists(profile.segment)
+  when not failed(profile) and not exists(profile.segment)
   emit review reason "no stored profile"
+
+rule store_down
+  when failed(profile)
+  emit reject reason "the profile store did not answer"
 
 decide { bias -1.0  reject when score >= 0.5  otherwise approve }
 `
@@ -77,7 +81,8 @@ func startRedisServer(t *testing.T) (*redis.Client, *exec.Cmd, string) {
 
 // TestLookupServe: riskd fetches profile.* from a real redis-server
 // before deciding; a missing key reads as absent (the exists() rule
-// fires); with Redis gone the decision is still 200, degraded; /readyz
+// fires); with Redis gone the decision is still 200, degraded, and
+// failed(profile) tells the failed fetch from a missing key; /readyz
 // and riskd health report the hit rate.
 func TestLookupServe(t *testing.T) {
 	rc, redisCmd, addr := startRedisServer(t)
@@ -110,6 +115,11 @@ func TestLookupServe(t *testing.T) {
 	if code, _, m := p.do(t, "POST", "/v1/decide", req("stranger", 50), nil); code != 200 || m["decision"] != "review" || rules(m) != "no_profile" || m["degraded"] != false {
 		t.Fatalf("a key Redis does not hold: %d %v", code, m)
 	}
+	// A request cannot claim a failed fetch: riskd sets failed(profile).
+	claim := []byte(`{"event":"apply","features":{"user_id":"stranger","amount":50,"failed(profile)":true}}`)
+	if code, _, m := p.do(t, "POST", "/v1/decide", claim, nil); code != 200 || rules(m) != "no_profile" {
+		t.Fatalf("a request carrying failed(profile): %d %v", code, m)
+	}
 	_, body := p.get(t, "/readyz")
 	if !strings.Contains(body, "profile hit rate 0.6") {
 		t.Errorf("/readyz lacks the hit rate (3 hits of 5):\n%s", body)
@@ -118,14 +128,14 @@ func TestLookupServe(t *testing.T) {
 	if !strings.Contains(string(out), "profile hit rate") {
 		t.Errorf("riskd health does not show the hit rate:\n%s", out)
 	}
-	if n := metric(t, p, `riskforge_lookup_fetches_total`); n != 2 {
+	if n := metric(t, p, `riskforge_lookup_fetches_total`); n != 2 { // u1 and stranger (remembered as missing)
 		t.Errorf("riskforge_lookup_fetches_total = %v, want 2", n)
 	}
 
 	redisCmd.Process.Kill()
 	redisCmd.Wait()
 	code, _, m := p.do(t, "POST", "/v1/decide", req("u2", 500), nil)
-	if code != 200 || m["degraded"] != true || rules(m) != "no_profile" {
-		t.Fatalf("with Redis down: %d %v; want 200, degraded, the fields absent", code, m)
+	if code != 200 || m["degraded"] != true || rules(m) != "store_down" || m["decision"] != "reject" {
+		t.Fatalf("with Redis down: %d %v; want 200, degraded, the fields absent and failed(profile) true", code, m)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -187,4 +189,94 @@ func (p *proc) getOpenMetrics(t *testing.T) (int, string) {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(data)
+}
+
+// TestOTelBatchItems: each item of a batch is a decision span of its own
+// (source batch), a child of the batch request's traceparent, with the
+// item's request id (the batch's id and the item's index, or the item's
+// own request_id) and its own decode, lookups, rules, model and window
+// children; a refused item's span carries the error.
+func TestOTelBatchItems(t *testing.T) {
+	rcv := newOTLPHTTP(t)
+	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.srv.URL)
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+	dev := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"reputation":0.9}`))
+	}))
+	defer dev.Close()
+	// loan_ml with a device lookup, so items fetch too.
+	dir := t.TempDir()
+	src, err := os.ReadFile("../../examples/loan_ml/loan_ml.risk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	models, _ := filepath.Abs("../../examples/models")
+	pol := strings.ReplaceAll(string(src), `"../models/`, `"`+models+`/`)
+	i := strings.Index(pol, "\nrule ")
+	pol = pol[:i] + "\nlookup rep = http \"" + dev.URL + "/devices/{device_id}\" {\n  fields  [reputation float]\n  ttl     1m\n  timeout 5s\n}\n\n" +
+		"rule bad_reputation\n  when exists(rep.reputation) and rep.reputation < 0.1\n  emit review reason \"bad device reputation\"\n" + pol[i:]
+	os.MkdirAll(filepath.Join(dir, "lists"), 0o755)
+	copyFile(t, "../../examples/loan_ml/lists/blocked_devices.txt", filepath.Join(dir, "lists", "blocked_devices.txt"))
+	os.WriteFile(filepath.Join(dir, "loan_ml.risk"), []byte(pol), 0o644)
+	p := startRiskd(t, "--policy", filepath.Join(dir, "loan_ml.risk"), "--watch", "false")
+
+	const traceID, parentID = "5bf92f3577b34da6a3ce929d0e0e4737", "10f067aa0ba902b8"
+	own := strings.Replace(string(loanRequest("b2")), `{"event"`, `{"request_id":"own-2","event"`, 1)
+	body := "[" + string(loanRequest("b0")) + `,{"event":"nope","features":{}},` + own + "]"
+	code, _, m := p.do(t, "POST", "/v1/decide/batch", []byte(body), map[string]string{"traceparent": "00-" + traceID + "-" + parentID + "-01", "X-Request-ID": "batch-7"})
+	if code != 200 || m["errors"] != float64(1) {
+		t.Fatalf("batch: %d %v", code, m)
+	}
+	var spans []*tracepb.Span
+	waitFor(t, "three decide spans at the OTLP receiver", 10*time.Second, func() bool {
+		spans = rcv.snapshot()
+		n := 0
+		for _, sp := range spans {
+			if sp.Name == "decide" {
+				n++
+			}
+		}
+		return n == 3
+	})
+	items := map[string]*tracepb.Span{}
+	for _, sp := range spans {
+		if hex.EncodeToString(sp.TraceId) != traceID {
+			t.Errorf("span %s has trace id %x, want the batch's %s", sp.Name, sp.TraceId, traceID)
+		}
+		if sp.Name != "decide" {
+			continue
+		}
+		a := spanAttrs(sp)
+		if a["riskforge.source"] != "batch" || hex.EncodeToString(sp.ParentSpanId) != parentID || sp.Kind != tracepb.Span_SPAN_KIND_INTERNAL {
+			t.Errorf("item span %v: source %v, parent %x, kind %v; want batch, the traceparent's %s, internal", a["riskforge.request_id"], a["riskforge.source"], sp.ParentSpanId, sp.Kind, parentID)
+		}
+		items[a["riskforge.request_id"].(string)] = sp
+	}
+	for _, rid := range []string{"batch-7-0", "batch-7-1", "own-2"} {
+		sp := items[rid]
+		if sp == nil {
+			t.Fatalf("no decide span with request id %s: %v", rid, items)
+		}
+		children := map[string]int{}
+		for _, c := range spans {
+			if string(c.ParentSpanId) == string(sp.SpanId) {
+				children[c.Name]++
+			}
+		}
+		a := spanAttrs(sp)
+		if rid == "batch-7-1" {
+			if a["riskforge.status"] != int64(400) || a["riskforge.error"] == nil || children["decode"] != 1 || children["rules"] != 0 {
+				t.Errorf("refused item: attributes %v, children %v", a, children)
+			}
+			continue
+		}
+		if a["riskforge.decision"] == nil || a["riskforge.policy"] != "loan_apply" || a["riskforge.status"] != int64(200) {
+			t.Errorf("item %s: attributes %v", rid, a)
+		}
+		if children["decode"] != 1 || children["lookups"] != 1 || children["rules"] != 1 || children["model"] < 1 || children["window"] != 1 {
+			t.Errorf("children of item %s: %v; want decode, lookups, rules, the model calls and the window update", rid, children)
+		}
+	}
 }

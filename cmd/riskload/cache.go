@@ -16,15 +16,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/riskforge/riskforge/internal/redistest"
 	"github.com/riskforge/riskforge/lookup"
 )
 
-// cacheCmd is the feature-cache scenario: profiles in a real
-// redis-server, a key space larger than the cache, keys drawn from a
-// skewed (Zipf) distribution; the same closed-loop load runs through the
-// lookup cache and straight to Redis, the cache's ceiling-free peer.
-func cacheCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("riskload cache", flag.ContinueOnError)
+// cacheInProcessCmd measures the lookup cache alone, in process: the
+// same closed-loop load runs through the cache and straight to Redis, the
+// cache's ceiling-free peer (riskload cache --in-process).
+func cacheInProcessCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("riskload cache --in-process", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	keys := fs.Int("keys", 200000, "profiles stored in Redis")
 	entries := fs.Int("entries", 20000, "cache bound in entries")
@@ -39,7 +39,7 @@ func cacheCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fail := func(err error) int { fmt.Fprintf(stderr, "riskload cache: %v\n", err); return 1 }
-	rc, stop, err := startRedisServer()
+	rc, _, stop, err := startRedisServer()
 	if err != nil {
 		return fail(err)
 	}
@@ -129,34 +129,35 @@ func hammer(get func(context.Context, string) error, keys int, s float64, worker
 	return r
 }
 
-// startRedisServer runs redis-server on a free loopback port.
-func startRedisServer() (*redis.Client, func(), error) {
+// startRedisServer runs redis-server on a free loopback port and returns
+// a client, its address and the function that stops it (both the cache
+// and the Redis-windows scenarios use it).
+func startRedisServer() (*redis.Client, string, func(), error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		return nil, nil, fmt.Errorf("redis-server is not installed (make deps installs it)")
+		return nil, "", nil, fmt.Errorf("redis-server is not installed (make deps installs it)")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	dir, err := os.MkdirTemp("", "riskload-redis-")
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
 	if err := cmd.Start(); err != nil {
-		return nil, nil, err
+		os.RemoveAll(dir)
+		return nil, "", nil, fmt.Errorf("redis-server: %w", err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), PoolSize: 128})
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 128})
 	stop := func() { c.Close(); cmd.Process.Kill(); cmd.Wait(); os.RemoveAll(dir) }
-	for i := 0; c.Ping(context.Background()).Err() != nil; i++ {
-		if i > 500 {
-			stop()
-			return nil, nil, fmt.Errorf("redis-server did not answer within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := redistest.WaitReady(addr); err != nil {
+		stop()
+		return nil, "", nil, err
 	}
-	return c, stop, nil
+	return c, addr, stop, nil
 }

@@ -10,7 +10,7 @@
 //	riskload echo [--addr 127.0.0.1:0] [--mode raw|json]
 //	riskload otel --riskd bin/riskd --policy examples/loan [--ratios 0.01,1]
 //	riskload kafka --riskd bin/riskd --policy examples/loan [--events 200000]
-//	riskload cache [--keys 200000] [--entries 20000] [--zipf 1.1]
+//	riskload cache --riskd bin/riskd [--keys 200000] [--entries 10000] [--zipf 1.1] [--in-process]
 //
 // compare starts riskd on the policy and the echo server, drives both
 // with the same requests, and prints requests/s, p50/p95/p99 and the
@@ -48,7 +48,8 @@ Usage:
   riskload echo [--addr 127.0.0.1:0] [--mode raw|json]
   riskload otel --riskd bin/riskd --policy PATH [--ratios 0.01,1]   tracing off vs sampled
   riskload kafka --riskd bin/riskd --policy PATH [--events 200000]  riskd consume vs HTTP decisions/s
-  riskload cache [--keys 200000] [--entries 20000] [--zipf 1.1]     feature cache vs Redis direct
+  riskload cache --riskd bin/riskd [--keys 200000] [--entries 10000] [--zipf 1.1]   riskd with lookups vs echo
+  riskload cache --in-process [--keys 200000] [--entries 20000]    the feature cache alone vs Redis direct
 `
 
 func run(args []string, stdout, stderr io.Writer) int {

@@ -3,43 +3,25 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-
-	"github.com/riskforge/riskforge/internal/redistest"
 )
 
 // compareRedis drives riskd with its windows in Redis (a redis-server
 // started here on a free loopback port) with the same bodies, and prints
 // it next to the embedded-store run: the ratio of throughput and p99.
 func compareRedis(riskd, policy string, bodies [][]byte, f loadFlags, embedded *result, stdout, stderr io.Writer) error {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return fmt.Errorf("redis-server is not installed (make deps installs it): %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	_, addr, stop, err := startRedisServer()
 	if err != nil {
 		return err
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir, err := os.MkdirTemp("", "riskload-redis")
+	defer stop()
+	dir, err := os.MkdirTemp("", "riskload-redis-cfg-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	rs := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
-	if err := rs.Start(); err != nil {
-		return fmt.Errorf("redis-server: %w", err)
-	}
-	defer func() { rs.Process.Kill(); rs.Wait() }()
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	if err := redistest.WaitReady(addr); err != nil {
-		return err
-	}
 	abs, _ := filepath.Abs(policy)
 	cfg := filepath.Join(dir, "riskd.yaml")
 	yaml := fmt.Sprintf("policies:\n  - path: %s\nreload:\n  watch: false\nstate:\n  backend: redis\n  redis:\n    addr: %s\n    timeout: 1s\n", abs, addr)

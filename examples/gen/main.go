@@ -5,6 +5,9 @@
 //	go run ./examples/gen loan -n 10000 -seed 1 > examples/loan/history.csv
 //	go run ./examples/gen payments -n 8000 -seed 1 > examples/payments/history.csv
 //	go run ./examples/gen planted -n 20000 -seed 1 > examples/planted/history.csv
+//	go run ./examples/gen datastack -n 3000 -seed 1 -emit data > examples/datastack/applications.csv
+//	go run ./examples/gen datastack -n 3000 -seed 1 -emit profiles > examples/datastack/profiles.csv
+//	go run ./examples/gen datastack -n 3000 -seed 1 -emit devices > examples/datastack/devices.jsonl
 package main
 
 import (
@@ -22,14 +25,14 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gen loan|payments|planted [-n ROWS] [-seed S] [-rules N] [-emit data|policy|start]")
+		fmt.Fprintln(os.Stderr, "usage: gen loan|payments|planted|datastack [-n ROWS] [-seed S] [-rules N] [-emit data|policy|start|profiles|devices]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("gen "+os.Args[1], flag.ExitOnError)
 	n := fs.Int("n", 10000, "rows to generate")
 	seed := fs.Uint64("seed", 1, "random seed")
 	rules := fs.Int("rules", 8, "planted: number of planted rules")
-	emit := fs.String("emit", "data", "planted: data (CSV), policy (the planted policy) or start (the same rules with wrong numbers)")
+	emit := fs.String("emit", "data", "planted: data (CSV), policy (the planted policy) or start (the same rules with wrong numbers); datastack: data, profiles or devices")
 	_ = fs.Parse(os.Args[2:])
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
@@ -44,6 +47,11 @@ func main() {
 		payments(w, rng, *n)
 	case "planted":
 		if err := plantedSet(w, rng, *n, *rules, *emit); err != nil {
+			fmt.Fprintf(os.Stderr, "gen: %v\n", err)
+			os.Exit(2)
+		}
+	case "datastack":
+		if err := datastack(w, rng, *n, *emit); err != nil {
 			fmt.Fprintf(os.Stderr, "gen: %v\n", err)
 			os.Exit(2)
 		}
