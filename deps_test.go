@@ -45,14 +45,16 @@ var allowed = map[string][]string{
 	// policytest runs cases through the VM; riskc plugs the models in.
 	"policytest": {"api", "compiler", "lang", "vm", "windows"},
 	// The audit trail and the SM crypto package sit below the server:
-	// the server plugs the log in through its DecisionRecorder.
-	"internal/gm": {},
-	"audit":       {"internal/gm"},
+	// the server plugs the log in through its DecisionRecorder and
+	// encodes records with the schema alone.
+	"internal/gm":  {},
+	"audit/schema": {},
+	"audit":        {"audit/schema", "internal/gm"},
 	// The decision server and its parts.
 	"server/config":  {},
 	"server/rollout": {},
 	"lookup":         {},
-	"server":         {"api", "compiler", "internal/gm", "lang", "lookup", "server/config", "server/rollout", "state", "vm"},
+	"server":         {"api", "audit/schema", "compiler", "internal/gm", "lang", "lookup", "server/config", "server/rollout", "state", "vm"},
 	// Data-stack adapters plug into the server from the side.
 	"telemetry": {"server", "server/config", "vm"},
 	"stream":    {"server", "server/config"},

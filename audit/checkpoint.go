@@ -183,7 +183,7 @@ func (l *Log) checkpointer() {
 				return
 			}
 			if err := l.writeCheckpoint(); err != nil {
-				l.fail(err, &batch{done: make(chan struct{})})
+				l.markFailed(err)
 				return
 			}
 		}

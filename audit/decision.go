@@ -1,72 +1,67 @@
 package audit
 
-import "encoding/json"
+import (
+	"fmt"
 
-// Decision is the body riskd writes for each decision (and for a request
-// refused for its signature: Status 401 and Error, no decision). It is the
-// schema of docs/AUDIT.md; window replay reads Windows.
-type Decision struct {
-	RequestID string `json:"request_id"`
-	Endpoint  string `json:"endpoint"` // decide or batch
-	// BatchID and Index place a batch item in its batch.
-	BatchID string `json:"batch_id,omitempty"`
-	Index   *int   `json:"index,omitempty"`
-	Status  int    `json:"status"`
-	Error   string `json:"error,omitempty"`
-	// InputSM3 is the SM3 of the request body (the batch item) as received.
-	InputSM3     string                     `json:"input_sm3"`
-	Policy       string                     `json:"policy,omitempty"`
-	Version      string                     `json:"version,omitempty"`
-	PolicyDigest string                     `json:"policy_digest,omitempty"`
-	Arm          string                     `json:"arm,omitempty"` // champion, challenger, pinned
-	Decision     string                     `json:"decision,omitempty"`
-	Score        float64                    `json:"score"`
-	Degraded     bool                       `json:"degraded"`
-	LatencyUS    int64                      `json:"latency_us"`
-	Rules        []FiredRule                `json:"rules"`
-	Models       []ModelOutput              `json:"models"`
-	Windows      []WindowRead               `json:"windows"`
-	Features     map[string]json.RawMessage `json:"features,omitempty"`
-	// WindowGen is the window store generation the decision's
-	// observations ran under (0 or absent: a store without generations,
-	// such as Redis). A window snapshot records the generation of its
-	// cut; replay skips records it already holds.
-	WindowGen uint64 `json:"window_gen,omitempty"`
+	"github.com/riskforge/riskforge/audit/schema"
+)
+
+// The record schema lives in audit/schema (which the server imports
+// without depending on the log); these names keep it reachable from here.
+type (
+	// Decision is schema.Decision: a decision record in full.
+	Decision = schema.Decision
+	// FiredRule is schema.FiredRule.
+	FiredRule = schema.FiredRule
+	// ModelOutput is schema.ModelOutput.
+	ModelOutput = schema.ModelOutput
+	// WindowRead is schema.WindowRead.
+	WindowRead = schema.WindowRead
+	// PolicyDict is schema.PolicyDict: a policy version's dictionary.
+	PolicyDict = schema.PolicyDict
+	// DictRule is schema.DictRule.
+	DictRule = schema.DictRule
+	// DictModel is schema.DictModel.
+	DictModel = schema.DictModel
+	// Compact is schema.Compact: a format 2 decision body.
+	Compact = schema.Compact
+	// RuleHit is schema.RuleHit.
+	RuleHit = schema.RuleHit
+	// ModelHit is schema.ModelHit.
+	ModelHit = schema.ModelHit
+	// WindowHit is schema.WindowHit.
+	WindowHit = schema.WindowHit
+	// Dict is schema.Dict: constants records refer to.
+	Dict = schema.Dict
+)
+
+// NewDict is schema.NewDict.
+func NewDict(body []byte) *Dict { return schema.NewDict(body) }
+
+// AppendCompact is schema.AppendCompact.
+func AppendCompact(b []byte, d *Compact) []byte { return schema.AppendCompact(b, d) }
+
+// EncodePolicyDict is schema.EncodePolicyDict.
+func EncodePolicyDict(d *PolicyDict) ([]byte, error) { return schema.EncodePolicyDict(d) }
+
+// IsCompact is schema.IsCompact.
+func IsCompact(body []byte) bool { return schema.IsCompact(body) }
+
+// DecodeDecision is schema.DecodeDecision.
+func DecodeDecision(requestID string, body, dict []byte) (*Decision, error) {
+	return schema.DecodeDecision(requestID, body, dict)
 }
 
-// FiredRule is a rule that fired.
-type FiredRule struct {
-	Name   string  `json:"name"`
-	Reason string  `json:"reason"`
-	Weight float64 `json:"weight"`
-	Action string  `json:"action,omitempty"` // rules that force an action
-}
-
-// ModelOutput is a model of the policy: its file, digest and output.
-type ModelOutput struct {
-	Name     string  `json:"name"`
-	Path     string  `json:"path"`
-	SHA256   string  `json:"sha256,omitempty"`
-	Ran      bool    `json:"ran"`
-	Value    float64 `json:"value"`
-	Degraded bool    `json:"degraded"`
-}
-
-// WindowRead is one velocity window observation: event (T, V, S) added
-// under key to window number Window, whose aggregate then read Value.
-// Replaying the reads of the records after a snapshot, in log order,
-// rebuilds the windows.
-type WindowRead struct {
-	Window int     `json:"window"`
-	Name   string  `json:"name"`
-	Key    string  `json:"key"`
-	KeyNum float64 `json:"key_num"`
-	T      float64 `json:"t"`
-	V      float64 `json:"v"`
-	S      string  `json:"s,omitempty"`
-	Value  float64 `json:"value"`
-	// Counted is false (written only then) when the window read the
-	// event without adding it: its on events or where condition
-	// excluded it. Replay must not add such an event.
-	Counted *bool `json:"counted,omitempty"`
+// Decision decodes the record as a decision (format 1 or 2).
+func (it *Item) Decision() (*Decision, error) {
+	if it.Body == nil {
+		return nil, fmt.Errorf("record %d is sealed and no key opened it", it.Index)
+	}
+	if it.IsDict {
+		return nil, fmt.Errorf("record %d is a dictionary, not a decision", it.Index)
+	}
+	if it.HasRef && it.Dict == nil {
+		return nil, fmt.Errorf("record %d refers to dictionary record %d, which is sealed and no key opened it", it.Index, it.Ref)
+	}
+	return DecodeDecision(it.RequestID, it.Body, it.Dict)
 }

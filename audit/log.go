@@ -118,19 +118,35 @@ type batch struct {
 	n     int
 }
 
+// pending is a record appended but not yet framed: the writer goroutine
+// frames, seals, checksums and chains a batch of them at a time, so the
+// appending goroutine (a request) only copies its body.
+type pending struct {
+	index  uint64
+	time   int64 // Unix nanoseconds
+	rid    string
+	dict   *Dict // a dictionary record of dict (the body is dict.Body())
+	ref    uint64
+	hasRef bool
+	off, n int  // the body in raw (not a dictionary record)
+	rotate bool // start a new segment before this record
+}
+
 // Log is an open audit log. Append is safe for concurrent use.
 type Log struct {
 	o       Options
 	metrics *Metrics
 	lock    io.Closer
 
-	mu     sync.Mutex
-	next   uint64 // index of the next record
-	head   Hash   // hash of the last appended record
-	buf    []byte // frames waiting for the writer
-	cur    *batch
-	failed error
-	closed bool
+	mu       sync.Mutex
+	next     uint64    // index of the next record
+	pend     []pending // records waiting for the writer
+	raw      []byte    // their bodies
+	segBytes int64     // size of the current segment once pend is written
+	dicts    map[*Dict]uint64
+	cur      *batch
+	failed   error
+	closed   bool
 
 	wake chan struct{} // a first record is waiting
 	full chan struct{} // BatchRecords are waiting
@@ -138,10 +154,16 @@ type Log struct {
 	wg   sync.WaitGroup
 
 	// Owned by the writer goroutine.
-	seg     File
-	segInfo Segment
-	segSize int64
-	spare   []byte
+	seg       File
+	segInfo   Segment
+	segSize   int64
+	head      Hash // hash of the last record framed
+	out       []byte
+	sparePend []pending
+	spareRaw  []byte
+	nonces    []byte
+	hashBuf   []byte
+	syncs     []*syncing // running syncs, oldest first
 
 	// Durable state, for checkpoints.
 	dmu     sync.Mutex
@@ -168,7 +190,7 @@ func Open(o Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log %s is in use by another process (lock: %v)", o.Dir, err)
 	}
-	l := &Log{o: o, lock: lk, wake: make(chan struct{}, 1), full: make(chan struct{}, 1), stop: make(chan struct{}), metrics: newMetrics()}
+	l := &Log{o: o, lock: lk, wake: make(chan struct{}, 1), full: make(chan struct{}, 1), stop: make(chan struct{}), metrics: newMetrics(), dicts: map[*Dict]uint64{}}
 	l.cur = &batch{done: make(chan struct{})}
 	if err := l.recover(); err != nil {
 		lk.Close()
@@ -181,6 +203,7 @@ func Open(o Options) (*Log, error) {
 			return nil, err
 		}
 	}
+	l.segBytes = l.segSize
 	l.wg.Add(1)
 	go l.writer()
 	if o.SigningKey != nil {
@@ -193,11 +216,15 @@ func Open(o Options) (*Log, error) {
 // Metrics returns the log's Prometheus collectors.
 func (l *Log) Metrics() *Metrics { return l.metrics }
 
-// Head returns the number of records appended and the hash of the last.
+// Head returns the number of records appended and the hash of the last
+// one made durable.
 func (l *Log) Head() (uint64, Hash) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.next, l.head
+	n := l.next
+	l.mu.Unlock()
+	l.dmu.Lock()
+	defer l.dmu.Unlock()
+	return n, l.durable.Head
 }
 
 // Durable returns how many records, from index 0, are durable under the
@@ -218,24 +245,30 @@ func (l *Log) Err() error {
 
 func failed(err error) func() error { return func() error { return err } }
 
-// Append adds a record for requestID with body (JSON; sealed when the log
-// has a keyring) and returns a function that waits until the record is
+// Append adds a record for requestID with body (sealed when the log has
+// a keyring) and returns a function that waits until the record is
 // durable under the sync policy. Every record the wait reports durable
 // survives a crash; an error means the record must not be acknowledged.
+// The log copies body: the caller may reuse it once Append returns.
 func (l *Log) Append(requestID string, body []byte) (wait func() error) {
+	return l.AppendRef(requestID, nil, body)
+}
+
+// AppendRef is Append for a record that refers to dict (nil: none): the
+// log writes dict's record first when it is not yet in the current
+// segment.
+func (l *Log) AppendRef(requestID string, dict *Dict, body []byte) (wait func() error) {
 	if len(requestID) == 0 || len(requestID) > maxRequestID || !printable([]byte(requestID)) {
 		return failed(fmt.Errorf("audit: request id %q is not 1 to %d printable ASCII characters", requestID, maxRequestID))
 	}
 	if len(body) == 0 || len(body) > MaxRecord/2 {
 		return failed(fmt.Errorf("audit: record body of %d bytes (1 to %d allowed)", len(body), MaxRecord/2))
 	}
-	e := Envelope{RequestID: requestID, Time: l.o.Now()}
-	if l.o.Keyring != nil {
-		e.Sealed, e.KeyID = true, l.o.Keyring.seal.id
-		if _, err := rand.Read(e.Nonce[:]); err != nil {
-			return failed(err)
-		}
+	if dict != nil && (len(dict.Body()) == 0 || len(dict.Body()) > MaxRecord/2) {
+		return failed(fmt.Errorf("audit: dictionary of %d bytes (1 to %d allowed)", len(dict.Body()), MaxRecord/2))
 	}
+	now := l.o.Now()
+	sealed := l.o.Keyring != nil
 	l.mu.Lock()
 	if l.failed != nil || l.closed {
 		err := l.failed
@@ -245,38 +278,64 @@ func (l *Log) Append(requestID string, body []byte) (wait func() error) {
 		}
 		return failed(err)
 	}
-	e.Index, e.Prev = l.next, l.head
-	start := len(l.buf)
-	l.buf = append(l.buf, make([]byte, frameHeader)...)
-	l.buf = appendHeader(l.buf, &e)
-	if e.Sealed {
-		hdr := l.buf[start+frameHeader:]
-		l.buf = l.o.Keyring.seal.aead.Seal(l.buf, e.Nonce[:], body, hdr)
-	} else {
-		l.buf = append(l.buf, body...)
+	size := int64(l.frameLen(len(requestID), dict != nil, sealed, len(body)))
+	ref, have := uint64(0), false
+	if dict != nil {
+		ref, have = l.dicts[dict]
 	}
-	payload := l.buf[start+frameHeader:]
-	binary.LittleEndian.PutUint32(l.buf[start:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(l.buf[start+4:], crc32.Checksum(payload, castagnoli))
-	l.head = chain(e.Prev, payload)
-	for range padded(len(payload)) - len(payload) {
-		l.buf = append(l.buf, 0)
+	dsize := int64(0)
+	if dict != nil {
+		dsize = int64(l.frameLen(0, false, sealed, len(dict.Body())))
 	}
-	l.next++
+	need := size
+	if dict != nil && !have {
+		need += dsize
+	}
+	// Segments are cut here, where the sizes are known, so that every
+	// segment holds the dictionaries its records refer to.
+	rotate := l.segBytes > 0 && l.segBytes+need > l.o.SegmentBytes
+	if rotate {
+		l.segBytes = 0
+		clear(l.dicts)
+		have = false
+	}
 	b := l.cur
-	if b.n == 0 {
-		b.first = e.Time
+	wasEmpty := b.n == 0
+	if wasEmpty {
+		b.first = now
 	}
+	if dict != nil && !have {
+		ref = l.next
+		l.dicts[dict] = ref
+		l.pend = append(l.pend, pending{index: ref, time: now.UnixNano(), dict: dict, rotate: rotate})
+		l.segBytes += dsize
+		l.next++
+		b.n++
+		rotate = false
+	}
+	l.pend = append(l.pend, pending{index: l.next, time: now.UnixNano(), rid: requestID, ref: ref, hasRef: dict != nil, off: len(l.raw), n: len(body), rotate: rotate})
+	l.raw = append(l.raw, body...)
+	l.segBytes += size
+	l.next++
 	b.n++
 	n := b.n
 	l.mu.Unlock()
-	if n == 1 {
+	if wasEmpty {
 		signal(l.wake)
 	}
-	if n == l.o.BatchRecords {
+	if n >= l.o.BatchRecords {
 		signal(l.full)
 	}
 	return func() error { <-b.done; return b.err }
+}
+
+// frameLen is the bytes a record takes on disk.
+func (l *Log) frameLen(ridLen int, ref, sealed bool, bodyLen int) int {
+	n := headerLen(ridLen, ref, sealed) + bodyLen
+	if sealed {
+		n += tagSize
+	}
+	return frameSize(n)
 }
 
 func signal(c chan struct{}) {
@@ -286,54 +345,146 @@ func signal(c chan struct{}) {
 	}
 }
 
-// writer writes and syncs batches until Close, or until a write or sync
-// fails.
+// maxSyncs is how many fdatasyncs may run at once. A batch is written
+// while the sync of the one before is still running and gets a sync of
+// its own, so a record waits for one sync, not for the rest of the
+// running one as well; acknowledgements still go in log order, and a
+// failed sync fails every batch after it too (a later sync's success
+// says nothing about the bytes an earlier, failed one lost).
+const maxSyncs = 2
+
+// syncing is a written batch whose fdatasync is running.
+type syncing struct {
+	b       *batch
+	done    chan error
+	ck      Checkpoint // the log's state once the batch is durable
+	written int
+	t0      time.Time
+	path    string
+}
+
+// writer frames, writes and syncs batches until Close, or until a write
+// or sync fails.
 func (l *Log) writer() {
 	defer l.wg.Done()
+	defer l.abandon()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var lastSync time.Time
 	for {
 		select {
 		case <-l.wake:
+		case err := <-l.headDone():
+			if !l.complete(err) {
+				return
+			}
+			continue
 		case <-l.stop:
-			l.flush()
+			l.finish()
 			return
 		}
-		// batch: at most one sync per BatchInterval. Records that arrive
-		// while a sync runs wait for the next; a sync that would come
-		// sooner than BatchInterval after the last one waits for the rest
-		// of the interval or for BatchRecords records.
+		// batch: at most one sync started per BatchInterval. A sync that
+		// would start sooner than BatchInterval after the last one waits
+		// for the rest of the interval or for BatchRecords records.
 		if wait := l.o.BatchInterval - time.Since(lastSync); l.o.Sync == SyncBatch && wait > 0 {
 			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-l.full:
-				timer.Stop()
-			case <-l.stop:
-				timer.Stop()
+			for waiting := true; waiting; {
+				select {
+				case <-timer.C:
+					waiting = false
+				case <-l.full:
+					timer.Stop()
+					waiting = false
+				case <-l.stop:
+					timer.Stop()
+					waiting = false
+				case err := <-l.headDone():
+					if !l.complete(err) {
+						timer.Stop()
+						return
+					}
+				}
+			}
+		}
+		for len(l.syncs) >= maxSyncs {
+			if !l.complete(<-l.syncs[0].done) {
+				return
 			}
 		}
 		lastSync = time.Now()
-		if !l.flush() {
+		if !l.start() {
 			return
 		}
 	}
 }
 
-// flush writes and syncs what is waiting; false when the log failed.
-func (l *Log) flush() bool {
+// headDone is the completion of the oldest running sync (nil: none).
+func (l *Log) headDone() chan error {
+	if len(l.syncs) == 0 {
+		return nil
+	}
+	return l.syncs[0].done
+}
+
+// complete handles the end of the oldest running sync; false when it
+// failed (the log has then failed).
+func (l *Log) complete(err error) bool {
+	s := l.syncs[0]
+	l.syncs = l.syncs[1:]
+	l.metrics.syncSeconds.Observe(time.Since(s.t0).Seconds())
+	if err != nil {
+		l.fail(fmt.Errorf("fdatasync %s: %w", s.path, err), s.b)
+		return false
+	}
+	l.durableDone(s)
+	return true
+}
+
+// drain waits for every running sync; false when one failed.
+func (l *Log) drain() bool {
+	for len(l.syncs) > 0 {
+		if !l.complete(<-l.syncs[0].done) {
+			return false
+		}
+	}
+	return true
+}
+
+// finish makes everything appended durable (at Close).
+func (l *Log) finish() {
+	if l.drain() && l.start() {
+		l.drain()
+	}
+}
+
+// durableDone acknowledges a batch: its records are durable.
+func (l *Log) durableDone(s *syncing) {
+	l.dmu.Lock()
+	l.durable = s.ck
+	l.dmu.Unlock()
+	close(s.b.done)
+	l.metrics.records.Add(float64(s.b.n))
+	l.metrics.bytes.Add(float64(s.written))
+	l.metrics.batchRecords.Observe(float64(s.b.n))
+	l.metrics.commitSeconds.Observe(l.o.Now().Sub(s.b.first).Seconds())
+}
+
+// start takes the waiting records, frames and writes them and starts
+// their sync (under none they are acknowledged at once); false when the
+// log failed.
+func (l *Log) start() bool {
 	l.mu.Lock()
 	if l.failed != nil {
 		l.mu.Unlock()
 		return false
 	}
-	buf, b, next, head := l.buf, l.cur, l.next, l.head
+	pend, raw, b, next := l.pend, l.raw, l.cur, l.next
 	if b.n == 0 {
 		l.mu.Unlock()
 		return true
 	}
-	l.buf, l.spare = l.spare[:0], nil
+	l.pend, l.raw = l.sparePend[:0], l.spareRaw[:0]
+	l.sparePend, l.spareRaw = nil, nil
 	l.cur = &batch{done: make(chan struct{})}
 	// The full signal belongs to the batch just taken.
 	select {
@@ -342,39 +493,93 @@ func (l *Log) flush() bool {
 	}
 	l.mu.Unlock()
 
-	first := next - uint64(b.n)
-	err := l.write(buf, first)
-	if err == nil && l.o.Sync != SyncNone {
-		t0 := time.Now()
-		err = l.seg.Sync()
-		l.metrics.syncSeconds.Observe(time.Since(t0).Seconds())
-		if err != nil {
-			err = fmt.Errorf("fdatasync %s: %w", l.segInfo.path(l.o.Dir), err)
-		}
-	}
+	written, err := l.frameAndWrite(pend, raw)
+	l.sparePend, l.spareRaw = pend[:0], raw[:0]
 	if err != nil {
 		l.fail(err, b)
 		return false
 	}
-	l.dmu.Lock()
-	l.durable = Checkpoint{SegSeq: l.segInfo.Seq, SegFirst: l.segInfo.First, Offset: uint64(l.segSize), Count: next, Head: head}
-	l.dmu.Unlock()
-	close(b.done)
-	l.metrics.records.Add(float64(b.n))
-	l.metrics.bytes.Add(float64(len(buf)))
-	l.metrics.batchRecords.Observe(float64(b.n))
-	l.metrics.commitSeconds.Observe(l.o.Now().Sub(b.first).Seconds())
-	l.spare = buf[:0]
+	s := &syncing{b: b, done: make(chan error, 1), written: written, t0: time.Now(), path: l.segInfo.path(l.o.Dir),
+		ck: Checkpoint{SegSeq: l.segInfo.Seq, SegFirst: l.segInfo.First, Offset: uint64(l.segSize), Count: next, Head: l.head}}
+	if l.o.Sync == SyncNone {
+		l.durableDone(s)
+		return true
+	}
+	f := l.seg
+	go func() { s.done <- f.Sync() }()
+	l.syncs = append(l.syncs, s)
 	return true
 }
 
-// write appends buf (records from index first) to the current segment,
-// starting a new one first when the current is full.
-func (l *Log) write(buf []byte, first uint64) error {
-	if l.segSize > 0 && l.segSize+int64(len(buf)) > l.o.SegmentBytes {
-		if err := l.rotate(first); err != nil {
-			return err
+// frameAndWrite frames the pending records (header, sealing, CRC-32C,
+// chain hash) and writes them, starting new segments where Append cut
+// them. It returns the bytes written.
+func (l *Log) frameAndWrite(pend []pending, raw []byte) (int, error) {
+	var nonces []byte
+	if l.o.Keyring != nil {
+		if cap(l.nonces) < len(pend)*nonceSize {
+			l.nonces = make([]byte, len(pend)*nonceSize)
 		}
+		nonces = l.nonces[:len(pend)*nonceSize]
+		if _, err := rand.Read(nonces); err != nil {
+			return 0, fmt.Errorf("nonces: %w", err)
+		}
+	}
+	out := l.out[:0]
+	written := 0
+	for i := range pend {
+		p := &pend[i]
+		if p.rotate {
+			if err := l.write(out); err != nil {
+				return written, err
+			}
+			written += len(out)
+			out = out[:0]
+			if !l.drain() {
+				return written, l.Err()
+			}
+			if err := l.rotate(p.index); err != nil {
+				return written, err
+			}
+		}
+		e := Envelope{Index: p.index, Time: time.Unix(0, p.time), Prev: l.head, RequestID: p.rid, HasRef: p.hasRef, Ref: p.ref}
+		body := raw[p.off : p.off+p.n]
+		if p.dict != nil {
+			e.IsDict, body = true, p.dict.Body()
+		}
+		if nonces != nil {
+			e.Sealed, e.KeyID = true, l.o.Keyring.seal.id
+			copy(e.Nonce[:], nonces[i*nonceSize:])
+		}
+		start := len(out)
+		out = append(out, make([]byte, frameHeader)...)
+		out = appendHeader(out, &e)
+		if e.Sealed {
+			out = l.o.Keyring.seal.aead.Seal(out, e.Nonce[:], body, out[start+frameHeader:])
+		} else {
+			out = append(out, body...)
+		}
+		payload := out[start+frameHeader:]
+		binary.LittleEndian.PutUint32(out[start:], uint32(len(payload)))
+		binary.LittleEndian.PutUint32(out[start+4:], crc32.Checksum(payload, castagnoli))
+		// One contiguous write into the hash: tjfoc's SM3 copies what
+		// each Write is given, so prev || payload goes in at once.
+		l.hashBuf = append(append(l.hashBuf[:0], l.head[:]...), payload...)
+		l.head = Hash(gm.SM3(l.hashBuf))
+		for range padded(len(payload)) - len(payload) {
+			out = append(out, 0)
+		}
+	}
+	err := l.write(out)
+	written += len(out)
+	l.out = out[:0]
+	return written, err
+}
+
+// write appends buf to the current segment.
+func (l *Log) write(buf []byte) error {
+	if len(buf) == 0 {
+		return nil
 	}
 	n, err := l.seg.Write(buf)
 	l.segSize += int64(n)
@@ -465,25 +670,61 @@ func (l *Log) retain() {
 }
 
 // fail stops the log for good after a write or sync error: the batch in
-// flight and every later append get the error, and OnFatal is told.
+// flight, every batch whose sync is running and every later append get
+// the error, and OnFatal is told.
 func (l *Log) fail(err error, inflight *batch) {
-	err = fmt.Errorf("audit log failed, no decision is acknowledged any more: %w", err)
+	err = l.markFailed(err)
+	inflight.err = err
+	close(inflight.done)
+	for _, s := range l.syncs {
+		<-s.done // the file stays open until its syncs return
+		s.b.err = err
+		close(s.b.done)
+	}
+	l.syncs = nil
+}
+
+// markFailed fails the log (the first error stays) and the batch being
+// gathered, and returns the log's error. The writer, which owns the
+// running syncs, fails those itself.
+func (l *Log) markFailed(err error) error {
 	l.mu.Lock()
-	l.failed = err
+	first := l.failed == nil
+	if first {
+		l.failed = fmt.Errorf("audit log failed, no decision is acknowledged any more: %w", err)
+	}
+	err = l.failed
 	pending := l.cur
 	l.cur = &batch{done: make(chan struct{})}
 	l.mu.Unlock()
-	l.metrics.failed.Set(1)
-	l.o.Logger.Error("audit log failed; refusing to acknowledge decisions (no retry: a failed fsync may have lost data)", "err", err.Error())
-	l.fatalOnce.Do(func() {
-		if l.o.OnFatal != nil {
-			l.o.OnFatal(err)
-		}
-	})
-	inflight.err = err
-	close(inflight.done)
+	if first {
+		l.metrics.failed.Set(1)
+		l.o.Logger.Error("audit log failed; refusing to acknowledge decisions (no retry: a failed fsync may have lost data)", "err", err.Error())
+		l.fatalOnce.Do(func() {
+			if l.o.OnFatal != nil {
+				l.o.OnFatal(err)
+			}
+		})
+	}
 	pending.err = err
 	close(pending.done)
+	return err
+}
+
+// abandon fails the batches whose sync is still running when the writer
+// stops because the log failed elsewhere (a checkpoint write), so that
+// no append waits for ever.
+func (l *Log) abandon() {
+	err := l.Err()
+	if err == nil {
+		err = ErrClosed
+	}
+	for _, s := range l.syncs {
+		<-s.done // the file stays open until the sync returns
+		s.b.err = err
+		close(s.b.done)
+	}
+	l.syncs = nil
 }
 
 // Close makes every appended record durable, writes a last checkpoint and

@@ -16,9 +16,16 @@ type Item struct {
 	Offset  int64  // where its frame starts in the segment
 	End     int64  // where its frame ends
 	Payload []byte
-	Body    []byte // JSON; nil when sealed and not opened
+	Body    []byte // as written; nil when sealed and not opened
 	Hash    Hash   // h_i = SM3(h_{i-1} || payload)
+	// Dict is the body of the dictionary record this record refers to
+	// (HasRef), nil when that is sealed and not opened.
+	Dict []byte
 }
+
+// dictTable holds the dictionary records of one segment by index, their
+// bodies opened (nil when sealed and not opened).
+type dictTable map[uint64][]byte
 
 // open fills it.Body, decrypting with kr when sealed.
 func (it *Item) open(body []byte, kr *Keyring) error {
@@ -64,6 +71,12 @@ func Scan(dir string, kr *Keyring, fn func(*Item) error) error {
 // frame cut short at the end is not an error (a writer is busy): the
 // returned offset is where reading should resume.
 func scanFrames(data []byte, off int, s Segment, kr *Keyring, partialOK bool, fn func(*Item) error) (int, error) {
+	return scanFramesDicts(data, off, s, kr, partialOK, dictTable{}, fn)
+}
+
+// scanFramesDicts is scanFrames with the segment's dictionaries read so
+// far (Follow reads a segment in steps).
+func scanFramesDicts(data []byte, off int, s Segment, kr *Keyring, partialOK bool, dicts dictTable, fn func(*Item) error) (int, error) {
 	for off < len(data) {
 		payload, size, ferr := readFrame(data[off:])
 		if ferr != nil {
@@ -77,8 +90,18 @@ func scanFrames(data []byte, off int, s Segment, kr *Keyring, partialOK bool, fn
 			return off, &DamageError{Path: s.Name, Offset: int64(off), Reason: "record does not decode: " + rerr.Error()}
 		}
 		it := &Item{Envelope: e, Segment: s.Name, Offset: int64(off), End: int64(off + size), Payload: payload, Hash: chain(e.Prev, payload)}
+		if e.HasRef {
+			d, ok := dicts[e.Ref]
+			if !ok {
+				return off, &DamageError{Path: s.Name, Offset: int64(off), Reason: fmt.Sprintf("record %d refers to dictionary record %d, which is not a dictionary record before it in its segment", e.Index, e.Ref)}
+			}
+			it.Dict = d
+		}
 		if err := it.open(body, kr); err != nil {
 			return off, err
+		}
+		if e.IsDict {
+			dicts[e.Index] = it.Body
 		}
 		if err := fn(it); err != nil {
 			return off, err
@@ -93,6 +116,7 @@ func scanFrames(data []byte, off int, s Segment, kr *Keyring, partialOK bool, fn
 func Follow(ctx context.Context, dir string, kr *Keyring, from uint64, poll time.Duration, fn func(*Item) error) error {
 	var cur Segment
 	off := 0
+	dicts := dictTable{}
 	for {
 		segs, err := listSegments(OS, dir)
 		if err != nil {
@@ -104,7 +128,7 @@ func Follow(ctx context.Context, dir string, kr *Keyring, from uint64, poll time
 				continue
 			}
 			if s.Seq > cur.Seq {
-				cur, off = s, 0
+				cur, off, dicts = s, 0, dictTable{}
 			}
 			data, err := os.ReadFile(filepath.Join(dir, s.Name))
 			if err != nil {
@@ -113,7 +137,7 @@ func Follow(ctx context.Context, dir string, kr *Keyring, from uint64, poll time
 				}
 				return err
 			}
-			n, err := scanFrames(data, off, s, kr, true, func(it *Item) error {
+			n, err := scanFramesDicts(data, off, s, kr, true, dicts, func(it *Item) error {
 				if it.Index < from {
 					return nil
 				}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -17,13 +18,19 @@ const fixtureRecords = 1000
 
 // fixture writes a 1,000-record log in one segment, with one checkpoint
 // covering all of it, and returns the directory, the segment bytes and
-// the frame offsets (plus the end).
+// the frame offsets (plus the end). Two of the records are dictionaries
+// (at 0 and 501), which the others refer to.
 func fixture(t *testing.T) (string, []byte, []int) {
 	t.Helper()
 	dir := t.TempDir()
 	l := mustOpen(t, Options{Dir: dir, SigningKey: testKey, CheckpointInterval: 1 << 40, Sync: SyncNone})
-	for i := range fixtureRecords {
-		l.Append(fmt.Sprintf("r%d", i), body(i))
+	a, b := NewDict([]byte(`{"kind":"policy","policy":"a"}`)), NewDict([]byte(`{"kind":"policy","policy":"b"}`))
+	for i := range fixtureRecords - 2 {
+		d := a
+		if i >= 500 {
+			d = b
+		}
+		l.AppendRef(fmt.Sprintf("r%d", i), d, body(i))
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -72,11 +79,12 @@ func TestTamperEveryBitFlip(t *testing.T) {
 		next     uint64
 		prev     Hash
 		havePrev bool
+		dicts    dictTable
 	}
 	states := make([]state, len(offs))
 	ck := &chainCheck{havePrev: true}
 	for i := range fixtureRecords {
-		states[i] = state{ck.next, ck.prev, ck.havePrev}
+		states[i] = state{ck.next, ck.prev, ck.havePrev, maps.Clone(ck.dicts)}
 		if err := ck.segment(seg, data[:offs[i+1]], offs[i]); err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +98,7 @@ func TestTamperEveryBitFlip(t *testing.T) {
 		}
 		data[pos] ^= 1 << (bit % 8)
 		st := states[rec]
-		c := &chainCheck{next: st.next, prev: st.prev, havePrev: st.havePrev}
+		c := &chainCheck{next: st.next, prev: st.prev, havePrev: st.havePrev, dicts: maps.Clone(st.dicts)}
 		if err := c.segment(seg, data, offs[rec]); err == nil {
 			missed++
 			if missed < 5 {

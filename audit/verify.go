@@ -142,11 +142,17 @@ type chainCheck struct {
 	havePrev bool
 	want     map[uint64][]*Checkpoint
 	checked  int
+	// dicts are the dictionary records of the segment read so far.
+	dicts dictTable
 }
 
-// segment checks the records of one segment from offset off.
+// segment checks the records of one segment from offset off (from its
+// start, off 0, with no dictionaries known yet).
 func (ck *chainCheck) segment(s Segment, data []byte, off int) error {
-	_, err := scanFrames(data, off, s, nil, false, func(it *Item) error {
+	if off == 0 || ck.dicts == nil {
+		ck.dicts = dictTable{}
+	}
+	_, err := scanFramesDicts(data, off, s, nil, false, ck.dicts, func(it *Item) error {
 		where := fmt.Sprintf("%s offset %d", s.Name, it.Offset)
 		if it.Index != ck.next {
 			return &VerifyError{Where: where, Record: int64(ck.next), Reason: fmt.Sprintf("holds record index %d: a record was removed, repeated or moved", it.Index)}

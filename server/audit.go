@@ -3,30 +3,35 @@ package server
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/riskforge/riskforge/audit/schema"
 	"github.com/riskforge/riskforge/internal/gm"
 	"github.com/riskforge/riskforge/vm"
 )
 
-// The audit hooks: the server encodes each decision as a JSON record and
-// hands it to a DecisionRecorder before answering; it signs responses and
-// checks request signatures. The record schema is in docs/AUDIT.md.
+// The audit hooks: the server encodes each decision as a compact record
+// (audit record format 2: what varies per decision, referring to its
+// policy version's dictionary for the rest) and hands it to a
+// DecisionRecorder before answering; it signs responses and checks
+// request signatures. The record schema is in docs/AUDIT.md.
 
-// DecisionRecorder makes decision records durable. Append returns a
+// DecisionRecorder makes decision records durable. AppendRef returns a
 // function that blocks until the record is durable; an error from it
-// means the decision must not be answered. Append must not keep body
-// after it returns (the server reuses the buffer). The audit package's
-// Log implements it.
+// means the decision must not be answered. dict is the policy version's
+// dictionary (nil for a request refused before a policy was chosen);
+// body is a schema.Compact encoding. AppendRef must not keep body after
+// it returns (the server reuses the buffer). The audit package's Log
+// implements it.
 type DecisionRecorder interface {
-	Append(requestID string, body []byte) (wait func() error)
+	AppendRef(requestID string, dict *schema.Dict, body []byte) (wait func() error)
 }
 
 // Audit configures decision records and signatures. The zero value turns
@@ -67,7 +72,14 @@ type auditState struct {
 	clients    map[string]*gm.PublicKey
 	pool       sync.Pool
 	sigRefused *prometheus.CounterVec // reason
+	// dicts caches each policy version's dictionary by dictKey. The key
+	// is strings, not the *Version, so that an unloaded version is not
+	// kept alive; the entries are small and versions few.
+	dicts sync.Map
 }
+
+// dictKey names a policy version's constants.
+type dictKey struct{ policy, version, digest string }
 
 func (s *Server) setupAudit(a Audit) error {
 	st := &s.audit
@@ -101,8 +113,13 @@ func (s *Server) setupAudit(a Audit) error {
 // auditRec is one request's record under construction, pooled.
 type auditRec struct {
 	buf   []byte
+	c     schema.Compact
+	dict  *schema.Dict
 	win   recordingWindows
 	waits []func() error
+	// endpoint names the way the decision came when it is not an HTTP
+	// endpoint ("kafka").
+	endpoint string
 }
 
 // auditRec returns a record buffer, nil when decisions are not recorded.
@@ -111,7 +128,7 @@ func (s *Server) auditRec() *auditRec {
 		return nil
 	}
 	ar := s.audit.pool.Get().(*auditRec)
-	ar.buf, ar.waits = ar.buf[:0], ar.waits[:0]
+	ar.buf, ar.waits, ar.dict, ar.endpoint = ar.buf[:0], ar.waits[:0], nil, ""
 	return ar
 }
 
@@ -197,133 +214,85 @@ func (ar *auditRec) windows(inner vm.WindowStore) vm.WindowStore {
 	return &ar.win
 }
 
-// decision encodes the record of one decision into ar.buf (which then
-// holds exactly one record).
+// policyDict returns the dictionary of v: its rules, models and windows
+// in program order, which the compact records refer to by position.
+func (s *Server) policyDict(v *Version) *schema.Dict {
+	k := dictKey{v.Policy, v.Version, v.Digest}
+	if d, ok := s.audit.dicts.Load(k); ok {
+		return d.(*schema.Dict)
+	}
+	pd := schema.PolicyDict{Policy: v.Policy, Version: v.Version, PolicyDigest: v.Digest,
+		Rules: []schema.DictRule{}, Models: []schema.DictModel{}, Windows: []string{}}
+	for i := range v.Prog.Rules {
+		r := &v.Prog.Rules[i]
+		dr := schema.DictRule{Name: r.Name, Reason: r.Reason}
+		if r.Forces {
+			dr.Action = r.Action.String()
+		}
+		pd.Rules = append(pd.Rules, dr)
+	}
+	for i := range v.Prog.Models {
+		md := &v.Prog.Models[i]
+		dm := schema.DictModel{Name: md.Name, Path: md.Path}
+		if md.Digest != ([32]byte{}) {
+			dm.SHA256 = hex.EncodeToString(md.Digest[:])
+		}
+		pd.Models = append(pd.Models, dm)
+	}
+	for i := range v.Prog.Windows {
+		pd.Windows = append(pd.Windows, v.Prog.Windows[i].Name)
+	}
+	body, err := schema.EncodePolicyDict(&pd)
+	if err != nil {
+		panic(err) // strings and slices only: cannot fail
+	}
+	d, _ := s.audit.dicts.LoadOrStore(k, schema.NewDict(body))
+	return d.(*schema.Dict)
+}
+
+// recordDecision encodes the record of one decision into ar.buf (which
+// then holds exactly one record) and notes its dictionary in ar.dict.
 func (s *Server) recordDecision(ar *auditRec, ep, index int, batchID, rid string, e *entry, body []byte, d *vm.Decision, lat time.Duration) {
 	v := e.v
-	b := s.recordHead(ar.buf[:0], ep, index, batchID, rid, http.StatusOK, body)
-	b = append(b, `,"policy":`...)
-	b = appendString(b, v.Policy)
-	b = append(b, `,"version":`...)
-	b = appendString(b, v.Version)
-	b = append(b, `,"policy_digest":`...)
-	b = appendString(b, v.Digest)
-	b = append(b, `,"arm":"`...)
-	b = append(b, e.role.String()...)
-	b = append(b, `","decision":"`...)
-	b = append(b, d.Action.String()...)
-	b = append(b, `","score":`...)
-	b = appendFloat(b, d.Score)
-	b = append(b, `,"degraded":`...)
-	b = strconv.AppendBool(b, d.Degraded)
-	b = append(b, `,"latency_us":`...)
-	b = strconv.AppendInt(b, lat.Microseconds(), 10)
-	b = append(b, `,"rules":[`...)
+	c := &ar.c
+	s.recordHead(ar, ep, index, batchID, http.StatusOK, body)
+	c.Arm, c.Decision = e.role.String(), d.Action.String()
+	c.Score, c.Degraded, c.LatencyUS = d.Score, d.Degraded, lat.Microseconds()
 	for i := range d.Fired {
-		f := &d.Fired[i]
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"name":`...)
-		b = appendString(b, f.Name)
-		b = append(b, `,"reason":`...)
-		b = appendString(b, f.Reason)
-		b = append(b, `,"weight":`...)
-		b = appendFloat(b, f.Weight)
-		if f.Forced {
-			b = append(b, `,"action":"`...)
-			b = append(b, f.Action.String()...)
-			b = append(b, '"')
-		}
-		b = append(b, '}')
+		c.Rules = append(c.Rules, schema.RuleHit{Rule: d.Fired[i].Rule, Weight: d.Fired[i].Weight})
 	}
-	b = append(b, `],"models":[`...)
 	for i := range d.Models {
 		mo := &d.Models[i]
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"name":`...)
-		b = appendString(b, mo.Name)
-		if i < len(v.Prog.Models) {
-			md := &v.Prog.Models[i]
-			b = append(b, `,"path":`...)
-			b = appendString(b, md.Path)
-			if md.Digest != ([32]byte{}) {
-				b = append(b, `,"sha256":"`...)
-				b = hex.AppendEncode(b, md.Digest[:])
-				b = append(b, '"')
-			}
-		}
-		b = append(b, `,"ran":`...)
-		b = strconv.AppendBool(b, mo.Ran)
-		b = append(b, `,"value":`...)
-		b = appendFloat(b, mo.Value)
-		b = append(b, `,"degraded":`...)
-		b = strconv.AppendBool(b, mo.Degraded)
-		b = append(b, '}')
+		c.Models = append(c.Models, schema.ModelHit{Ran: mo.Ran, Degraded: mo.Degraded, Value: mo.Value})
 	}
-	b = append(b, `],"windows":[`...)
-	for i, wr := range ar.win.reads {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"window":`...)
-		b = strconv.AppendInt(b, int64(wr.w), 10)
-		if wr.w >= 0 && wr.w < len(v.Prog.Windows) {
-			b = append(b, `,"name":`...)
-			b = appendString(b, v.Prog.Windows[wr.w].Name)
-		}
-		b = append(b, `,"key":`...)
-		b = appendString(b, wr.key.Str)
-		b = append(b, `,"key_num":`...)
-		b = appendFloat(b, wr.key.Num)
-		b = append(b, `,"t":`...)
-		b = appendFloat(b, wr.t)
-		b = append(b, `,"v":`...)
-		b = appendFloat(b, wr.v)
-		if wr.s != "" {
-			b = append(b, `,"s":`...)
-			b = appendString(b, wr.s)
-		}
-		if !wr.add {
-			b = append(b, `,"counted":false`...)
-		}
-		b = append(b, `,"value":`...)
-		b = appendFloat(b, wr.result)
-		b = append(b, '}')
+	for _, wr := range ar.win.reads {
+		c.Windows = append(c.Windows, schema.WindowHit{Window: wr.w, Key: wr.key.Str, KeyNum: wr.key.Num, T: wr.t, V: wr.v, S: wr.s, NotCounted: !wr.add, Value: wr.result})
 	}
-	b = append(b, ']')
-	if ar.win.gen != 0 {
-		b = append(b, `,"window_gen":`...)
-		b = strconv.AppendUint(b, ar.win.gen, 10)
+	c.WindowGen = ar.win.gen // 0 (not written) with a store without generations
+	if s.audit.features {
+		c.Features = s.appendFeatures(c.Features[:0], body)
 	}
-	b = s.appendFeatures(b, body)
-	ar.buf = append(b, '}')
+	ar.dict = s.policyDict(v)
+	ar.buf = schema.AppendCompact(ar.buf[:0], c)
 }
 
-// recordHead starts a record: who asked what, and the request's digest.
-func (s *Server) recordHead(b []byte, ep, index int, batchID, rid string, status int, body []byte) []byte {
-	b = append(b, `{"request_id":`...)
-	b = appendString(b, rid)
-	b = append(b, `,"endpoint":"`...)
-	b = append(b, endpointNames[ep]...)
-	b = append(b, '"')
+// recordHead starts a record in ar.c: who asked what, and the request's
+// digest.
+func (s *Server) recordHead(ar *auditRec, ep, index int, batchID string, status int, body []byte) {
+	c := &ar.c
+	name := ar.endpoint
+	if name == "" {
+		name = endpointNames[ep]
+	}
+	*c = schema.Compact{Endpoint: name, BatchID: batchID, Index: -1, Status: status, InputSM3: gm.SM3(body),
+		Rules: c.Rules[:0], Models: c.Models[:0], Windows: c.Windows[:0], Features: c.Features[:0]}
 	if batchID != "" {
-		b = append(b, `,"batch_id":`...)
-		b = appendString(b, batchID)
-		b = append(b, `,"index":`...)
-		b = strconv.AppendInt(b, int64(index), 10)
+		c.Index = index
 	}
-	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(status), 10)
-	sum := gm.SM3(body)
-	b = append(b, `,"input_sm3":"`...)
-	b = hex.AppendEncode(b, sum[:])
-	return append(b, '"')
 }
 
-// appendFeatures adds the request's features (masked) when configured.
+// appendFeatures appends the request's features (masked) as a JSON object
+// when configured.
 func (s *Server) appendFeatures(b, body []byte) []byte {
 	if !s.audit.features {
 		return b
@@ -339,7 +308,7 @@ func (s *Server) appendFeatures(b, body []byte) []byte {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	b = append(b, `,"features":{`...)
+	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
 			b = append(b, ',')
@@ -358,9 +327,9 @@ func (s *Server) appendFeatures(b, body []byte) []byte {
 // submit hands the record in ar.buf to the recorder; waitAll waits for
 // every record submitted for this request.
 func (s *Server) submit(ar *auditRec, rid string) {
-	ar.waits = append(ar.waits, s.audit.rec.Append(rid, ar.buf))
-	ar.buf = ar.buf[:0]
-	ar.win.release()
+	ar.waits = append(ar.waits, s.audit.rec.AppendRef(rid, ar.dict, ar.buf))
+	ar.buf, ar.dict = ar.buf[:0], nil
+	ar.win.release() // the record is appended: a snapshot's cut may close its generation
 }
 
 // waitAll blocks until the request's records are durable; a failure is a
@@ -376,6 +345,37 @@ func (s *Server) waitAll(ar *auditRec) *httpError {
 		}
 	}
 	return nil
+}
+
+// ErrNotRecorded is the error of a decision whose audit record could not
+// be made durable (Decide, and the waits it hands to OnRecord): the
+// decision must not be acted on, and since the audit log has failed for
+// good, the caller should stop rather than retry or dead-letter the
+// event.
+var ErrNotRecorded = errors.New("the decision could not be recorded in the audit log")
+
+// recordOther submits the record of a decision that did not come over
+// HTTP: it hands the durability wait to onRecord, or waits itself when
+// onRecord is nil. nil when audit is off.
+func (s *Server) recordOther(ar *auditRec, rid string, onRecord func(wait func() error)) error {
+	if ar == nil {
+		return nil
+	}
+	s.submit(ar, rid)
+	wait := ar.waits[0]
+	ar.waits = ar.waits[:0]
+	checked := func() error {
+		if err := wait(); err != nil {
+			s.log.Error("decision not recorded; it must not be acted on", "request_id", rid, "err", err.Error())
+			return fmt.Errorf("%w: %w", ErrNotRecorded, err)
+		}
+		return nil
+	}
+	if onRecord != nil {
+		onRecord(checked)
+		return nil
+	}
+	return checked()
 }
 
 // signResponse adds X-Decision-Signature over the request and response
@@ -425,10 +425,9 @@ func (s *Server) checkRequestSignature(r *http.Request, ep int, rid string, body
 	}
 	herr := &httpError{status: http.StatusUnauthorized, field: HeaderRequestSignature, msg: msg}
 	if ar := s.auditRec(); ar != nil {
-		b := s.recordHead(ar.buf[:0], ep, -1, "", rid, http.StatusUnauthorized, body)
-		b = append(b, `,"error":`...)
-		b = appendString(b, HeaderRequestSignature+": "+msg)
-		ar.buf = append(b, '}')
+		s.recordHead(ar, ep, -1, "", http.StatusUnauthorized, body)
+		ar.c.Error = HeaderRequestSignature + ": " + msg
+		ar.buf = schema.AppendCompact(ar.buf[:0], &ar.c)
 		s.submit(ar, rid)
 		if e := s.waitAll(ar); e != nil {
 			herr = e

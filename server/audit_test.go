@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,7 +17,9 @@ import (
 	"github.com/riskforge/riskforge/server/config"
 )
 
-// memRecorder keeps records in memory; fail makes every append fail.
+// memRecorder keeps records in memory, as the JSON of their full view
+// (the compact body expanded with its dictionary); fail makes every
+// append fail.
 type memRecorder struct {
 	mu   sync.Mutex
 	recs []string
@@ -24,13 +27,25 @@ type memRecorder struct {
 	fail error
 }
 
-func (m *memRecorder) Append(rid string, body []byte) func() error {
+func (m *memRecorder) AppendRef(rid string, dict *audit.Dict, body []byte) func() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {
 		return func() error { return m.fail }
 	}
-	m.recs, m.ids = append(m.recs, string(body)), append(m.ids, rid)
+	var db []byte
+	if dict != nil {
+		db = dict.Body()
+	}
+	d, err := audit.DecodeDecision(rid, body, db)
+	if err != nil {
+		return func() error { return err }
+	}
+	j, err := json.Marshal(d)
+	if err != nil {
+		return func() error { return err }
+	}
+	m.recs, m.ids = append(m.recs, string(j)), append(m.ids, rid)
 	return func() error { return nil }
 }
 
@@ -216,9 +231,28 @@ func TestAuditLogEndToEnd(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// 100 decisions and the policy version's dictionary.
 	rep, err := audit.Verify(dir, &key.PublicKey)
-	if err != nil || rep.Records != 100 {
+	if err != nil || rep.Records != 101 {
 		t.Fatalf("%+v %v", rep, err)
+	}
+	decisions := 0
+	err = audit.Scan(dir, nil, func(it *audit.Item) error {
+		if it.IsDict {
+			return nil
+		}
+		d, err := it.Decision()
+		if err != nil {
+			return err
+		}
+		if d.Policy == "" || d.Status != 200 || d.Endpoint != "decide" || d.RequestID != it.RequestID {
+			return fmt.Errorf("record %d: %+v", it.Index, d)
+		}
+		decisions++
+		return nil
+	})
+	if err != nil || decisions != 100 {
+		t.Fatalf("%d decisions read back: %v", decisions, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, audit.PublicKeyFile)); err != nil {
 		t.Fatal(err)

@@ -124,6 +124,13 @@ type DecideRequest struct {
 	// SetHeader, when set and the decision is traced, receives the
 	// decision span's propagation headers for what the caller produces.
 	SetHeader func(key, value string)
+	// OnRecord, when set and decisions are audited, receives the wait
+	// for the decision's audit record instead of Decide waiting for it:
+	// the caller must not act on the decision (produce it, commit its
+	// event) until the wait returns nil, and must stop when it returns an
+	// error (see ErrNotRecorded). The Kafka consumer waits once per batch,
+	// so that one group commit covers many events.
+	OnRecord func(wait func() error)
 }
 
 // RequestError is a request Decide refused. Status is 4xx for input that
@@ -171,11 +178,21 @@ func (s *Server) Decide(ctx context.Context, r DecideRequest, out []byte) ([]byt
 		tr.end(r.RequestID)
 		return fail(herr)
 	}
-	out, res, herr := s.decideBody(sn, &decideIn{ctx: ctx, ps: ps, authorizePin: pinnableOnly, pin: r.Version, rid: r.RequestID, fallback: r.FallbackID, body: r.Body, start: start, tr: tr}, out)
+	ar := s.auditRec()
+	if ar != nil {
+		ar.endpoint = r.Source
+		defer s.putAuditRec(ar)
+	}
+	out, res, herr := s.decideBody(sn, &decideIn{ctx: ctx, ps: ps, authorizePin: pinnableOnly, pin: r.Version, rid: r.RequestID, fallback: r.FallbackID, body: r.Body, start: start, tr: tr, ar: ar}, out)
 	if herr != nil {
 		tr.refused(herr)
 		tr.end(res.rid)
 		return fail(herr)
+	}
+	if err := s.recordOther(ar, res.rid, r.OnRecord); err != nil {
+		tr.refused(&httpError{status: http.StatusServiceUnavailable, msg: err.Error()})
+		tr.end(res.rid)
+		return out, err
 	}
 	if tr != nil && r.SetHeader != nil {
 		tr.dt.Inject(r.SetHeader)

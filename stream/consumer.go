@@ -12,7 +12,12 @@
 // commit in one Kafka transaction, so consumers reading the output with
 // isolation.level=read_committed see each decision exactly once; the
 // in-memory velocity windows are not part of that transaction (see
-// docs/OPERATIONS.md). Each partition is decided in offset order by one
+// docs/OPERATIONS.md). With riskd's audit log on, every decision is
+// recorded (endpoint kafka) and produced only once its record is durable
+// (one wait per partition and batch, so a group commit covers many
+// events); a record that cannot be made durable stops the consumer
+// without producing the rest, dead-lettering or committing the batch.
+// Each partition is decided in offset order by one
 // goroutine, so with events keyed by customer the windows see every
 // customer's events in order; partitions spread over riskd instances in
 // the same group.
@@ -63,8 +68,16 @@ type Consumer struct {
 	txn *kgo.GroupTransactSession // exactly once; nil: at least once
 	m   *metrics
 
-	mu      sync.Mutex
-	prodErr error // first produce failure of the batch
+	mu       sync.Mutex
+	prodErr  error // first produce failure of the batch
+	auditErr error // a decision's audit record failed: stop
+}
+
+// held is a decision waiting for its audit record to be durable.
+type held struct {
+	out   *kgo.Record
+	wait  func() error
+	topic string
 }
 
 // Header names the consumer reads from events and writes on the records
@@ -200,8 +213,20 @@ func (c *Consumer) batch(ctx context.Context, fs kgo.Fetches) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var hold []held
 			for _, r := range p.Records {
-				c.decide(ctx, r)
+				if c.auditFailed() {
+					return
+				}
+				c.decide(ctx, r, &hold)
+			}
+			// Produce in offset order once the records are durable.
+			for _, h := range hold {
+				if err := h.wait(); err != nil {
+					c.stopForAudit(err)
+					return
+				}
+				c.produce(ctx, h.out, "decided", h.topic)
 			}
 			last := p.Records[len(p.Records)-1]
 			c.m.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(0, p.HighWatermark-last.Offset-1)))
@@ -213,6 +238,14 @@ func (c *Consumer) batch(ctx context.Context, fs kgo.Fetches) {
 // finish makes the batch durable: at least once, flush and mark its
 // offsets; exactly once, end the transaction.
 func (c *Consumer) finish(ctx context.Context, fs kgo.Fetches) error {
+	if err := c.auditError(); err != nil {
+		if c.txn != nil {
+			if _, aerr := c.txn.End(ctx, kgo.TryAbort); aerr != nil {
+				c.log.Error("kafka: aborting the transaction failed", "err", aerr.Error())
+			}
+		}
+		return fmt.Errorf("kafka: a decision could not be recorded in the audit log, so the batch's remaining decisions are not produced and its offsets are not committed (it will be decided again after a restart): %w", err)
+	}
 	if c.txn != nil {
 		committed, err := c.txn.End(ctx, kgo.TryCommit)
 		if err != nil {
@@ -241,9 +274,33 @@ func (c *Consumer) finish(ctx context.Context, fs kgo.Fetches) error {
 	return nil
 }
 
-// decide decides one record and produces its decision, or its copy to
-// the dead-letter topic.
-func (c *Consumer) decide(ctx context.Context, r *kgo.Record) {
+// auditFailed reports whether a decision's record failed.
+func (c *Consumer) auditFailed() bool { return c.auditError() != nil }
+
+func (c *Consumer) auditError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.auditErr
+}
+
+// stopForAudit notes that a decision's audit record failed: nothing more
+// of the batch is decided, produced or committed.
+func (c *Consumer) stopForAudit(err error) {
+	c.mu.Lock()
+	first := c.auditErr == nil
+	if first {
+		c.auditErr = err
+	}
+	c.mu.Unlock()
+	if first {
+		c.log.Error("kafka consumer stops: a decision could not be recorded in the audit log", "err", err.Error())
+	}
+}
+
+// decide decides one record and produces its decision (or, with the
+// audit log on, adds it to hold until its record is durable), or its copy
+// to the dead-letter topic.
+func (c *Consumer) decide(ctx context.Context, r *kgo.Record, hold *[]held) {
 	hdr := func(k string) string {
 		for _, h := range r.Headers {
 			if strings.EqualFold(h.Key, k) {
@@ -258,16 +315,26 @@ func (c *Consumer) decide(ctx context.Context, r *kgo.Record) {
 	}
 	src := r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)
 	out := &kgo.Record{Topic: c.k.OutputTopic, Key: r.Key, Headers: []kgo.RecordHeader{{Key: HeaderSource, Value: []byte(src)}}}
+	var wait func() error
 	body, err := c.dec.Decide(ctx, server.DecideRequest{
 		Policy: policy, Version: hdr(HeaderPolicyVersion), FallbackID: src, Body: r.Value,
 		Source: "kafka", Header: hdr,
 		SetHeader: func(k, v string) { out.Headers = append(out.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)}) },
+		OnRecord:  func(w func() error) { wait = w },
 	}, nil)
+	if errors.Is(err, server.ErrNotRecorded) {
+		c.stopForAudit(err) // not the event's fault: never dead-lettered
+		return
+	}
 	if err != nil {
 		c.deadLetter(ctx, r, src, err)
 		return
 	}
 	out.Value = body
+	if wait != nil {
+		*hold = append(*hold, held{out: out, wait: wait, topic: r.Topic})
+		return
+	}
 	c.produce(ctx, out, "decided", r.Topic)
 }
 

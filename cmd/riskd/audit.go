@@ -124,13 +124,37 @@ type line struct {
 	Sealed    bool            `json:"sealed,omitempty"`
 	KeyID     string          `json:"key_id,omitempty"`
 	Record    json.RawMessage `json:"record,omitempty"`
+	// Dictionary is a dictionary record's body (the constants of a
+	// policy version that the decision records after it refer to).
+	Dictionary json.RawMessage `json:"dictionary,omitempty"`
+	// Error says why a record could not be shown in full.
+	Error string `json:"error,omitempty"`
 }
 
+// toLine prints a record in full: a compact (format 2) decision is
+// expanded with its dictionary into the same view a format 1 JSON record
+// holds.
 func toLine(it *audit.Item) line {
 	l := line{Index: it.Index, Time: it.Time, RequestID: it.RequestID, Segment: it.Segment, Offset: it.Offset,
 		Hash: it.Hash, Prev: it.Prev, Sealed: it.Sealed, KeyID: it.KeyIDString()}
-	if it.Body != nil && json.Valid(it.Body) {
-		l.Record = it.Body
+	switch {
+	case it.Body == nil:
+	case it.IsDict:
+		if json.Valid(it.Body) {
+			l.Dictionary = it.Body
+		}
+	case !audit.IsCompact(it.Body):
+		if json.Valid(it.Body) {
+			l.Record = it.Body
+		}
+	default:
+		d, err := it.Decision()
+		if err == nil {
+			l.Record, err = json.Marshal(d)
+		}
+		if err != nil {
+			l.Error = err.Error()
+		}
 	}
 	return l
 }

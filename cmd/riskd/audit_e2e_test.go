@@ -139,13 +139,14 @@ func TestAuditTrailEndToEnd(t *testing.T) {
 		t.Fatalf("riskd exit: %v", p.exit)
 	}
 
+	// Two decisions and their policy version's dictionary record.
 	pub := filepath.Join(keys, "signing.pub")
 	code, out := runRiskd(t, "audit", "verify", dir, "--pubkey", pub)
-	if code != 0 || !strings.Contains(out, "ok ") || !strings.Contains(out, "2 records") {
+	if code != 0 || !strings.Contains(out, "ok ") || !strings.Contains(out, "3 records") {
 		t.Fatalf("audit verify: %d\n%s", code, out)
 	}
 	code, out = runRiskd(t, "audit", "show", dir, "--request-id", "e2e-gm", "--key", filepath.Join(keys, "audit.sm4"))
-	if code != 0 || !strings.Contains(out, `"decision":`) || !strings.Contains(out, `"windows":[{`) {
+	if code != 0 || !strings.Contains(out, `"decision":`) || !strings.Contains(out, `"windows":[{`) || !strings.Contains(out, `"policy":"loan_apply"`) || !strings.Contains(out, `"reason":`) {
 		t.Fatalf("audit show: %d\n%s", code, out)
 	}
 	if code, out = runRiskd(t, "audit", "tail", dir, "-n", "1"); code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"sealed":true`) {

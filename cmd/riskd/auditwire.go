@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -84,6 +86,20 @@ func openAudit(c config.Audit, log *slog.Logger, onFatal func(error)) (*audit.Lo
 	return l, sa, nil
 }
 
+// closeAudit closes the audit log (nil: off) and turns its failure into
+// riskd's exit: 1 with the reason on stderr.
+func closeAudit(alog *audit.Log, log *slog.Logger, stderr io.Writer) int {
+	if alog == nil {
+		return exitOK
+	}
+	if err := alog.Close(); err != nil {
+		log.Error("riskd stops: the audit log failed, so no decision can be acknowledged", "err", err.Error())
+		fmt.Fprintf(stderr, "riskd: stopped because the audit log failed: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
 // listenGM opens the GM TLS listener of cfg.Server.GMTLS (nil when not
 // configured). gmtls prints handshake errors to stdout; they are routed
 // to the log.
@@ -153,6 +169,27 @@ func (w windowLog) WaitDurable(n uint64) error {
 	return nil
 }
 
+// Records hands the window state each decision record as the JSON of its
+// full view (format 1 bodies are that JSON; format 2 compact bodies are
+// expanded with their segment's dictionary). Dictionary records are not
+// decisions and are left out; a sealed record no key opens is passed as
+// nil, which stops the replay.
 func (w windowLog) Records(from uint64, fn func(uint64, []byte) error) error {
-	return w.l.ScanFrom(from, func(it *audit.Item) error { return fn(it.Index, it.Body) })
+	return w.l.ScanFrom(from, func(it *audit.Item) error {
+		if it.IsDict {
+			return nil
+		}
+		if it.Body == nil {
+			return fn(it.Index, nil)
+		}
+		d, err := it.Decision()
+		if err != nil {
+			return fmt.Errorf("audit record %d: %w", it.Index, err)
+		}
+		body, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		return fn(it.Index, body)
+	})
 }

@@ -17,11 +17,15 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/riskforge/riskforge/audit"
 )
 
 // TestKafkaConsumeCommand runs the real `riskd consume` against an
 // in-process Kafka (kfake): events in, decisions and dead letters out,
-// the Kafka metrics on /metrics, a clean stop on SIGTERM.
+// the Kafka metrics on /metrics, a clean stop on SIGTERM; with
+// --audit-dir every decision is in the audit log (endpoint kafka) and the
+// log verifies.
 func TestKafkaConsumeCommand(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "events", "decisions", "dlq"))
 	if err != nil {
@@ -59,7 +63,8 @@ kafka:
 	}
 	cl.ProduceSync(ctx, &kgo.Record{Key: []byte("x"), Value: []byte(`not json`)})
 
-	cmd := exec.Command(riskdBin, "consume", "--config", cfg, "--log-format", "json")
+	auditDir := filepath.Join(dir, "audit")
+	cmd := exec.Command(riskdBin, "consume", "--config", cfg, "--log-format", "json", "--audit-dir", auditDir)
 	logs := &syncBuffer{}
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(logs, pw)
@@ -102,7 +107,15 @@ kafka:
 		t.Errorf("records out: %v; want 10 decisions and 1 dead letter", got)
 	}
 	p := &proc{base: "http://" + addr, client: &http.Client{Timeout: 10 * time.Second}}
-	if n := metric(t, p, `riskforge_kafka_records_total{result="decided",topic="events"}`); n != 10 {
+	// The counter moves when the brokers acknowledge a decision, which
+	// can come after a reader already sees it: give it a moment.
+	n := 0.0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if n = metric(t, p, `riskforge_kafka_records_total{result="decided",topic="events"}`); n == 10 {
+			break
+		}
+	}
+	if n != 10 {
 		t.Errorf("riskforge_kafka_records_total decided = %v", n)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -117,5 +130,26 @@ kafka:
 	}
 	if !strings.Contains(logs.String(), "kafka consumer stopped") {
 		t.Errorf("no clean consumer stop in the log")
+	}
+	if code, out := runRiskd(t, "audit", "verify", auditDir); code != 0 {
+		t.Fatalf("audit verify after consume: %d\n%s", code, out)
+	}
+	recorded := 0
+	err = audit.Scan(auditDir, nil, func(it *audit.Item) error {
+		if it.IsDict {
+			return nil
+		}
+		d, err := it.Decision()
+		if err != nil {
+			return err
+		}
+		if d.Endpoint != "kafka" || d.Status != 200 || d.Decision == "" {
+			return fmt.Errorf("record %d: %+v", it.Index, d)
+		}
+		recorded++
+		return nil
+	})
+	if err != nil || recorded != 10 {
+		t.Fatalf("%d kafka decisions in the audit log, want 10: %v", recorded, err)
 	}
 }
