@@ -29,7 +29,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 10m
 
 # Fuzz targets as package:FuncName pairs; FUZZTIME is per target.
 FUZZ_TARGETS ?= ./lang:FuzzFormat ./lang:FuzzNumbersIn ./compiler:FuzzCheck ./vm:FuzzDecode ./vm:FuzzDecodeJSON ./dataset:FuzzCSV ./api:FuzzFastDecode ./server:FuzzDecide ./server:FuzzBatchDepth ./lsp:FuzzLSPDidChange ./playground:FuzzPlaygroundRun \
-                ./audit:FuzzDecodeRecord ./audit:FuzzDecodeCheckpoint ./audit/schema:FuzzDecodeCompact ./internal/gm:FuzzSignatureHeader ./windows:FuzzRestoreSnapshot
+                ./audit:FuzzDecodeRecord ./audit:FuzzDecodeCheckpoint ./audit/schema:FuzzDecodeCompact ./internal/gm:FuzzSignatureHeader ./windows:FuzzRestoreSnapshot ./state:FuzzReplayRecord
 FUZZTIME     ?= 50000x # an exec count: time limits hit golang/go#75804 on Go 1.26
 
 RISKD_POLICY ?= examples/loan
@@ -49,8 +49,9 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/riskd ./cmd/riskd
 
 # deps: install onnxruntime into third_party/onnxruntime/ once, and Debian's chromium
-# (the playground's browser test drives it) and redis-server (the lookup tests start a
-# real one) where missing; a no-op afterwards.
+# (the playground's browser test drives it), redis-server (the lookup and window tests
+# start a real one) and redis-tools (redis-cli creates the Redis Cluster tests' cluster)
+# where missing; a no-op afterwards.
 deps: $(ORT_LIB) chromium redis-server
 
 # chromium: apt-get install it as root when no chromium is on PATH (or $$CHROMIUM is unset).
@@ -74,6 +75,9 @@ redis-server:
 	@command -v redis-server >/dev/null || { \
 		[ "$$(id -u)" = 0 ] || { echo "redis-server is missing: run 'sudo apt-get install -y redis-server' (or make deps as root)" >&2; exit 1; }; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+	@command -v redis-cli >/dev/null || { \
+		[ "$$(id -u)" = 0 ] || { echo "redis-cli is missing (the Redis Cluster tests create their cluster with it): run 'sudo apt-get install -y redis-tools' (or make deps as root)" >&2; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools; }
 
 $(ORT_REAL) $(ORT_LIB) &:
 	ORT_VERSION=$(ORT_VERSION) ./scripts/fetch-onnxruntime.sh

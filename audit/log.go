@@ -227,6 +227,15 @@ func (l *Log) Head() (uint64, Hash) {
 	return n, l.durable.Head
 }
 
+// Durable returns how many records, from index 0, are durable under the
+// sync policy (written to the OS under none). A window snapshot waits for
+// the records of the calls it holds before it is published.
+func (l *Log) Durable() uint64 {
+	l.dmu.Lock()
+	defer l.dmu.Unlock()
+	return l.durable.Count
+}
+
 // Err returns the error that failed the log, or nil.
 func (l *Log) Err() error {
 	l.mu.Lock()

@@ -133,7 +133,11 @@ func (s *Server) auditRec() *auditRec {
 }
 
 func (s *Server) putAuditRec(ar *auditRec) {
-	if ar != nil && cap(ar.buf) < 1<<20 {
+	if ar == nil {
+		return
+	}
+	ar.win.release() // a decision that was never recorded
+	if cap(ar.buf) < 1<<20 {
 		ar.win.inner = nil
 		s.audit.pool.Put(ar)
 	}
@@ -150,17 +154,49 @@ type windowRead struct {
 	result float64
 }
 
+// generational is a window store whose calls run under generations
+// (windows.Memory): a snapshot's cut holds exactly the calls of the
+// generations it closed (see windows/cut.go).
+type generational interface {
+	Hold() uint64
+	ObserveAt(gen uint64, obs []vm.WindowObs, out []float64) error
+	Release(gen uint64)
+}
+
 // recordingWindows passes observations to the real store and notes them.
+// With a generational store it holds the call's generation until the
+// record is appended (submit), so a snapshot's cut waits for the record
+// of every call it holds, and the record carries the generation.
 type recordingWindows struct {
 	inner vm.WindowStore
 	reads []windowRead
+	gen   uint64 // generation of this decision's call; 0: none
+	held  []heldGen
+}
+
+type heldGen struct {
+	g   generational
+	gen uint64
+}
+
+// release ends the generations held for the records just appended.
+func (r *recordingWindows) release() {
+	for _, h := range r.held {
+		h.g.Release(h.gen)
+	}
+	r.held = r.held[:0]
 }
 
 func (r *recordingWindows) Observe(obs []vm.WindowObs, out []float64) error {
 	var err error
-	if r.inner != nil {
+	switch g, ok := r.inner.(generational); {
+	case ok:
+		r.gen = g.Hold()
+		r.held = append(r.held, heldGen{g, r.gen})
+		err = g.ObserveAt(r.gen, obs, out)
+	case r.inner != nil:
 		err = r.inner.Observe(obs, out)
-	} else {
+	default:
 		clear(out)
 	}
 	for w, o := range obs {
@@ -174,7 +210,7 @@ func (ar *auditRec) windows(inner vm.WindowStore) vm.WindowStore {
 	if ar == nil {
 		return inner
 	}
-	ar.win.inner, ar.win.reads = inner, ar.win.reads[:0]
+	ar.win.inner, ar.win.reads, ar.win.gen = inner, ar.win.reads[:0], 0
 	return &ar.win
 }
 
@@ -232,6 +268,7 @@ func (s *Server) recordDecision(ar *auditRec, ep, index int, batchID, rid string
 	for _, wr := range ar.win.reads {
 		c.Windows = append(c.Windows, schema.WindowHit{Window: wr.w, Key: wr.key.Str, KeyNum: wr.key.Num, T: wr.t, V: wr.v, S: wr.s, NotCounted: !wr.add, Value: wr.result})
 	}
+	c.WindowGen = ar.win.gen // 0 (not written) with a store without generations
 	if s.audit.features {
 		c.Features = s.appendFeatures(c.Features[:0], body)
 	}
@@ -292,6 +329,7 @@ func (s *Server) appendFeatures(b, body []byte) []byte {
 func (s *Server) submit(ar *auditRec, rid string) {
 	ar.waits = append(ar.waits, s.audit.rec.AppendRef(rid, ar.dict, ar.buf))
 	ar.buf, ar.dict = ar.buf[:0], nil
+	ar.win.release() // the record is appended: a snapshot's cut may close its generation
 }
 
 // waitAll blocks until the request's records are durable; a failure is a

@@ -48,6 +48,10 @@ type Options struct {
 	// Tracer traces decisions (OpenTelemetry, see package telemetry);
 	// nil traces nothing.
 	Tracer Tracer
+	// WindowLog is the audit log that window snapshots cut against and
+	// that a start replays after the last snapshot (docs/STATE.md); nil:
+	// none.
+	WindowLog state.Log
 }
 
 // Server serves decisions. Create it with New, then Serve.
@@ -127,7 +131,11 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.install(sn, nil)
-	s.state.Restore()
+	if opts.WindowLog != nil {
+		s.state.SetLog(opts.WindowLog)
+	}
+	s.state.Restore(s.replayResolver(sn))
+	s.countReplay()
 	debug.FreeOSMemory() // compiling took memory the loaded versions do not keep
 	s.logLoaded(sn, "start")
 	s.lastReload.Store(&ReloadStatus{At: sn.loadedAt, Trigger: "start", Result: "success", Generation: sn.gen})

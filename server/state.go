@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/riskforge/riskforge/state"
 	"github.com/riskforge/riskforge/vm"
 )
 
@@ -44,6 +45,54 @@ func (s *Server) bindWindows(sn *snapshot) error {
 		}
 	}
 	return nil
+}
+
+// replayResolver finds a record's windows at start: the serving lane's
+// view of the loaded version that wrote it (same policy and artifact
+// digest). Shadow versions are not recorded, so never replayed.
+func (s *Server) replayResolver(sn *snapshot) state.Resolver {
+	return func(policy, digest string) (vm.WindowStore, int) {
+		ps := sn.policies[policy]
+		if ps == nil {
+			return nil, 0
+		}
+		for _, e := range ps.order {
+			if e.role != roleShadow && e.v.Digest == digest && e.windows != nil {
+				return e.windows, len(e.v.Prog.Windows)
+			}
+		}
+		return nil, 0
+	}
+}
+
+// countReplay publishes what the start's window replay did.
+func (s *Server) countReplay() {
+	r := s.state.Status().Replay
+	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "riskforge_window_replay_skipped_records_total",
+		Help: "Audit records the start's window replay read and did not apply, by reason: in_snapshot (the snapshot holds them), no_generation (no window observations, or a store without generations), version_not_loaded."}, []string{"reason"})
+	skipped.WithLabelValues("in_snapshot").Add(float64(r.Held))
+	skipped.WithLabelValues("no_generation").Add(float64(r.NoGen))
+	skipped.WithLabelValues("version_not_loaded").Add(float64(r.Unknown))
+	counter := func(name, help string, v float64) {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+		c.Add(v)
+		s.metrics.reg.MustRegister(c)
+	}
+	s.metrics.reg.MustRegister(skipped)
+	counter("riskforge_window_replay_records_total", "Audit records the start's window replay read after the snapshot's position.", float64(r.Records))
+	counter("riskforge_window_replay_applied_records_total", "Audit records whose window observations the start's replay re-applied.", float64(r.Applied))
+	counter("riskforge_window_replay_events_total", "Window observations the start's replay re-applied.", float64(r.Events))
+	gauge := func(name, help string, v float64) {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+		g.Set(v)
+		s.metrics.reg.MustRegister(g)
+	}
+	failed := 0.0
+	if r.Err != nil {
+		failed = 1
+	}
+	gauge("riskforge_window_replay_failed", "1 when the start's window replay stopped at a record it could not read: windows miss the records after it.", failed)
+	gauge("riskforge_window_replay_seconds", "How long the start's window replay took.", r.Seconds)
 }
 
 // runState sweeps and snapshots until ctx ends.

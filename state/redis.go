@@ -14,7 +14,7 @@ import (
 // redisOptions turns the config into client options, reading the
 // password file and the TLS material.
 func redisOptions(c config.Redis) (redisstore.Options, error) {
-	o := redisstore.Options{Addr: c.Addr, Username: c.Username, DB: c.DB, KeyPrefix: c.KeyPrefix,
+	o := redisstore.Options{Addr: c.Addr, Cluster: c.Cluster, Username: c.Username, DB: c.DB, KeyPrefix: c.KeyPrefix,
 		DialTimeout: c.DialTimeout.D(), Timeout: c.Timeout.D(), Fallback: c.Fallback}
 	if c.PasswordFile != "" {
 		data, err := os.ReadFile(c.PasswordFile)

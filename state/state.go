@@ -23,15 +23,17 @@ import (
 
 // Backend is the window state of one riskd process.
 type Backend struct {
-	cfg   config.State
-	log   *slog.Logger
-	mem   *windows.Store    // the embedded store (Redis's fallback in redis mode)
-	redis *redisstore.Store // nil unless state.backend is redis
+	cfg    config.State
+	logger *slog.Logger
+	alog   Log               // the audit log snapshots cut against; nil: none
+	mem    *windows.Store    // the embedded store (Redis's fallback in redis mode)
+	redis  *redisstore.Store // nil unless state.backend is redis
 
 	snapMu                              sync.Mutex // one snapshot write at a time
 	snapshots, snapFailures, restoreBad atomic.Uint64
 	lastSnap                            atomic.Pointer[windows.SnapshotInfo]
 	restored                            atomic.Pointer[restoreResult]
+	replayed                            atomic.Pointer[ReplayResult]
 }
 
 type restoreResult struct {
@@ -45,7 +47,7 @@ func Open(cfg config.State, log *slog.Logger) (*Backend, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &Backend{cfg: cfg, log: log, mem: windows.New(windows.Config{MaxKeys: cfg.MaxKeys})}
+	b := &Backend{cfg: cfg, logger: log, mem: windows.New(windows.Config{MaxKeys: cfg.MaxKeys})}
 	if cfg.Backend == "redis" {
 		opts, err := redisOptions(cfg.Redis)
 		if err != nil {
@@ -59,6 +61,11 @@ func Open(cfg config.State, log *slog.Logger) (*Backend, error) {
 	}
 	return b, nil
 }
+
+// SetLog gives the backend the audit log: snapshots then record their
+// position in it and Restore replays the records after the snapshot.
+// Call it before Restore and before serving.
+func (b *Backend) SetLog(l Log) { b.alog = l }
 
 // Bind returns the WindowStore a program's windows use. Windows with the
 // same lane and signature share state (see windows.Signature).
@@ -92,8 +99,8 @@ func (b *Backend) Run(ctx context.Context, swept func(int)) {
 		case now := <-sweep.C:
 			swept(b.mem.Sweep(float64(now.UnixNano()) / 1e9))
 		case <-snap:
-			if err := b.Snapshot(""); err != nil {
-				b.log.Error("window snapshot failed", "path", b.cfg.Snapshot.Path, "err", err.Error())
+			if err := b.Snapshot(); err != nil {
+				b.logger.Error("window snapshot failed", "path", b.cfg.Snapshot.Path, "err", err.Error())
 			}
 		}
 	}
@@ -104,7 +111,7 @@ func (b *Backend) Run(ctx context.Context, swept func(int)) {
 func (b *Backend) Close() error {
 	var err error
 	if b.cfg.Snapshot.Path != "" && b.redis == nil {
-		err = b.Snapshot("")
+		err = b.Snapshot()
 	}
 	if b.redis != nil {
 		err = errors.Join(err, b.redis.Close())
@@ -120,6 +127,7 @@ type Status struct {
 	windows.Stats
 	Snapshots, SnapshotFailures, RestoreFailures uint64
 	RedisFailures                                uint64
+	Replay                                       ReplayResult // zero when no replay ran
 }
 
 // Status returns the backend's current health and counters.
@@ -139,6 +147,14 @@ func (b *Backend) Status() Status {
 	}
 	if r := b.restored.Load(); r != nil && r.err != nil {
 		st.Detail += "; last snapshot not restored: " + r.err.Error()
+	}
+	if r := b.replayed.Load(); r != nil {
+		st.Replay = *r
+		if r.Err != nil {
+			st.Detail += "; window replay FAILED (windows miss later audit records): " + r.Err.Error()
+		} else {
+			st.Detail += fmt.Sprintf("; replayed %d audit records after the snapshot", r.Applied)
+		}
 	}
 	return st
 }

@@ -50,7 +50,7 @@ func TestSnapshotCycle(t *testing.T) {
 	}
 	b2, _ := Open(memoryConfig(path), nil)
 	ws2, _ := b2.Bind(testProg(), "lane|")
-	b2.Restore()
+	b2.Restore(nil)
 	if got := observe(t, ws2, "card1", 1003); got != 4 {
 		t.Fatalf("count after restore = %v, want 4", got)
 	}
@@ -59,7 +59,7 @@ func TestSnapshotCycle(t *testing.T) {
 	os.WriteFile(path, data, 0o644)
 	b3, _ := Open(memoryConfig(path), nil)
 	ws3, _ := b3.Bind(testProg(), "lane|")
-	b3.Restore()
+	b3.Restore(nil)
 	st := b3.Status()
 	if st.RestoreFailures != 1 || st.Keys != 0 {
 		t.Fatalf("damaged snapshot: %+v", st)

@@ -18,7 +18,7 @@ func FuzzRestoreSnapshot(f *testing.F) {
 		observe1(m, 1, k, float64(i), 0, fmt.Sprint("v", i))
 	}
 	var buf bytes.Buffer
-	if _, err := m.st.WriteSnapshot(&buf, "pos"); err != nil {
+	if _, err := m.st.WriteSnapshot(&buf, 7); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())

@@ -19,7 +19,9 @@ import (
 //	version   uint16 SnapshotVersion
 //	layout    uint16 x4: exactEvents, ringBuckets, sketchBuckets, sketchP
 //	taken     int64 Unix nanoseconds
-//	position  string: where the audit log stood when the snapshot was taken
+//	position  uint64: the audit log index from which a restart replays
+//	gen       uint64: the generation of the cut (records with a window_gen
+//	          up to it are already in the snapshot)
 //	windows   uvarint count, then per window: signature, aggregate, length
 //	cells     per cell: byte 1, window index, key, state; then byte 0
 //	checksum  SHA-256 of everything before it
@@ -28,7 +30,7 @@ import (
 // corrupt or foreign file is refused whole.
 
 // SnapshotVersion is the snapshot format this build writes and reads.
-const SnapshotVersion = 1
+const SnapshotVersion = 2
 
 const snapshotMagic = "RFWS"
 
@@ -42,28 +44,45 @@ var (
 
 // SnapshotInfo describes a written or restored snapshot.
 type SnapshotInfo struct {
-	Taken    time.Time
-	Position string // the caller's position (the audit log's), opaque here
+	Taken time.Time
+	// Position is the caller's (the audit log index from which a restart
+	// replays); Gen the generation of the cut: the snapshot holds every
+	// store call of a generation up to Gen and none after.
+	Position uint64
+	Gen      uint64
 	Windows  int
 	Cells    int
 	Skipped  int // restored cells of windows no loaded policy declares
 }
 
-// WriteSnapshot writes every cell to w. Shards are locked one at a time,
-// so requests keep flowing; the snapshot is consistent per key, not
-// across keys. position is stored as given (see SnapshotInfo.Position).
-func (s *Store) WriteSnapshot(w io.Writer, position string) (SnapshotInfo, error) {
+// WriteSnapshot takes a cut (BeginCut) and writes it to w.
+func (s *Store) WriteSnapshot(w io.Writer, position uint64) (SnapshotInfo, error) {
+	c, err := s.BeginCut(CutWait)
+	if err != nil {
+		return SnapshotInfo{}, err
+	}
+	return c.Write(w, position)
+}
+
+// Write writes the cut to w and ends it. Shards are locked one at a time,
+// so requests keep flowing; the snapshot holds exactly the calls of
+// generations up to c.Gen (see cut.go). position is the caller's (the
+// audit log index from which a restart replays) and is stored as given.
+func (c *Cut) Write(w io.Writer, position uint64) (SnapshotInfo, error) {
+	defer c.end()
+	s := c.s
 	h := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 1<<16)
 	e := &enc{w: bw}
 	specs := *s.specs.Load()
-	info := SnapshotInfo{Taken: time.Now(), Position: position, Windows: len(specs)}
+	info := SnapshotInfo{Taken: time.Now(), Position: position, Gen: c.Gen, Windows: len(specs)}
 	e.bytes([]byte(snapshotMagic))
 	for _, v := range []uint16{SnapshotVersion, exactEvents, ringBuckets, sketchBuckets, sketchP} {
 		e.u16(v)
 	}
 	e.i64(info.Taken.UnixNano())
-	e.str(position)
+	e.i64(int64(position))
+	e.i64(int64(c.Gen))
 	e.uv(uint64(len(specs)))
 	for _, r := range specs {
 		e.str(r.sig)
@@ -71,17 +90,14 @@ func (s *Store) WriteSnapshot(w io.Writer, position string) (SnapshotInfo, error
 		e.f64(r.over)
 	}
 	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for k, c := range sh.cells {
+		c.eachCell(i, func(k ckey, cl *cell) {
 			e.bytes([]byte{1})
 			e.uv(uint64(k.w))
 			e.str(k.str)
 			e.f64(k.num)
-			e.cell(c)
+			e.cell(cl)
 			info.Cells++
-		}
-		sh.mu.Unlock()
+		})
 	}
 	e.bytes([]byte{0})
 	if e.err == nil {
@@ -115,7 +131,8 @@ func (s *Store) RestoreSnapshot(r io.Reader) (SnapshotInfo, error) {
 		return info, fmt.Errorf("%w: version/layout %v, this build reads %v", ErrSnapshotIncompatible, layout, want)
 	}
 	info.Taken = time.Unix(0, d.i64())
-	info.Position = d.str()
+	info.Position = uint64(d.i64())
+	info.Gen = uint64(d.i64())
 	ids, err := s.snapshotWindows(d, &info)
 	if err != nil {
 		return info, err
@@ -184,7 +201,7 @@ func (s *Store) put(k ckey, c *cell) {
 	sh.mu.Lock()
 	if _, ok := sh.cells[k]; !ok {
 		if len(sh.cells) >= s.maxPerShard {
-			sh.evictOne()
+			sh.evictOne(0)
 			s.evicted.Add(1)
 		}
 		sh.order = append(sh.order, k)

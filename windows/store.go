@@ -48,6 +48,12 @@ type Store struct {
 	ids   map[string]int               // signature -> id
 
 	evicted, expired, rejected atomic.Uint64
+
+	// Generations make snapshots consistent cuts (cut.go): every store
+	// call runs under a generation; a cut closes the current one.
+	gen    atomic.Uint64
+	active [2]atomic.Int64 // calls holding a generation, by its parity
+	cutMu  sync.Mutex      // one cut at a time
 }
 
 type registered struct {
@@ -71,7 +77,12 @@ type shard struct {
 	// batches; sweepAt and keptAt are the walk's read and write indexes.
 	order           []ckey
 	sweepAt, keptAt int
-	_               [16]byte // keep shards' locks on separate cache lines
+	// cut is the generation of a cut whose snapshot has not yet written
+	// this shard (0: none); cow holds the cut's image of the keys that
+	// later generations changed since (nil: absent in the cut).
+	cut uint64
+	cow map[ckey]*cell
+	_   [16]byte // keep shards' locks on separate cache lines
 }
 
 // New returns an empty store.
@@ -84,6 +95,7 @@ func New(cfg Config) *Store {
 		s.shards[i].cells = map[ckey]*cell{}
 	}
 	s.specs.Store(&[]registered{})
+	s.gen.Store(1)
 	return s
 }
 
@@ -178,8 +190,27 @@ func (s *Store) Bind(prog *vm.Program, lane string) (*Memory, error) {
 // Store returns the store m is a view of.
 func (m *Memory) Store() *Store { return m.st }
 
-// Observe implements vm.WindowStore.
+// Observe implements vm.WindowStore: ObserveAt under a generation held
+// for the call alone.
 func (m *Memory) Observe(obs []vm.WindowObs, out []float64) error {
+	g := m.st.Hold()
+	err := m.ObserveAt(g, obs, out)
+	m.st.Release(g)
+	return err
+}
+
+// Hold returns the current generation and keeps it open until Release
+// (see Store.Hold).
+func (m *Memory) Hold() uint64 { return m.st.Hold() }
+
+// Release ends a Hold.
+func (m *Memory) Release(gen uint64) { m.st.Release(gen) }
+
+// ObserveAt is Observe under generation gen, which the caller holds
+// (Hold). A caller that records the call in the audit log holds the
+// generation until the record is appended, and records gen with it, so a
+// snapshot's cut and the log agree on which calls the snapshot holds.
+func (m *Memory) ObserveAt(gen uint64, obs []vm.WindowObs, out []float64) error {
 	specs := *m.st.specs.Load()
 	var err error
 	for i := range obs {
@@ -195,7 +226,7 @@ func (m *Memory) Observe(obs []vm.WindowObs, out []float64) error {
 		if sp.agg == aggDistinct {
 			v = math.Float64frombits(hashValue(o.S, o.V))
 		}
-		out[i] = m.st.observe(ckey{w: id, str: o.Key.Str, num: o.Key.Num}, sp, o.T, v, o.Add)
+		out[i] = m.st.observe(ckey{w: id, str: o.Key.Str, num: o.Key.Num}, sp, o.T, v, o.Add, gen)
 	}
 	return err
 }
@@ -205,10 +236,13 @@ func (k ckey) hash() uint64 {
 	return mix(h ^ uint64(k.w)*0x9e3779b97f4a7c15)
 }
 
-func (s *Store) observe(k ckey, sp spec, t, v float64, add bool) float64 {
+func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) float64 {
 	sh := &s.shards[k.hash()%numShards]
 	sh.mu.Lock()
 	sh.tick++
+	if sh.cut != 0 {
+		sh.cutObserve(k, sp, t, v, add, gen)
+	}
 	c := sh.cells[k]
 	if c == nil {
 		if !add {
@@ -216,7 +250,7 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool) float64 {
 			return 0 // nothing to read; do not spend a key on it
 		}
 		if len(sh.cells) >= s.maxPerShard {
-			sh.evictOne()
+			sh.evictOne(gen)
 			s.evicted.Add(1)
 		}
 		c = &cell{}
@@ -234,7 +268,8 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool) float64 {
 
 // evictOne drops the least recently used of a few keys sampled from the
 // map (iteration starts at a random place), as Redis approximates LRU.
-func (sh *shard) evictOne() {
+// gen is the generation of the call that needs the room (see cutEvict).
+func (sh *shard) evictOne(gen uint64) {
 	var victim ckey
 	oldest, n := uint32(0), 0
 	for k, c := range sh.cells {
@@ -244,6 +279,9 @@ func (sh *shard) evictOne() {
 		if n++; n == evictSamples {
 			break
 		}
+	}
+	if sh.cut != 0 {
+		sh.cutEvict(victim, gen)
 	}
 	delete(sh.cells, victim)
 }
@@ -288,6 +326,9 @@ func (sh *shard) compactOrder() {
 func (sh *shard) sweepBatch(specs []registered, now float64) (dropped int, more bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	if sh.cut != 0 {
+		return 0, false // a snapshot is copying this shard; sweep it next time
+	}
 	end := min(sh.sweepAt+sweepBatch, len(sh.order))
 	for ; sh.sweepAt < end; sh.sweepAt++ {
 		k := sh.order[sh.sweepAt]

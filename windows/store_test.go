@@ -216,13 +216,13 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	info, err := m.st.WriteSnapshot(&buf, "audit:42")
+	info, err := m.st.WriteSnapshot(&buf, 42)
 	if err != nil || info.Cells != 150 {
 		t.Fatalf("write: %v, %+v", err, info)
 	}
 	fresh := testStore(Config{}, "count", "count_distinct", "sum")
 	rinfo, err := fresh.st.RestoreSnapshot(bytes.NewReader(buf.Bytes()))
-	if err != nil || rinfo.Cells != 150 || rinfo.Position != "audit:42" {
+	if err != nil || rinfo.Cells != 150 || rinfo.Position != 42 {
 		t.Fatalf("restore: %v, %+v", err, rinfo)
 	}
 	for i := 0; i < 50; i++ {
@@ -244,7 +244,7 @@ func TestSnapshotCorrupt(t *testing.T) {
 		observe1(m, 0, vm.WindowKey{Str: fmt.Sprint("k", i)}, float64(i), 1, "")
 	}
 	var buf bytes.Buffer
-	if _, err := m.st.WriteSnapshot(&buf, ""); err != nil {
+	if _, err := m.st.WriteSnapshot(&buf, 0); err != nil {
 		t.Fatal(err)
 	}
 	data := buf.Bytes()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -138,4 +140,56 @@ func failpoint() (audit.FS, error) {
 		return nil, fmt.Errorf("RISKD_AUDIT_FAILPOINT=%q: the only failpoint is fsync-after=N", v)
 	}
 	return &audit.FaultFS{FS: audit.OS, SyncsOK: n}, nil
+}
+
+// windowLog is the audit log as window state uses it: snapshots record
+// its position, and a start replays the records after the snapshot.
+type windowLog struct{ l *audit.Log }
+
+func (w windowLog) Next() uint64 {
+	n, _ := w.l.Head()
+	return n
+}
+
+func (w windowLog) Durable() uint64 { return w.l.Durable() }
+
+// WaitDurable polls: a snapshot waits for the records of the calls it
+// holds, which the log's writer makes durable within a batch interval.
+func (w windowLog) WaitDurable(n uint64) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for w.l.Durable() < n {
+		if err := w.l.Err(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("audit records below %d not durable after 30s (durable: %d)", n, w.l.Durable())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// Records hands the window state each decision record as the JSON of its
+// full view (format 1 bodies are that JSON; format 2 compact bodies are
+// expanded with their segment's dictionary). Dictionary records are not
+// decisions and are left out; a sealed record no key opens is passed as
+// nil, which stops the replay.
+func (w windowLog) Records(from uint64, fn func(uint64, []byte) error) error {
+	return w.l.ScanFrom(from, func(it *audit.Item) error {
+		if it.IsDict {
+			return nil
+		}
+		if it.Body == nil {
+			return fn(it.Index, nil)
+		}
+		d, err := it.Decision()
+		if err != nil {
+			return fmt.Errorf("audit record %d: %w", it.Index, err)
+		}
+		body, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		return fn(it.Index, body)
+	})
 }

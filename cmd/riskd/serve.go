@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/riskforge/riskforge/audit"
 	"github.com/riskforge/riskforge/internal/gm"
 	"github.com/riskforge/riskforge/server"
 	"github.com/riskforge/riskforge/server/config"
@@ -91,7 +92,7 @@ it), then in-flight requests finish. The admin token can also come from $RISKD_A
 		return exitError
 	}
 	defer stopTracing()
-	code := serveWith(ctx, cfg, &f, log, sa, tracer, stderr)
+	code := serveWith(ctx, cfg, &f, log, sa, alog, tracer, stderr)
 	if alog != nil {
 		if err := alog.Close(); err != nil {
 			log.Error("riskd stops: the audit log failed, so no decision can be acknowledged", "err", err.Error())
@@ -103,10 +104,16 @@ it), then in-flight requests finish. The admin token can also come from $RISKD_A
 }
 
 // serveWith builds the server and serves until ctx ends.
-func serveWith(ctx context.Context, cfg *config.Config, f *serveFlags, log *slog.Logger, sa server.Audit, tracer server.Tracer, stderr io.Writer) int {
+func serveWith(ctx context.Context, cfg *config.Config, f *serveFlags, log *slog.Logger, sa server.Audit, alog *audit.Log, tracer server.Tracer, stderr io.Writer) int {
 	var srv *server.Server
 	mounts := uiMounts(cfg, log, func() []server.Source { return srv.Sources() })
-	srv, err := server.New(server.Options{Config: cfg, LoadConfig: f.load, Logger: log, Models: modelLoader(cfg), Mounts: mounts, Audit: sa, Tracer: tracer})
+	opts := server.Options{Config: cfg, LoadConfig: f.load, Logger: log, Models: modelLoader(cfg), Mounts: mounts, Audit: sa, Tracer: tracer}
+	if alog != nil {
+		// Window snapshots cut against the audit log, and a start replays
+		// the records after the last one (docs/STATE.md).
+		opts.WindowLog = windowLog{alog}
+	}
+	srv, err := server.New(opts)
 	if err != nil {
 		log.Error("policies did not load; not starting", "err", err.Error())
 		fmt.Fprintf(stderr, "riskd: %v\n", err)

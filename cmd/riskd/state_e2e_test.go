@@ -192,6 +192,36 @@ func TestRedisTwoProcessesShareWindows(t *testing.T) {
 	}
 }
 
+// TestRedisClusterTwoProcessesShareWindows: two riskd processes on one
+// real three-node Redis Cluster (state.redis.cluster) see each other's
+// events, and a cluster that is gone degrades decisions, never a 5xx.
+func TestRedisClusterTwoProcessesShareWindows(t *testing.T) {
+	cl := redistest.StartCluster(t)
+	dir := policyDir(t, "loan.risk")
+	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("policies:\n  - path: %s\nstate:\n  backend: redis\n  max_event_age: 87600h\n  redis:\n    addr: %q\n    cluster: true\n    key_prefix: \"e2e:\"\n    timeout: 2s\n", dir, cl.Addrs())), 0o644)
+	a, b := startRiskd(t, "--config", cfg), startRiskd(t, "--config", cfg)
+	// burst fires on a user's 4th application within an hour; users
+	// spread over the cluster's nodes.
+	for u := 0; u < 6; u++ {
+		user := fmt.Sprint("shared", u)
+		for i, p := range []*proc{a, b, a, b} {
+			_, _, m := p.do(t, "POST", "/v1/decide", loanRequest(user), nil)
+			fired := strings.Contains(fmt.Sprint(m["rules"]), "burst")
+			if m["degraded"] == true || fired != (i == 3) {
+				t.Fatalf("%s event %d: burst fired %v, degraded %v: %v", user, i+1, fired, m["degraded"], m)
+			}
+		}
+	}
+	for _, n := range cl.Nodes {
+		n.Stop()
+	}
+	status, _, m := a.do(t, "POST", "/v1/decide", loanRequest("shared0"), nil)
+	if status != 200 || m["degraded"] != true {
+		t.Fatalf("with the cluster down: status %d, %v", status, m)
+	}
+}
+
 // levelPolicy reveals a card's count and sum in the last hour through the
 // rules it fires: c_N fires when count >= N, s_N when sum >= 10*N.
 func levelPolicy(levels int) string {

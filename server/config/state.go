@@ -37,7 +37,12 @@ type Snapshot struct {
 
 // Redis configures the Redis backend.
 type Redis struct {
-	Addr         string   `yaml:"addr"`
+	// Addr is host:port; with Cluster, one or more seed nodes separated
+	// by commas.
+	Addr string `yaml:"addr"`
+	// Cluster talks to a Redis Cluster: every window key lives in one
+	// hash slot, so each window's script call goes to one node.
+	Cluster      bool     `yaml:"cluster"`
 	Username     string   `yaml:"username"`
 	PasswordFile string   `yaml:"password_file"`
 	DB           int      `yaml:"db"`
@@ -67,7 +72,7 @@ type RedisTLS struct {
 var (
 	stateKeys    = []string{"backend", "max_keys", "sweep_interval", "max_event_age", "max_event_skew", "snapshot", "redis"}
 	snapshotKeys = []string{"path", "interval"}
-	redisKeys    = []string{"addr", "username", "password_file", "db", "tls", "key_prefix", "dial_timeout", "timeout", "fallback"}
+	redisKeys    = []string{"addr", "cluster", "username", "password_file", "db", "tls", "key_prefix", "dial_timeout", "timeout", "fallback"}
 	redisTLSKeys = []string{"enabled", "ca", "cert", "key", "server_name"}
 )
 
@@ -114,6 +119,9 @@ func (s *State) validate(bad func(string, ...any)) {
 func (r *Redis) validate(bad func(string, ...any)) {
 	if r.Addr == "" {
 		bad("state.redis.addr: must be set (host:port) when state.backend is redis")
+	}
+	if r.Cluster && r.DB != 0 {
+		bad("state.redis.db: a Redis Cluster has only database 0 (cluster: true)")
 	}
 	if r.Timeout <= 0 || r.DialTimeout <= 0 {
 		bad("state.redis.timeout and dial_timeout: must be positive")

@@ -29,7 +29,12 @@ func testProg() *vm.Program {
 
 func openStore(t *testing.T, addr, fallback string) (*Store, vm.WindowStore, *windows.Memory) {
 	t.Helper()
-	s, err := Open(Options{Addr: addr, KeyPrefix: "t:", DialTimeout: time.Second, Timeout: 2 * time.Second, Fallback: fallback})
+	return openOpts(t, Options{Addr: addr, KeyPrefix: "t:", DialTimeout: time.Second, Timeout: 2 * time.Second, Fallback: fallback})
+}
+
+func openOpts(t *testing.T, opts Options) (*Store, vm.WindowStore, *windows.Memory) {
+	t.Helper()
+	s, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +63,27 @@ func event(key string, t, v float64, s string, add bool) []vm.WindowObs {
 func TestRedisMatchesEmbedded(t *testing.T) {
 	srv := redistest.Start(t)
 	_, red, _ := openStore(t, srv.Addr, "zero")
+	matchesEmbedded(t, red)
+}
+
+// TestRedisClusterMatchesEmbedded runs the same differential test against
+// a real three-node Redis Cluster, and checks that the window keys spread
+// over every node: each script call touches the keys of one window key
+// only, all in the slot of its hash tag (without the tag, count_distinct's
+// calls fail with CROSSSLOT).
+func TestRedisClusterMatchesEmbedded(t *testing.T) {
+	cl := redistest.StartCluster(t)
+	_, red, _ := openOpts(t, Options{Addr: cl.Addrs(), Cluster: true, KeyPrefix: "t:", DialTimeout: time.Second, Timeout: 2 * time.Second, Fallback: "zero"})
+	matchesEmbedded(t, red)
+	for _, n := range cl.Nodes {
+		if keys, err := n.Client(t).DBSize(context.Background()).Result(); err != nil || keys == 0 {
+			t.Errorf("cluster node %s holds %d keys (%v): the windows did not spread over the cluster", n.Addr, keys, err)
+		}
+	}
+}
+
+func matchesEmbedded(t *testing.T, red vm.WindowStore) {
+	t.Helper()
 	emb := windows.NewMemory(testProg(), 0)
 	rng := rand.New(rand.NewPCG(1, 2))
 	now := 1.7e9

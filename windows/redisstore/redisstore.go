@@ -1,10 +1,13 @@
 // Package redisstore keeps velocity windows in Redis so that several riskd
 // processes share them. Each request's windows go to Redis in one round
 // trip (a pipeline of one script call per window; each call updates and
-// reads its window atomically, with the semantics of the embedded store).
-// Every window key is one Redis hash (plus, for count_distinct above a few
-// values, HyperLogLog keys in the same hash slot), so Redis Cluster can
-// serve it, and expires one window length after its last event.
+// reads its window atomically, with the semantics of the embedded store;
+// a request's windows are not one transaction: another request's call
+// may run between two of them). Every window key is one Redis hash (plus,
+// for count_distinct above a few values, HyperLogLog keys in the same
+// hash slot), so Redis Cluster can serve it (Options.Cluster: the
+// pipeline is split by node, one round trip per node involved), and
+// expires one window length after its last event.
 //
 // When Redis fails or is slow, a request's windows read the declared
 // fallback — the process's embedded store, which is fed every event, or
@@ -41,11 +44,16 @@ var script = redis.NewScript(windowLua)
 
 // Options configure the client.
 type Options struct {
+	// Addr is host:port; with Cluster, one or more seed nodes separated
+	// by commas.
 	Addr, Username, Password string
-	DB                       int
-	TLS                      *tls.Config // nil: plain TCP
-	KeyPrefix                string
-	DialTimeout, Timeout     time.Duration
+	// Cluster talks to a Redis Cluster (go-redis's ClusterClient): each
+	// window call goes to the node that owns its window key's slot.
+	Cluster              bool
+	DB                   int
+	TLS                  *tls.Config // nil: plain TCP
+	KeyPrefix            string
+	DialTimeout, Timeout time.Duration
 	// Fallback is "local" (read the embedded store, which every event is
 	// also added to) or "zero".
 	Fallback string
@@ -58,7 +66,7 @@ type Options struct {
 // Store is a Redis-backed window store shared by every program bound to it.
 type Store struct {
 	opts   Options
-	client *redis.Client
+	client redis.UniversalClient
 
 	failures atomic.Uint64
 	retryAt  atomic.Int64 // Unix nanoseconds; before it, skip Redis
@@ -82,12 +90,25 @@ func Open(opts Options) (*Store, error) {
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = time.Second
 	}
-	c := redis.NewClient(&redis.Options{
-		Addr: opts.Addr, Username: opts.Username, Password: opts.Password, DB: opts.DB, TLSConfig: opts.TLS,
-		DialTimeout: opts.DialTimeout, ReadTimeout: opts.Timeout, WriteTimeout: opts.Timeout,
-		MaxRetries: -1, ContextTimeoutEnabled: true, PoolSize: 64, MinIdleConns: 4,
-		DisableIdentity: true,
-	})
+	var c redis.UniversalClient
+	if opts.Cluster {
+		if opts.DB != 0 {
+			return nil, errors.New("a Redis Cluster has only database 0")
+		}
+		c = redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: strings.Split(opts.Addr, ","), Username: opts.Username, Password: opts.Password, TLSConfig: opts.TLS,
+			DialTimeout: opts.DialTimeout, ReadTimeout: opts.Timeout, WriteTimeout: opts.Timeout,
+			MaxRetries: -1, ContextTimeoutEnabled: true, PoolSize: 64, MinIdleConns: 4,
+			DisableIdentity: true,
+		})
+	} else {
+		c = redis.NewClient(&redis.Options{
+			Addr: opts.Addr, Username: opts.Username, Password: opts.Password, DB: opts.DB, TLSConfig: opts.TLS,
+			DialTimeout: opts.DialTimeout, ReadTimeout: opts.Timeout, WriteTimeout: opts.Timeout,
+			MaxRetries: -1, ContextTimeoutEnabled: true, PoolSize: 64, MinIdleConns: 4,
+			DisableIdentity: true,
+		})
+	}
 	return &Store{opts: opts, client: c, health: Health{OK: true, Since: time.Now()}}, nil
 }
 
