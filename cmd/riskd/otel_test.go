@@ -66,6 +66,24 @@ func (r *otlpHTTP) snapshot() []*tracepb.Span {
 	return append([]*tracepb.Span(nil), r.spans...)
 }
 
+// waitDecideSpans waits until the receiver holds n "decide" spans and
+// returns every span it holds then.
+func (r *otlpHTTP) waitDecideSpans(t *testing.T, what string, n int) []*tracepb.Span {
+	t.Helper()
+	var spans []*tracepb.Span
+	waitFor(t, what, 10*time.Second, func() bool {
+		spans = r.snapshot()
+		got := 0
+		for _, sp := range spans {
+			if sp.Name == "decide" {
+				got++
+			}
+		}
+		return got == n
+	})
+	return spans
+}
+
 // spanAttrs flattens a span's attributes to strings.
 func spanAttrs(sp *tracepb.Span) map[string]any {
 	m := map[string]any{}
@@ -105,17 +123,7 @@ func TestOTelTraces(t *testing.T) {
 	if code != 400 {
 		t.Fatalf("bad event: %d", code)
 	}
-	var spans []*tracepb.Span
-	waitFor(t, "spans at the OTLP receiver", 10*time.Second, func() bool {
-		spans = rcv.snapshot()
-		n := 0
-		for _, sp := range spans {
-			if sp.Name == "decide" {
-				n++
-			}
-		}
-		return n == 2
-	})
+	spans := rcv.waitDecideSpans(t, "spans at the OTLP receiver", 2)
 	var root, refused *tracepb.Span
 	for _, sp := range spans {
 		if hex.EncodeToString(sp.TraceId) != traceID {
@@ -229,17 +237,7 @@ func TestOTelBatchItems(t *testing.T) {
 	if code != 200 || m["errors"] != float64(1) {
 		t.Fatalf("batch: %d %v", code, m)
 	}
-	var spans []*tracepb.Span
-	waitFor(t, "three decide spans at the OTLP receiver", 10*time.Second, func() bool {
-		spans = rcv.snapshot()
-		n := 0
-		for _, sp := range spans {
-			if sp.Name == "decide" {
-				n++
-			}
-		}
-		return n == 3
-	})
+	spans := rcv.waitDecideSpans(t, "three decide spans at the OTLP receiver", 3)
 	items := map[string]*tracepb.Span{}
 	for _, sp := range spans {
 		if hex.EncodeToString(sp.TraceId) != traceID {
