@@ -101,17 +101,7 @@ func TestLookupReplayServeEqualsEval(t *testing.T) {
 	if err != nil || strings.Contains(string(msg), "warning") {
 		t.Fatalf("riskc eval: %v\n%s", err, msg)
 	}
-	want := map[int]decision{}
-	f, _ = os.Open(out)
-	sc = bufio.NewScanner(f)
-	for sc.Scan() {
-		var d decision
-		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
-			t.Fatal(err)
-		}
-		want[d.Line] = d
-	}
-	f.Close()
+	want := readDecisions(t, out)
 
 	cfg := filepath.Join(dir, "riskd.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("policies:\n  - path: %s\nreload:\n  watch: false\nstate:\n  max_event_age: 87600h\nlookups:\n  profile:\n    redis:\n      addr: %s\n", policy, srv.Addr)), 0o644)

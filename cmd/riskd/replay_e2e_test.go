@@ -436,10 +436,7 @@ func TestReplayRedis(t *testing.T) {
 func TestReplayEventTimeRange(t *testing.T) {
 	riskc := buildRiskc(t)
 	dir := t.TempDir()
-	policy := filepath.Join(dir, "card_fraud.risk")
-	copyFile(t, "../../examples/payments/card_fraud.risk", policy)
-	os.MkdirAll(filepath.Join(dir, "lists"), 0o755)
-	copyFile(t, "../../examples/payments/lists/blocked_cards.txt", filepath.Join(dir, "lists", "blocked_cards.txt"))
+	policy := copyPaymentsPolicy(t, dir)
 	header, rows := readCSV(t, "../../examples/payments/history.csv")
 	rows = rows[:40]
 	ts := indexOf(header, "ts")

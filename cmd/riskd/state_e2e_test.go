@@ -94,10 +94,7 @@ func (d decision) String() string {
 func TestReplayServeEqualsEval(t *testing.T) {
 	riskc := buildRiskc(t)
 	dir := t.TempDir()
-	policy := filepath.Join(dir, "card_fraud.risk")
-	copyFile(t, "../../examples/payments/card_fraud.risk", policy)
-	os.MkdirAll(filepath.Join(dir, "lists"), 0o755)
-	copyFile(t, "../../examples/payments/lists/blocked_cards.txt", filepath.Join(dir, "lists", "blocked_cards.txt"))
+	policy := copyPaymentsPolicy(t, dir)
 	header, rows := readCSV(t, "../../examples/payments/history.csv")
 	rows = rows[:1500]
 	rng := rand.New(rand.NewPCG(7, 11))
@@ -114,17 +111,7 @@ func TestReplayServeEqualsEval(t *testing.T) {
 	if !strings.Contains(string(msg), "rows were out of time order") {
 		t.Errorf("riskc eval did not report the shuffled rows:\n%s", msg)
 	}
-	want := map[int]decision{}
-	f, _ := os.Open(out)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var d decision
-		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
-			t.Fatal(err)
-		}
-		want[d.Line] = d
-	}
-	f.Close()
+	want := readDecisions(t, out)
 
 	cfg := filepath.Join(dir, "riskd.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("policies:\n  - path: %s\nstate:\n  max_event_age: 87600h\n", policy)), 0o644)
@@ -341,6 +328,43 @@ func TestEventTimeRange(t *testing.T) {
 		t.Fatalf("ts now: status %d", status)
 	}
 	_ = math.Inf
+}
+
+// readDecisions reads riskc eval's JSON-lines output, keyed by the input
+// file's line.
+func readDecisions(t *testing.T, path string) map[int]decision {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := map[int]decision{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var d decision
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			t.Fatal(err)
+		}
+		want[d.Line] = d
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// copyPaymentsPolicy copies the payments example's policy and its list
+// into dir and returns the policy's path there.
+func copyPaymentsPolicy(t *testing.T, dir string) string {
+	t.Helper()
+	policy := filepath.Join(dir, "card_fraud.risk")
+	copyFile(t, "../../examples/payments/card_fraud.risk", policy)
+	if err := os.MkdirAll(filepath.Join(dir, "lists"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, "../../examples/payments/lists/blocked_cards.txt", filepath.Join(dir, "lists", "blocked_cards.txt"))
+	return policy
 }
 
 func copyFile(t *testing.T, from, to string) {
