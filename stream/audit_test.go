@@ -166,17 +166,7 @@ func TestKafkaAuditFailureStopsWithoutCommit(t *testing.T) {
 			}
 			defer l.Close()
 			f.srv = auditedServer(t, l)
-			c, err := New(Options{Kafka: k, Decider: f.srv, Metrics: prometheus.NewRegistry()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- c.Run(context.Background()) }()
-			select {
-			case err = <-done:
-			case <-time.After(20 * time.Second):
-				t.Fatal("Run did not stop within 20s while the audit log failed")
-			}
+			err = f.runUntilError(t, k, "the audit log failed")
 			if !errors.Is(err, server.ErrNotRecorded) || !errors.Is(err, audit.ErrInjected) || !strings.Contains(err.Error(), "not committed") {
 				t.Fatalf("Run with a failing audit log: %v", err)
 			}

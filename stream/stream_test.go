@@ -99,6 +99,25 @@ func (f *fixture) start(t *testing.T, k config.Kafka, reg prometheus.Registerer,
 	return stop
 }
 
+// runUntilError runs a consumer that is expected to stop by itself
+// because of the failure named by while, and returns Run's error.
+func (f *fixture) runUntilError(t *testing.T, k config.Kafka, while string) error {
+	t.Helper()
+	c, err := New(Options{Kafka: k, Decider: f.srv, Metrics: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background()) }()
+	select {
+	case err = <-done:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("Run did not stop within 20s while %s", while)
+		return nil
+	}
+}
+
 // read consumes topic from the start until n records arrived.
 func (f *fixture) read(t *testing.T, topic string, n int) []*kgo.Record {
 	t.Helper()
@@ -267,17 +286,7 @@ func TestKafkaProduceFailure(t *testing.T) {
 		}
 		return resp, nil, true
 	})
-	c, err := New(Options{Kafka: f.k, Decider: f.srv, Metrics: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.Run(context.Background()) }()
-	select {
-	case err = <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run did not fail within 20s while every produce failed")
-	}
+	err := f.runUntilError(t, f.k, "every produce failed")
 	if err == nil || !strings.Contains(err.Error(), "not committed") {
 		t.Fatalf("Run with failing produce: %v; want an error saying the offsets are not committed", err)
 	}
