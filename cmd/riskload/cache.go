@@ -44,17 +44,10 @@ func cacheInProcessCmd(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	defer stop()
-	ctx := context.Background()
-	pipe := rc.Pipeline()
-	for i := range *keys {
-		pipe.HSet(ctx, "profile:"+strconv.Itoa(i), "segment", []string{"gold", "silver", "new"}[i%3], "limit", strconv.Itoa(1000+i%5000), "tenure_days", strconv.Itoa(i%3650))
-		if i%5000 == 4999 {
-			if _, err := pipe.Exec(ctx); err != nil {
-				return fail(err)
-			}
-		}
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	err = loadProfiles(rc, *keys, func(i int) (string, []any) {
+		return "profile:" + strconv.Itoa(i), []any{"segment", []string{"gold", "silver", "new"}[i%3], "limit", strconv.Itoa(1000 + i%5000), "tenure_days", strconv.Itoa(i % 3650)}
+	})
+	if err != nil {
 		return fail(err)
 	}
 	src := &lookup.Redis{Client: rc, Fields: []string{"segment", "limit", "tenure_days"}}
@@ -127,6 +120,26 @@ func hammer(get func(context.Context, string) error, keys int, s float64, worker
 	r.requests = len(r.latencies)
 	slices.Sort(r.latencies)
 	return r
+}
+
+// loadProfiles writes n profile hashes to Redis, pipelined in batches of
+// 5000 so that a large key space neither takes a round trip per key nor
+// one unbounded pipeline; profile(i) gives the i-th key and its
+// field/value pairs.
+func loadProfiles(rc *redis.Client, n int, profile func(i int) (key string, fields []any)) error {
+	ctx := context.Background()
+	pipe := rc.Pipeline()
+	for i := range n {
+		key, fields := profile(i)
+		pipe.HSet(ctx, key, fields...)
+		if i%5000 == 4999 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := pipe.Exec(ctx)
+	return err
 }
 
 // startRedisServer runs redis-server on a free loopback port and returns

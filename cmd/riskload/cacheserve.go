@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"flag"
 	"fmt"
 	"hash/fnv"
@@ -61,18 +60,11 @@ func cacheCmd(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	defer stop()
-	ctx := context.Background()
-	pipe := rc.Pipeline()
-	for i := range *keys {
-		pipe.HSet(ctx, fmt.Sprintf("profile:u%06d", i), "segment", []string{"gold", "silver", "bronze"}[i%3],
-			"credit_limit", strconv.Itoa(1000+i%20000), "missed_payments", strconv.Itoa(i%7/5))
-		if i%5000 == 4999 {
-			if _, err := pipe.Exec(ctx); err != nil {
-				return fail(err)
-			}
-		}
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	err = loadProfiles(rc, *keys, func(i int) (string, []any) {
+		return fmt.Sprintf("profile:u%06d", i), []any{"segment", []string{"gold", "silver", "bronze"}[i%3],
+			"credit_limit", strconv.Itoa(1000 + i%20000), "missed_payments", strconv.Itoa(i % 7 / 5)}
+	})
+	if err != nil {
 		return fail(err)
 	}
 
