@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -30,10 +29,8 @@ func cacheCmd(args []string, stdout, stderr io.Writer) int {
 	if slices.Contains(args, "--in-process") || slices.Contains(args, "-in-process") {
 		return cacheInProcessCmd(slices.DeleteFunc(slices.Clone(args), func(a string) bool { return strings.TrimLeft(a, "-") == "in-process" }), stdout, stderr)
 	}
-	fs := flag.NewFlagSet("riskload cache", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var f loadFlags
-	f.register(fs)
+	fs := f.flagSet("riskload cache", stderr)
 	// A cache scenario needs longer to warm than the others: the cache
 	// fills from cold while the load runs.
 	fs.Lookup("requests").DefValue, f.bodies = "200000", 200000

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -14,10 +13,8 @@ import (
 // the same bodies each time, and prints throughput, p99, CPU per request
 // and RSS side by side: what runtime.gc_percent trades (make load-gc).
 func gcCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("riskload gc", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var f loadFlags
-	f.register(fs)
+	fs := f.flagSet("riskload gc", stderr)
 	riskd := fs.String("riskd", "bin/riskd", "riskd `binary`")
 	scenario := fs.String("scenario", "single-model", "named `scenario` to serve when --policy is not given (single-model, three-model)")
 	examples := fs.String("examples", "examples", "`directory` holding the scenarios' example policies")

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,10 +25,8 @@ import (
 // franz-go's in-process Kafka, running inside riskload (no real broker
 // runs on this machine), so it shares the CPUs with riskd.
 func kafkaCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("riskload kafka", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var f loadFlags
-	f.register(fs)
+	fs := f.flagSet("riskload kafka", stderr)
 	riskd := fs.String("riskd", "bin/riskd", "riskd `binary`")
 	events := fs.Int("events", 200000, "events preloaded into the topic")
 	parts := fs.Int("partitions", 4, "partitions of the events topic")

@@ -106,7 +106,11 @@ type loadFlags struct {
 	dist             string
 }
 
-func (f *loadFlags) register(fs *flag.FlagSet) {
+// flagSet makes the flag set of the subcommand called name, reporting to
+// stderr, with the load flags every scenario shares bound to f.
+func (f *loadFlags) flagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.StringVar(&f.policy, "policy", "", "policy `path` whose inputs the generated requests follow (.risk, .rbc or a directory)")
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "measured duration per target")
 	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each measurement")
@@ -115,6 +119,7 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.procs, "procs", 0, "GOMAXPROCS of the load generator itself (0: all CPUs); the servers keep theirs")
 	fs.StringVar(&f.dist, "dist", distZipf, "key distribution of the generated identifiers: zipf (popular devices, IPs, merchants and cards, 80% new users) or uniform"+
 		" (compare also takes both)")
+	return fs
 }
 
 func (f *loadFlags) check() error {
@@ -145,10 +150,8 @@ func (f *loadFlags) checkWith(scenarios bool) error {
 }
 
 func driveCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("riskload drive", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var f loadFlags
-	f.register(fs)
+	fs := f.flagSet("riskload drive", stderr)
 	rawURL := fs.String("url", "", "`URL` to POST to (http, loopback)")
 	if fs.Parse(args) != nil {
 		return 2
@@ -203,10 +206,8 @@ type scenarioRun struct {
 }
 
 func compareCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("riskload compare", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var f loadFlags
-	f.register(fs)
+	fs := f.flagSet("riskload compare", stderr)
 	riskd := fs.String("riskd", "bin/riskd", "riskd `binary`")
 	echoMode := fs.String("echo-mode", "raw", "echo server mode: raw or json")
 	scenarioList := fs.String("scenario", "", "comma-separated named `scenarios` instead of --policy: single-model (examples/loan_ml), three-model (examples/loan_pipeline), or all")

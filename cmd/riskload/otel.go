@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -47,10 +46,8 @@ func startSink() (*otlpSink, error) {
 // otelCmd measures what tracing costs: riskd without tracing, then with
 // OTLP export at each sampling ratio, the same load each time.
 func otelCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("riskload otel", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var f loadFlags
-	f.register(fs)
+	fs := f.flagSet("riskload otel", stderr)
 	riskd := fs.String("riskd", "bin/riskd", "riskd `binary`")
 	ratios := fs.String("ratios", "0.01,1", "comma-separated sampling `ratios` to compare with tracing off")
 	if fs.Parse(args) != nil {
