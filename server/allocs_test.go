@@ -30,10 +30,7 @@ func TestDecideAllocs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bodies := make([][]byte, 4096)
-		for i := range bodies {
-			bodies[i] = loanBody(i)
-		}
+		bodies := loanBodies(4096)
 		h := s.Handler()
 		req := httptest.NewRequest("POST", "/v1/decide", nil)
 		w := &statusWriter{h: http.Header{}}
