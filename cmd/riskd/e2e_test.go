@@ -549,10 +549,7 @@ func metric(t *testing.T, p *proc, name string) float64 {
 
 func TestReloadUnderLoad(t *testing.T) {
 	dir := policyDir(t, "loan.risk")
-	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("server:\n  admin_token: s3cret\npolicies:\n  - path: %s\nreload:\n  debounce: 50ms\n", dir)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, t.TempDir(), fmt.Sprintf("server:\n  admin_token: s3cret\npolicies:\n  - path: %s\nreload:\n  debounce: 50ms\n", dir))
 	p := startRiskd(t, "--config", cfg)
 	stop := make(chan struct{})
 	counts, wg := load(t, p, 8, stop, nil)
@@ -740,10 +737,7 @@ func TestMetrics(t *testing.T) {
 // before riskd exits.
 func TestSaturationAndShutdown(t *testing.T) {
 	dir := policyDir(t, "loan.risk")
-	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("policies:\n  - path: %s\nlimits:\n  max_inflight: 1\n  request_timeout: 10s\n", dir)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, t.TempDir(), fmt.Sprintf("policies:\n  - path: %s\nlimits:\n  max_inflight: 1\n  request_timeout: 10s\n", dir))
 	p := startRiskd(t, "--config", cfg)
 	body := loanRequest("slow")
 	conn, err := net.Dial("tcp", p.addr)
@@ -1035,10 +1029,7 @@ func TestModelsWithoutRuntime(t *testing.T) {
 // policy rejects must stay rejected.
 func TestHardeningHalfWrittenPolicy(t *testing.T) {
 	dir := policyDir(t, "loan.risk")
-	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("server:\n  admin_token: tok\npolicies:\n  - path: %s\nreload:\n  debounce: 50ms\n", dir)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, t.TempDir(), fmt.Sprintf("server:\n  admin_token: tok\npolicies:\n  - path: %s\nreload:\n  debounce: 50ms\n", dir))
 	p := startRiskd(t, "--config", cfg)
 	// The last entry of the list, and a request that only rules late in
 	// the file reject.

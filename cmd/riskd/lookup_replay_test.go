@@ -103,8 +103,7 @@ func TestLookupReplayServeEqualsEval(t *testing.T) {
 	}
 	want := readDecisions(t, out)
 
-	cfg := filepath.Join(dir, "riskd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("policies:\n  - path: %s\nreload:\n  watch: false\nstate:\n  max_event_age: 87600h\nlookups:\n  profile:\n    redis:\n      addr: %s\n", policy, srv.Addr)), 0o644)
+	cfg := writeConfig(t, dir, fmt.Sprintf("policies:\n  - path: %s\nreload:\n  watch: false\nstate:\n  max_event_age: 87600h\nlookups:\n  profile:\n    redis:\n      addr: %s\n", policy, srv.Addr))
 	p := startRiskd(t, "--config", cfg)
 	fired := map[string]int{}
 	for i, row := range rows {

@@ -90,8 +90,7 @@ func TestLookupServe(t *testing.T) {
 	rc.HSet(ctx, "profile:u1", "segment", "gold", "limit", "100", "tenure_days", "400")
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "lk.risk"), []byte(lookupPolicy), 0o644)
-	cfg := filepath.Join(dir, "riskd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("policies:\n  - path: lk.risk\nreload:\n  watch: false\nlookups:\n  profile:\n    redis:\n      addr: %s\n    max_entries: 1000\n", addr)), 0o644)
+	cfg := writeConfig(t, dir, fmt.Sprintf("policies:\n  - path: lk.risk\nreload:\n  watch: false\nlookups:\n  profile:\n    redis:\n      addr: %s\n    max_entries: 1000\n", addr))
 	p := startRiskd(t, "--config", cfg)
 	req := func(user string, amount float64) []byte {
 		return []byte(`{"event":"apply","features":{"user_id":"` + user + `","amount":` + strconv.FormatFloat(amount, 'f', -1, 64) + `}}`)

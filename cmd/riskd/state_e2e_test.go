@@ -113,8 +113,7 @@ func TestReplayServeEqualsEval(t *testing.T) {
 	}
 	want := readDecisions(t, out)
 
-	cfg := filepath.Join(dir, "riskd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("policies:\n  - path: %s\nstate:\n  max_event_age: 87600h\n", policy)), 0o644)
+	cfg := writeConfig(t, dir, fmt.Sprintf("policies:\n  - path: %s\nstate:\n  max_event_age: 87600h\n", policy))
 	p := startRiskd(t, "--config", cfg)
 	tsCol := indexOf(header, "ts")
 	order := make([]int, len(rows))
@@ -147,8 +146,7 @@ func TestReplayServeEqualsEval(t *testing.T) {
 func TestRedisTwoProcessesShareWindows(t *testing.T) {
 	srv := redistest.Start(t)
 	dir := policyDir(t, "loan.risk")
-	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("policies:\n  - path: %s\nstate:\n  backend: redis\n  max_event_age: 87600h\n  redis:\n    addr: %s\n    key_prefix: \"e2e:\"\n    timeout: 2s\n", dir, srv.Addr)), 0o644)
+	cfg := writeConfig(t, t.TempDir(), fmt.Sprintf("policies:\n  - path: %s\nstate:\n  backend: redis\n  max_event_age: 87600h\n  redis:\n    addr: %s\n    key_prefix: \"e2e:\"\n    timeout: 2s\n", dir, srv.Addr))
 	a, b := startRiskd(t, "--config", cfg), startRiskd(t, "--config", cfg)
 	// burst fires on a user's 4th application within an hour.
 	for i, p := range []*proc{a, b, a, b} {
@@ -185,8 +183,7 @@ func TestRedisTwoProcessesShareWindows(t *testing.T) {
 func TestRedisClusterTwoProcessesShareWindows(t *testing.T) {
 	cl := redistest.StartCluster(t)
 	dir := policyDir(t, "loan.risk")
-	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("policies:\n  - path: %s\nstate:\n  backend: redis\n  max_event_age: 87600h\n  redis:\n    addr: %q\n    cluster: true\n    key_prefix: \"e2e:\"\n    timeout: 2s\n", dir, cl.Addrs())), 0o644)
+	cfg := writeConfig(t, t.TempDir(), fmt.Sprintf("policies:\n  - path: %s\nstate:\n  backend: redis\n  max_event_age: 87600h\n  redis:\n    addr: %q\n    cluster: true\n    key_prefix: \"e2e:\"\n    timeout: 2s\n", dir, cl.Addrs()))
 	a, b := startRiskd(t, "--config", cfg), startRiskd(t, "--config", cfg)
 	// burst fires on a user's 4th application within an hour; users
 	// spread over the cluster's nodes.
@@ -297,8 +294,7 @@ func TestSnapshotCorruptIsSkipped(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "levels.risk"), []byte(levelPolicy(3)), 0o644)
 	snap := filepath.Join(dir, "w.snap")
 	os.WriteFile(snap, []byte("RFWS\x01\x00garbage"), 0o644)
-	cfg := filepath.Join(dir, "riskd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("policies:\n  - path: %s\nstate:\n  snapshot:\n    path: %s\n", filepath.Join(dir, "levels.risk"), snap)), 0o644)
+	cfg := writeConfig(t, dir, fmt.Sprintf("policies:\n  - path: %s\nstate:\n  snapshot:\n    path: %s\n", filepath.Join(dir, "levels.risk"), snap))
 	p := startRiskd(t, "--config", cfg)
 	if !strings.Contains(p.logs.String(), "window snapshot skipped") {
 		t.Fatalf("corrupt snapshot not reported:\n%s", p.logs)

@@ -18,8 +18,7 @@ import (
 // has no field riskd does not send, and no field changes its shape).
 func TestWireTypes(t *testing.T) {
 	dir := policyDir(t, "loan.risk")
-	cfg := filepath.Join(t.TempDir(), "riskd.yaml")
-	mustWrite(t, cfg, "server:\n  admin_token: s3cret\npolicies:\n  - path: "+dir+"\nreload:\n  watch: false\n")
+	cfg := writeConfig(t, t.TempDir(), "server:\n  admin_token: s3cret\npolicies:\n  - path: "+dir+"\nreload:\n  watch: false\n")
 	p := startRiskd(t, "--config", cfg)
 	admin := map[string]string{"Authorization": "Bearer s3cret"}
 	badItem := []byte(`{"event":"loan_apply","features":{"user_id":"b2"}}`)
@@ -102,6 +101,15 @@ func dropZeroDecision(v any) any {
 }
 
 // mustWrite writes a test file; setup that cannot write fails the test.
+// writeConfig writes a riskd.yaml holding yaml into dir and returns its
+// path.
+func writeConfig(t *testing.T, dir, yaml string) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "riskd.yaml")
+	mustWrite(t, cfg, yaml)
+	return cfg
+}
+
 func mustWrite(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
