@@ -224,9 +224,14 @@ func (r *replayRig) probeWindows(t *testing.T, p *proc, auditDir, tag string, ca
 	return vals
 }
 
-// compareWindows fails on the first card whose windows differ.
-func compareWindows(t *testing.T, got, want map[string]string) {
+// compareWithClean replays ids into a clean riskd (cleanRun) and fails
+// on the first of the cards whose windows in the restarted riskd, whose
+// audit log is in auditDir, differ from the clean one's.
+func (r *replayRig) compareWithClean(t *testing.T, restarted *proc, auditDir string, ids []string, cards int) {
 	t.Helper()
+	clean, cleanAudit := r.cleanRun(t, ids)
+	got := r.probeWindows(t, restarted, auditDir, "b", cards)
+	want := r.probeWindows(t, clean, cleanAudit, "c", cards)
 	diff := 0
 	for card, w := range want {
 		if got[card] != w {
@@ -319,8 +324,7 @@ func TestReplayKill9(t *testing.T) {
 	if n := metric(t, b, "riskforge_window_replay_applied_records_total"); n != rl["applied"].(float64) {
 		t.Errorf("riskforge_window_replay_applied_records_total = %v, log says %v", n, rl["applied"])
 	}
-	clean, cleanAudit := r.cleanRun(t, ids)
-	compareWindows(t, r.probeWindows(t, b, auditDir, "b", cards), r.probeWindows(t, clean, cleanAudit, "c", cards))
+	r.compareWithClean(t, b, auditDir, ids, cards)
 }
 
 // TestReplaySIGTERM: SIGTERM under load writes the shutdown snapshot
@@ -338,8 +342,7 @@ func TestReplaySIGTERM(t *testing.T) {
 	if rl := replayLine(t, b); rl["applied"].(float64) != 0 {
 		t.Fatalf("after a graceful stop the snapshot holds everything, yet replay applied records: %v", rl)
 	}
-	clean, cleanAudit := r.cleanRun(t, ids)
-	compareWindows(t, r.probeWindows(t, b, auditDir, "b", cards), r.probeWindows(t, clean, cleanAudit, "c", cards))
+	r.compareWithClean(t, b, auditDir, ids, cards)
 }
 
 // TestReplayCorruptSnapshot: a damaged snapshot is reported and skipped,
@@ -368,8 +371,7 @@ func TestReplayCorruptSnapshot(t *testing.T) {
 	if n := metric(t, b, "riskforge_window_snapshot_restore_failures_total"); n != 1 {
 		t.Errorf("riskforge_window_snapshot_restore_failures_total = %v, want 1", n)
 	}
-	clean, cleanAudit := r.cleanRun(t, ids)
-	compareWindows(t, r.probeWindows(t, b, auditDir, "b", cards), r.probeWindows(t, clean, cleanAudit, "c", cards))
+	r.compareWithClean(t, b, auditDir, ids, cards)
 }
 
 // TestReplayRedis: with the Redis backend the windows survive a kill -9
