@@ -292,11 +292,7 @@ func TestAuditFsyncFailureStopsRiskd(t *testing.T) {
 			t.Fatalf("%s: %d %s", id, resp.StatusCode, body)
 		}
 	}
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("riskd did not stop after the audit log failed")
-	}
+	p.waitExit(t, 30*time.Second, "riskd did not stop after the audit log failed")
 	if ee, ok := p.exit.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("exit %v, want status 1", p.exit)
 	}

@@ -129,6 +129,17 @@ func startRiskd(t *testing.T, args ...string) *proc {
 	return p
 }
 
+// waitExit waits for riskd to exit by itself and fails with msg if it
+// is still running after timeout.
+func (p *proc) waitExit(t *testing.T, timeout time.Duration, msg string) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatal(msg)
+	}
+}
+
 func (p *proc) stop(t *testing.T) {
 	select {
 	case <-p.done:
@@ -797,11 +808,7 @@ func TestSaturationAndShutdown(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(data), `"decision"`) {
 		t.Fatalf("in-flight request: %d %s", resp.StatusCode, data)
 	}
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("riskd did not exit after the last request")
-	}
+	p.waitExit(t, 10*time.Second, "riskd did not exit after the last request")
 	if p.exit != nil {
 		t.Errorf("exit after SIGTERM: %v", p.exit)
 	}
@@ -1091,11 +1098,7 @@ func TestShutdownSecondSignalEndsDrain(t *testing.T) {
 	waitFor(t, "/readyz 503", 5*time.Second, func() bool { code, _ := p.get(t, "/readyz"); return code == 503 })
 	start := time.Now()
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("riskd still draining 10s after a second SIGTERM")
-	}
+	p.waitExit(t, 10*time.Second, "riskd still draining 10s after a second SIGTERM")
 	if p.exit != nil {
 		t.Errorf("exit: %v", p.exit)
 	}
