@@ -65,3 +65,20 @@ func (it *Item) Decision() (*Decision, error) {
 	}
 	return DecodeDecision(it.RequestID, it.Body, it.Dict)
 }
+
+// ScanDecisions is Scan over the decision records alone: it passes the
+// dictionary records over and calls fn with each decision decoded; a
+// record that does not decode (sealed without kr, damaged) stops it with
+// the error.
+func ScanDecisions(dir string, kr *Keyring, fn func(it *Item, d *Decision) error) error {
+	return Scan(dir, kr, func(it *Item) error {
+		if it.IsDict {
+			return nil
+		}
+		d, err := it.Decision()
+		if err != nil {
+			return err
+		}
+		return fn(it, d)
+	})
+}

@@ -237,14 +237,7 @@ func TestAuditLogEndToEnd(t *testing.T) {
 		t.Fatalf("%+v %v", rep, err)
 	}
 	decisions := 0
-	err = audit.Scan(dir, nil, func(it *audit.Item) error {
-		if it.IsDict {
-			return nil
-		}
-		d, err := it.Decision()
-		if err != nil {
-			return err
-		}
+	err = audit.ScanDecisions(dir, nil, func(it *audit.Item, d *audit.Decision) error {
 		if d.Policy == "" || d.Status != 200 || d.Endpoint != "decide" || d.RequestID != it.RequestID {
 			return fmt.Errorf("record %d: %+v", it.Index, d)
 		}

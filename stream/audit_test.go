@@ -106,14 +106,7 @@ func TestKafkaDecisionsAreAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	byID := map[string]*audit.Decision{}
-	err = audit.Scan(dir, nil, func(it *audit.Item) error {
-		if it.IsDict {
-			return nil
-		}
-		d, err := it.Decision()
-		if err != nil {
-			return err
-		}
+	err = audit.ScanDecisions(dir, nil, func(it *audit.Item, d *audit.Decision) error {
 		byID[d.RequestID] = d
 		return nil
 	})

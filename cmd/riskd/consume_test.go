@@ -135,14 +135,7 @@ kafka:
 		t.Fatalf("audit verify after consume: %d\n%s", code, out)
 	}
 	recorded := 0
-	err = audit.Scan(auditDir, nil, func(it *audit.Item) error {
-		if it.IsDict {
-			return nil
-		}
-		d, err := it.Decision()
-		if err != nil {
-			return err
-		}
+	err = audit.ScanDecisions(auditDir, nil, func(it *audit.Item, d *audit.Decision) error {
 		if d.Endpoint != "kafka" || d.Status != 200 || d.Decision == "" {
 			return fmt.Errorf("record %d: %+v", it.Index, d)
 		}

@@ -395,14 +395,7 @@ func TestReplayRedis(t *testing.T) {
 	<-ackc
 	b := startRiskd(t, "--config", cfg)
 	ids := logged(t, auditDir)
-	if err := audit.Scan(auditDir, nil, func(it *audit.Item) error {
-		if it.IsDict {
-			return nil
-		}
-		d, err := it.Decision()
-		if err != nil {
-			return err
-		}
+	if err := audit.ScanDecisions(auditDir, nil, func(it *audit.Item, d *audit.Decision) error {
 		if d.WindowGen != 0 {
 			return fmt.Errorf("record %d has window_gen %d under the Redis backend", it.Index, d.WindowGen)
 		}
