@@ -60,6 +60,16 @@ func (r *otlpHTTP) add(ex *coltracepb.ExportTraceServiceRequest) {
 	}
 }
 
+// setExporterEnv points the riskd processes the test starts at r: OTLP
+// over HTTP, spans exported 50ms after they end rather than the default
+// 5s, so that the tests wait little.
+func (r *otlpHTTP) setExporterEnv(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", r.srv.URL)
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+}
+
 func (r *otlpHTTP) snapshot() []*tracepb.Span {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -108,10 +118,7 @@ func spanAttrs(sp *tracepb.Span) map[string]any {
 // id reaches the decision log and the latency exemplar.
 func TestOTelTraces(t *testing.T) {
 	rcv := newOTLPHTTP(t)
-	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.srv.URL)
-	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+	rcv.setExporterEnv(t)
 	t.Setenv("OTEL_SERVICE_NAME", "riskd-test")
 	p := startRiskd(t, "--policy", "../../examples/loan_ml", "--watch", "false", "--log-level", "debug")
 	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
@@ -206,10 +213,7 @@ func (p *proc) getOpenMetrics(t *testing.T) (int, string) {
 // children; a refused item's span carries the error.
 func TestOTelBatchItems(t *testing.T) {
 	rcv := newOTLPHTTP(t)
-	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.srv.URL)
-	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+	rcv.setExporterEnv(t)
 	dev := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"reputation":0.9}`))
 	}))
