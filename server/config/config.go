@@ -485,27 +485,25 @@ func (r Rollout) check() []string {
 	if r.Champion == "" {
 		errs = append(errs, "champion: must name the version that serves by default")
 	}
+	// A version plays one part: champion, one challenger or one shadow.
 	seen := map[string]string{r.Champion: "champion"}
-	total := 0.0
-	for i, a := range r.Challengers {
-		where := fmt.Sprintf("challengers[%d]", i)
-		errs = append(errs, a.check(where, true)...)
+	arm := func(where string, a Arm, needPercent bool) {
+		errs = append(errs, a.check(where, needPercent)...)
 		if prev, ok := seen[a.Version]; ok && a.Version != "" {
 			errs = append(errs, fmt.Sprintf("%s: version %q is already the %s", where, a.Version, prev))
 		}
 		seen[a.Version] = where
+	}
+	total := 0.0
+	for i, a := range r.Challengers {
+		arm(fmt.Sprintf("challengers[%d]", i), a, true)
 		total += a.Share(0)
 	}
 	if total > 100+1e-9 {
 		errs = append(errs, fmt.Sprintf("challengers: percentages add up to %v, more than 100", total))
 	}
 	for i, a := range r.Shadows {
-		where := fmt.Sprintf("shadows[%d]", i)
-		errs = append(errs, a.check(where, false)...)
-		if prev, ok := seen[a.Version]; ok && a.Version != "" {
-			errs = append(errs, fmt.Sprintf("%s: version %q is already the %s", where, a.Version, prev))
-		}
-		seen[a.Version] = where
+		arm(fmt.Sprintf("shadows[%d]", i), a, false)
 	}
 	return errs
 }

@@ -85,6 +85,7 @@ func TestErrors(t *testing.T) {
 		{"rollout:\n  p:\n    champion: a\n    challengers:\n      - {version: b, percent: 70}\n      - {version: c, percent: 40}\n", "add up to 110"},
 		{"rollout:\n  p:\n    champion: a\n    challengers:\n      - {version: b}\n", "percent: required"},
 		{"rollout:\n  p:\n    champion: a\n    challengers:\n      - {version: a, percent: 5}\n", `version "a" is already the champion`},
+		{"rollout:\n  p:\n    champion: a\n    challengers:\n      - {version: b, percent: 5}\n    shadows:\n      - {version: b}\n", `shadows[0]: version "b" is already the challengers[0]`},
 		{"rollout:\n  p:\n    champion: a\n    shadows:\n      - {version: b, percent: 1.234}\n", "more than two decimals"},
 		{"rollout:\n  p:\n    challengers: []\n", "champion: must name"},
 		{"policies: 3\n", "riskd.yaml"},
