@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -115,16 +114,9 @@ func TestHardeningDebugAddrLoopback(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { s.Serve(ctx, ln); close(done) }()
+		stop := serveLoopback(t, s)
 		waitUntil(t, "the debug listener", func() bool { return strings.Contains(logs.String(), "debug listener") })
-		cancel()
-		<-done
+		stop()
 		var addr string
 		for _, line := range strings.Split(logs.String(), "\n") {
 			var rec struct{ Msg, Addr string }

@@ -44,6 +44,15 @@ const truncList = "# blocked users\nu-0001\nu-0002\nu-0003\nu-0004\nu-9999\n"
 // the test ends.
 func startWatching(t *testing.T, s *Server) {
 	t.Helper()
+	serveLoopback(t, s)
+	waitUntil(t, "serving", func() bool { return s.serving.Load() })
+}
+
+// serveLoopback runs s.Serve on a loopback listener; the returned function
+// stops it and waits for Serve to return, as the test's end does if the
+// test did not.
+func serveLoopback(t *testing.T, s *Server) (stop func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -51,8 +60,9 @@ func startWatching(t *testing.T, s *Server) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitUntil(t, "serving", func() bool { return s.serving.Load() })
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return stop
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
