@@ -76,17 +76,10 @@ func TestAuditTrailEndToEnd(t *testing.T) {
 	p := startRiskd(t, "--config", cfg)
 	// Plain HTTP, signed.
 	req := loanRequest("u1")
-	httpReq, _ := http.NewRequest("POST", p.base+"/v1/decide", bytes.NewReader(req))
-	httpReq.Header.Set("X-Request-ID", "e2e-1")
-	resp, err := p.client.Do(httpReq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	respBody, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	sigHdr := resp.Header.Get("X-Decision-Signature")
-	if resp.StatusCode != 200 || sigHdr == "" {
-		t.Fatalf("%d %q %s", resp.StatusCode, sigHdr, respBody)
+	code, hdr, respBody := p.raw(t, "POST", "/v1/decide", req, map[string]string{"X-Request-ID": "e2e-1"})
+	sigHdr := hdr.Get("X-Decision-Signature")
+	if code != 200 || sigHdr == "" {
+		t.Fatalf("%d %q %s", code, sigHdr, respBody)
 	}
 	// GM TLS: the same endpoint over ECC_SM4_CBC_SM3.
 	gcfg, err := gm.ClientConfig(filepath.Join(keys, "ca.pem"), "localhost", nil)

@@ -710,21 +710,11 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	// OpenMetrics carries exemplars with the request id.
-	req, _ := http.NewRequest("GET", p.base+"/metrics", nil)
-	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	om, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, omHdr, om := p.raw(t, "GET", "/metrics", nil, map[string]string{"Accept": "application/openmetrics-text; version=1.0.0"})
 	// riskd negotiated OpenMetrics: its content type, its terminator, the
 	// same series. Exemplars are sampled (slow decisions and one in 128),
 	// so there may be none; each one there carries a request id.
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") {
+	if ct := omHdr.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") {
 		t.Errorf("Accept: application/openmetrics-text answered %q", ct)
 	}
 	if !bytes.HasSuffix(om, []byte("# EOF\n")) {
