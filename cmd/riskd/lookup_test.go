@@ -3,16 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/riskforge/riskforge/internal/redistest"
 )
 
 // The timeout is generous: the first fetch dials Redis, and the shared test
@@ -48,44 +46,14 @@ rule store_down
 decide { bias -1.0  reject when score >= 0.5  otherwise approve }
 `
 
-// startRedisServer runs redis-server on a free loopback port; the test
-// fails (never skips) when it cannot (make deps installs it).
-func startRedisServer(t *testing.T) (*redis.Client, *exec.Cmd, string) {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("redis-server is not installed (make deps installs it): %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { c.Close() })
-	for i := 0; c.Ping(context.Background()).Err() != nil; i++ {
-		if i > 500 {
-			t.Fatalf("redis-server on %s did not answer within 10s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return c, cmd, addr
-}
-
 // TestLookupServe: riskd fetches profile.* from a real redis-server
 // before deciding; a missing key reads as absent (the exists() rule
 // fires); with Redis gone the decision is still 200, degraded, and
 // failed(profile) tells the failed fetch from a missing key; /readyz
 // and riskd health report the hit rate.
 func TestLookupServe(t *testing.T) {
-	rc, redisCmd, addr := startRedisServer(t)
+	srv := redistest.Start(t)
+	rc, addr := srv.Client(t), srv.Addr
 	ctx := context.Background()
 	rc.HSet(ctx, "profile:u1", "segment", "gold", "limit", "100", "tenure_days", "400")
 	dir := t.TempDir()
@@ -131,8 +99,7 @@ func TestLookupServe(t *testing.T) {
 		t.Errorf("riskforge_lookup_fetches_total = %v, want 2", n)
 	}
 
-	redisCmd.Process.Kill()
-	redisCmd.Wait()
+	srv.Stop()
 	code, _, m := p.do(t, "POST", "/v1/decide", req("u2", 500), nil)
 	if code != 200 || m["degraded"] != true || rules(m) != "store_down" || m["decision"] != "reject" {
 		t.Fatalf("with Redis down: %d %v; want 200, degraded, the fields absent and failed(profile) true", code, m)
