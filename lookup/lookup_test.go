@@ -3,10 +3,8 @@ package lookup
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,40 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/redis/go-redis/v9"
+	"github.com/riskforge/riskforge/internal/redistest"
 )
-
-// startRedis runs a redis-server on a free loopback port for the test.
-// It fails (never skips) when redis-server cannot start: `make deps`
-// installs it.
-func startRedis(t *testing.T) *redis.Client {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("redis-server is not installed (make deps installs it): %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port)})
-	t.Cleanup(func() { c.Close() })
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on port %d did not answer within 10s", port)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return c
-}
 
 // counting counts fetches and can slow them down.
 type counting struct {
@@ -77,7 +43,7 @@ func opts() Options {
 // TestLookupRedis: fields come from the hash, a missing key reads as
 // missing and is remembered, a hit does not fetch, and metrics count it.
 func TestLookupRedis(t *testing.T) {
-	rc := startRedis(t)
+	rc := redistest.Start(t).Client(t)
 	ctx := context.Background()
 	rc.HSet(ctx, "profile:u1", "segment", "gold", "limit", "2500.5")
 	src := &counting{Source: &Redis{Client: rc, Fields: []string{"segment", "limit", "absent"}}}
@@ -128,7 +94,7 @@ func mustGet(t *testing.T, g prometheus.Gatherer, name string) prometheus.Collec
 // TestLookupSingleflight: a burst of 200 callers for one cold key makes
 // one fetch.
 func TestLookupSingleflight(t *testing.T) {
-	rc := startRedis(t)
+	rc := redistest.Start(t).Client(t)
 	rc.HSet(context.Background(), "hot", "segment", "x")
 	src := &counting{Source: &Redis{Client: rc, Fields: []string{"segment"}}, delay: 50 * time.Millisecond}
 	c, _ := New(src, opts())
@@ -153,7 +119,7 @@ func TestLookupSingleflight(t *testing.T) {
 // and nothing is cached; entries expire after the jittered TTL and
 // missing keys after the shorter negative TTL.
 func TestLookupTimeoutAndExpiry(t *testing.T) {
-	rc := startRedis(t)
+	rc := redistest.Start(t).Client(t)
 	ctx := context.Background()
 	rc.HSet(ctx, "k", "f", "1")
 	slow := &counting{Source: &Redis{Client: rc, Fields: []string{"f"}}, delay: 200 * time.Millisecond}
