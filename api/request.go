@@ -154,7 +154,7 @@ func setJSON(p *vm.Program, req *vm.Request, i int, raw json.RawMessage) error {
 	in := &p.Inputs[i]
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return &vm.FieldError{Field: featureField(in.Name), Msg: "invalid JSON value"}
+		return &vm.FieldError{Field: in.Name, Input: true, Msg: "invalid JSON value"}
 	}
 	switch x := v.(type) {
 	case float64:
@@ -164,8 +164,23 @@ func setJSON(p *vm.Program, req *vm.Request, i int, raw json.RawMessage) error {
 	case bool:
 		return p.SetBool(req, i, x)
 	}
-	return &vm.FieldError{Field: featureField(in.Name), Msg: "must be " + in.Type.String() + ", got an object or array"}
+	return &vm.FieldError{Field: in.Name, Input: true, Msg: "must be " + in.Type.String() + ", got an object or array"}
 }
 
-// featureField names a feature in errors, as the request spells it.
-func featureField(name string) string { return "features." + name }
+// FieldPath is where a decoding error's field sits in a v1 request: an
+// input of the policy is under "features".
+func FieldPath(fe *vm.FieldError) string {
+	if fe.Input {
+		return "features." + fe.Field
+	}
+	return fe.Field
+}
+
+// ErrorText is a decoding error as a v1 client reads it: the field's path
+// in the request, then the message.
+func ErrorText(err error) string {
+	if fe, ok := err.(*vm.FieldError); ok {
+		return FieldPath(fe) + ": " + fe.Msg
+	}
+	return err.Error()
+}

@@ -86,7 +86,7 @@ func checkUTF8(p *vm.Program, data []byte, features map[string]json.RawMessage) 
 	for i := range p.Inputs {
 		in := &p.Inputs[i]
 		if raw, ok := features[in.Name]; ok && !utf8.Valid(raw) {
-			return &vm.FieldError{Field: featureField(in.Name), Msg: "is not valid UTF-8"}
+			return &vm.FieldError{Field: in.Name, Input: true, Msg: "is not valid UTF-8"}
 		}
 	}
 	return &vm.FieldError{Field: "body", Msg: "is not valid UTF-8 (in the event, the request_id or a feature the policy does not read)"}

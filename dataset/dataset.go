@@ -343,6 +343,10 @@ func (r *Reader) nextJSON(req *vm.Request) (int, error) {
 					return 0, m
 				}
 			}
+			if fe != nil {
+				// A JSON Lines row is a v1 request: name the field by its path in it.
+				err = &vm.FieldError{Field: api.FieldPath(fe), Msg: fe.Msg}
+			}
 			return 0, fmt.Errorf("%s: %w", r.where(), err)
 		}
 		if req.Event == "" && r.opts.Event != "" {

@@ -86,15 +86,28 @@ func TestLabels(t *testing.T) {
 	}
 }
 
+// A CSV error names the column (the input's name); a JSON Lines row is a v1
+// request, so its error names the field's path in it.
+func TestFieldErrorsNameTheColumnOrPath(t *testing.T) {
+	_, _, err := readAll(t, "d.csv", "event,user,amount,ts\npay,u,abc,1\n", Options{})
+	if err == nil || !strings.Contains(err.Error(), `d.csv:2: amount: must be a number`) {
+		t.Errorf("csv: %v", err)
+	}
+	_, _, err = readAll(t, "d.jsonl", `{"event":"pay","features":{"user":"u","amount":"abc","ts":1}}`+"\n", Options{})
+	if err == nil || !strings.Contains(err.Error(), `d.jsonl:1: features.amount: must be float, got a string`) {
+		t.Errorf("jsonl: %v", err)
+	}
+}
+
 func TestErrorsNameThePlace(t *testing.T) {
 	cases := []struct{ data, opts, want string }{
-		{"event,user,amount,ts\npay,u,abc,1\n", "", `d.csv:2: features.amount: must be a number, got "abc"`},
-		{"event,user,amount,ts\npay,u,-1,1\n", "", `d.csv:2: features.amount: -1 is below the minimum >= 0`},
+		{"event,user,amount,ts\npay,u,abc,1\n", "", `d.csv:2: amount: must be a number, got "abc"`},
+		{"event,user,amount,ts\npay,u,-1,1\n", "", `d.csv:2: amount: -1 is below the minimum >= 0`},
 		{"event,user,amount\npay,u,1\npay,u,2\n", "", `d.csv:1: the header has no column for the required input(s) ts, so no row can be evaluated; its columns are event, user, amount`},
 		{"user,amount,ts\nu,1,1\n", "", `d.csv:1: the header has no event column; give the event of every row with --event NAME (this policy handles pay, refund), or add an event column`},
 		{"event,user,amount,ts\nchargeback,u,1,1\n", "", `d.csv:2: event: unknown event "chargeback"`},
-		{"event,user,amount,ts,n\npay,u,1,1,1.5\n", "", `d.csv:2: features.n: must be an integer, got 1.5`},
-		{"event,user,amount,ts,ok\npay,u,1,1,maybe\n", "", `d.csv:2: features.ok: must be a bool, got "maybe"`},
+		{"event,user,amount,ts,n\npay,u,1,1,1.5\n", "", `d.csv:2: n: must be an integer, got 1.5`},
+		{"event,user,amount,ts,ok\npay,u,1,1,maybe\n", "", `d.csv:2: ok: must be a bool, got "maybe"`},
 		{"event,user,amount,ts,y\npay,u,1,1,2\n", "y", `d.csv:2: label "2" is not 0/1`},
 		{"event,user,amount,ts\npay,u,1,1\n", "nolabel", `d.csv:1: no label column "nolabel" in the header; its columns are event, user, amount, ts`},
 		{"event,user,amount,ts,label\npay,u,1,1,0\n", "lable", `d.csv:1: no label column "lable" in the header (did you mean "label"?); its columns are event, user, amount, ts, label`},
@@ -149,7 +162,7 @@ func TestNA(t *testing.T) {
 		t.Errorf("summary %q", got)
 	}
 	// Without --na, "NA" in a number column is an error at its place.
-	if _, _, err := readAll(t, "d.csv", data, Options{Label: "bad"}); err == nil || !strings.Contains(err.Error(), `d.csv:3: features.amount: must be a number, got "NA"`) {
+	if _, _, err := readAll(t, "d.csv", data, Options{Label: "bad"}); err == nil || !strings.Contains(err.Error(), `d.csv:3: amount: must be a number, got "NA"`) {
 		t.Errorf("no --na: %v", err)
 	}
 	// Strict refuses the first incomplete row at its line.

@@ -397,7 +397,7 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	resp, field, err := evaluate(c.prog, req.History, req.Request)
 	if err != nil {
-		h.refuse(w, r, http.StatusBadRequest, field, err.Error())
+		h.refuse(w, r, http.StatusBadRequest, field, api.ErrorText(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -463,7 +463,7 @@ func evaluate(p *vm.Program, history []json.RawMessage, request json.RawMessage)
 // fieldOf prefixes a decoding error's field with where the request was.
 func fieldOf(where string, err error) string {
 	if fe, ok := err.(*vm.FieldError); ok && fe.Field != "" {
-		return where + "." + fe.Field
+		return where + "." + api.FieldPath(fe)
 	}
 	return where
 }

@@ -328,13 +328,13 @@ func (c *checker) request(here, eventAt lang.Pos, event string, t float64, maps 
 	if err := api.DecodeJSON(p, body, req); err != nil {
 		pos := here
 		if fe, ok := err.(*vm.FieldError); ok {
-			if n := where[strings.TrimPrefix(fe.Field, "features.")]; n != nil {
+			if n := where[fe.Field]; fe.Input && n != nil {
 				pos = c.at(n)
 			} else if fe.Field == "event" {
 				pos = eventAt
 			}
 		}
-		c.diags.Add(pos, "%v", err)
+		c.diags.Add(pos, "%s", api.ErrorText(err))
 		return nil
 	}
 	req.Time = t

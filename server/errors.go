@@ -41,7 +41,7 @@ func badRequest(field, format string, args ...any) *httpError {
 func fieldError(err error) *httpError {
 	var fe *vm.FieldError
 	if errors.As(err, &fe) {
-		return &httpError{status: http.StatusBadRequest, field: fe.Field, msg: fe.Msg}
+		return &httpError{status: http.StatusBadRequest, field: api.FieldPath(fe), msg: fe.Msg}
 	}
 	return &httpError{status: http.StatusBadRequest, field: "body", msg: err.Error()}
 }

@@ -157,7 +157,7 @@ func (s *Server) checkEventTime(e *entry, req *vm.Request) error {
 	if ts >= lo && ts <= hi && !math.IsNaN(ts) {
 		return nil
 	}
-	return &vm.FieldError{Field: "features.ts", Msg: fmt.Sprintf("event time %s is outside the accepted range %s .. %s (state.max_event_age, state.max_event_skew)",
+	return &vm.FieldError{Field: "ts", Input: true, Msg: fmt.Sprintf("event time %s is outside the accepted range %s .. %s (state.max_event_age, state.max_event_skew)",
 		fmtTime(ts), time.Unix(int64(lo), 0).UTC().Format(time.RFC3339), time.Unix(int64(hi), 0).UTC().Format(time.RFC3339))}
 }
 

@@ -13,10 +13,14 @@ import (
 // *FieldError. Wire formats are parsed elsewhere (package api decodes the
 // JSON request, package dataset reads CSV and JSON Lines) and call them.
 
-// FieldError is a request problem tied to one field.
+// FieldError is a request problem tied to one field. vm names inputs by
+// their declared names; a wire format says where an input sits in it
+// (package api: "features.NAME"; a CSV file: the column of that name).
 type FieldError struct {
-	Field string // e.g. "features.amount" or "event"
+	Field string // an input's name (Input set), or a request field such as "event"
 	Msg   string
+	// Input says Field names one of the program's inputs.
+	Input bool
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
@@ -40,7 +44,7 @@ func (p *Program) CheckEvent(event string) error {
 func (p *Program) SetNumber(req *Request, i int, x float64) error {
 	in := &p.Inputs[i]
 	if in.Type == TString || in.Type == TBool {
-		return &FieldError{Field: in.fieldName(), Msg: "must be " + in.Type.String() + ", got a number"}
+		return &FieldError{Field: in.fieldName(), Input: true, Msg: "must be " + in.Type.String() + ", got a number"}
 	}
 	return p.setNumber(req, i, x)
 }
@@ -56,14 +60,14 @@ func (p *Program) SetString(req *Request, i int, s string) error {
 	case TTime:
 		return p.SetText(req, i, s)
 	}
-	return &FieldError{Field: in.fieldName(), Msg: "must be " + in.Type.String() + ", got a string"}
+	return &FieldError{Field: in.fieldName(), Input: true, Msg: "must be " + in.Type.String() + ", got a string"}
 }
 
 // SetBool stores a bool in input i, which must be a bool input.
 func (p *Program) SetBool(req *Request, i int, b bool) error {
 	in := &p.Inputs[i]
 	if in.Type != TBool {
-		return &FieldError{Field: in.fieldName(), Msg: "must be " + in.Type.String() + ", got a bool"}
+		return &FieldError{Field: in.fieldName(), Input: true, Msg: "must be " + in.Type.String() + ", got a bool"}
 	}
 	req.Num[in.Slot], req.Present[i] = b2f(b), true
 	return nil
@@ -75,21 +79,21 @@ func (p *Program) setNumber(req *Request, i int, x float64) error {
 	field := in.fieldName
 	switch {
 	case math.IsNaN(x) || math.IsInf(x, 0):
-		return &FieldError{Field: field(), Msg: "must be a finite number"}
+		return &FieldError{Field: field(), Input: true, Msg: "must be a finite number"}
 	case in.Type == TInt && (x != math.Trunc(x) || math.Abs(x) > 1<<53):
-		return &FieldError{Field: field(), Msg: fmt.Sprintf("must be an integer, got %v", x)}
+		return &FieldError{Field: field(), Input: true, Msg: fmt.Sprintf("must be an integer, got %v", x)}
 	case x < in.Min || (in.MinOpen && x == in.Min):
-		return &FieldError{Field: field(), Msg: fmt.Sprintf("%v is below the minimum %s%v", x, openWord(in.MinOpen, ">", ">="), in.Min)}
+		return &FieldError{Field: field(), Input: true, Msg: fmt.Sprintf("%v is below the minimum %s%v", x, openWord(in.MinOpen, ">", ">="), in.Min)}
 	case x > in.Max || (in.MaxOpen && x == in.Max):
-		return &FieldError{Field: field(), Msg: fmt.Sprintf("%v is above the maximum %s%v", x, openWord(in.MaxOpen, "<", "<="), in.Max)}
+		return &FieldError{Field: field(), Input: true, Msg: fmt.Sprintf("%v is above the maximum %s%v", x, openWord(in.MaxOpen, "<", "<="), in.Max)}
 	}
 	req.Num[in.Slot], req.Present[i] = x, true
 	return nil
 }
 
-// fieldName names the input in errors. A method value, so the string is
-// only built when an error is reported (decoding runs per row).
-func (in *Input) fieldName() string { return "features." + in.Name }
+// fieldName names the input in errors. A method value, so that callers
+// build nothing unless an error is reported (decoding runs per row).
+func (in *Input) fieldName() string { return in.Name }
 
 func openWord(open bool, a, b string) string {
 	if open {
@@ -119,7 +123,7 @@ func (p *Program) SetText(req *Request, i int, text string) error {
 		case "false", "0":
 			req.Num[in.Slot], req.Present[i] = 0, true
 		default:
-			return &FieldError{Field: field(), Msg: fmt.Sprintf("must be a bool, got %q", text)}
+			return &FieldError{Field: field(), Input: true, Msg: fmt.Sprintf("must be a bool, got %q", text)}
 		}
 		return nil
 	case TTime:
@@ -139,7 +143,7 @@ func (p *Program) SetText(req *Request, i int, text string) error {
 		if in.Type == TTime {
 			what = "an RFC 3339 time or Unix seconds"
 		}
-		return &FieldError{Field: field(), Msg: fmt.Sprintf("must be %s, got %q", what, text)}
+		return &FieldError{Field: field(), Input: true, Msg: fmt.Sprintf("must be %s, got %q", what, text)}
 	}
 	return p.setNumber(req, i, x)
 }
@@ -152,7 +156,7 @@ func (p *Program) Complete(req *Request) error {
 			continue
 		}
 		if in.Default == nil {
-			return &FieldError{Field: "features." + in.Name, Msg: "required feature is missing"}
+			return &FieldError{Field: in.Name, Input: true, Msg: "required feature is missing"}
 		}
 		if in.Type == TString {
 			req.Str[in.Slot] = in.Default.Str
