@@ -121,9 +121,12 @@ func recheck(t target, allow []*allowed, fromJSON, outJSON, goflags string, limi
 				return fmt.Errorf("%s:%d:%d %s: %w", rel, line, col, typ, err)
 			}
 			fmt.Printf("    %s:%d:%d %s %s -> %s\n", rel, line, col, status, typ, res)
-			if res == "KILLED" || res == "TIMED OUT" {
+			switch res {
+			case "KILLED", "TIMED OUT":
 				mm["status"] = res
 				killed++
+			case "NOT VIABLE":
+				mm["status"] = res
 			}
 		}
 	}
@@ -164,8 +167,15 @@ func runMutant(root, rel string, mutated []byte, tmp string, t target, goflags s
 		return "TIMED OUT", nil
 	case err == nil:
 		return "LIVED", nil
+	case errors.As(err, &exit) && strings.Contains(out.String(), "[build failed]") && strings.Contains(out.String(), mpath+":"):
+		// Gremlins lists mutants in code no test reached without building
+		// them; once tests reach one that does not compile (a + between
+		// strings made -), a full run reports it NOT VIABLE. Only an error
+		// in the mutated file itself: a test that does not build is an
+		// error below, not a reason to drop every survivor.
+		return "NOT VIABLE", nil
 	case errors.As(err, &exit) && strings.Contains(out.String(), "[build failed]"):
-		return "", fmt.Errorf("the mutant does not build:\n%s", out.String())
+		return "", fmt.Errorf("the package does not build:\n%s", out.String())
 	case errors.As(err, &exit):
 		return "KILLED", nil
 	}

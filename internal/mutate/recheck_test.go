@@ -1,8 +1,10 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMutate: each mutator changes exactly the token at line:col the way
@@ -58,6 +60,28 @@ func TestConstLines(t *testing.T) {
 	for _, l := range []int{1, 2, 4, 9, 10, 12, 14} {
 		if got[l] {
 			t.Errorf("line %d taken for a constant declaration", l)
+		}
+	}
+}
+
+// TestRunMutantNotViable: a survivor whose mutation does not compile (a
+// NOT COVERED + between strings made -, which Gremlins never builds) is
+// NOT VIABLE, as a full run reports it once tests reach it; a mutant
+// that builds and that no test fails LIVED.
+func TestRunMutantNotViable(t *testing.T) {
+	root, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := target{pkg: "testdata/mod/pkg"}
+	rel := filepath.Join(tg.pkg, "a.go")
+	for _, c := range []struct{ src, want string }{
+		{"package pkg\n\nfunc A(x int) bool { return \"a\" - \"b\" == \"\" }\n", "NOT VIABLE"},
+		{"package pkg\n\nfunc A(x int) bool { return x != 0 }\n", "LIVED"},
+	} {
+		got, err := runMutant(root, rel, []byte(c.src), t.TempDir(), tg, "", time.Minute)
+		if err != nil || got != c.want {
+			t.Errorf("%q: %s, %v; want %s", c.src, got, err, c.want)
 		}
 	}
 }
