@@ -1,0 +1,90 @@
+package windows
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestHoldRacingCuts: calls take generations while cuts close them as
+// fast as they can. A Hold that loses the race with a cut (it counted
+// itself in a generation the cut has just closed) must undo its count
+// and take the next generation; a count left behind would make every
+// later cut of that parity wait for a call that does not exist.
+func TestHoldRacingCuts(t *testing.T) {
+	s := New(Config{})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for range 64 {
+					g := s.Hold()
+					if cur := s.Generation(); g != cur && g+1 != cur {
+						t.Errorf("held generation %d while the store is at %d", g, cur)
+					}
+					s.Release(g)
+				}
+			}
+		}()
+	}
+	// About one cut in fifty meets a Hold between its two reads of the
+	// generation here; 500 cuts take 0.2 s on an idle machine.
+	deadline := time.Now().Add(3 * time.Second)
+	cuts := 0
+	for ; cuts < 500 && time.Now().Before(deadline); cuts++ {
+		c, err := s.BeginCut(time.Second)
+		if err != nil {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("cut %d: %v", cuts, err)
+		}
+		c.end()
+	}
+	close(stop)
+	wg.Wait()
+	for p := range s.active {
+		if n := s.active[p].Load(); n != 0 {
+			t.Errorf("%d calls of parity %d still counted after every call released", n, p)
+		}
+	}
+	if _, err := s.BeginCut(100 * time.Millisecond); err != nil {
+		t.Fatalf("a cut after the race: %v", err)
+	}
+	t.Logf("%d cuts", cuts)
+}
+
+// TestSetGenerationAbove: after a restart the store's generation is made
+// greater than the snapshot's, whatever it was: raised when it is at or
+// below it, left alone when already above.
+func TestSetGenerationAbove(t *testing.T) {
+	for _, c := range []struct{ start, above, want uint64 }{
+		{1, 0, 1},   // already above
+		{1, 1, 2},   // equal: must move past it
+		{1, 41, 42}, // below
+		{50, 49, 50},
+		{50, 50, 51},
+	} {
+		s := New(Config{})
+		s.SetGenerationAbove(c.start - 1) // New starts at 1
+		if s.Generation() != c.start {
+			t.Fatalf("start: generation %d, want %d", s.Generation(), c.start)
+		}
+		s.SetGenerationAbove(c.above)
+		if got := s.Generation(); got != c.want {
+			t.Errorf("at %d, SetGenerationAbove(%d): generation %d, want %d", c.start, c.above, got, c.want)
+		}
+		if g := s.Hold(); g <= c.above {
+			t.Errorf("at %d, SetGenerationAbove(%d): a call holds generation %d", c.start, c.above, g)
+		} else {
+			s.Release(g)
+		}
+	}
+}
