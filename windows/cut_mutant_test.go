@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -86,5 +87,51 @@ func TestSetGenerationAbove(t *testing.T) {
 		} else {
 			s.Release(g)
 		}
+	}
+}
+
+// TestCutWaitsThenGivesUp: a cut polls for the calls of the generation it
+// closes past its first hundred quick spins: it succeeds when the last
+// call releases late, and gives up once its wait is over, long after the
+// spins, rather than poll on forever.
+func TestCutWaitsThenGivesUp(t *testing.T) {
+	s := New(Config{})
+	g := s.Hold()
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		s.Release(g)
+	}()
+	start := time.Now()
+	c, err := s.BeginCut(10 * time.Second)
+	if err != nil {
+		t.Fatalf("cut waiting for a late release: %v", err)
+	}
+	if el := time.Since(start); el < 150*time.Millisecond {
+		t.Fatalf("the cut returned after %v, before the call released", el)
+	}
+	c.end()
+
+	g = s.Hold()
+	defer s.Release(g)
+	const wait = 500 * time.Millisecond
+	res := make(chan error, 1)
+	start = time.Now()
+	go func() {
+		c, err := s.BeginCut(wait)
+		if err == nil {
+			c.end()
+		}
+		res <- err
+	}()
+	select {
+	case err := <-res:
+		if !errors.Is(err, ErrCutStuck) {
+			t.Fatalf("cut with a stuck holder: %v", err)
+		}
+		if el := time.Since(start); el < wait {
+			t.Fatalf("the cut gave up after %v, before its wait of %v", el, wait)
+		}
+	case <-time.After(wait + 5*time.Second):
+		t.Fatalf("the cut still polls %v after its wait of %v", wait+5*time.Second, wait)
 	}
 }
