@@ -1,10 +1,14 @@
 package windows
 
 import (
+	"bytes"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/riskforge/riskforge/vm"
 )
 
 // TestHoldRacingCuts: calls take generations while cuts close them as
@@ -133,5 +137,42 @@ func TestCutWaitsThenGivesUp(t *testing.T) {
 		}
 	case <-time.After(wait + 5*time.Second):
 		t.Fatalf("the cut still polls %v after its wait of %v", wait+5*time.Second, wait)
+	}
+}
+
+// TestCutKeepsKeyEvictedAfterIt: a key that a later call evicts while
+// the cut is open is gone from the live store but still in the snapshot,
+// as of the cut.
+func TestCutKeepsKeyEvictedAfterIt(t *testing.T) {
+	m := testStore(Config{MaxKeys: numShards}, "count") // one key per shard
+	a := vm.WindowKey{Str: "a"}
+	shardOf := func(k vm.WindowKey) uint64 { return ckey{w: m.ids[0], str: k.Str}.hash() % numShards }
+	var b vm.WindowKey
+	for i := 0; ; i++ {
+		if b = (vm.WindowKey{Str: "b" + strconv.Itoa(i)}); shardOf(b) == shardOf(a) {
+			break
+		}
+	}
+	observe1(m, 0, a, 100, 1, "")
+	observe1(m, 0, a, 101, 1, "")
+	c, err := m.st.BeginCut(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	observe1(m, 0, b, 102, 1, "") // a later generation: evicts a
+	if st := m.st.Stats(); st.Evicted != 1 || st.Keys != 1 {
+		t.Fatalf("after the eviction: %+v", st)
+	}
+	var buf bytes.Buffer
+	info, err := c.Write(&buf, 0)
+	if err != nil || info.Cells != 1 {
+		t.Fatalf("snapshot: %+v, %v; want a's one cell", info, err)
+	}
+	r := testStore(Config{}, "count")
+	if _, err := r.st.RestoreSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if got, gotB := read(r, 0, a, 102), read(r, 0, b, 102); got != 2 || gotB != 0 {
+		t.Errorf("restored counts a=%v b=%v, want 2 and 0 (the cut's view)", got, gotB)
 	}
 }
