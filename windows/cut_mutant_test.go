@@ -176,3 +176,52 @@ func TestCutKeepsKeyEvictedAfterIt(t *testing.T) {
 		t.Errorf("restored counts a=%v b=%v, want 2 and 0 (the cut's view)", got, gotB)
 	}
 }
+
+// TestCutLosesKeyEvictedByItsOwnGeneration: a call of the cut's own
+// generation (held before the cut, finishing while it waits) that evicts
+// a key takes the key out of the snapshot too, as out of the live store:
+// the snapshot holds that call's effects, the eviction included.
+func TestCutLosesKeyEvictedByItsOwnGeneration(t *testing.T) {
+	m := testStore(Config{MaxKeys: numShards}, "count") // one key per shard
+	a := vm.WindowKey{Str: "a"}
+	shardOf := func(k vm.WindowKey) uint64 { return ckey{w: m.ids[0], str: k.Str}.hash() % numShards }
+	var b vm.WindowKey
+	for i := 0; ; i++ {
+		if b = (vm.WindowKey{Str: "b" + strconv.Itoa(i)}); shardOf(b) == shardOf(a) {
+			break
+		}
+	}
+	observe1(m, 0, a, 100, 1, "")
+	g := m.Hold()
+	cut := make(chan *Cut, 1)
+	go func() {
+		c, err := m.st.BeginCut(10 * time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		cut <- c
+	}()
+	for m.st.Generation() == g {
+		time.Sleep(time.Millisecond) // until the cut has closed g
+	}
+	out := []float64{0}
+	if err := m.ObserveAt(g, []vm.WindowObs{{Key: b, T: 101, V: 1, Add: true}}, out); err != nil {
+		t.Fatal(err)
+	}
+	m.Release(g)
+	c := <-cut
+	if c == nil {
+		t.FailNow()
+	}
+	var buf bytes.Buffer
+	if info, err := c.Write(&buf, 0); err != nil || info.Cells != 1 {
+		t.Fatalf("snapshot: %+v, %v; want b's one cell", info, err)
+	}
+	r := testStore(Config{}, "count")
+	if _, err := r.st.RestoreSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if gotA, gotB := read(r, 0, a, 101), read(r, 0, b, 101); gotA != 0 || gotB != 1 {
+		t.Errorf("restored counts a=%v b=%v, want 0 and 1 (the cut holds the eviction)", gotA, gotB)
+	}
+}
