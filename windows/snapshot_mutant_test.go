@@ -1,0 +1,182 @@
+package windows
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"io"
+	"strconv"
+	"testing"
+
+	"github.com/riskforge/riskforge/vm"
+)
+
+type snapWindow struct {
+	sig  string
+	agg  aggKind
+	over float64
+}
+
+type snapCell struct {
+	w   uint64
+	key string
+	c   *cell
+}
+
+// snapshotBytes writes a snapshot in the layout of Cut.Write with a valid
+// checksum, so a restore gets past the checksum to the record it tests.
+func snapshotBytes(t *testing.T, windows []snapWindow, cells []snapCell) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	h := sha256.New()
+	bw := bufio.NewWriter(io.MultiWriter(&buf, h))
+	e := &enc{w: bw}
+	e.bytes([]byte(snapshotMagic))
+	for _, v := range []uint16{SnapshotVersion, exactEvents, ringBuckets, sketchBuckets, sketchP} {
+		e.u16(v)
+	}
+	e.i64(0)
+	e.i64(0)
+	e.i64(1)
+	e.uv(uint64(len(windows)))
+	for _, w := range windows {
+		e.str(w.sig)
+		e.uv(uint64(w.agg))
+		e.f64(w.over)
+	}
+	for _, c := range cells {
+		e.bytes([]byte{1})
+		e.uv(c.w)
+		e.str(c.key)
+		e.f64(0)
+		e.cell(c.c)
+	}
+	e.bytes([]byte{0})
+	if e.err == nil {
+		e.err = bw.Flush()
+	}
+	if e.err != nil {
+		t.Fatal(e.err)
+	}
+	buf.Write(h.Sum(nil))
+	return buf.Bytes()
+}
+
+// oneEvent is a cell holding one event at t=100.
+func oneEvent() *cell { return &cell{last: 100, n: 1, ev: [exactEvents]event{{100, 1}}} }
+
+// sameShard returns n string keys of window w that share key's shard.
+func sameShard(w uint32, key string, n int) []string {
+	want := ckey{w: w, str: key}.hash() % numShards
+	var keys []string
+	for i := 0; len(keys) < n; i++ {
+		if k := key + strconv.Itoa(i); (ckey{w: w, str: k}).hash()%numShards == want {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// TestRestoreRefusesCellOfMissingWindow: a cell record naming a window
+// the snapshot's table does not have (index = the table's length) is
+// refused as corrupt, checksum or not.
+func TestRestoreRefusesCellOfMissingWindow(t *testing.T) {
+	m := testStore(Config{}, "count")
+	sig := (*m.st.specs.Load())[0].sig
+	for _, w := range []uint64{0, 1, 2} {
+		data := snapshotBytes(t, []snapWindow{{sig, aggCount, 3600}}, []snapCell{{w, "a", oneEvent()}})
+		_, err := testStore(Config{}, "count").st.RestoreSnapshot(bytes.NewReader(data))
+		if w == 0 && err != nil {
+			t.Errorf("window 0 of 1: %v", err)
+		}
+		if w > 0 && !errors.Is(err, ErrSnapshotCorrupt) {
+			t.Errorf("window %d of 1: %v, want ErrSnapshotCorrupt", w, err)
+		}
+	}
+}
+
+// TestRestoreSkipsUnknownAndChangedWindows: cells of a window that is not
+// registered, or whose aggregate or length changed since, are skipped and
+// counted, and land in no window.
+func TestRestoreSkipsUnknownAndChangedWindows(t *testing.T) {
+	m := testStore(Config{}, "count", "sum")
+	specs := *m.st.specs.Load()
+	data := snapshotBytes(t, []snapWindow{
+		{"gone|count|3600||", aggCount, 3600},
+		{specs[0].sig, aggSum, 3600},   // count became sum
+		{specs[0].sig, aggCount, 7200}, // 1h became 2h
+		{specs[1].sig, aggSum, 3600},   // unchanged
+	}, []snapCell{{0, "k", oneEvent()}, {1, "k", oneEvent()}, {2, "k", oneEvent()}, {3, "k", oneEvent()}})
+	info, err := m.st.RestoreSnapshot(bytes.NewReader(data))
+	if err != nil || info.Skipped != 3 || info.Cells != 1 || info.Windows != 4 {
+		t.Fatalf("restore: %+v, %v; want 4 windows, 3 cells skipped, 1 restored", info, err)
+	}
+	k := vm.WindowKey{Str: "k"}
+	if c, s := read(m, 0, k, 100), read(m, 1, k, 100); c != 0 || s != 1 {
+		t.Errorf("count %v, sum %v after restore; want 0 (skipped) and 1", c, s)
+	}
+}
+
+// TestRestoreWindowTableLimit: a snapshot may list up to 2^20 windows; a
+// larger count is refused before the table is read.
+func TestRestoreWindowTableLimit(t *testing.T) {
+	head := snapshotBytes(t, nil, nil)
+	head = head[:len(head)-sha256.Size-2] // up to the window count (uvarint 0) and the end byte
+	for _, n := range []uint64{1 << 20, 1<<20 + 1} {
+		data := binary.AppendUvarint(bytes.Clone(head), n)
+		if n == 1<<20 {
+			// Each entry: an empty signature, aggregate 0, length 0 (a
+			// window no store registers); then no cells.
+			data = append(data, make([]byte, 10*n)...)
+			data = append(data, 0)
+			sum := sha256.Sum256(data)
+			data = append(data, sum[:]...)
+		}
+		info, err := New(Config{}).RestoreSnapshot(bytes.NewReader(data))
+		if n == 1<<20 && (err != nil || info.Windows != 1<<20) {
+			t.Errorf("%d windows: %+v, %v", n, info, err)
+		}
+		if n > 1<<20 && !errors.Is(err, ErrSnapshotCorrupt) {
+			t.Errorf("%d windows: %v, want ErrSnapshotCorrupt", n, err)
+		}
+	}
+}
+
+// TestRestoreIntoFullStore: restored cells respect the key cap, evicting
+// (and counting) as new keys do.
+func TestRestoreIntoFullStore(t *testing.T) {
+	m := testStore(Config{MaxKeys: numShards}, "count") // one key per shard
+	sig := (*m.st.specs.Load())[0].sig
+	keys := sameShard(m.ids[0], "k", 3)
+	var cells []snapCell
+	for _, k := range keys {
+		cells = append(cells, snapCell{0, k, oneEvent()})
+	}
+	info, err := m.st.RestoreSnapshot(bytes.NewReader(snapshotBytes(t, []snapWindow{{sig, aggCount, 3600}}, cells)))
+	if err != nil || info.Cells != 3 {
+		t.Fatalf("restore: %+v, %v", info, err)
+	}
+	if st := m.st.Stats(); st.Keys != 1 || st.Evicted != 2 {
+		t.Errorf("three keys of one shard restored into a store of one key per shard: %+v", st)
+	}
+}
+
+// TestRestoredCellIsRecentlyUsed: a restored cell counts as just used, so
+// a full shard evicts a key last used before the restore first.
+func TestRestoredCellIsRecentlyUsed(t *testing.T) {
+	m := testStore(Config{MaxKeys: 2 * numShards}, "count") // two keys per shard
+	sig := (*m.st.specs.Load())[0].sig
+	keys := sameShard(m.ids[0], "k", 3)
+	old, restored, newer := vm.WindowKey{Str: keys[0]}, vm.WindowKey{Str: keys[1]}, vm.WindowKey{Str: keys[2]}
+	observe1(m, 0, old, 100, 1, "")
+	data := snapshotBytes(t, []snapWindow{{sig, aggCount, 3600}}, []snapCell{{0, restored.Str, oneEvent()}})
+	if _, err := m.st.RestoreSnapshot(bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	observe1(m, 0, newer, 101, 1, "") // the shard is full: one key goes
+	if o, r := read(m, 0, old, 101), read(m, 0, restored, 101); o != 0 || r != 1 {
+		t.Errorf("after the eviction: old key %v, restored key %v; want 0 (evicted) and 1", o, r)
+	}
+}
