@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"strconv"
 	"testing"
 
@@ -178,5 +179,52 @@ func TestRestoredCellIsRecentlyUsed(t *testing.T) {
 	observe1(m, 0, newer, 101, 1, "") // the shard is full: one key goes
 	if o, r := read(m, 0, old, 101), read(m, 0, restored, 101); o != 0 || r != 1 {
 		t.Errorf("after the eviction: old key %v, restored key %v; want 0 (evicted) and 1", o, r)
+	}
+}
+
+// rawSnapshot is a snapshot whose window table and cells are body, with
+// a valid header and checksum.
+func rawSnapshot(t *testing.T, body []byte) []byte {
+	t.Helper()
+	head := snapshotBytes(t, nil, nil)
+	data := append(bytes.Clone(head[:len(head)-sha256.Size-2]), body...)
+	sum := sha256.Sum256(data)
+	return append(data, sum[:]...)
+}
+
+// TestRestoreDecoding: varints of every length up to Go's ten bytes and
+// strings up to 1 MiB are read; an eleventh varint byte, a longer string
+// or more exact events than a cell keeps are refused, checksum or not.
+func TestRestoreDecoding(t *testing.T) {
+	oneWindow := append([]byte{1}, 0, 0) // one window: signature "", aggregate 0
+	oneWindow = binary.LittleEndian.AppendUint64(oneWindow, math.Float64bits(3600))
+	cellHead := func(key []byte) []byte { // a cell record of window 0 up to its state
+		b := append([]byte{1, 0}, binary.AppendUvarint(nil, uint64(len(key)))...)
+		b = append(b, key...)
+		b = binary.LittleEndian.AppendUint64(b, 0)    // num key
+		return binary.LittleEndian.AppendUint64(b, 0) // last
+	}
+	emptyCell := func(key []byte) []byte { return append(append(cellHead(key), 0), 0, 0) } // no events, ring, sketch
+	tenByteZero := []byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00}
+	for _, c := range []struct {
+		name string
+		body []byte
+		ok   bool
+	}{
+		{"128 windows", append(binary.AppendUvarint(nil, 128), make([]byte, 128*10+1)...), true},
+		{"a ten-byte varint", append(tenByteZero, 0), true},
+		{"an eleven-byte varint", append(append(tenByteZero[:9:9], 0x80, 0x00), 0), false},
+		{"a key of 1 MiB", append(append(oneWindow, emptyCell(make([]byte, 1<<20))...), 0), true},
+		{"a key of 1 MiB + 1", append(append(oneWindow, emptyCell(make([]byte, 1<<20+1))...), 0), false},
+		{"eight exact events", append(append(append(oneWindow, cellHead(nil)...), append([]byte{8}, append(make([]byte, 8*16), 0, 0)...)...), 0), true},
+		{"nine exact events", append(append(append(oneWindow, cellHead(nil)...), 9), 0), false},
+	} {
+		info, err := New(Config{}).RestoreSnapshot(bytes.NewReader(rawSnapshot(t, c.body)))
+		if c.ok && err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if !c.ok && !errors.Is(err, ErrSnapshotCorrupt) {
+			t.Errorf("%s: %+v, %v; want ErrSnapshotCorrupt", c.name, info, err)
+		}
 	}
 }
