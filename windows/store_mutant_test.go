@@ -48,3 +48,49 @@ func TestRegisterWindowLength(t *testing.T) {
 		}
 	}
 }
+
+// TestEvictsLeastRecentlyUsed: a full shard evicts the key used longest
+// ago, not the one just used.
+func TestEvictsLeastRecentlyUsed(t *testing.T) {
+	m := testStore(Config{MaxKeys: 2 * numShards}, "count") // two keys per shard
+	keys := sameShard(m.ids[0], "k", 3)
+	a, b, c := vm.WindowKey{Str: keys[0]}, vm.WindowKey{Str: keys[1]}, vm.WindowKey{Str: keys[2]}
+	observe1(m, 0, a, 1, 1, "")
+	observe1(m, 0, b, 2, 1, "")
+	observe1(m, 0, a, 3, 1, "") // a is now the more recent
+	observe1(m, 0, c, 4, 1, "") // full: b goes
+	if ga, gb := read(m, 0, a, 4), read(m, 0, b, 4); ga != 2 || gb != 0 {
+		t.Errorf("after the eviction: a=%v b=%v, want 2 and 0 (b least recently used)", ga, gb)
+	}
+}
+
+// TestObserveTimeLimit: event times up to ±MaxTime are taken, beyond it
+// refused.
+func TestObserveTimeLimit(t *testing.T) {
+	m := testStore(Config{}, "count")
+	for _, c := range []struct {
+		t  float64
+		ok bool
+	}{{MaxTime, true}, {-MaxTime, true}, {MaxTime * (1 + 1e-15), false}, {-MaxTime * (1 + 1e-15), false}} {
+		out := []float64{0}
+		err := m.Observe([]vm.WindowObs{{Key: vm.WindowKey{Str: "k"}, T: c.t, V: 1, Add: true}}, out)
+		if (err == nil) != c.ok {
+			t.Errorf("t=%g: %v, want ok %v", c.t, err, c.ok)
+		}
+	}
+}
+
+// TestNewMemory: the store replay and tests use binds the program's
+// windows and counts.
+func TestNewMemory(t *testing.T) {
+	p := &vm.Program{Inputs: []vm.Input{{Name: "k", Type: vm.TString}}, Windows: []vm.Window{
+		{Name: "n", Agg: "count", OverSec: 60, Keys: []vm.KeyPart{{String: true}}},
+		{Name: "s", Agg: "sum", OverSec: 60, Keys: []vm.KeyPart{{String: true}}},
+	}}
+	m := NewMemory(p, 0)
+	out := make([]float64, 2)
+	obs := []vm.WindowObs{{Key: vm.WindowKey{Str: "a"}, T: 1, V: 5, Add: true}, {Key: vm.WindowKey{Str: "a"}, T: 1, V: 5, Add: true}}
+	if err := m.Observe(obs, out); err != nil || out[0] != 1 || out[1] != 5 || m.Keys() != 2 {
+		t.Fatalf("NewMemory store: %v, %v, %d keys", out, err, m.Keys())
+	}
+}
