@@ -94,3 +94,20 @@ func TestNewMemory(t *testing.T) {
 		t.Fatalf("NewMemory store: %v, %v, %d keys", out, err, m.Keys())
 	}
 }
+
+// TestEvictionKeepsOrderBounded: evictions leave stale entries in a
+// shard's key order, which is compacted once it is more than twice the
+// shard's keys (plus 64), so its length stays bounded however many keys
+// pass through.
+func TestEvictionKeepsOrderBounded(t *testing.T) {
+	m := testStore(Config{MaxKeys: 4 * numShards}, "count")
+	for i := range 200 * numShards {
+		observe1(m, 0, vm.WindowKey{Num: float64(i)}, 1, 1, "")
+	}
+	for i := range m.st.shards {
+		sh := &m.st.shards[i]
+		if limit := 2*m.st.maxPerShard + 64 + 1; len(sh.order) > limit {
+			t.Fatalf("shard %d: order of %d entries for %d keys (limit %d)", i, len(sh.order), len(sh.cells), limit)
+		}
+	}
+}
