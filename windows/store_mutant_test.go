@@ -50,17 +50,43 @@ func TestRegisterWindowLength(t *testing.T) {
 }
 
 // TestEvictsLeastRecentlyUsed: a full shard evicts the key used longest
-// ago, not the one just used.
+// ago, not the one just used, whichever order the map yields them in
+// (run 32 times: map iteration starts at a random place).
 func TestEvictsLeastRecentlyUsed(t *testing.T) {
-	m := testStore(Config{MaxKeys: 2 * numShards}, "count") // two keys per shard
-	keys := sameShard(m.ids[0], "k", 3)
-	a, b, c := vm.WindowKey{Str: keys[0]}, vm.WindowKey{Str: keys[1]}, vm.WindowKey{Str: keys[2]}
-	observe1(m, 0, a, 1, 1, "")
-	observe1(m, 0, b, 2, 1, "")
-	observe1(m, 0, a, 3, 1, "") // a is now the more recent
-	observe1(m, 0, c, 4, 1, "") // full: b goes
-	if ga, gb := read(m, 0, a, 4), read(m, 0, b, 4); ga != 2 || gb != 0 {
-		t.Errorf("after the eviction: a=%v b=%v, want 2 and 0 (b least recently used)", ga, gb)
+	for range 32 {
+		m := testStore(Config{MaxKeys: 2 * numShards}, "count") // two keys per shard
+		keys := sameShard(m.ids[0], "k", 3)
+		a, b, c := vm.WindowKey{Str: keys[0]}, vm.WindowKey{Str: keys[1]}, vm.WindowKey{Str: keys[2]}
+		observe1(m, 0, a, 1, 1, "")
+		observe1(m, 0, b, 2, 1, "")
+		observe1(m, 0, a, 3, 1, "") // a is now the more recent
+		observe1(m, 0, c, 4, 1, "") // full: b goes
+		if ga, gb := read(m, 0, a, 4), read(m, 0, b, 4); ga != 2 || gb != 0 {
+			t.Fatalf("after the eviction: a=%v b=%v, want 2 and 0 (b least recently used)", ga, gb)
+		}
+	}
+}
+
+// TestEvictionSamples: eviction looks at evictSamples keys, not the whole
+// shard (its cost stays constant however many keys a shard holds), so
+// the oldest of 100 keys is evicted only when it is among them, about
+// one time in twenty, where an exact LRU would evict it every time.
+func TestEvictionSamples(t *testing.T) {
+	const trials, perShard = 40, 100
+	oldestEvicted := 0
+	for range trials {
+		m := testStore(Config{MaxKeys: perShard * numShards}, "count")
+		keys := sameShard(m.ids[0], "k", perShard+1)
+		for i, k := range keys[:perShard] {
+			observe1(m, 0, vm.WindowKey{Str: k}, float64(i), 1, "") // keys[0] is the oldest
+		}
+		observe1(m, 0, vm.WindowKey{Str: keys[perShard]}, perShard, 1, "") // full: one goes
+		if read(m, 0, vm.WindowKey{Str: keys[0]}, perShard) == 0 {
+			oldestEvicted++
+		}
+	}
+	if oldestEvicted > trials/2 {
+		t.Fatalf("the oldest key was evicted in %d of %d trials: eviction scans the shard", oldestEvicted, trials)
 	}
 }
 
