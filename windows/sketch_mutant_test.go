@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -78,5 +79,64 @@ func TestSketchSlotReuse(t *testing.T) {
 	}
 	if got := observe1(m, 0, k, 9*450+1, 0, "newer"); got != 2 {
 		t.Fatalf("distinct at t=4051 = %v, want 2", got)
+	}
+}
+
+// TestEstimateHistThresholds: linear counting replaces the raw estimate
+// up to 2.5 m (640) inclusive, and only while a register is zero.
+func TestEstimateHistThresholds(t *testing.T) {
+	const m = float64(sketchRegisters)
+	alpha := 0.7213 / (1 + 1.079/m)
+	// Every register 1: no zero register, raw estimate alpha·m²/128 ≈ 368,
+	// below 640 but with nothing for linear counting to count.
+	var ones [maxRho + 1]uint16
+	ones[1] = sketchRegisters
+	if got, want := estimateHist(&ones), math.Round(alpha*m*m/128); got != want {
+		t.Errorf("every register 1: estimate %v, want the raw %v", got, want)
+	}
+	// Registers whose raw estimate is exactly 640: the sum of 2^-r must
+	// be s (a float with bits down to 2^-46). Its integer part in zero
+	// registers and one register per fraction bit, then registers split
+	// (one r into two r+1, the same sum) until there are 256, keeping one
+	// zero register.
+	s := alpha * m * m / 640
+	if alpha*m*m/s != 640 {
+		t.Fatalf("no sum gives exactly 640")
+	}
+	var h [maxRho + 1]uint16
+	h[0] = uint16(s)
+	frac := s - math.Floor(s)
+	for r := 1; frac > 0; r++ {
+		if frac >= math.Ldexp(1, -r) {
+			h[r]++
+			frac -= math.Ldexp(1, -r)
+		}
+	}
+	total := func() (n int) {
+		for _, c := range h {
+			n += int(c)
+		}
+		return n
+	}
+	for r := 0; total() < sketchRegisters; {
+		switch {
+		case r >= 46:
+			t.Fatal("no room to split registers")
+		case h[r] == 0 || (r == 0 && h[0] == 1):
+			r++
+		default:
+			h[r]--
+			h[r+1] += 2
+		}
+	}
+	sum := 0.0
+	for r, n := range h {
+		sum += float64(n) * math.Ldexp(1, -r)
+	}
+	if sum != s || alpha*m*m/sum != 640 || h[0] != 1 {
+		t.Fatalf("registers sum to %v (zeros %d), want %v", sum, h[0], s)
+	}
+	if got, want := estimateHist(&h), math.Round(m*math.Log(m/float64(h[0]))); got != want {
+		t.Errorf("raw estimate exactly 640, one zero register: %v, want linear counting's %v", got, want)
 	}
 }

@@ -137,3 +137,21 @@ func TestEvictionKeepsOrderBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsBytes: the memory estimate adds, per key, the cell, its ring
+// or sketch when it has one, and a map entry.
+func TestStatsBytes(t *testing.T) {
+	m := testStore(Config{}, "count", "count_distinct")
+	observe1(m, 0, vm.WindowKey{Str: "plain"}, 1, 1, "")
+	if b := m.st.Stats().Bytes; b != cellSize+mapEntryBytes {
+		t.Errorf("one plain key: %d bytes, want %d", b, cellSize+mapEntryBytes)
+	}
+	for i := range 9 {
+		observe1(m, 0, vm.WindowKey{Str: "ring"}, float64(i), 1, "")
+		observe1(m, 1, vm.WindowKey{Str: "sketch"}, float64(i), 0, string(rune('a'+i)))
+	}
+	want := 3*(cellSize+mapEntryBytes) + ringSize + sketchSize
+	if b := m.st.Stats().Bytes; b != want {
+		t.Errorf("a plain, a ring and a sketch key: %d bytes, want %d", b, want)
+	}
+}
