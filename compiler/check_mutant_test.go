@@ -1,0 +1,127 @@
+package compiler
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+// checkErr checks src and returns its diagnostics as one string ("" when
+// there is no error; warnings are left out).
+func checkErr(t *testing.T, src string) string {
+	t.Helper()
+	_, diags := CheckSource("t.risk", []byte(src), Options{})
+	if !diags.HasErrors() {
+		return ""
+	}
+	return diags.Error()
+}
+
+// TestVariadicArity: min and max take 2 to maxVariadic (64) arguments;
+// 64 compile, 65 are refused with the limit named.
+func TestVariadicArity(t *testing.T) {
+	args := func(n int) string { return strings.TrimSuffix(strings.Repeat("amount, ", n), ", ") }
+	for _, fn := range []string{"min", "max"} {
+		for n, want := range map[int]string{
+			1:  fn + " takes at least 2 arguments, got 1",
+			2:  "",
+			64: "",
+			65: fn + " takes at most 64 arguments, got 65",
+		} {
+			got := checkErr(t, prelude+"rule r\n  when "+fn+"("+args(n)+") > 1\n  emit review reason \"x\"\n")
+			if want == "" && got != "" || !strings.Contains(got, want) {
+				t.Errorf("%s with %d arguments: %q, want %q", fn, n, got, want)
+			}
+		}
+	}
+}
+
+// TestInputBoundsOpen: `>` and `<` make open bounds, `>=`, `<=` and
+// between closed ones, in the compiled program's input table (which the
+// VM enforces); an input without bounds is unbounded both ways.
+func TestInputBoundsOpen(t *testing.T) {
+	src := "policy t version \"1\"\ninput {\n  a float > 1\n  b float >= 2\n  c float < 3\n  d float <= 4\n  e float between 5 and 6\n  f float > 7 < 8\n  g int\n}\n" +
+		"rule r\n  when a + b + c + d + e + f + g > 1\n  emit review reason \"x\"\n"
+	p, diags := CheckSource("t.risk", []byte(src), Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	prog, _, err := Compile(p, CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inf := math.Inf(1)
+	want := []struct {
+		min, max         float64
+		minOpen, maxOpen bool
+	}{
+		{1, inf, true, false},
+		{2, inf, false, false},
+		{-inf, 3, false, true},
+		{-inf, 4, false, false},
+		{5, 6, false, false},
+		{7, 8, true, true},
+		{-inf, inf, false, false},
+	}
+	for i, w := range want {
+		in := prog.Inputs[i]
+		if in.Min != w.min || in.Max != w.max || in.MinOpen != w.minOpen || in.MaxOpen != w.maxOpen {
+			t.Errorf("input %s: min %v (open %v) max %v (open %v), want %+v", in.Name, in.Min, in.MinOpen, in.Max, in.MaxOpen, w)
+		}
+	}
+}
+
+// TestLookupFailedInputUnbounded: the hidden bool input behind
+// failed(LOOKUP) is unbounded, like every input declared without bounds.
+func TestLookupFailedInputUnbounded(t *testing.T) {
+	src := "policy t version \"1\"\ninput {\n  user_id string\n}\n" +
+		"lookup profile = redis \"p:{user_id}\" {\n  fields [limit float]\n  ttl 5m\n  timeout 10ms\n  on_error absent\n}\n" +
+		"rule r\n  when failed(profile)\n  emit review reason \"x\"\n"
+	p, diags := CheckSource("t.risk", []byte(src), Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	prog, _, err := Compile(p, CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, in := range prog.Inputs {
+		if !math.IsInf(in.Min, -1) || !math.IsInf(in.Max, 1) {
+			t.Errorf("input %s: bounds [%v, %v], want unbounded", in.Name, in.Min, in.Max)
+		}
+		found = found || in.Name == "failed(profile)"
+	}
+	if !found {
+		t.Errorf("no failed(profile) input among %+v", prog.Inputs)
+	}
+}
+
+// TestModelTimeoutRange: a model's timeout is more than 0 and at most 10s.
+func TestModelTimeoutRange(t *testing.T) {
+	const msg = "model timeout must be between 1ms and 10s"
+	for timeout, want := range map[string]string{"0ms": msg, "1ms": "", "10s": "", "10001ms": msg} {
+		src := prelude + "model m = onnx \"m.onnx\" {\n  inputs [amount]\n  output \"p\" [1]\n  timeout " + timeout + "\n  on_error 0.5\n}\n" +
+			"rule r\n  when m > 0.5\n  emit review reason \"x\"\n"
+		if got := checkErr(t, src); want == "" && got != "" || !strings.Contains(got, want) {
+			t.Errorf("timeout %s: %q, want %q", timeout, got, want)
+		}
+	}
+}
+
+// TestWindowArgumentInputsOnly: a window's argument, like its where
+// condition, may only use inputs: windows are fed from events, before
+// lets and models are evaluated.
+func TestWindowArgumentInputsOnly(t *testing.T) {
+	for arg, want := range map[string]string{
+		"sum(amount)":     "",
+		"sum(double)":     `window arguments may only use inputs; "double" is a let`,
+		"sum(amount * 2)": "",
+		"sum(double + 1)": `window arguments may only use inputs; "double" is a let`,
+	} {
+		src := prelude + "let double = amount * 2\nwindow w = " + arg + " over 1h by name\nrule r\n  when w > double\n  emit review reason \"x\"\n"
+		if got := checkErr(t, src); want == "" && got != "" || !strings.Contains(got, want) {
+			t.Errorf("%s: %q, want %q", arg, got, want)
+		}
+	}
+}
