@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -123,5 +124,35 @@ func TestWindowArgumentInputsOnly(t *testing.T) {
 		if got := checkErr(t, src); want == "" && got != "" || !strings.Contains(got, want) {
 			t.Errorf("%s: %q, want %q", arg, got, want)
 		}
+	}
+}
+
+// TestInstructionLines: each instruction carries the source line of the
+// expression it was compiled from (traces and the disassembly print it),
+// also inside a let and when a condition spans lines; an operator's
+// instruction, emitted after its operands, carries its last operand's.
+func TestInstructionLines(t *testing.T) {
+	src := prelude + // 14 lines
+		"let big = amount >\n" + // 15
+		"  100\n" + // 16
+		"rule r\n" + // 17
+		"  when flag and\n" + // 18
+		"    big\n" + // 19
+		"  emit review reason \"x\"\n"
+	p, diags := CheckSource("t.risk", []byte(src), Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	prog, _, err := Compile(p, CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for pc, in := range prog.Code {
+		got = append(got, fmt.Sprintf("%v@%d", in.Op, prog.Lines[pc]))
+	}
+	want := "loadf@15 param@16 gt@16 storef@16 rule@17 loadf@18 jf@18 loadf@19 fire@19 halt@19"
+	if g := strings.Join(got, " "); g != want {
+		t.Errorf("instructions and lines:\n got %s\nwant %s", g, want)
 	}
 }
