@@ -156,3 +156,76 @@ func TestInstructionLines(t *testing.T) {
 		t.Errorf("instructions and lines:\n got %s\nwant %s", g, want)
 	}
 }
+
+// TestLookupKeyTemplate: a key template compiles to literal text and
+// input holes, which build the key riskd fetches by; an int input is
+// written in decimal. Bad templates are refused at the key.
+func TestLookupKeyTemplate(t *testing.T) {
+	head := "policy t version \"1\"\ninput {\n  user string\n  n int\n  x float\n  o string optional\n}\n"
+	rule := "rule r\n  when exists(k.f) and k.f > 1\n  emit review reason \"x\"\n"
+	for key, want := range map[string]string{
+		"p:{user}":           "p:ann",
+		"{user}":             "ann",
+		"{user}:s":           "ann:s",
+		"a{user}b{n}c":       "aannb42c",
+		"{user}{n}":          "ann42",
+		"{n}":                "42",
+		"p:{user":            `error: lookup key "p:{user": '{' without '}'`,
+		"p:{x}":              `error: lookup key "p:{x}": {x} is float; a key is built from string or int inputs`,
+		"p:{o}":              `error: lookup key "p:{o}": {o} is optional`,
+		"p:{nope}":           `error: lookup key "p:{nope}": {nope} is not an input`,
+		"static":             `error: lookup key "static" has no {input}`,
+		"{user}{user}{n}{n}": "annann4242",
+	} {
+		src := head + "lookup k = redis \"" + key + "\" {\n  fields [f float]\n  ttl 5m\n  timeout 10ms\n}\n" + rule
+		p, diags := CheckSource("t.risk", []byte(src), Options{})
+		if strings.HasPrefix(want, "error: ") {
+			if !strings.Contains(diags.Error(), want) {
+				t.Errorf("%s: %v, want %q", key, diags, want)
+			}
+			continue
+		}
+		if diags.HasErrors() {
+			t.Errorf("%s: %v", key, diags)
+			continue
+		}
+		prog, _, err := Compile(p, CompileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := prog.NewRequest()
+		if err := prog.SetString(req, 0, "ann"); err != nil {
+			t.Fatal(err)
+		}
+		if err := prog.SetNumber(req, 1, 42); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(prog.AppendLookupKey(nil, 0, req)); got != want {
+			t.Errorf("%s: key %q, want %q", key, got, want)
+		}
+	}
+}
+
+// TestTimeSlot: the event time is the required `ts time` input when the
+// policy has one, and otherwise none (-1: the VM uses the request's time).
+func TestTimeSlot(t *testing.T) {
+	for inputs, want := range map[string]int32{
+		"  a float\n  b float\n":              -1,
+		"  a float\n  ts time\n":              1,
+		"  a float\n  b float\n  ts string\n": -1,
+		"  a float\n  ts time optional\n":     -1,
+	} {
+		src := "policy t version \"1\"\ninput {\n" + inputs + "}\nrule r\n  when a > 1\n  emit review reason \"x\"\n"
+		p, diags := CheckSource("t.risk", []byte(src), Options{})
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		prog, _, err := Compile(p, CompileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prog.TimeSlot != want {
+			t.Errorf("inputs %q: time slot %d, want %d", inputs, prog.TimeSlot, want)
+		}
+	}
+}

@@ -25,6 +25,28 @@ func TestLoadLimitsBoundaries(t *testing.T) {
 			t.Fatalf("4 rules, limit 3: %v %v", diags, err)
 		}
 	})
+	t.Run("artifact", func(t *testing.T) {
+		// A compiled artifact is not counted as source is; the limits
+		// apply to the decoded program.
+		src := []byte(prelude + "list l = [\"a\", \"b\", \"c\"]\nrule ra\n  when name in l\n  emit review reason \"x\"\nrule rb\n  when amount > 1\n  emit review reason \"x\"\n")
+		prog, _, _, err := Load("p.risk", src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		art, err := prog.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := LoadWith("p.rbc", art, LoadOptions{Limits: Limits{MaxRules: 2, MaxListEntries: 3}}); err != nil {
+			t.Errorf("2 rules and 3 entries at their limits: %v", err)
+		}
+		if _, _, _, err := LoadWith("p.rbc", art, LoadOptions{Limits: Limits{MaxRules: 1}}); err == nil || err.Error() != "p.rbc: 2 rules: over the limit of 1 (max_rules)" {
+			t.Errorf("2 rules, limit 1: %v", err)
+		}
+		if _, _, _, err := LoadWith("p.rbc", art, LoadOptions{Limits: Limits{MaxListEntries: 2}}); err == nil || err.Error() != "p.rbc: list l has 3 entries: over the limit of 2 (max_list_entries)" {
+			t.Errorf("3 entries, limit 2: %v", err)
+		}
+	})
 	t.Run("max_list_entries", func(t *testing.T) {
 		for _, list := range []string{`["a", "b", "c"]`, `[1, 2, 3]`} {
 			src := []byte(prelude + "list l = " + list + "\nrule r\n  when count > 1\n  emit review reason \"x\"\n")
@@ -44,14 +66,16 @@ func TestLoadLimitsBoundaries(t *testing.T) {
 			t.Fatal(err)
 		}
 		src := []byte(prelude + "list l = file \"l.txt\"\nrule r\n  when name in l\n  emit review reason \"x\"\n")
-		prog, _, _, err := LoadWith(path, src, LoadOptions{Limits: Limits{MaxListBytes: 7}})
-		if err != nil {
-			t.Fatalf("7 bytes, limit 7: %v", err)
+		for _, limit := range []int64{7, 0} { // 0: no limit
+			prog, _, _, err := LoadWith(path, src, LoadOptions{Limits: Limits{MaxListBytes: limit}})
+			if err != nil {
+				t.Fatalf("7 bytes, limit %d: %v", limit, err)
+			}
+			if got := strings.Join(prog.Lists[len(prog.Lists)-1].Strings, ","); got != "abc,de" {
+				t.Errorf("list read as %q", got)
+			}
 		}
-		if got := strings.Join(prog.Lists[len(prog.Lists)-1].Strings, ","); got != "abc,de" {
-			t.Errorf("list read as %q", got)
-		}
-		_, _, _, err = LoadWith(path, src, LoadOptions{Limits: Limits{MaxListBytes: 6}})
+		_, _, _, err := LoadWith(path, src, LoadOptions{Limits: Limits{MaxListBytes: 6}})
 		if err == nil || !strings.Contains(err.Error(), "7 bytes: over the limit of 6 (max_list_bytes)") {
 			t.Errorf("7 bytes, limit 6: %v", err)
 		}
