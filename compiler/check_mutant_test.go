@@ -1,8 +1,10 @@
 package compiler
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"testing"
 )
@@ -227,5 +229,51 @@ func TestTimeSlot(t *testing.T) {
 		if prog.TimeSlot != want {
 			t.Errorf("inputs %q: time slot %d, want %d", inputs, prog.TimeSlot, want)
 		}
+	}
+}
+
+// TestCompiledTables: what the lowerer writes into the program's window
+// and model tables. A window's where condition is kept as text (the
+// window store keys a window's state by its definition, where included);
+// a model carries its output index and the SHA-256 of its file when the
+// file can be read (the zero digest when it cannot).
+func TestCompiledTables(t *testing.T) {
+	src := prelude +
+		"window big = count() over 1h by name where amount > 100\nwindow all = count() over 1h by name\n" +
+		"model m = onnx \"m.onnx\" {\n  inputs [amount]\n  output \"p\" [2]\n  timeout 10ms\n  on_error 0.5\n}\n" +
+		"model n = onnx \"gone.onnx\" {\n  inputs [amount]\n  output \"p\"\n  timeout 10ms\n  on_error 0.5\n}\n" +
+		"rule r\n  when big > 1 and all > 1 and m > 0.5 and n > 0.5\n  emit review reason \"x\"\n"
+	p, diags := CheckSource("dir/t.risk", []byte(src), Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	read := func(path string) ([]byte, error) {
+		if path == "dir/m.onnx" {
+			return []byte("model bytes"), nil
+		}
+		return nil, os.ErrNotExist
+	}
+	prog, _, err := Compile(p, CompileOptions{ReadFile: read})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := prog.Windows; w[0].Where != "amount > 100" || w[1].Where != "" {
+		t.Errorf("where texts %q, %q", w[0].Where, w[1].Where)
+	}
+	m, n := prog.Models[0], prog.Models[1]
+	if m.Index != 2 || m.Digest != sha256.Sum256([]byte("model bytes")) {
+		t.Errorf("model m: index %d digest %x", m.Index, m.Digest)
+	}
+	if n.Index != 0 || n.Digest != ([32]byte{}) {
+		t.Errorf("model n: index %d digest %x", n.Index, n.Digest)
+	}
+}
+
+// TestParseListFile: one entry a line, trimmed; blank lines and lines
+// starting with # are skipped.
+func TestParseListFile(t *testing.T) {
+	got := ParseListFile([]byte("a\n\n  b  \n# note\n#\nc # not a comment\n\t\n d"))
+	if g := strings.Join(got, "|"); g != "a|b|c # not a comment|d" {
+		t.Errorf("entries %q", g)
 	}
 }
