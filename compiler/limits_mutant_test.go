@@ -82,15 +82,28 @@ func TestLoadLimitsBoundaries(t *testing.T) {
 	})
 }
 
-// TestOpString: every operator prints as written in source; a value past
-// the table prints "?".
+// TestOpString: every operator prints as written in source and is an
+// order comparison or a logical operator as its class says; a value past
+// the table prints "?" and is neither.
 func TestOpString(t *testing.T) {
-	var got []string
+	var got, order, logic []string
 	for o := OpNone; o <= numOps; o++ {
 		got = append(got, o.String())
+		if o.IsOrder() {
+			order = append(order, o.String())
+		}
+		if o.IsLogic() {
+			logic = append(logic, o.String())
+		}
 	}
 	if g, w := strings.Join(got, " "), "? - not + - * / % < <= > >= == != and or in not in ?"; g != w {
 		t.Errorf("operators: %s, want %s", g, w)
+	}
+	if g := strings.Join(order, " "); g != "< <= > >=" {
+		t.Errorf("order comparisons: %s", g)
+	}
+	if g := strings.Join(logic, " "); g != "and or" {
+		t.Errorf("logical operators: %s", g)
 	}
 }
 
