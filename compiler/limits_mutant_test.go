@@ -128,3 +128,15 @@ func TestGuardsJoin(t *testing.T) {
 		}
 	}
 }
+
+// TestTypeString: every type prints its name in diagnostics; a value past
+// the table prints "invalid".
+func TestTypeString(t *testing.T) {
+	var got []string
+	for ty := Invalid; int(ty) <= len(typeNames); ty++ {
+		got = append(got, ty.String())
+	}
+	if g, w := strings.Join(got, ","), "invalid,int,float,bool,string,time,duration,list of string,list of number,invalid"; g != w {
+		t.Errorf("types: %s, want %s", g, w)
+	}
+}
