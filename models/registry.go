@@ -67,6 +67,9 @@ type ModelInfo struct {
 	TimeoutSec float64 `json:"timeout_sec"`
 	OnError    float64 `json:"on_error"`
 	Sessions   int     `json:"sessions"`
+	// Coalesce is the most rows one Run takes from concurrent calls
+	// (Options.Coalesce); absent when calls run alone.
+	Coalesce int `json:"coalesce,omitempty"`
 }
 
 // Registry holds the onnxruntime sessions of one program's models. It
@@ -93,6 +96,7 @@ type model struct {
 	outShape ort.Shape // of the output for one row, when a tensor
 	slots    []*slot
 	free     chan *slot
+	co       *coalescer // Options.Coalesce: single-row calls go through it
 	met      metrics
 }
 
@@ -250,6 +254,22 @@ func open(prog *vm.Program, i int, policyPath string, opts Options, slots bool) 
 	if !slots {
 		return m, nil
 	}
+	if opts.Coalesce > 1 && (m.sel.kind == outFloat || m.sel.kind == outDouble) && !m.facts.fixedBatch &&
+		len(m.outShape) > 0 && m.outShape[0] == 1 {
+		// Single-row calls go through the coalescer: one session per
+		// batch size, used by one leader at a time.
+		m.co = &coalescer{m: m, out: make([]float64, opts.Coalesce)}
+		for rows := 1; rows <= opts.Coalesce; rows++ {
+			s, err := newRowsSlot(m, data, so, rows)
+			if err != nil {
+				m.co.destroy()
+				return nil, fail(fmt.Errorf("creating a session for %d rows: %w", rows, err))
+			}
+			m.co.slots = append(m.co.slots, s)
+		}
+		m.info.Sessions, m.info.Coalesce = opts.Coalesce, opts.Coalesce
+		return m, nil
+	}
 	n := opts.Sessions
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
@@ -361,6 +381,10 @@ func (m *model) close() {
 		s.destroy()
 	}
 	m.slots = nil
+	if m.co != nil {
+		m.co.destroy()
+		m.co = nil
+	}
 	if m.dyn != nil {
 		m.dyn.Destroy()
 		m.dyn = nil
@@ -429,6 +453,13 @@ func (r *Registry) predict(m *model, features []float32, start time.Time) (float
 	var deadline time.Time // zero: no timeout
 	if !r.noTimeouts {
 		deadline = start.Add(m.timeout)
+	}
+	if m.co != nil {
+		v, err := m.co.predict(features, deadline)
+		if err == nil && math.IsNaN(v) {
+			err = ErrNaN
+		}
+		return v, err
 	}
 	var s *slot
 	select {
