@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	ort "github.com/yalue/onnxruntime_go"
 )
 
 // Coalescing concurrent single-row calls of one model into one Run
@@ -12,114 +14,180 @@ import (
 // here for either example model; a second row adds 0.1–1 µs), so rows
 // that arrive together are cheaper run together.
 //
-// There is no timer: the first caller to find no batch forming becomes
-// the leader, yields its core once (runtime.Gosched) so that requests
-// already runnable can reach the model and join, then takes up to
-// maxRows queued rows and runs them. Calls arriving during that Run
-// queue up; when it ends the oldest of them leads the next batch at once.
-// On an idle server the yield returns at once and a call runs alone; the
-// wait is bounded by one pass of the runnable goroutines plus one Run.
+// There is no timer. A call that finds no batch forming starts one and
+// leads it: it yields its core once (runtime.Gosched), so that requests
+// already runnable can reach the model and join, then closes the batch
+// and runs it on a free set of sessions; the call that fills a batch
+// closes and runs it at once instead. Calls arriving after the close form
+// the next batch, which runs as soon as a session set is free, in
+// parallel with the first (there are Options.Sessions sets, GOMAXPROCS by
+// default): no call waits behind another batch's Run. On an idle server
+// the yield returns at once and a call runs alone; under load a call
+// waits until its batch fills or one pass of the runnable goroutines
+// ends, plus its batch's Run, within its deadline.
 
 // coalescer groups one model's concurrent calls.
 type coalescer struct {
-	m *model
-	// slots[n-1] runs batches of n rows. Only the leader uses them.
-	slots   []*slot
+	m       *model
+	maxRows int
+	// sets holds the free session sets; a set's slots[n-1] runs batches
+	// of n rows.
+	sets chan *slotSet
+	all  []*slotSet
+
 	mu      sync.Mutex
-	leading bool // a leader is collecting or running a batch
-	queue   []*waiter
-	batch   []*waiter // the leader's batch (leader only)
-	out     []float64
+	forming *group // the batch taking members, nil when none is
+	formed  uint64 // batches started: tells a leader whether forming is still its own
 }
 
-// waiter is one call waiting in a coalescer's queue.
+type slotSet struct {
+	slots []*slot
+	out   []float64
+}
+
+// group is one batch: its leader and the calls that joined it.
+type group struct {
+	members []*waiter
+}
+
+// waiter is one call in a batch.
 type waiter struct {
 	features []float32
 	deadline time.Time
 	v        float64
 	err      error
-	lead     bool          // woken to lead the next batch
-	done     chan struct{} // cap 1: result ready, or lead
+	done     chan struct{} // cap 1: the result is set
 }
 
-var waiters = sync.Pool{New: func() any { return &waiter{done: make(chan struct{}, 1)} }}
+var (
+	waiters = sync.Pool{New: func() any { return &waiter{done: make(chan struct{}, 1)} }}
+	groups  = sync.Pool{New: func() any { return &group{} }}
+)
+
+func newCoalescer(m *model, data []byte, so *ort.SessionOptions, sets, maxRows int) (*coalescer, error) {
+	c := &coalescer{m: m, maxRows: maxRows, sets: make(chan *slotSet, sets)}
+	for range sets {
+		set := &slotSet{out: make([]float64, maxRows)}
+		c.all = append(c.all, set)
+		for rows := 1; rows <= maxRows; rows++ {
+			s, err := newRowsSlot(m, data, so, rows)
+			if err != nil {
+				c.destroy()
+				return nil, err
+			}
+			set.slots = append(set.slots, s)
+		}
+		c.sets <- set
+	}
+	return c, nil
+}
 
 // predict runs one row through c, alone or with others.
 func (c *coalescer) predict(features []float32, deadline time.Time) (float64, error) {
 	w := waiters.Get().(*waiter)
-	w.features, w.deadline, w.lead = features, deadline, false
+	w.features, w.deadline = features, deadline
 	c.mu.Lock()
-	c.queue = append(c.queue, w)
-	if c.leading {
+	if g := c.forming; g != nil {
+		g.members = append(g.members, w)
+		if len(g.members) < c.maxRows {
+			c.mu.Unlock()
+			<-w.done
+			return w.result()
+		}
+		c.forming = nil // full: this call runs it, the next starts another
 		c.mu.Unlock()
-		<-w.done
-	} else {
-		c.leading = true
+		c.lead(g, w)
+		return w.result()
+	}
+	g := groups.Get().(*group)
+	g.members = append(g.members[:0], w)
+	c.forming = g
+	c.formed++
+	mine := c.formed
+	c.mu.Unlock()
+	runtime.Gosched() // let requests already runnable join the batch
+	c.mu.Lock()
+	if c.forming != nil && c.formed == mine {
+		c.forming = nil // still open: close and run it
 		c.mu.Unlock()
-		runtime.Gosched() // let requests already runnable join the batch
-		w.lead = true
+		c.lead(g, w)
+		return w.result()
 	}
-	if w.lead {
-		c.lead()
-	}
+	c.mu.Unlock()
+	<-w.done // a call that filled it ran it
+	return w.result()
+}
+
+// result returns the call's result and recycles w.
+func (w *waiter) result() (float64, error) {
 	v, err := w.v, w.err
 	w.features = nil
 	waiters.Put(w)
 	return v, err
 }
 
-// lead takes the queued calls (the leader's own first), runs them and
-// hands the lead to the oldest call that queued meanwhile.
-func (c *coalescer) lead() {
-	c.mu.Lock()
-	n := min(len(c.queue), len(c.slots))
-	c.batch = append(c.batch[:0], c.queue[:n]...)
-	rest := copy(c.queue, c.queue[n:])
-	clear(c.queue[rest:])
-	c.queue = c.queue[:rest]
-	c.mu.Unlock()
-
-	c.m.met.runs.Inc()
-	c.run(c.batch)
-	// The leader is batch[0]: it reads its own result when lead returns.
-	for _, w := range c.batch[1:] {
-		w.done <- struct{}{}
-	}
-	clear(c.batch) // before the next leader may use it
-
-	c.mu.Lock()
-	var next *waiter
-	if len(c.queue) > 0 {
-		next = c.queue[0]
-		next.lead = true
-	} else {
-		c.leading = false
-	}
-	c.mu.Unlock()
-	if next != nil {
-		next.done <- struct{}{}
-	}
-}
-
-// run evaluates a batch and sets each call's result. The batch's
-// deadline is its earliest; if the batch Run fails, each row is run alone
-// so that one row's failure is that row's alone.
-func (c *coalescer) run(batch []*waiter) {
-	n := len(batch)
-	s := c.slots[n-1]
-	in := s.in.GetData()
+// lead runs a closed batch on a free session set (waiting for one within
+// the batch's deadline), hands each member its result and recycles g.
+// runner is the member running it, which reads its result on return.
+func (c *coalescer) lead(g *group, runner *waiter) {
+	batch := g.members
 	deadline := batch[0].deadline
-	for j, w := range batch {
-		copy(in[j*c.m.features:], w.features)
+	for _, w := range batch[1:] {
 		if !w.deadline.IsZero() && (deadline.IsZero() || w.deadline.Before(deadline)) {
 			deadline = w.deadline
 		}
 	}
-	out := c.out[:n]
+	var set *slotSet
+	select {
+	case set = <-c.sets:
+	default:
+		var expired <-chan time.Time
+		var t *time.Timer
+		if !deadline.IsZero() {
+			t = time.NewTimer(time.Until(deadline))
+			expired = t.C
+		}
+		select {
+		case set = <-c.sets:
+		case <-expired:
+		}
+		if t != nil {
+			t.Stop()
+		}
+	}
+	if set == nil {
+		for _, w := range batch {
+			w.v, w.err = math.NaN(), ErrTimeout
+		}
+	} else {
+		c.m.met.runs.Inc()
+		c.run(set, batch, deadline)
+		c.sets <- set
+	}
+	for _, w := range batch {
+		if w != runner {
+			w.done <- struct{}{}
+		}
+	}
+	clear(g.members)
+	groups.Put(g)
+}
+
+// run evaluates a batch on set and sets each call's result. If the batch
+// Run fails, each row is run alone so that one row's failure is that
+// row's alone.
+func (c *coalescer) run(set *slotSet, batch []*waiter, deadline time.Time) {
+	n := len(batch)
+	s := set.slots[n-1]
+	in := s.in.GetData()
+	for j, w := range batch {
+		copy(in[j*c.m.features:], w.features)
+	}
+	out := set.out[:n]
 	err := s.runRows(out, deadline)
 	if err != nil && n > 1 {
 		for _, w := range batch {
-			w.v, w.err = c.slots[0].run(w.features, w.deadline)
+			w.v, w.err = set.slots[0].run(w.features, w.deadline)
 		}
 		return
 	}
@@ -132,7 +200,9 @@ func (c *coalescer) run(batch []*waiter) {
 }
 
 func (c *coalescer) destroy() {
-	for _, s := range c.slots {
-		s.destroy()
+	for _, set := range c.all {
+		for _, s := range set.slots {
+			s.destroy()
+		}
 	}
 }

@@ -23,10 +23,10 @@ func TestCoalescedCallsMatchSingle(t *testing.T) {
 	}
 	prog := compile(t, testPolicy(decls...))
 	alone := load(t, prog, Options{})
-	co := load(t, prog, Options{Coalesce: 8})
+	co := load(t, prog, Options{Coalesce: 8, Sessions: 2})
 	for i, info := range co.Info() {
-		if info.Coalesce != 8 || info.Sessions != 8 {
-			t.Fatalf("model %d: coalesce %d, sessions %d; want 8, 8", i, info.Coalesce, info.Sessions)
+		if info.Coalesce != 8 || info.Sessions != 16 {
+			t.Fatalf("model %d: coalesce %d, sessions %d; want 8, 16 (two sets of 8)", i, info.Coalesce, info.Sessions)
 		}
 	}
 	want := make([][]float64, len(decls))
@@ -82,7 +82,7 @@ func TestCoalescedCallsMatchSingle(t *testing.T) {
 // fixed at 1 is not coalesced.
 func TestCoalescedTimeout(t *testing.T) {
 	prog := compile(t, testPolicy(modelDecl("co_slow", "slow.onnx", "x", "y", 0, "timeout 20ms")))
-	r := load(t, prog, Options{Coalesce: 4})
+	r := load(t, prog, Options{Coalesce: 4, Sessions: 1})
 	if got := r.Info()[0].Coalesce; got != 4 {
 		t.Fatalf("slow.onnx: coalesce %d, want 4", got)
 	}

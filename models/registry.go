@@ -254,26 +254,21 @@ func open(prog *vm.Program, i int, policyPath string, opts Options, slots bool) 
 	if !slots {
 		return m, nil
 	}
+	sessions := opts.Sessions
+	if sessions <= 0 {
+		sessions = runtime.GOMAXPROCS(0)
+	}
 	if opts.Coalesce > 1 && (m.sel.kind == outFloat || m.sel.kind == outDouble) && !m.facts.fixedBatch &&
 		len(m.outShape) > 0 && m.outShape[0] == 1 {
-		// Single-row calls go through the coalescer: one session per
-		// batch size, used by one leader at a time.
-		m.co = &coalescer{m: m, out: make([]float64, opts.Coalesce)}
-		for rows := 1; rows <= opts.Coalesce; rows++ {
-			s, err := newRowsSlot(m, data, so, rows)
-			if err != nil {
-				m.co.destroy()
-				return nil, fail(fmt.Errorf("creating a session for %d rows: %w", rows, err))
-			}
-			m.co.slots = append(m.co.slots, s)
+		// Single-row calls go through the coalescer: Sessions sets of
+		// one session per batch size.
+		if m.co, err = newCoalescer(m, data, so, sessions, opts.Coalesce); err != nil {
+			return nil, fail(fmt.Errorf("creating the sessions for coalesced calls: %w", err))
 		}
-		m.info.Sessions, m.info.Coalesce = opts.Coalesce, opts.Coalesce
+		m.info.Sessions, m.info.Coalesce = sessions*opts.Coalesce, opts.Coalesce
 		return m, nil
 	}
-	n := opts.Sessions
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
-	}
+	n := sessions
 	m.free = make(chan *slot, n)
 	for range n {
 		s, err := newSlot(m, data, so)
