@@ -113,3 +113,20 @@ func TestCoalescedTimeout(t *testing.T) {
 		t.Errorf("fixed_batch.onnx: coalesce %d, want 0 (its batch dimension is 1)", got)
 	}
 }
+
+// A coalesced call allocates nothing (waiters and batches are recycled).
+func TestCoalescedPredictAllocs(t *testing.T) {
+	_, rows := loadReference(t)
+	prog := compile(t, testPolicy(modelDecl("co_allocs", "../../examples/models/loan_gbt.onnx", loanInputs, "probabilities", 1, "")))
+	r := load(t, prog, Options{Coalesce: 8})
+	i := 0
+	allocs := testing.AllocsPerRun(2000, func() {
+		if _, err := r.Predict(0, rows[i%len(rows)]); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("%.2f allocations per coalesced call, want 0", allocs)
+	}
+}
