@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskforge/riskforge/internal/gm"
 	"github.com/riskforge/riskforge/server/config"
 	"github.com/riskforge/riskforge/vm"
 )
@@ -657,5 +658,28 @@ func TestReadBodyReusesABufferWithRoom(t *testing.T) {
 		if allocs != c.allocs {
 			t.Errorf("buffer of capacity %d: %v allocations, want %v", c.cap, allocs, c.allocs)
 		}
+	}
+}
+
+// TestBatchRequestSignature: with client keys, a batch body must be
+// signed like a single request; an oversized batch is refused for its
+// size before any signature is looked at.
+func TestBatchRequestSignature(t *testing.T) {
+	client, _ := gm.GenerateKey()
+	s := auditServer(t, Audit{Recorder: &memRecorder{}, ClientKeys: []*gm.PublicKey{&client.PublicKey}})
+	body := pay("a", 1) + "\n" + pay("b", 1)
+	sig, _ := gm.Sign(client, []byte(body))
+	w, m := serveReq(t, s, "POST", "/v1/decide/batch", strings.NewReader(body), HeaderRequestSignature, gm.FormatSignatureHeader(gm.KeyID(&client.PublicKey), sig))
+	if w.Code != 200 || m["count"] != float64(2) {
+		t.Errorf("signed batch: %d %v", w.Code, m)
+	}
+	w, m = serveReq(t, s, "POST", "/v1/decide/batch", strings.NewReader(body))
+	if w.Code != 401 || m["field"] != HeaderRequestSignature {
+		t.Errorf("unsigned batch: %d %v", w.Code, m)
+	}
+	s.lim.MaxBatchBodyBytes = 50
+	w, m = serveReq(t, s, "POST", "/v1/decide/batch", strings.NewReader(body))
+	if w.Code != 413 || !strings.Contains(fmt.Sprint(m["error"]), "larger than the limit of 50 bytes") {
+		t.Errorf("oversized unsigned batch: %d %v", w.Code, m)
 	}
 }
