@@ -147,7 +147,8 @@ $(GREMLINS):
 # and three-model (examples/loan_pipeline: three ONNX models in series), each with Zipf-popular
 # devices/IPs/merchants/cards and 80% new users, then with uniform keys: a fresh riskd and a minimal
 # net/http echo server (the machine's ceiling) under the same closed-loop load on loopback
-# (LOAD_CONNS keep-alive connections, default 64; LOAD_DURATION per target, default 10s). Prints
+# (LOAD_CONNS keep-alive connections, default 64; LOAD_DURATION per target, default 10s, after
+# LOAD_WARMUP, default 2s). Prints
 # req/s, p50/p95/p99, server CPU per request and RSS, and riskd / echo against the targets.
 # Then riskd again with an audit log (LOAD_AUDIT sync policy, default batch; LOAD_AUDIT= skips
 # it) and the ratio of its throughput to riskd without one; then riskd with its windows in Redis
@@ -157,7 +158,7 @@ LOAD_SCENARIOS ?= single-model,three-model
 LOAD_DIST      ?= both
 load: build deps
 	$(GO) build -o bin/riskload ./cmd/riskload
-	./bin/riskload compare --riskd ./bin/riskd --scenario $(LOAD_SCENARIOS) --dist $(LOAD_DIST) --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64) \
+	./bin/riskload compare --riskd ./bin/riskd --scenario $(LOAD_SCENARIOS) --dist $(LOAD_DIST) --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64) $(if $(LOAD_WARMUP),--warmup $(LOAD_WARMUP)) \
 		$(if $(LOAD_AUDIT),--audit $(LOAD_AUDIT)) --with-redis
 
 # load-gc: riskd on the single-model scenario (Zipf keys) once per GOGC value (LOAD_GOGC, default

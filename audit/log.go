@@ -116,6 +116,17 @@ type batch struct {
 	err   error
 	first time.Time // when its first record was appended
 	n     int
+	// wait is what Append returns for each of the batch's records: one
+	// function per batch rather than a closure per record, which was an
+	// allocation on every decision.
+	wait func() error
+}
+
+// newBatch starts an empty batch.
+func newBatch() *batch {
+	b := &batch{done: make(chan struct{})}
+	b.wait = func() error { <-b.done; return b.err }
+	return b
 }
 
 // pending is a record appended but not yet framed: the writer goroutine
@@ -191,7 +202,7 @@ func Open(o Options) (*Log, error) {
 		return nil, fmt.Errorf("audit log %s is in use by another process (lock: %v)", o.Dir, err)
 	}
 	l := &Log{o: o, lock: lk, wake: make(chan struct{}, 1), full: make(chan struct{}, 1), stop: make(chan struct{}), metrics: newMetrics(), dicts: map[*Dict]uint64{}}
-	l.cur = &batch{done: make(chan struct{})}
+	l.cur = newBatch()
 	if err := l.recover(); err != nil {
 		lk.Close()
 		return nil, err
@@ -258,7 +269,7 @@ func (l *Log) Append(requestID string, body []byte) (wait func() error) {
 // log writes dict's record first when it is not yet in the current
 // segment.
 func (l *Log) AppendRef(requestID string, dict *Dict, body []byte) (wait func() error) {
-	if len(requestID) == 0 || len(requestID) > maxRequestID || !printable([]byte(requestID)) {
+	if len(requestID) == 0 || len(requestID) > maxRequestID || !printable(requestID) {
 		return failed(fmt.Errorf("audit: request id %q is not 1 to %d printable ASCII characters", requestID, maxRequestID))
 	}
 	if len(body) == 0 || len(body) > MaxRecord/2 {
@@ -326,7 +337,7 @@ func (l *Log) AppendRef(requestID string, dict *Dict, body []byte) (wait func() 
 	if n >= l.o.BatchRecords {
 		signal(l.full)
 	}
-	return func() error { <-b.done; return b.err }
+	return b.wait
 }
 
 // frameLen is the bytes a record takes on disk.
@@ -360,7 +371,7 @@ type syncing struct {
 	ck      Checkpoint // the log's state once the batch is durable
 	written int
 	t0      time.Time
-	path    string
+	seg     Segment // for the message when the sync fails
 }
 
 // writer frames, writes and syncs batches until Close, or until a write
@@ -433,7 +444,7 @@ func (l *Log) complete(err error) bool {
 	l.syncs = l.syncs[1:]
 	l.metrics.syncSeconds.Observe(time.Since(s.t0).Seconds())
 	if err != nil {
-		l.fail(fmt.Errorf("fdatasync %s: %w", s.path, err), s.b)
+		l.fail(fmt.Errorf("fdatasync %s: %w", s.seg.path(l.o.Dir), err), s.b)
 		return false
 	}
 	l.durableDone(s)
@@ -485,7 +496,7 @@ func (l *Log) start() bool {
 	}
 	l.pend, l.raw = l.sparePend[:0], l.spareRaw[:0]
 	l.sparePend, l.spareRaw = nil, nil
-	l.cur = &batch{done: make(chan struct{})}
+	l.cur = newBatch()
 	// The full signal belongs to the batch just taken.
 	select {
 	case <-l.full:
@@ -499,7 +510,7 @@ func (l *Log) start() bool {
 		l.fail(err, b)
 		return false
 	}
-	s := &syncing{b: b, done: make(chan error, 1), written: written, t0: time.Now(), path: l.segInfo.path(l.o.Dir),
+	s := &syncing{b: b, done: make(chan error, 1), written: written, t0: time.Now(), seg: l.segInfo,
 		ck: Checkpoint{SegSeq: l.segInfo.Seq, SegFirst: l.segInfo.First, Offset: uint64(l.segSize), Count: next, Head: l.head}}
 	if l.o.Sync == SyncNone {
 		l.durableDone(s)
@@ -547,15 +558,20 @@ func (l *Log) frameAndWrite(pend []pending, raw []byte) (int, error) {
 		if p.dict != nil {
 			e.IsDict, body = true, p.dict.Body()
 		}
+		var nonce []byte
 		if nonces != nil {
+			// The nonce is passed to Seal from nonces, not from e: an
+			// interface call makes its arguments escape, and e with them
+			// was an allocation per record.
+			nonce = nonces[i*nonceSize : (i+1)*nonceSize]
 			e.Sealed, e.KeyID = true, l.o.Keyring.seal.id
-			copy(e.Nonce[:], nonces[i*nonceSize:])
+			copy(e.Nonce[:], nonce)
 		}
 		start := len(out)
-		out = append(out, make([]byte, frameHeader)...)
+		out = append(out, zeros[:frameHeader]...)
 		out = appendHeader(out, &e)
 		if e.Sealed {
-			out = l.o.Keyring.seal.aead.Seal(out, e.Nonce[:], body, out[start+frameHeader:])
+			out = l.o.Keyring.seal.aead.Seal(out, nonce, body, out[start+frameHeader:])
 		} else {
 			out = append(out, body...)
 		}
@@ -566,15 +582,16 @@ func (l *Log) frameAndWrite(pend []pending, raw []byte) (int, error) {
 		// each Write is given, so prev || payload goes in at once.
 		l.hashBuf = append(append(l.hashBuf[:0], l.head[:]...), payload...)
 		l.head = Hash(gm.SM3(l.hashBuf))
-		for range padded(len(payload)) - len(payload) {
-			out = append(out, 0)
-		}
+		out = append(out, zeros[:padded(len(payload))-len(payload)]...)
 	}
 	err := l.write(out)
 	written += len(out)
 	l.out = out[:0]
 	return written, err
 }
+
+// zeros is the frame header's placeholder and the padding.
+var zeros [frameHeader]byte
 
 // write appends buf to the current segment.
 func (l *Log) write(buf []byte) error {
@@ -695,7 +712,7 @@ func (l *Log) markFailed(err error) error {
 	}
 	err = l.failed
 	pending := l.cur
-	l.cur = &batch{done: make(chan struct{})}
+	l.cur = newBatch()
 	l.mu.Unlock()
 	if first {
 		l.metrics.failed.Set(1)

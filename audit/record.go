@@ -199,8 +199,9 @@ func DecodeEnvelope(p []byte) (Envelope, []byte, error) {
 	return e, body, nil
 }
 
-func printable(b []byte) bool {
-	for _, c := range b {
+func printable[T string | []byte](b T) bool {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		if c < 0x20 || c > 0x7e {
 			return false
 		}

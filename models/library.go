@@ -42,6 +42,10 @@ type Options struct {
 	// concurrently; 0 means GOMAXPROCS. Each session holds its own copy of
 	// the model. Calls beyond that wait (within their timeout) for one.
 	Sessions int
+	// Coalesce, when above 1, groups concurrent single-row calls of a
+	// model into one Run of up to this many rows (see coalesce.go); 0 or
+	// 1 runs every call alone.
+	Coalesce int
 	// NoTimeouts makes Load's registry ignore the declared timeouts: for
 	// offline evaluation (backtests, training), whose results must not
 	// depend on how loaded the machine is. Serving keeps them.

@@ -19,10 +19,14 @@ var (
 		Help:    "Time of single-row model calls, including waiting for a free session.",
 		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3},
 	}, []string{"model"})
+	runsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "riskforge_model_coalesced_runs_total",
+		Help: "onnxruntime Runs serving coalesced single-row calls (models.coalesce); calls / runs is the mean rows per Run.",
+	}, []string{"model"})
 )
 
 func init() {
-	prometheus.MustRegister(callsTotal, latencySeconds)
+	prometheus.MustRegister(callsTotal, latencySeconds, runsTotal)
 }
 
 // metrics are one model's children of the vectors, curried once at load
@@ -30,6 +34,7 @@ func init() {
 type metrics struct {
 	ok, failed, timedOut prometheus.Counter
 	latency              prometheus.Observer
+	runs                 prometheus.Counter
 }
 
 func newMetrics(model string) metrics {
@@ -38,5 +43,6 @@ func newMetrics(model string) metrics {
 		failed:   callsTotal.WithLabelValues(model, ResultError),
 		timedOut: callsTotal.WithLabelValues(model, ResultTimeout),
 		latency:  latencySeconds.WithLabelValues(model),
+		runs:     runsTotal.WithLabelValues(model),
 	}
 }

@@ -67,6 +67,9 @@ type ModelInfo struct {
 	TimeoutSec float64 `json:"timeout_sec"`
 	OnError    float64 `json:"on_error"`
 	Sessions   int     `json:"sessions"`
+	// Coalesce is the most rows one Run takes from concurrent calls
+	// (Options.Coalesce); absent when calls run alone.
+	Coalesce int `json:"coalesce,omitempty"`
 }
 
 // Registry holds the onnxruntime sessions of one program's models. It
@@ -93,6 +96,7 @@ type model struct {
 	outShape ort.Shape // of the output for one row, when a tensor
 	slots    []*slot
 	free     chan *slot
+	co       *coalescer // Options.Coalesce: single-row calls go through it
 	met      metrics
 }
 
@@ -250,10 +254,21 @@ func open(prog *vm.Program, i int, policyPath string, opts Options, slots bool) 
 	if !slots {
 		return m, nil
 	}
-	n := opts.Sessions
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
+	sessions := opts.Sessions
+	if sessions <= 0 {
+		sessions = runtime.GOMAXPROCS(0)
 	}
+	if opts.Coalesce > 1 && (m.sel.kind == outFloat || m.sel.kind == outDouble) && !m.facts.fixedBatch &&
+		len(m.outShape) > 0 && m.outShape[0] == 1 {
+		// Single-row calls go through the coalescer: Sessions sets of
+		// one session per batch size.
+		if m.co, err = newCoalescer(m, data, so, sessions, opts.Coalesce); err != nil {
+			return nil, fail(fmt.Errorf("creating the sessions for coalesced calls: %w", err))
+		}
+		m.info.Sessions, m.info.Coalesce = sessions*opts.Coalesce, opts.Coalesce
+		return m, nil
+	}
+	n := sessions
 	m.free = make(chan *slot, n)
 	for range n {
 		s, err := newSlot(m, data, so)
@@ -361,6 +376,10 @@ func (m *model) close() {
 		s.destroy()
 	}
 	m.slots = nil
+	if m.co != nil {
+		m.co.destroy()
+		m.co = nil
+	}
 	if m.dyn != nil {
 		m.dyn.Destroy()
 		m.dyn = nil
@@ -429,6 +448,13 @@ func (r *Registry) predict(m *model, features []float32, start time.Time) (float
 	var deadline time.Time // zero: no timeout
 	if !r.noTimeouts {
 		deadline = start.Add(m.timeout)
+	}
+	if m.co != nil {
+		v, err := m.co.predict(features, deadline)
+		if err == nil && math.IsNaN(v) {
+			err = ErrNaN
+		}
+		return v, err
 	}
 	var s *slot
 	select {

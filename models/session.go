@@ -22,6 +22,7 @@ import (
 // used: it is a timeout, and the flag is cleared before the slot is reused.
 type slot struct {
 	m    *model
+	rows int                  // rows per Run
 	sess *ort.AdvancedSession // tensor outputs: bound to in and out
 	in   *ort.Tensor[float32] // [1, features]
 	out  ort.Value            // tensor outputs: preallocated from the probe's shape
@@ -39,14 +40,25 @@ type slot struct {
 }
 
 func newSlot(m *model, data []byte, so *ort.SessionOptions) (_ *slot, err error) {
-	s := &slot{m: m}
+	return newRowsSlot(m, data, so, 1)
+}
+
+// newRowsSlot returns a slot whose tensors hold rows rows (rows > 1 only
+// for tensor outputs whose first dimension is the batch).
+func newRowsSlot(m *model, data []byte, so *ort.SessionOptions, rows int) (_ *slot, err error) {
+	s := &slot{m: m, rows: rows}
 	defer func() {
 		if err != nil {
 			s.destroy()
 		}
 	}()
-	if s.in, err = ort.NewEmptyTensor[float32](ort.NewShape(1, int64(m.features))); err != nil {
+	if s.in, err = ort.NewEmptyTensor[float32](ort.NewShape(int64(rows), int64(m.features))); err != nil {
 		return nil, err
+	}
+	outShape := m.outShape
+	if rows > 1 {
+		outShape = append(ort.Shape(nil), m.outShape...)
+		outShape[0] = int64(rows)
 	}
 	s.ins = []ort.Value{s.in}
 	if s.ro, err = ort.NewRunOptions(); err != nil {
@@ -56,10 +68,10 @@ func newSlot(m *model, data []byte, so *ort.SessionOptions) (_ *slot, err error)
 	s.tm.Stop()
 	switch m.sel.kind {
 	case outFloat:
-		t, e := ort.NewEmptyTensor[float32](m.outShape)
+		t, e := ort.NewEmptyTensor[float32](outShape)
 		s.out, s.o32, err = t, t.GetData(), e
 	case outDouble:
-		t, e := ort.NewEmptyTensor[float64](m.outShape)
+		t, e := ort.NewEmptyTensor[float64](outShape)
 		s.out, s.o64, err = t, t.GetData(), e
 	default:
 		return s, nil // maps run on the shared session
@@ -90,17 +102,9 @@ func (s *slot) expire() {
 // A zero deadline means no timeout.
 func (s *slot) run(features []float32, deadline time.Time) (float64, error) {
 	copy(s.in.GetData(), features)
-	if !deadline.IsZero() {
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			return math.NaN(), ErrTimeout
-		}
-		s.mu.Lock()
-		s.running, s.fired, s.deadline = true, false, deadline
-		s.mu.Unlock()
-		s.tm.Reset(wait)
+	if !s.begin(deadline) {
+		return math.NaN(), ErrTimeout
 	}
-
 	var v float64
 	var err error
 	if s.sess != nil {
@@ -115,7 +119,52 @@ func (s *slot) run(features []float32, deadline time.Time) (float64, error) {
 	} else {
 		v, err = s.runShared()
 	}
+	if err = s.finish(deadline, err); err != nil {
+		return math.NaN(), err
+	}
+	return v, nil
+}
 
+// runRows evaluates the slot's rows, already written to its input
+// tensor, and writes the declared value of each row to out.
+func (s *slot) runRows(out []float64, deadline time.Time) error {
+	if !s.begin(deadline) {
+		return ErrTimeout
+	}
+	err := s.sess.RunWithOptions(s.ro)
+	if err == nil {
+		w, col := s.m.sel.width, s.m.sel.col
+		for r := range out {
+			if s.o32 != nil {
+				out[r] = float64(s.o32[r*w+col])
+			} else {
+				out[r] = s.o64[r*w+col]
+			}
+		}
+	}
+	return s.finish(deadline, err)
+}
+
+// begin arms the slot's timer for a Run with the deadline (none when
+// zero); false: the deadline has passed.
+func (s *slot) begin(deadline time.Time) bool {
+	if deadline.IsZero() {
+		return true
+	}
+	wait := time.Until(deadline)
+	if wait <= 0 {
+		return false
+	}
+	s.mu.Lock()
+	s.running, s.fired, s.deadline = true, false, deadline
+	s.mu.Unlock()
+	s.tm.Reset(wait)
+	return true
+}
+
+// finish disarms the timer after a Run and returns the call's error:
+// ErrTimeout when the timer fired, else the Run's error named.
+func (s *slot) finish(deadline time.Time, err error) error {
 	fired := false
 	if !deadline.IsZero() {
 		s.tm.Stop()
@@ -129,12 +178,12 @@ func (s *slot) run(features []float32, deadline time.Time) (float64, error) {
 		s.mu.Unlock()
 	}
 	if fired {
-		return math.NaN(), ErrTimeout
+		return ErrTimeout
 	}
 	if err != nil {
-		return math.NaN(), fmt.Errorf("model %q: %w", s.m.info.Name, err)
+		return fmt.Errorf("model %q: %w", s.m.info.Name, err)
 	}
-	return v, nil
+	return nil
 }
 
 // runShared runs the row on the model's shared session; onnxruntime

@@ -35,6 +35,7 @@ batch in hand and riskd exits 1.`, stderr)
 	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: json or text")
 	fs.StringVar(&f.auditDir, "audit-dir", "", "record every decision in the audit log in `dir` (overrides audit.dir; docs/AUDIT.md)")
 	fs.StringVar(&f.auditSync, "audit-sync", "", "audit log sync `policy`: always, batch or none (overrides audit.sync; default batch)")
+	fs.DurationVar(&f.auditBatchInterval, "audit-batch-interval", 0, "under the batch sync policy, the shortest `time` between two syncs (overrides audit.batch_interval; docs/AUDIT.md)")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}

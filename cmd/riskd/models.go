@@ -19,6 +19,7 @@ func modelLoader(cfg *config.Config) server.ModelLoader {
 		IntraOpThreads: cfg.Models.IntraOpThreads,
 		InterOpThreads: cfg.Models.InterOpThreads,
 		Sessions:       cfg.Models.Sessions,
+		Coalesce:       cfg.Models.Coalesce,
 	}
 	return func(prog *vm.Program, policyPath string) (server.ModelSet, error) {
 		r, err := models.Load(prog, policyPath, opts)

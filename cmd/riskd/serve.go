@@ -31,6 +31,7 @@ type serveFlags struct {
 	ui                   bool
 	drainPeriod          time.Duration
 	auditDir, auditSync  string
+	auditBatchInterval   time.Duration
 	set                  map[string]bool
 }
 
@@ -53,6 +54,7 @@ it), then in-flight requests finish. The admin token can also come from $RISKD_A
 	fs.DurationVar(&f.drainPeriod, "drain-period", 0, "after SIGTERM, keep serving this `long` while /readyz answers 503 (default 5s, or the config's limits.drain_period)")
 	fs.StringVar(&f.auditDir, "audit-dir", "", "record every decision in the audit log in `dir` (overrides audit.dir; docs/AUDIT.md)")
 	fs.StringVar(&f.auditSync, "audit-sync", "", "audit log sync `policy`: always, batch or none (overrides audit.sync; default batch)")
+	fs.DurationVar(&f.auditBatchInterval, "audit-batch-interval", 0, "under the batch sync policy, the shortest `time` between two syncs (overrides audit.batch_interval; docs/AUDIT.md)")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -220,6 +222,9 @@ func (f *serveFlags) load() (*config.Config, error) {
 	}
 	if f.auditSync != "" {
 		cfg.Audit.Sync = f.auditSync
+	}
+	if f.auditBatchInterval != 0 {
+		cfg.Audit.BatchInterval = config.Duration(f.auditBatchInterval)
 	}
 	if f.watch != "" {
 		on := f.watch == "true"

@@ -213,6 +213,7 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	scenarioList := fs.String("scenario", "", "comma-separated named `scenarios` instead of --policy: single-model (examples/loan_ml), three-model (examples/loan_pipeline), or all")
 	examples := fs.String("examples", "examples", "`directory` holding the scenarios' example policies")
 	auditSync := fs.String("audit", "", "also drive a riskd recording every decision in an audit log with this sync `policy` (always, batch, none) and print its throughput relative to riskd without it")
+	auditInterval := fs.Duration("audit-batch-interval", 0, "riskd --audit-batch-interval for the audited run: shortest `time` between two syncs under the batch policy (0: riskd's default)")
 	withRedis := fs.Bool("with-redis", false, "also drive riskd with its windows in Redis (starts redis-server on loopback) and compare it with the embedded store")
 	if fs.Parse(args) != nil {
 		return 2
@@ -320,7 +321,7 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	f.policy = first.policy
 	rr := first.riskd
 	if *auditSync != "" {
-		ar, err := driveAudited(*riskd, *auditSync, first.bodies, f, stderr)
+		ar, err := driveAudited(*riskd, *auditSync, *auditInterval, first.bodies, f, stderr)
 		if err != nil {
 			return fail(err)
 		}
@@ -393,7 +394,7 @@ func driveServe(bin string, f loadFlags, bodies [][]byte, name string, env []str
 
 // driveAudited starts riskd with an audit log in a temporary directory
 // and drives it like the plain one.
-func driveAudited(riskd, sync string, bodies [][]byte, f loadFlags, stderr io.Writer) (*result, error) {
+func driveAudited(riskd, sync string, interval time.Duration, bodies [][]byte, f loadFlags, stderr io.Writer) (*result, error) {
 	dir, err := os.MkdirTemp("", "riskload-audit-")
 	if err != nil {
 		return nil, err
@@ -401,6 +402,9 @@ func driveAudited(riskd, sync string, bodies [][]byte, f loadFlags, stderr io.Wr
 	defer os.RemoveAll(dir)
 	rd := exec.Command(riskd, "serve", "--policy", f.policy, "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info", "--watch", "false",
 		"--audit-dir", dir, "--audit-sync", sync)
+	if interval != 0 {
+		rd.Args = append(rd.Args, "--audit-batch-interval", interval.String())
+	}
 	addr, err := startChild(rd, true, stderr)
 	if err != nil {
 		return nil, fmt.Errorf("riskd with audit: %w", err)

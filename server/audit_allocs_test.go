@@ -1,0 +1,80 @@
+package server
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/riskforge/riskforge/audit/schema"
+	"github.com/riskforge/riskforge/server/config"
+)
+
+// instantRecorder is a DecisionRecorder whose records are durable at
+// once: it checks the record it is given and keeps nothing.
+type instantRecorder struct{ n int }
+
+func (r *instantRecorder) AppendRef(requestID string, dict *schema.Dict, body []byte) func() error {
+	if requestID == "" || dict == nil || !schema.IsCompact(body) {
+		return func() error { return io.ErrUnexpectedEOF }
+	}
+	r.n++
+	return noWait
+}
+
+func noWait() error { return nil }
+
+// TestDecideAuditAllocs guards the allocations the audit hook adds to one
+// decision through the real HTTP handler (the record's encoding, its
+// dictionary, the window observations it notes, the hand-over and the
+// wait), the log itself left out (audit's TestAppendAllocs guards that).
+// The SM3 of the request body is the only allocation the hook may add:
+// tjfoc's SM3 copies what it hashes and pads into a new slice (2
+// allocations), and the issue allows no other SM3. Like TestDecideAllocs
+// it is a regression guard: lower the limit when a change cuts
+// allocations, never raise it silently.
+func TestDecideAuditAllocs(t *testing.T) {
+	measure := func(rec DecisionRecorder) float64 {
+		cfg := config.Default()
+		cfg.Policies = []config.Policy{{Path: "../examples/loan_ml"}}
+		s, err := New(Options{Config: cfg, Audit: Audit{Recorder: rec}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies := loanBodies(4096)
+		h := s.Handler()
+		req := httptest.NewRequest("POST", "/v1/decide", nil)
+		w := &statusWriter{h: http.Header{}}
+		rd := bytes.NewReader(nil)
+		req.Body = io.NopCloser(rd)
+		i := 0
+		decide := func() {
+			body := bodies[i%len(bodies)]
+			i++
+			rd.Reset(body)
+			req.ContentLength = int64(len(body))
+			clear(w.h)
+			w.status = 0
+			h.ServeHTTP(w, req)
+			if w.status != 0 && w.status != http.StatusOK {
+				t.Fatalf("status %d", w.status)
+			}
+		}
+		for range 2 * len(bodies) {
+			decide()
+		}
+		return testing.AllocsPerRun(2000, decide)
+	}
+	off := measure(nil)
+	rec := &instantRecorder{}
+	on := measure(rec)
+	if rec.n == 0 {
+		t.Fatal("no decision was recorded")
+	}
+	t.Logf("%.2f allocations per decision without the audit hook, %.2f with it", off, on)
+	const sm3Allocs = 2
+	if on > off+sm3Allocs {
+		t.Errorf("the audit hook adds %.2f allocations per decision, want <= %d (the SM3 of the body)", on-off, sm3Allocs)
+	}
+}
