@@ -261,3 +261,44 @@ func TestNestingLimitCompiles(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainableParametersElsewhere pins which literals outside a rule's
+// plain comparisons become parameters: those in a let (named after the
+// let), a parenthesised literal, a call compared with a number (named
+// function_feature, or the function alone for a call of several), a fractional number against an int feature (not
+// rounded to an int); and which stay fixed: numbers in a window's
+// argument and where condition (window values are fed once, in event
+// order, so they are never trained), `fixed` bounds of a between, and
+// the operands of ==, != and arithmetic, which are not thresholds.
+func TestTrainableParametersElsewhere(t *testing.T) {
+	src := prelude + `window big = sum(amount * 2) over 1h by name where amount > 100 and count < 5
+let high = amount > 40
+rule r
+  when high and amount > (50) and hour(ts) >= 22 and count > 2.5 and count == 4 and amount * 3 != 9 and amount between fixed 1 and 7 and big > 1000 and min(amount, score2) < 5
+  emit review reason "x"
+`
+	p, diags := CheckSource("t.risk", []byte(src), Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	prog, _, err := Compile(p, CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, pm := range prog.Params {
+		got = append(got, fmt.Sprintf("%s %s %v int=%v %q", pm.Name, pm.Kind, pm.Value, pm.IsInt, prog.Source[pm.Off:pm.End]))
+	}
+	want := []string{
+		`let.high.amount threshold 40 int=false "40"`,
+		`r.amount threshold 50 int=false "50"`,
+		`r.hour_ts threshold 22 int=true "22"`,
+		`r.count threshold 2.5 int=false "2.5"`,
+		`r.amount.hi threshold 7 int=false "7"`,
+		`r.big threshold 1000 int=false "1000"`,
+		`r.min threshold 5 int=false "5"`,
+	}
+	if g, w := strings.Join(got, "\n"), strings.Join(want, "\n"); g != w {
+		t.Fatalf("parameters:\n%s\nwant:\n%s", g, w)
+	}
+}

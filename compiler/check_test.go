@@ -216,6 +216,11 @@ func TestReasonNumbers(t *testing.T) {
 		{`rule r when income < 150 emit review reason "income under 150"`, ""},
 		{`rule r when n > 3 emit review reason "more than 3 in 24 hours"`, ""},
 		{`rule r when n > 3 emit review reason "rule r2d2 fired"`, ""},
+		// A quoted number from half to twice a compared one, ends included, looks stale.
+		{`rule r when income < 100 emit review reason "income under 50"`, `quotes 50, but its condition compares with 100`},
+		{`rule r when income < 100 emit review reason "income under 200"`, `quotes 200, but its condition compares with 100`},
+		{`rule r when income < 100 emit review reason "income under 49"`, ""},
+		{`rule r when income < 100 emit review reason "income under 201"`, ""},
 	}
 	for _, tc := range cases {
 		_, diags := CheckSource("t.risk", []byte(head+tc.rule+"\n"), Options{})
