@@ -26,6 +26,9 @@ func TestCheckBodyDepth(t *testing.T) {
 		{`{"a":"\\",` + nest(1) + `}`, 1, false},
 		{nest(2) + nest(2) + nest(2), 2, true},
 		{`{}{}{}`, 1, true},
+		// A stray closing bracket does not buy a level.
+		{"]" + nest(3), 3, true},
+		{"]" + nest(4), 3, false},
 		{"  \n", 3, false},
 		{"", 3, false},
 	}

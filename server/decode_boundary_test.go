@@ -25,6 +25,7 @@ func TestSplitBatch(t *testing.T) {
 		{"lines by jsonl", ev, "application/jsonl", 1, 1, 0, ""},
 		{"lines over max", ev + "\n" + ev + "\n" + ev, "application/x-ndjson", 2, 0, 413, "more than 2 events"},
 		{"blank lines skipped", ev + "\n   \n\t\n" + ev, "", 2, 2, 0, ""},
+		{"empty line before two more", ev + "\n\n" + ev + "\n" + ev, "", 3, 3, 0, ""},
 		{"not an array", `"x"`, "application/json", 2, 0, 400, "a batch is a JSON array of requests, or JSON Lines"},
 		{"bad item", "[" + ev + ",{]", "application/json", 2, 0, 400, "event 1: invalid JSON"},
 		{"unclosed", "[" + ev, "application/json", 2, 0, 400, "invalid JSON"},
