@@ -1,10 +1,7 @@
 package server
 
 import (
-	"bytes"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/riskforge/riskforge/audit/schema"
@@ -42,29 +39,7 @@ func TestDecideAuditAllocs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bodies := loanBodies(4096)
-		h := s.Handler()
-		req := httptest.NewRequest("POST", "/v1/decide", nil)
-		w := &statusWriter{h: http.Header{}}
-		rd := bytes.NewReader(nil)
-		req.Body = io.NopCloser(rd)
-		i := 0
-		decide := func() {
-			body := bodies[i%len(bodies)]
-			i++
-			rd.Reset(body)
-			req.ContentLength = int64(len(body))
-			clear(w.h)
-			w.status = 0
-			h.ServeHTTP(w, req)
-			if w.status != 0 && w.status != http.StatusOK {
-				t.Fatalf("status %d", w.status)
-			}
-		}
-		for range 2 * len(bodies) {
-			decide()
-		}
-		return testing.AllocsPerRun(2000, decide)
+		return handlerAllocs(t, s)
 	}
 	off := measure(nil)
 	rec := &instantRecorder{}
