@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/riskforge/riskforge/dataset"
 	"github.com/riskforge/riskforge/vm"
+	"github.com/riskforge/riskforge/windows"
 )
 
 // failingSource yields the rows of a dataset.Reader and then, instead of
@@ -136,5 +139,50 @@ func TestParamsReplaceTheProgramsValues(t *testing.T) {
 	})
 	if err != nil || changed.Load() == 0 {
 		t.Errorf("err %v; zeroed parameters changed %d of %d scores", err, changed.Load(), len(reqs))
+	}
+}
+
+// orderStore is a WindowStore that fails when it sees an event older than
+// one it saw before, and holds the first event back for a while, so that
+// a replay which let its workers observe windows themselves would show it.
+type orderStore struct {
+	vm.WindowStore
+	mu       sync.Mutex
+	last     float64
+	calls    int
+	outOfOrd int
+}
+
+func (s *orderStore) Observe(obs []vm.WindowObs, out []float64) error {
+	s.mu.Lock()
+	s.calls++
+	first := s.calls == 1
+	s.mu.Unlock()
+	if first {
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(obs) > 0 {
+		if obs[0].T < s.last {
+			s.outOfOrd++
+		}
+		s.last = obs[0].T
+	}
+	return s.WindowStore.Observe(obs, out)
+}
+
+// TestWindowsSeeEventsInInputOrder checks that with parallel workers the
+// window store still gets every event in input order (the feed stage), even
+// when the first row is slow.
+func TestWindowsSeeEventsInInputOrder(t *testing.T) {
+	prog := compile(t, policy)
+	reqs := requests(t, prog, 4*BatchSize)
+	store := &orderStore{WindowStore: windows.NewMemory(prog, 0)}
+	_, err := Rows(prog, reqs, Options{Workers: 4, Windows: store}, Handler[struct{}]{
+		Row: func(*Batch[struct{}], int, *vm.Machine, *vm.Decision) error { return nil },
+	})
+	if err != nil || store.calls != len(reqs) || store.outOfOrd != 0 {
+		t.Errorf("err %v; %d observations for %d rows, %d out of order", err, store.calls, len(reqs), store.outOfOrd)
 	}
 }
