@@ -153,13 +153,19 @@ $(GREMLINS):
 # Then riskd again with an audit log (LOAD_AUDIT sync policy, default batch; LOAD_AUDIT= skips
 # it) and the ratio of its throughput to riskd without one; then riskd with its windows in Redis
 # (a redis-server on loopback) next to the embedded store. LOAD_SCENARIOS and LOAD_DIST narrow it.
+# Every comparison (echo/riskd, riskd/riskd+audit, riskd/riskd+redis) runs LOAD_ROUNDS rounds
+# (default 3) on the same two server processes, the order swapped each round (A B, B A, A B),
+# 1s warm-up before each later measurement; the verdicts are on the median of the per-round
+# ratios, printed with their range. One run moves a ratio by ±0.06-0.15 on a shared 2-core
+# machine; LOAD_ROUNDS=1 gives the single measurement of earlier figures (about 3x shorter).
 LOAD_AUDIT     ?= batch
 LOAD_SCENARIOS ?= single-model,three-model
 LOAD_DIST      ?= both
+LOAD_ROUNDS    ?= 3
 load: build deps
 	$(GO) build -o bin/riskload ./cmd/riskload
 	./bin/riskload compare --riskd ./bin/riskd --scenario $(LOAD_SCENARIOS) --dist $(LOAD_DIST) --duration $(or $(LOAD_DURATION),10s) --conns $(or $(LOAD_CONNS),64) $(if $(LOAD_WARMUP),--warmup $(LOAD_WARMUP)) \
-		$(if $(LOAD_AUDIT),--audit $(LOAD_AUDIT)) --with-redis
+		--rounds $(LOAD_ROUNDS) $(if $(LOAD_AUDIT),--audit $(LOAD_AUDIT)) --with-redis
 
 # load-gc: riskd on the single-model scenario (Zipf keys) once per GOGC value (LOAD_GOGC, default
 # 100,200,400,800; the environment wins over runtime.gc_percent), LOAD_GOMEMLIMIT for all when set:

@@ -6,7 +6,7 @@
 // Usage:
 //
 //	riskload compare --riskd bin/riskd --policy examples/loan [--duration 10s] [--conns 64] [--audit batch]
-//	riskload compare --riskd bin/riskd --scenario single-model,three-model --dist both
+//	riskload compare --riskd bin/riskd --scenario single-model,three-model --dist both [--rounds 3]
 //	riskload gc --riskd bin/riskd [--scenario single-model] [--gogc 100,200,400,800] [--gomemlimit 256MiB]
 //	riskload drive --url http://127.0.0.1:8080/v1/decide --policy examples/loan [--duration 10s]
 //	riskload echo [--addr 127.0.0.1:0] [--mode raw|json]
@@ -18,7 +18,9 @@
 // policy) and key distribution, a fresh riskd; it drives both with the
 // same requests and prints requests/s, p50/p95/p99, server CPU per
 // request and RSS, and riskd against the echo ceiling (make load runs
-// it). gc compares GOGC values (make load-gc).
+// it). With --rounds N it measures the two servers of each comparison
+// alternately N times, the order swapped every round, and judges the
+// median of the per-round ratios. gc compares GOGC values (make load-gc).
 package main
 
 import (
@@ -31,8 +33,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,7 +49,7 @@ const usage = `riskload — load generator for riskd (loopback only)
 
 Usage:
   riskload compare --riskd bin/riskd --policy PATH [--duration 10s] [--conns 64] [--audit always|batch|none]
-  riskload compare --riskd bin/riskd --scenario single-model,three-model|all [--dist zipf|uniform|both]
+  riskload compare --riskd bin/riskd --scenario single-model,three-model|all [--dist zipf|uniform|both] [--rounds N]
   riskload gc --riskd bin/riskd [--scenario single-model] [--gogc 100,200,400,800] [--gomemlimit 256MiB]
   riskload drive --url http://127.0.0.1:PORT/v1/decide --policy PATH [--duration 10s] [--conns 64]
   riskload echo [--addr 127.0.0.1:0] [--mode raw|json]
@@ -182,243 +182,36 @@ func driveCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// scenarios are the named workloads of compare --scenario: the policy
-// (a directory under --examples) each one serves.
-var scenarios = []struct{ name, dir, about string }{
-	{"single-model", "loan_ml", "loan_ml: 22 rules, 3 windows, ONNX trees on every decision, a regression when they see a low risk"},
-	{"three-model", "loan_pipeline", "loan_pipeline: 24 rules, 3 windows, three ONNX models in series on every decision"},
-}
-
-// Targets of the single-model scenario against the echo server in the
-// same run (issue 17); the other scenarios are printed against them too.
-const (
-	targetThroughput = 0.70 // riskd / echo requests per second, at least
-	targetCPU        = 1.8  // riskd / echo server CPU per request, at most
-	targetP99        = 1.3  // riskd / echo p99, at most
-)
-
-// scenarioRun is one scenario under one key distribution: echo and riskd driven
-// with the same bodies, one after the other.
-type scenarioRun struct {
-	scenario, dist, policy string
-	bodies                 [][]byte
-	echo, riskd            *result
-}
-
-func compareCmd(args []string, stdout, stderr io.Writer) int {
-	var f loadFlags
-	fs := f.flagSet("riskload compare", stderr)
-	riskd := fs.String("riskd", "bin/riskd", "riskd `binary`")
-	echoMode := fs.String("echo-mode", "raw", "echo server mode: raw or json")
-	scenarioList := fs.String("scenario", "", "comma-separated named `scenarios` instead of --policy: single-model (examples/loan_ml), three-model (examples/loan_pipeline), or all")
-	examples := fs.String("examples", "examples", "`directory` holding the scenarios' example policies")
-	auditSync := fs.String("audit", "", "also drive a riskd recording every decision in an audit log with this sync `policy` (always, batch, none) and print its throughput relative to riskd without it")
-	auditInterval := fs.Duration("audit-batch-interval", 0, "riskd --audit-batch-interval for the audited run: shortest `time` between two syncs under the batch policy (0: riskd's default)")
-	withRedis := fs.Bool("with-redis", false, "also drive riskd with its windows in Redis (starts redis-server on loopback) and compare it with the embedded store")
-	if fs.Parse(args) != nil {
-		return 2
-	}
-	bad := func(err error) int {
-		fmt.Fprintf(stderr, "riskload compare: %v\n", err)
-		return 2
-	}
-	if err := f.checkWith(true); err != nil {
-		return bad(err)
-	}
-	type plan struct{ scenario, policy string }
-	var plans []plan
-	switch {
-	case *scenarioList != "" && f.policy != "":
-		return bad(errors.New("give --scenario or --policy, not both"))
-	case *scenarioList == "" && f.policy == "":
-		return bad(errors.New("--policy or --scenario is required"))
-	case *scenarioList == "":
-		plans = []plan{{"policy", f.policy}}
-	default:
-		for _, name := range strings.Split(*scenarioList, ",") {
-			found := false
-			for _, sc := range scenarios {
-				if name == "all" || name == sc.name {
-					plans = append(plans, plan{sc.name, filepath.Join(*examples, sc.dir)})
-					found = true
-				}
-			}
-			if !found {
-				return bad(fmt.Errorf("--scenario: unknown scenario %q (single-model, three-model, all)", name))
-			}
-		}
-	}
-	dists := []string{f.dist}
-	if f.dist == "both" {
-		dists = []string{distZipf, distUniform}
-	}
-	if f.procs > 0 {
-		runtime.GOMAXPROCS(f.procs)
-	}
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "riskload compare: %v\n", err)
-		return 1
-	}
-	self, err := os.Executable()
+// startRiskd starts `riskd serve` with args and extra environment (JSON
+// logs at info, so startChild finds the address) and returns it with its
+// decide endpoint, named name in the tables.
+func startRiskd(bin, name string, args, env []string, stderr io.Writer) (*exec.Cmd, target, error) {
+	rd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info"}, args...)...)
+	rd.Env = append(os.Environ(), env...)
+	addr, err := startChild(rd, true, stderr)
 	if err != nil {
-		return fail(err)
+		return nil, target{}, fmt.Errorf("%s: %w", name, err)
 	}
-	echo := exec.Command(self, "echo", "--addr", "127.0.0.1:0", "--mode", *echoMode)
-	echoAddr, err := startChild(echo, false, stderr)
+	t, err := parseTarget(name, "http://"+addr+"/v1/decide")
 	if err != nil {
-		return fail(fmt.Errorf("echo server: %w", err))
+		stopChild(rd)
+		return nil, target{}, fmt.Errorf("%s: %w", name, err)
 	}
-	defer stopChild(echo)
-	et, _ := parseTarget("echo ("+*echoMode+")", "http://"+echoAddr+"/echo")
-
-	fmt.Fprintf(stdout, "riskload compare: %d connections, closed loop on loopback, %d request bodies per run; echo and a fresh riskd driven one after the other with the same bodies\n", f.conns, f.bodies)
-	fmt.Fprintf(stdout, "machine: %d CPUs (generator GOMAXPROCS %d), %s/%s, load average %s before; warm-up %s, measured %s per target\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, loadAvg(), f.warmup, f.duration)
-	var runs []scenarioRun
-	for _, p := range plans {
-		prog, err := loadPolicy(p.policy)
-		if err != nil {
-			return fail(err)
-		}
-		for _, dist := range dists {
-			bodies := genBodies(prog, f.bodies, 1, dist)
-			fmt.Fprintf(stdout, "\n== %s, %s keys: %s (%s); load average %s\n", p.scenario, dist, prog, p.policy, loadAvg())
-			for _, sc := range scenarios {
-				if sc.name == p.scenario {
-					fmt.Fprintf(stdout, "   %s\n", sc.about)
-				}
-			}
-			er, err := driveMeasured(et, echo.Process.Pid, bodies, f)
-			if err != nil {
-				return fail(err)
-			}
-			pf := f
-			pf.policy = p.policy
-			rr, note, err := driveServe(*riskd, pf, bodies, "riskd", nil, stderr)
-			if err != nil {
-				return fail(err)
-			}
-			fmt.Fprintf(stdout, "   riskd %s\n", note)
-			printTable(stdout, f, er, rr)
-			printRatios(stdout, er, rr)
-			if rr.errors > 0 || er.errors > 0 {
-				fmt.Fprintf(stdout, "errors: riskd %d (first: %s), echo %d (first: %s)\n", rr.errors, rr.firstErr, er.errors, er.firstErr)
-				return 1
-			}
-			runs = append(runs, scenarioRun{scenario: p.scenario, dist: dist, policy: p.policy, bodies: bodies, echo: er, riskd: rr})
-		}
-	}
-	fmt.Fprintf(stdout, "\nsummary (targets, single-model: throughput >= %.2f of echo, CPU per request <= %.1fx echo, p99 <= %.1fx echo; load average now %s):\n",
-		targetThroughput, targetCPU, targetP99, loadAvg())
-	fmt.Fprintf(stdout, "%-14s %-8s %9s %9s %11s %10s %10s %11s %11s %9s\n", "scenario", "keys", "echo/s", "riskd/s", "throughput", "CPU/req", "p99", "echo CPU", "riskd CPU", "riskd RSS")
-	for _, r := range runs {
-		tp, cpu, p99 := ratios(r.echo, r.riskd)
-		fmt.Fprintf(stdout, "%-14s %-8s %9.0f %9.0f %6.2f %-4s %5.2fx %-4s %5.2fx %-4s %10s %11s %9s\n", r.scenario, r.dist, r.echo.rate(), r.riskd.rate(),
-			tp, mark(tp >= targetThroughput), cpu, mark(cpu <= targetCPU), p99, mark(p99 <= targetP99),
-			fmtDur(r.echo.cpuPerReq()), fmtDur(r.riskd.cpuPerReq()), fmtMB(r.riskd.rss))
-	}
-	first := runs[0]
-	f.policy = first.policy
-	rr := first.riskd
-	if *auditSync != "" {
-		ar, err := driveAudited(*riskd, *auditSync, *auditInterval, first.bodies, f, stderr)
-		if err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(stdout, "\naudit log (%s, %s keys):\n", first.scenario, first.dist)
-		printTable(stdout, f, rr, ar)
-		ratio := ar.rate() / rr.rate()
-		fmt.Fprintf(stdout, "riskd audit(%s) / riskd: %.2f throughput, p99 %s vs %s (target >= 0.80: %s); load average %s\n",
-			*auditSync, ratio, fmtDur(ar.pct(99)), fmtDur(rr.pct(99)), verdict(ratio >= 0.8), loadAvg())
-		if ar.errors > 0 {
-			fmt.Fprintf(stdout, "errors: riskd with audit %d (first: %s)\n", ar.errors, ar.firstErr)
-			return 1
-		}
-	}
-	if *withRedis {
-		if err := compareRedis(*riskd, f.policy, first.bodies, f, rr, stdout, stderr); err != nil {
-			return fail(err)
-		}
-	}
-	return 0
-}
-
-// ratios returns riskd / echo for throughput, CPU per request and p99.
-func ratios(echo, riskd *result) (throughput, cpu, p99 float64) {
-	return riskd.rate() / echo.rate(),
-		float64(riskd.cpuPerReq()) / float64(max(echo.cpuPerReq(), 1)),
-		float64(riskd.pct(99)) / float64(max(echo.pct(99), 1))
-}
-
-// printRatios prints riskd against the echo ceiling with the targets.
-func printRatios(w io.Writer, echo, riskd *result) {
-	tp, cpu, p99 := ratios(echo, riskd)
-	fmt.Fprintf(w, "riskd / echo: throughput %.2f (>= %.2f: %s), server CPU per request %s / %s = %.2fx (<= %.1fx: %s), p99 %s / %s = %.2fx (<= %.1fx: %s); riskd RSS %s (peak %s)\n",
-		tp, targetThroughput, verdict(tp >= targetThroughput),
-		fmtDur(riskd.cpuPerReq()), fmtDur(echo.cpuPerReq()), cpu, targetCPU, verdict(cpu <= targetCPU),
-		fmtDur(riskd.pct(99)), fmtDur(echo.pct(99)), p99, targetP99, verdict(p99 <= targetP99),
-		fmtMB(riskd.rss), fmtMB(riskd.peakRSS))
-}
-
-func mark(ok bool) string {
-	if ok {
-		return "ok"
-	}
-	return "MISS"
-}
-
-// fmtMB prints a byte count in MB, "-" when unknown.
-func fmtMB(b int64) string {
-	if b <= 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.0f MB", float64(b)/(1<<20))
+	return rd, t, nil
 }
 
 // driveServe starts riskd serve on f.policy with extra environment,
 // drives it like any target and stops it; it also returns riskd's
 // readiness summary (the models it loaded).
 func driveServe(bin string, f loadFlags, bodies [][]byte, name string, env []string, stderr io.Writer) (*result, string, error) {
-	rd := exec.Command(bin, "serve", "--policy", f.policy, "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info", "--watch", "false")
-	rd.Env = append(os.Environ(), env...)
-	addr, err := startChild(rd, true, stderr)
+	rd, t, err := startRiskd(bin, name, []string{"--policy", f.policy, "--watch", "false"}, env, stderr)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", name, err)
+		return nil, "", err
 	}
 	defer stopChild(rd)
-	note := readyNote("http://" + addr + "/readyz")
-	t, _ := parseTarget(name, "http://"+addr+"/v1/decide")
+	note := readyNote("http://" + t.host + "/readyz")
 	r, err := driveMeasured(t, rd.Process.Pid, bodies, f)
 	return r, note, err
-}
-
-// driveAudited starts riskd with an audit log in a temporary directory
-// and drives it like the plain one.
-func driveAudited(riskd, sync string, interval time.Duration, bodies [][]byte, f loadFlags, stderr io.Writer) (*result, error) {
-	dir, err := os.MkdirTemp("", "riskload-audit-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	rd := exec.Command(riskd, "serve", "--policy", f.policy, "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info", "--watch", "false",
-		"--audit-dir", dir, "--audit-sync", sync)
-	if interval != 0 {
-		rd.Args = append(rd.Args, "--audit-batch-interval", interval.String())
-	}
-	addr, err := startChild(rd, true, stderr)
-	if err != nil {
-		return nil, fmt.Errorf("riskd with audit: %w", err)
-	}
-	defer stopChild(rd)
-	t, _ := parseTarget("riskd+audit", "http://"+addr+"/v1/decide")
-	return driveMeasured(t, rd.Process.Pid, bodies, f)
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "met"
-	}
-	return "MISSED"
 }
 
 func printTable(w io.Writer, f loadFlags, rs ...*result) {
