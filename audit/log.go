@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riskforge/riskforge/internal/gm"
@@ -25,9 +26,10 @@ const (
 	// SyncAlways syncs as soon as records are waiting (group commit:
 	// records appended during one sync share the next).
 	SyncAlways SyncPolicy = "always"
-	// SyncBatch syncs at most once per BatchInterval (sooner once
-	// BatchRecords wait): fewer syncs than always under light load, the
-	// same group commit under heavy load.
+	// SyncBatch syncs at most once per BatchInterval, sooner once
+	// BatchRecords wait or (with Options.Reservations) once no
+	// reservation is open: a group then waits only while records that
+	// will join it are still being made.
 	SyncBatch SyncPolicy = "batch"
 	// SyncNone writes to the OS and never syncs: a crash of the machine
 	// (not of riskd) can lose acknowledged records.
@@ -52,9 +54,17 @@ type Options struct {
 	// BatchInterval is the shortest time between two syncs under the
 	// batch policy (default 2ms), so the longest a record waits before its
 	// sync starts; BatchRecords syncs earlier once that many records wait
-	// (default 512).
+	// (default 512), and so does the release of the last open
+	// reservation (Reserve) with Reservations.
 	BatchInterval time.Duration
 	BatchRecords  int
+	// Reservations says that the log's appenders announce their records
+	// with Reserve before they append them. The batch policy then syncs a
+	// group as soon as no reservation is open instead of waiting out
+	// BatchInterval (see Reserve). Without it Reserve and Release change
+	// nothing: a group waits for the interval, since the log cannot know
+	// whether more records are coming.
+	Reservations bool
 	// SegmentBytes starts a new segment once the current one is this
 	// large (default 64 MiB).
 	SegmentBytes int64
@@ -161,8 +171,12 @@ type Log struct {
 
 	wake chan struct{} // a first record is waiting
 	full chan struct{} // BatchRecords are waiting
-	stop chan struct{}
-	wg   sync.WaitGroup
+	// reserved counts the appends announced by Reserve and not yet
+	// released; idle is signalled when it falls to zero.
+	reserved atomic.Int64
+	idle     chan struct{}
+	stop     chan struct{}
+	wg       sync.WaitGroup
 
 	// Owned by the writer goroutine.
 	seg       File
@@ -201,7 +215,7 @@ func Open(o Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log %s is in use by another process (lock: %v)", o.Dir, err)
 	}
-	l := &Log{o: o, lock: lk, wake: make(chan struct{}, 1), full: make(chan struct{}, 1), stop: make(chan struct{}), metrics: newMetrics(), dicts: map[*Dict]uint64{}}
+	l := &Log{o: o, lock: lk, wake: make(chan struct{}, 1), full: make(chan struct{}, 1), idle: make(chan struct{}, 1), stop: make(chan struct{}), metrics: newMetrics(), dicts: map[*Dict]uint64{}}
 	l.cur = newBatch()
 	if err := l.recover(); err != nil {
 		lk.Close()
@@ -340,6 +354,30 @@ func (l *Log) AppendRef(requestID string, dict *Dict, body []byte) (wait func() 
 	return b.wait
 }
 
+// Reserve announces a record that will be appended soon: a decision
+// being evaluated. With Options.Reservations, under the batch policy, a
+// group whose BatchInterval has not run out is synced as soon as no
+// reservation is open: no record is then about to join it, and waiting
+// longer would only delay the records already in it. While reservations
+// are open it waits, at most until BatchInterval (or BatchRecords).
+// Every Reserve must be matched by one Release, after the record is
+// appended (or when it will not be). A reservation that is never
+// released costs latency (groups wait out the interval, as without
+// reservations), never durability. Safe for concurrent use; it neither
+// allocates nor blocks.
+func (l *Log) Reserve() { l.reserved.Add(1) }
+
+// Release ends a reservation (see Reserve); the last one to end wakes
+// the writer, which then syncs the waiting group at once.
+func (l *Log) Release() {
+	if l.reserved.Add(-1) <= 0 {
+		signal(l.idle)
+	}
+}
+
+// busy reports whether records are announced that have not been appended.
+func (l *Log) busy() bool { return !l.o.Reservations || l.reserved.Load() > 0 }
+
 // frameLen is the bytes a record takes on disk.
 func (l *Log) frameLen(ridLen int, ref, sealed bool, bodyLen int) int {
 	n := headerLen(ridLen, ref, sealed) + bodyLen
@@ -394,27 +432,13 @@ func (l *Log) writer() {
 			l.finish()
 			return
 		}
-		// batch: at most one sync started per BatchInterval. A sync that
-		// would start sooner than BatchInterval after the last one waits
-		// for the rest of the interval or for BatchRecords records.
+		// batch: a sync that would start sooner than BatchInterval after
+		// the last one waits for the rest of the interval, for
+		// BatchRecords records, or until no reserved record is still to
+		// come (Reserve): then nothing more will join the group soon.
 		if wait := l.o.BatchInterval - time.Since(lastSync); l.o.Sync == SyncBatch && wait > 0 {
-			timer.Reset(wait)
-			for waiting := true; waiting; {
-				select {
-				case <-timer.C:
-					waiting = false
-				case <-l.full:
-					timer.Stop()
-					waiting = false
-				case <-l.stop:
-					timer.Stop()
-					waiting = false
-				case err := <-l.headDone():
-					if !l.complete(err) {
-						timer.Stop()
-						return
-					}
-				}
+			if !l.gather(timer, wait) {
+				return
 			}
 		}
 		for len(l.syncs) >= maxSyncs {
@@ -425,6 +449,39 @@ func (l *Log) writer() {
 		lastSync = time.Now()
 		if !l.start() {
 			return
+		}
+	}
+}
+
+// gather waits, under the batch policy, until the group may be synced:
+// wait has passed, BatchRecords wait, no reservation is open, or the log
+// is closing. It completes running syncs meanwhile; false when one failed.
+func (l *Log) gather(timer *time.Timer, wait time.Duration) bool {
+	if !l.busy() {
+		l.metrics.idleSyncs.Inc()
+		return true
+	}
+	timer.Reset(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+			return true
+		case <-l.full:
+			return true
+		case <-l.stop:
+			return true
+		case <-l.idle:
+			// A signal can be stale (a release that fell to zero before
+			// this group's reservations were made): look again.
+			if !l.busy() {
+				l.metrics.idleSyncs.Inc()
+				return true
+			}
+		case err := <-l.headDone():
+			if !l.complete(err) {
+				return false
+			}
 		}
 	}
 }

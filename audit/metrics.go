@@ -6,6 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 // Collectors.
 type Metrics struct {
 	records, bytes, checkpoints, tornBytes prometheus.Counter
+	idleSyncs                              prometheus.Counter
 	syncSeconds, commitSeconds             prometheus.Histogram
 	batchRecords                           prometheus.Histogram
 	segments, failed                       prometheus.Gauge
@@ -18,6 +19,7 @@ func newMetrics() *Metrics {
 		bytes:         prometheus.NewCounter(prometheus.CounterOpts{Name: "riskforge_audit_bytes_total", Help: "Bytes of audit records written (framing included)."}),
 		checkpoints:   prometheus.NewCounter(prometheus.CounterOpts{Name: "riskforge_audit_checkpoints_total", Help: "Signed checkpoints written."}),
 		tornBytes:     prometheus.NewCounter(prometheus.CounterOpts{Name: "riskforge_audit_torn_tail_bytes_total", Help: "Bytes of torn tail truncated at start (kept in .broken files)."}),
+		idleSyncs:     prometheus.NewCounter(prometheus.CounterOpts{Name: "riskforge_audit_idle_syncs_total", Help: "Group commits started before batch_interval ran out because no reserved decision was still to append its record."}),
 		syncSeconds:   prometheus.NewHistogram(prometheus.HistogramOpts{Name: "riskforge_audit_sync_seconds", Help: "Duration of each fdatasync of the audit log.", Buckets: lat}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "riskforge_audit_commit_seconds", Help: "Time from the first append of a group commit until it was durable (the longest wait in the group).", Buckets: lat}),
 		batchRecords:  prometheus.NewHistogram(prometheus.HistogramOpts{Name: "riskforge_audit_batch_records", Help: "Records per group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
@@ -28,5 +30,5 @@ func newMetrics() *Metrics {
 
 // Collectors returns every collector, for registering.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.records, m.bytes, m.checkpoints, m.tornBytes, m.syncSeconds, m.commitSeconds, m.batchRecords, m.segments, m.failed}
+	return []prometheus.Collector{m.records, m.bytes, m.checkpoints, m.tornBytes, m.idleSyncs, m.syncSeconds, m.commitSeconds, m.batchRecords, m.segments, m.failed}
 }

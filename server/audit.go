@@ -34,6 +34,18 @@ type DecisionRecorder interface {
 	AppendRef(requestID string, dict *schema.Dict, body []byte) (wait func() error)
 }
 
+// A RecordReserver is a DecisionRecorder that wants to know of records
+// that are about to be appended (the audit package's Log): the server
+// reserves one from the moment a decision's record is started (after
+// admission) until the request has appended its records or given up, so
+// that the log's group commit waits only while decisions are still
+// being evaluated and syncs at once when none is. Every Reserve is
+// matched by one Release on every path (errors, refusals, panics).
+type RecordReserver interface {
+	Reserve()
+	Release()
+}
+
 // Audit configures decision records and signatures. The zero value turns
 // everything off.
 type Audit struct {
@@ -64,6 +76,7 @@ const (
 // auditState is the server's prepared Audit.
 type auditState struct {
 	rec        DecisionRecorder
+	res        RecordReserver // rec, when it takes reservations
 	features   bool
 	mask       map[string]bool
 	sign       *gm.PrivateKey
@@ -84,6 +97,7 @@ type dictKey struct{ policy, version, digest string }
 func (s *Server) setupAudit(a Audit) error {
 	st := &s.audit
 	st.rec, st.features, st.sign = a.Recorder, a.Features, a.SigningKey
+	st.res, _ = a.Recorder.(RecordReserver)
 	st.mask = map[string]bool{}
 	for _, m := range a.Mask {
 		st.mask[m] = true
@@ -117,25 +131,46 @@ type auditRec struct {
 	dict  *schema.Dict
 	win   recordingWindows
 	waits []func() error
+	// reserved: this request holds a reservation with the recorder
+	// (RecordReserver) that settle ends.
+	reserved bool
 	// endpoint names the way the decision came when it is not an HTTP
 	// endpoint ("kafka").
 	endpoint string
 }
 
 // auditRec returns a record buffer, nil when decisions are not recorded.
+// It reserves the records to come with a RecordReserver: the caller must
+// hand ar to putAuditRec (deferred, so that panics do too), which ends
+// the reservation unless settle already has.
 func (s *Server) auditRec() *auditRec {
 	if s.audit.rec == nil {
 		return nil
 	}
 	ar := s.audit.pool.Get().(*auditRec)
 	ar.buf, ar.waits, ar.dict, ar.endpoint = ar.buf[:0], ar.waits[:0], nil, ""
+	if s.audit.res != nil {
+		s.audit.res.Reserve()
+		ar.reserved = true
+	}
 	return ar
+}
+
+// settle ends ar's reservation: the request appends nothing more. It is
+// called before waiting for durability (the log would otherwise wait for
+// this very request) and again, harmlessly, by putAuditRec.
+func (s *Server) settle(ar *auditRec) {
+	if ar.reserved {
+		ar.reserved = false
+		s.audit.res.Release()
+	}
 }
 
 func (s *Server) putAuditRec(ar *auditRec) {
 	if ar == nil {
 		return
 	}
+	s.settle(ar)     // a request that failed before waiting
 	ar.win.release() // a decision that was never recorded
 	if cap(ar.buf) < 1<<20 {
 		ar.win.inner = nil
@@ -338,6 +373,7 @@ func (s *Server) waitAll(ar *auditRec) *httpError {
 	if ar == nil {
 		return nil
 	}
+	s.settle(ar)
 	for _, w := range ar.waits {
 		if err := w(); err != nil {
 			s.log.Error("decision not recorded; refusing to answer it", "err", err.Error())
@@ -362,6 +398,7 @@ func (s *Server) recordOther(ar *auditRec, rid string, onRecord func(wait func()
 		return nil
 	}
 	s.submit(ar, rid)
+	s.settle(ar)
 	wait := ar.waits[0]
 	ar.waits = ar.waits[:0]
 	checked := func() error {
@@ -445,4 +482,25 @@ func (s *Server) handleDecisionKey(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Header().Set("X-Key-Id", s.audit.signID)
 	w.Write(s.audit.pubPEM)
+}
+
+// HoldRecords tells the audit log that the caller is about to make
+// decisions one after another and will wait for their records only
+// afterwards (riskd consume: one Kafka partition's polled records), so
+// that the log's group commit does not sync each record on its own as
+// soon as the decision before the next one has appended it.
+// ReleaseRecords ends the hold, and must follow every HoldRecords on
+// every path, before the caller waits for the records. Both do nothing
+// when the recorder takes no reservations (RecordReserver).
+func (s *Server) HoldRecords() {
+	if s.audit.res != nil {
+		s.audit.res.Reserve()
+	}
+}
+
+// ReleaseRecords ends a HoldRecords.
+func (s *Server) ReleaseRecords() {
+	if s.audit.res != nil {
+		s.audit.res.Release()
+	}
 }

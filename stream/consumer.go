@@ -213,12 +213,9 @@ func (c *Consumer) batch(ctx context.Context, fs kgo.Fetches) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var hold []held
-			for _, r := range p.Records {
-				if c.auditFailed() {
-					return
-				}
-				c.decide(ctx, r, &hold)
+			hold, ok := c.decideAll(ctx, p.Records)
+			if !ok {
+				return
 			}
 			// Produce in offset order once the records are durable.
 			for _, h := range hold {
@@ -295,6 +292,33 @@ func (c *Consumer) stopForAudit(err error) {
 	if first {
 		c.log.Error("kafka consumer stops: a decision could not be recorded in the audit log", "err", err.Error())
 	}
+}
+
+// recordHolder is a Decider that can hold the audit log's group commit
+// open while a run of decisions is made (server.Server).
+type recordHolder interface {
+	HoldRecords()
+	ReleaseRecords()
+}
+
+// decideAll decides recs in order; false when a record failed to be
+// recorded (nothing more is decided). With the audit log on, their
+// records are held together: the log's group commit waits for the last
+// one rather than syncing each as it comes (the hold ends before the
+// caller waits for them).
+func (c *Consumer) decideAll(ctx context.Context, recs []*kgo.Record) ([]held, bool) {
+	if h, ok := c.dec.(recordHolder); ok {
+		h.HoldRecords()
+		defer h.ReleaseRecords()
+	}
+	var hold []held
+	for _, r := range recs {
+		if c.auditFailed() {
+			return nil, false
+		}
+		c.decide(ctx, r, &hold)
+	}
+	return hold, true
 }
 
 // decide decides one record and produces its decision (or, with the

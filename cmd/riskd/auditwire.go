@@ -74,6 +74,9 @@ func openAudit(c config.Audit, log *slog.Logger, onFatal func(error)) (*audit.Lo
 	l, err := audit.Open(audit.Options{
 		FS:  fsys,
 		Dir: c.Dir, Sync: pol, BatchInterval: c.BatchInterval.D(), BatchRecords: c.BatchRecords,
+		// The server reserves each decision's record while it is evaluated
+		// (server.RecordReserver), so a group commit waits only for those.
+		Reservations: true,
 		SegmentBytes: int64(c.SegmentSize), RetainAge: c.RetainAge.D(), RetainBytes: int64(c.RetainSize),
 		CheckpointInterval: c.CheckpointEvery.D(), SigningKey: signKey, Keyring: kr,
 		Logger: log, OnFatal: onFatal,
