@@ -3,8 +3,12 @@ package audit
 import (
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -88,4 +92,71 @@ func alignedBlock(n int) []byte {
 	b := make([]byte, n+4096)
 	off := (4096 - int(uintptr(unsafe.Pointer(&b[0]))&4095)) & 4095
 	return b[off : off+n]
+}
+
+// BenchmarkSyncStall is what a group commit takes from the rest of the
+// machine, which on a virtual machine is more than the process CPU time
+// BenchmarkDurableWrite reports: one spinning goroutine per CPU counts
+// loop iterations alone, then while another thread appends 8 KiB and
+// fdatasyncs b.N times; stolen-cpu-ns/op is the spinners' lost CPU time
+// per commit (their lost share of the CPUs times the elapsed time, over
+// b.N). docs/AUDIT.md section 10 uses it to say how many syncs per second
+// a loaded riskd can afford.
+func BenchmarkSyncStall(b *testing.B) {
+	cpus := runtime.NumCPU()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cpus + 1)) // the syncing thread gets a P of its own
+	f, err := os.Create(filepath.Join(b.TempDir(), "segment"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 8192)
+	alone := spinRate(cpus, func() { time.Sleep(500 * time.Millisecond) })
+	b.ResetTimer()
+	t0 := time.Now()
+	during := spinRate(cpus, func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		for range b.N {
+			if _, err := f.Write(buf); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := fdatasync(f); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	elapsed := time.Since(t0)
+	b.StopTimer()
+	lost := max(0, 1-during/alone) * float64(cpus) * float64(elapsed.Nanoseconds())
+	b.ReportMetric(lost/float64(b.N), "stolen-cpu-ns/op")
+}
+
+// spinRate runs one busy loop per CPU while work runs and returns their
+// iterations per second.
+func spinRate(cpus int, work func()) float64 {
+	var stop atomic.Bool
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for range cpus {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := 0
+			for !stop.Load() {
+				for i := range 1000 {
+					x += i * i
+				}
+				n.Add(1)
+			}
+			_ = x
+		}()
+	}
+	t0 := time.Now()
+	work()
+	stop.Store(true)
+	wg.Wait()
+	return float64(n.Load()) / time.Since(t0).Seconds()
 }
