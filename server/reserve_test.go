@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/riskforge/riskforge/audit"
-	"github.com/riskforge/riskforge/server/config"
 )
 
 // reservingRecorder is a memRecorder that takes reservations
@@ -159,18 +158,9 @@ func (r *instantReserver) Release() { r.open.Add(-1) }
 
 // TestReservationAllocs: reserving adds no allocation to a decision.
 func TestReservationAllocs(t *testing.T) {
-	measure := func(rec DecisionRecorder) float64 {
-		cfg := config.Default()
-		cfg.Policies = []config.Policy{{Path: "../examples/loan_ml"}}
-		s, err := New(Options{Config: cfg, Audit: Audit{Recorder: rec}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return handlerAllocs(t, s)
-	}
-	plain := measure(&instantRecorder{})
+	plain := recorderAllocs(t, &instantRecorder{})
 	res := &instantReserver{}
-	reserving := measure(res)
+	reserving := recorderAllocs(t, res)
 	if res.n == 0 {
 		t.Fatal("no decision was recorded")
 	}
