@@ -125,14 +125,7 @@ func TestInputBoundsEdges(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.decl, func(t *testing.T) {
 			src := "policy t version \"1\"\ninput {\n  " + tc.decl + "\n}\nrule r\n  when x == x\n  emit review reason \"x\"\n"
-			_, diags := CheckSource("t.risk", []byte(src), Options{})
-			got := diags.Err()
-			switch {
-			case tc.want == "" && got != nil:
-				t.Fatalf("unexpected error: %v", got)
-			case tc.want != "" && (got == nil || !strings.Contains(got.Error(), tc.want)):
-				t.Fatalf("got %v, want %q", got, tc.want)
-			}
+			wantCheckErr(t, src, tc.want)
 		})
 	}
 }
@@ -160,14 +153,7 @@ func TestDecideCutEdges(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			src := prelude + "rule r\n  when amount > 1\n  emit score 1 reason \"x\"\ndecide {\n  " +
 				strings.Join(tc.cuts, "\n  ") + "\n  otherwise approve\n}\n"
-			_, diags := CheckSource("t.risk", []byte(src), Options{})
-			got := diags.Err()
-			switch {
-			case tc.want == "" && got != nil:
-				t.Fatalf("unexpected error: %v", got)
-			case tc.want != "" && (got == nil || !strings.Contains(got.Error(), tc.want)):
-				t.Fatalf("got %v, want %q", got, tc.want)
-			}
+			wantCheckErr(t, src, tc.want)
 		})
 	}
 }
@@ -194,14 +180,7 @@ decide {
   otherwise approve
 }
 `
-	p, diags := CheckSource("t.risk", []byte(src), Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	prog, _, err := Compile(p, CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := compileSource(t, src)
 	var got []string
 	for _, pm := range prog.Params {
 		got = append(got, fmt.Sprintf("%s %s %v int=%v unit=%q %d:%d %q", pm.Name, pm.Kind, pm.Value, pm.IsInt, pm.Unit,
@@ -251,13 +230,7 @@ func TestNestingLimitCompiles(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			src := prelude + "rule r\n  when " + when + "\n  emit review reason \"x\"\n"
-			p, diags := CheckSource("t.risk", []byte(src), Options{})
-			if diags.HasErrors() {
-				t.Fatal(diags)
-			}
-			if _, _, err := Compile(p, CompileOptions{}); err != nil {
-				t.Fatal(err)
-			}
+			compileSource(t, src)
 		})
 	}
 }
@@ -277,14 +250,7 @@ rule r
   when high and amount > (50) and hour(ts) >= 22 and count > 2.5 and count == 4 and amount * 3 != 9 and amount between fixed 1 and 7 and big > 1000 and min(amount, score2) < 5
   emit review reason "x"
 `
-	p, diags := CheckSource("t.risk", []byte(src), Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	prog, _, err := Compile(p, CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := compileSource(t, src)
 	var got []string
 	for _, pm := range prog.Params {
 		got = append(got, fmt.Sprintf("%s %s %v int=%v %q", pm.Name, pm.Kind, pm.Value, pm.IsInt, prog.Source[pm.Off:pm.End]))

@@ -45,14 +45,7 @@ func TestVariadicArity(t *testing.T) {
 func TestInputBoundsOpen(t *testing.T) {
 	src := "policy t version \"1\"\ninput {\n  a float > 1\n  b float >= 2\n  c float < 3\n  d float <= 4\n  e float between 5 and 6\n  f float > 7 < 8\n  g int\n}\n" +
 		"rule r\n  when a + b + c + d + e + f + g > 1\n  emit review reason \"x\"\n"
-	p, diags := CheckSource("t.risk", []byte(src), Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	prog, _, err := Compile(p, CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := compileSource(t, src)
 	inf := math.Inf(1)
 	want := []struct {
 		min, max         float64
@@ -80,14 +73,7 @@ func TestLookupFailedInputUnbounded(t *testing.T) {
 	src := "policy t version \"1\"\ninput {\n  user_id string\n}\n" +
 		"lookup profile = redis \"p:{user_id}\" {\n  fields [limit float]\n  ttl 5m\n  timeout 10ms\n  on_error absent\n}\n" +
 		"rule r\n  when failed(profile)\n  emit review reason \"x\"\n"
-	p, diags := CheckSource("t.risk", []byte(src), Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	prog, _, err := Compile(p, CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := compileSource(t, src)
 	found := false
 	for _, in := range prog.Inputs {
 		if !math.IsInf(in.Min, -1) || !math.IsInf(in.Max, 1) {
@@ -141,14 +127,7 @@ func TestInstructionLines(t *testing.T) {
 		"  when flag and\n" + // 18
 		"    big\n" + // 19
 		"  emit review reason \"x\"\n"
-	p, diags := CheckSource("t.risk", []byte(src), Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	prog, _, err := Compile(p, CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := compileSource(t, src)
 	var got []string
 	for pc, in := range prog.Code {
 		got = append(got, fmt.Sprintf("%v@%d", in.Op, prog.Lines[pc]))
@@ -218,14 +197,7 @@ func TestTimeSlot(t *testing.T) {
 		"  a float\n  ts time optional\n":     -1,
 	} {
 		src := "policy t version \"1\"\ninput {\n" + inputs + "}\nrule r\n  when a > 1\n  emit review reason \"x\"\n"
-		p, diags := CheckSource("t.risk", []byte(src), Options{})
-		if diags.HasErrors() {
-			t.Fatal(diags)
-		}
-		prog, _, err := Compile(p, CompileOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		prog := compileSource(t, src)
 		if prog.TimeSlot != want {
 			t.Errorf("inputs %q: time slot %d, want %d", inputs, prog.TimeSlot, want)
 		}

@@ -1,9 +1,6 @@
 package compiler
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // TestWindowDeclarations pins what a window accepts: a positive length,
 // count_distinct over a string, int or bool, the other aggregates over a
@@ -28,14 +25,7 @@ func TestWindowDeclarations(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.decl, func(t *testing.T) {
 			src := prelude + "window w = " + tc.decl + "\nrule r\n  when w > 1\n  emit review reason \"x\"\n"
-			_, diags := CheckSource("t.risk", []byte(src), Options{})
-			got := diags.Err()
-			switch {
-			case tc.want == "" && got != nil:
-				t.Fatalf("unexpected error: %v", got)
-			case tc.want != "" && (got == nil || !strings.Contains(got.Error(), tc.want)):
-				t.Fatalf("got %v, want %q", got, tc.want)
-			}
+			wantCheckErr(t, src, tc.want)
 		})
 	}
 }

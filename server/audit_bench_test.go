@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/riskforge/riskforge/audit"
-	"github.com/riskforge/riskforge/server/config"
 )
 
 // BenchmarkDecideHandlerAudit is BenchmarkDecideHandler with every
@@ -55,15 +54,7 @@ func BenchmarkDecideParallel(b *testing.B) {
 // benchDecideParallel drives the loan example through the handler from
 // conns goroutines and reports the CPU per decision.
 func benchDecideParallel(b *testing.B, opts Options, conns int) {
-	cfg := config.Default()
-	cfg.Policies = []config.Policy{{Path: "../examples/loan"}}
-	opts.Config = cfg
-	s, err := New(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	bodies := loanBodies(4096)
-	h := s.Handler()
+	h, bodies := loanHandler(b, opts)
 	var next, failed atomic.Int64
 	b.ReportAllocs()
 	cpu0 := processCPU(b)

@@ -37,15 +37,7 @@ func BenchmarkDecideHandler(b *testing.B) {
 // benchDecideHandler drives the loan example through the real HTTP
 // handler of a server made with opts, 4,096 users and devices in turn.
 func benchDecideHandler(b *testing.B, opts Options) {
-	cfg := config.Default()
-	cfg.Policies = []config.Policy{{Path: "../examples/loan"}}
-	opts.Config = cfg
-	s, err := New(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	bodies := loanBodies(4096)
-	h := s.Handler()
+	h, bodies := loanHandler(b, opts)
 	req := httptest.NewRequest("POST", "/v1/decide", nil)
 	w := &nopWriter{h: http.Header{}}
 	b.ReportAllocs()
@@ -57,4 +49,17 @@ func benchDecideHandler(b *testing.B, opts Options) {
 		clear(w.h)
 		h.ServeHTTP(w, req)
 	}
+}
+
+// loanHandler is the HTTP handler of a server made with opts serving
+// examples/loan, and 4,096 loan bodies for it (users and devices in turn).
+func loanHandler(b *testing.B, opts Options) (http.Handler, [][]byte) {
+	cfg := config.Default()
+	cfg.Policies = []config.Policy{{Path: "../examples/loan"}}
+	opts.Config = cfg
+	s, err := New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s.Handler(), loanBodies(4096)
 }

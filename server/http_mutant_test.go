@@ -166,20 +166,7 @@ func TestReadBodyGrowsPastTheDeclaredLength(t *testing.T) {
 // of that size plus one byte, so the read that sees the end needs no
 // second buffer.
 func TestReadBodyAllocations(t *testing.T) {
-	s := veloServer(t, "")
-	data := bytes.Repeat([]byte("b"), 3000)
-	rd := bytes.NewReader(data)
-	req := httptest.NewRequest("POST", "/v1/decide", nil)
-	req.Body = io.NopCloser(rd)
-	req.ContentLength = int64(len(data))
-	allocs := testing.AllocsPerRun(50, func() {
-		rd.Reset(data)
-		got, herr := s.readBody(req, nil, 1<<20)
-		if herr != nil || len(got) != len(data) {
-			t.Fatalf("read %d bytes: %v", len(got), herr)
-		}
-	})
-	if allocs != 1 {
+	if allocs := readBodyAllocs(t, veloServer(t, ""), nil); allocs != 1 {
 		t.Errorf("readBody of a 3000-byte body with its length declared: %v allocations, want 1", allocs)
 	}
 }
@@ -608,19 +595,7 @@ func TestBatchItemsUseLookups(t *testing.T) {
 	}))
 	defer ts.Close()
 	dir := t.TempDir()
-	src := `policy dev version "1"
-input {
-  device_id string
-}
-lookup device = http "` + ts.URL + `/devices/{device_id}" {
-  fields  [reputation float]
-  ttl     1m
-  timeout 5s
-}
-rule bad when exists(device.reputation) and device.reputation < 0.2 emit reject reason "bad device"
-decide { otherwise approve }
-`
-	os.WriteFile(dir+"/dev.risk", []byte(src), 0o644)
+	os.WriteFile(dir+"/dev.risk", []byte(devicePolicy(ts.URL, "5s")), 0o644)
 	s, _ := newTestServer(t, "policies:\n  - path: "+dir+"/dev.risk\n")
 	w, m := serveReq(t, s, "POST", "/v1/decide/batch", strings.NewReader(`[{"features":{"device_id":"bad"}},{"features":{"device_id":"good"}}]`))
 	res, _ := m["results"].([]any)
@@ -640,24 +615,11 @@ decide { otherwise approve }
 // byte less and a new one is made.
 func TestReadBodyReusesABufferWithRoom(t *testing.T) {
 	s := veloServer(t, "")
-	data := bytes.Repeat([]byte("c"), 3000)
-	rd := bytes.NewReader(data)
-	req := httptest.NewRequest("POST", "/v1/decide", nil)
-	req.Body = io.NopCloser(rd)
-	req.ContentLength = int64(len(data))
 	for _, c := range []struct {
 		cap    int
 		allocs float64
 	}{{3001, 0}, {3000, 1}} {
-		buf := make([]byte, 0, c.cap)
-		allocs := testing.AllocsPerRun(50, func() {
-			rd.Reset(data)
-			got, herr := s.readBody(req, buf, 1<<20)
-			if herr != nil || len(got) != len(data) {
-				t.Fatalf("read %d bytes: %v", len(got), herr)
-			}
-		})
-		if allocs != c.allocs {
+		if allocs := readBodyAllocs(t, s, make([]byte, 0, c.cap)); allocs != c.allocs {
 			t.Errorf("buffer of capacity %d: %v allocations, want %v", c.cap, allocs, c.allocs)
 		}
 	}
@@ -684,4 +646,22 @@ func TestBatchRequestSignature(t *testing.T) {
 	if w.Code != 413 || !strings.Contains(fmt.Sprint(m["error"]), "larger than the limit of 50 bytes") {
 		t.Errorf("oversized unsigned batch: %d %v", w.Code, m)
 	}
+}
+
+// readBodyAllocs is the allocations of one s.readBody, into buf, of a
+// 3,000-byte body whose length is declared.
+func readBodyAllocs(t *testing.T, s *Server, buf []byte) float64 {
+	t.Helper()
+	data := bytes.Repeat([]byte("b"), 3000)
+	rd := bytes.NewReader(data)
+	req := httptest.NewRequest("POST", "/v1/decide", nil)
+	req.Body = io.NopCloser(rd)
+	req.ContentLength = int64(len(data))
+	return testing.AllocsPerRun(50, func() {
+		rd.Reset(data)
+		got, herr := s.readBody(req, buf, 1<<20)
+		if herr != nil || len(got) != len(data) {
+			t.Fatalf("read %d bytes: %v", len(got), herr)
+		}
+	})
 }

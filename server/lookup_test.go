@@ -39,19 +39,7 @@ func TestLookupHTTPServe(t *testing.T) {
 	defer ts.Close()
 	defer close(slow)
 	dir := t.TempDir()
-	src := `policy dev version "1"
-input {
-  device_id string
-}
-lookup device = http "` + ts.URL + `/devices/{device_id}" {
-  fields  [reputation float]
-  ttl     1m
-  timeout 500ms
-}
-rule bad when exists(device.reputation) and device.reputation < 0.2 emit reject reason "bad device"
-decide { otherwise approve }
-`
-	os.WriteFile(filepath.Join(dir, "dev.risk"), []byte(src), 0o644)
+	os.WriteFile(filepath.Join(dir, "dev.risk"), []byte(devicePolicy(ts.URL, "500ms")), 0o644)
 	cfg := config.Default()
 	cfg.Policies = []config.Policy{{Path: filepath.Join(dir, "dev.risk")}}
 	cfg.Lookups = map[string]config.Lookup{"device": {Headers: map[string]string{"Authorization": "Bearer k"}}}
@@ -82,4 +70,22 @@ decide { otherwise approve }
 	if out := decide("slow"); !strings.Contains(out, `"decision":"approve"`) || !strings.Contains(out, `"degraded":true`) || time.Since(start) > 2*time.Second {
 		t.Errorf("slow service: %s after %s; want approve, degraded, after about 500ms", out, time.Since(start))
 	}
+}
+
+// devicePolicy is a policy that rejects a device whose reputation, looked
+// up over HTTP at base/devices/{device_id} with the given timeout, is
+// below 0.2.
+func devicePolicy(base, timeout string) string {
+	return `policy dev version "1"
+input {
+  device_id string
+}
+lookup device = http "` + base + `/devices/{device_id}" {
+  fields  [reputation float]
+  ttl     1m
+  timeout ` + timeout + `
+}
+rule bad when exists(device.reputation) and device.reputation < 0.2 emit reject reason "bad device"
+decide { otherwise approve }
+`
 }

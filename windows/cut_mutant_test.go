@@ -3,7 +3,6 @@ package windows
 import (
 	"bytes"
 	"errors"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -146,13 +145,7 @@ func TestCutWaitsThenGivesUp(t *testing.T) {
 func TestCutKeepsKeyEvictedAfterIt(t *testing.T) {
 	m := testStore(Config{MaxKeys: numShards}, "count") // one key per shard
 	a := vm.WindowKey{Str: "a"}
-	shardOf := func(k vm.WindowKey) uint64 { return ckey{w: m.ids[0], str: k.Str}.hash() % numShards }
-	var b vm.WindowKey
-	for i := 0; ; i++ {
-		if b = (vm.WindowKey{Str: "b" + strconv.Itoa(i)}); shardOf(b) == shardOf(a) {
-			break
-		}
-	}
+	b := vm.WindowKey{Str: sameShard(m.ids[0], a.Str, 1)[0]}
 	observe1(m, 0, a, 100, 1, "")
 	observe1(m, 0, a, 101, 1, "")
 	c, err := m.st.BeginCut(time.Second)
@@ -184,13 +177,7 @@ func TestCutKeepsKeyEvictedAfterIt(t *testing.T) {
 func TestCutLosesKeyEvictedByItsOwnGeneration(t *testing.T) {
 	m := testStore(Config{MaxKeys: numShards}, "count") // one key per shard
 	a := vm.WindowKey{Str: "a"}
-	shardOf := func(k vm.WindowKey) uint64 { return ckey{w: m.ids[0], str: k.Str}.hash() % numShards }
-	var b vm.WindowKey
-	for i := 0; ; i++ {
-		if b = (vm.WindowKey{Str: "b" + strconv.Itoa(i)}); shardOf(b) == shardOf(a) {
-			break
-		}
-	}
+	b := vm.WindowKey{Str: sameShard(m.ids[0], a.Str, 1)[0]}
 	observe1(m, 0, a, 100, 1, "")
 	g := m.Hold()
 	cut := make(chan *Cut, 1)

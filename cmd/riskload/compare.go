@@ -304,7 +304,7 @@ func compareAudit(w, stderr io.Writer, c compareFlags, f loadFlags, run scenario
 		rr, ar := rs[0], rs[1]
 		roundHeading(w, c.rounds, round, [2]string{"riskd", "riskd+audit"})
 		printTable(w, f, rr, ar)
-		ratio := ar.rate() / rr.rate()
+		ratio, _, _ := ratios(rr, ar)
 		fmt.Fprintf(w, "riskd audit(%s) / riskd: %.2f throughput, p99 %s vs %s (target >= %.2f: %s); load average %s\n",
 			c.auditSync, ratio, fmtDur(ar.pct(99)), fmtDur(rr.pct(99)), targetAudit, verdict(ratio >= targetAudit), loadAvg())
 		if ar.errors > 0 {

@@ -41,9 +41,9 @@ func compareRedis(w, stderr io.Writer, c compareFlags, f loadFlags, run scenario
 		embedded, rr := rs[0], rs[1]
 		roundHeading(w, c.rounds, round, [2]string{"riskd", "riskd+redis"})
 		printTable(w, f, embedded, rr)
+		tp, _, p99 := ratios(embedded, rr)
 		fmt.Fprintf(w, "riskd+redis / riskd (embedded) throughput: %.2f; p99 %s vs %s (ratio %.2f); server CPU per request %s vs %s\n",
-			rr.rate()/embedded.rate(), fmtDur(rr.pct(99)), fmtDur(embedded.pct(99)),
-			float64(rr.pct(99))/float64(max(embedded.pct(99), 1)), fmtDur(rr.cpuPerReq()), fmtDur(embedded.cpuPerReq()))
+			tp, fmtDur(rr.pct(99)), fmtDur(embedded.pct(99)), p99, fmtDur(rr.cpuPerReq()), fmtDur(embedded.cpuPerReq()))
 		if rr.errors > 0 {
 			return fmt.Errorf("riskd+redis: %d errors (first: %s)", rr.errors, rr.firstErr)
 		}
