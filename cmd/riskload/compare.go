@@ -41,10 +41,11 @@ type scenarioRun struct {
 
 // compareFlags are compare's own flags, beside the shared loadFlags.
 type compareFlags struct {
-	riskd, echoMode, scenarios, examples, auditSync string
-	auditInterval                                   time.Duration
-	withRedis                                       bool
-	rounds                                          int
+	riskd, riskdConfig, echoMode, scenarios, examples string
+	auditSync                                         string
+	auditInterval                                     time.Duration
+	withRedis                                         bool
+	rounds                                            int
 }
 
 // plan is one policy compare serves, under its scenario name ("policy"
@@ -59,6 +60,7 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	var c compareFlags
 	fs := f.flagSet("riskload compare", stderr)
 	fs.StringVar(&c.riskd, "riskd", "bin/riskd", "riskd `binary`")
+	fs.StringVar(&c.riskdConfig, "riskd-config", "", "riskd config `file` for the plain and audited riskd (riskd serve --config; the scenario's --policy still replaces its policies), to compare settings such as models.coalesce")
 	fs.StringVar(&c.echoMode, "echo-mode", "raw", "echo server mode: raw or json")
 	fs.StringVar(&c.scenarios, "scenario", "", "comma-separated named `scenarios` instead of --policy: single-model (examples/loan_ml), three-model (examples/loan_pipeline), or all")
 	fs.StringVar(&c.examples, "examples", "examples", "`directory` holding the scenarios' example policies")
@@ -199,7 +201,7 @@ func printCompareHeader(w io.Writer, c compareFlags, f loadFlags) {
 func runScenario(w, stderr io.Writer, c compareFlags, f loadFlags, run scenarioRun, echo *process) ([][2]*result, error) {
 	var note string
 	rd := &process{bodies: run.bodies, f: f, start: func() (*exec.Cmd, target, error) {
-		cmd, t, err := startRiskd(c.riskd, "riskd", []string{"--policy", run.policy, "--watch", "false"}, nil, stderr)
+		cmd, t, err := startRiskd(c.riskd, "riskd", c.serveArgs(run.policy), nil, stderr)
 		if err == nil {
 			note = readyNote("http://" + t.host + "/readyz")
 		}
@@ -275,9 +277,19 @@ func baseline(c compareFlags, f loadFlags, run scenarioRun, stderr io.Writer) (m
 		return recorded(run.rounds[0][1]), func() {}
 	}
 	p := &process{bodies: run.bodies, f: f, start: func() (*exec.Cmd, target, error) {
-		return startRiskd(c.riskd, "riskd", []string{"--policy", run.policy, "--watch", "false"}, nil, stderr)
+		return startRiskd(c.riskd, "riskd", c.serveArgs(run.policy), nil, stderr)
 	}}
 	return p.measure, p.stop
+}
+
+// serveArgs are the riskd serve arguments of the plain and audited riskd
+// on policy: the scenario's policy, no file watching, and --riskd-config.
+func (c compareFlags) serveArgs(policy string) []string {
+	args := []string{"--policy", policy, "--watch", "false"}
+	if c.riskdConfig != "" {
+		args = append(args, "--config", c.riskdConfig)
+	}
+	return args
 }
 
 // compareAudit drives riskd with an audit log (c.auditSync, in a
@@ -289,7 +301,7 @@ func compareAudit(w, stderr io.Writer, c compareFlags, f loadFlags, run scenario
 		return err
 	}
 	defer os.RemoveAll(dir)
-	args := []string{"--policy", run.policy, "--watch", "false", "--audit-dir", dir, "--audit-sync", c.auditSync}
+	args := append(c.serveArgs(run.policy), "--audit-dir", dir, "--audit-sync", c.auditSync)
 	if c.auditInterval != 0 {
 		args = append(args, "--audit-batch-interval", c.auditInterval.String())
 	}
@@ -345,6 +357,9 @@ func printRatios(w io.Writer, echo, riskd *result) {
 		fmtDur(riskd.cpuPerReq()), fmtDur(echo.cpuPerReq()), cpu, targetCPU, verdict(cpu <= targetCPU),
 		fmtDur(riskd.pct(99)), fmtDur(echo.pct(99)), p99, targetP99, verdict(p99 <= targetP99),
 		fmtMB(riskd.rss), fmtMB(riskd.peakRSS))
+	if riskd.reads > 0 && echo.reads > 0 {
+		fmt.Fprintf(w, "read system calls per request: riskd %.2f, echo %.2f\n", riskd.readsPerReq(), echo.readsPerReq())
+	}
 }
 
 func mark(ok bool) string {

@@ -60,6 +60,15 @@ type result struct {
 	cpu       time.Duration   // server CPU time over the measured interval, when known
 	rss       int64           // server resident set size at the end of the measured interval, bytes, when known
 	peakRSS   int64           // server peak resident set size, bytes, when known
+	reads     int64           // server read system calls over the measured interval, when known
+}
+
+// readsPerReq is the server's read system calls per request (0: unknown).
+func (r *result) readsPerReq() float64 {
+	if r.requests == 0 {
+		return 0
+	}
+	return float64(r.reads) / float64(r.requests)
 }
 
 func (r *result) cpuPerReq() time.Duration {

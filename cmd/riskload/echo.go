@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"sync"
 )
@@ -71,4 +72,28 @@ func serveEcho(addr, mode string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "listening %s\n", ln.Addr())
 	return http.Serve(ln, echoHandler(mode))
+}
+
+// serveEchoDebug serves /debug/pprof on addr in the background; nothing
+// when addr is empty. Only loopback addresses are taken: profiles show
+// the process's command line and memory.
+func serveEchoDebug(addr string, stderr io.Writer) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+		ln.Close()
+		return fmt.Errorf("--debug-addr %s is not a loopback address", addr)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	fmt.Fprintf(stderr, "pprof on %s\n", ln.Addr())
+	go http.Serve(ln, mux)
+	return nil
 }

@@ -73,8 +73,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.SetOutput(stderr)
 		addr := fs.String("addr", "127.0.0.1:0", "listen `address`")
 		mode := fs.String("mode", "raw", "raw: write the request body back; json: parse and re-encode it")
+		debug := fs.String("debug-addr", "", "also serve Go's /debug/pprof profiles on this loopback `address` (to profile the echo as riskd's server.debug_addr profiles riskd)")
 		if fs.Parse(args[1:]) != nil {
 			return 2
+		}
+		if err := serveEchoDebug(*debug, stderr); err != nil {
+			fmt.Fprintf(stderr, "riskload echo: %v\n", err)
+			return 1
 		}
 		if err := serveEcho(*addr, *mode, stdout); err != nil {
 			fmt.Fprintf(stderr, "riskload echo: %v\n", err)
@@ -342,14 +347,20 @@ func readyNote(url string) string {
 // measured interval.
 func driveMeasured(t target, pid int, bodies [][]byte, f loadFlags) (*result, error) {
 	var cpu0, cpu1 time.Duration
-	var rss, peak int64
-	start := time.AfterFunc(f.warmup, func() { cpu0 = processCPU(pid) })
-	end := time.AfterFunc(f.warmup+f.duration, func() { cpu1 = processCPU(pid); rss, peak = processRSS(pid) })
+	var rss, peak, reads0, reads1 int64
+	start := time.AfterFunc(f.warmup, func() { cpu0, reads0 = processCPU(pid), processReads(pid) })
+	end := time.AfterFunc(f.warmup+f.duration, func() {
+		cpu1, reads1 = processCPU(pid), processReads(pid)
+		rss, peak = processRSS(pid)
+	})
 	r, err := drive(t, bodies, f.conns, f.warmup, f.duration)
 	start.Stop()
 	end.Stop()
 	if err == nil && cpu1 > cpu0 {
 		r.cpu = cpu1 - cpu0
+	}
+	if err == nil && reads0 > 0 && reads1 > reads0 {
+		r.reads = reads1 - reads0
 	}
 	if err == nil {
 		r.rss, r.peakRSS = rss, peak
@@ -404,6 +415,23 @@ func processCPU(pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// processReads returns a process's read system calls so far (syscr of
+// Linux /proc/PID/io), 0 when unknown. Per request it shows how often
+// net/http's reads find no data and park (docs/OPERATIONS.md §15).
+func processReads(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscr: "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // loadAvg returns the 1-minute load average, "?" when unknown.
