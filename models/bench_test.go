@@ -123,7 +123,8 @@ func BenchmarkLoanDecision(b *testing.B) {
 	b.Run("stub", func(b *testing.B) { run(b, constant(0.1)) })
 }
 
-// BenchmarkModelCall times the model call alone for each example model:
+// BenchmarkModelCall times the model call alone for each example model
+// ("gbt" on onnxruntime, "gbt_native" the same trees evaluated natively):
 // "single" is one Predict (one row, one Run) per op; "batch64" is one
 // PredictBatch of 64 rows per op, and reports ns/row; "parallel" is
 // single-row Predicts from GOMAXPROCS goroutines (ns/op is wall time per
@@ -133,14 +134,18 @@ func BenchmarkModelCall(b *testing.B) {
 	for len(rows) < 1024 {
 		rows = append(rows, rows...)
 	}
-	models := []struct{ name, path, output string }{
-		{"logreg", "../../examples/models/loan_logreg.onnx", "probabilities"},
-		{"gbt", "../../examples/models/loan_gbt.onnx", "probabilities"},
-		{"gbt_zipmap", "../../examples/models/loan_gbt_zipmap.onnx", "output_probability"},
+	models := []struct {
+		name, path, output string
+		ortOnly            bool
+	}{
+		{"logreg", "../../examples/models/loan_logreg.onnx", "probabilities", false},
+		{"gbt", "../../examples/models/loan_gbt.onnx", "probabilities", true},
+		{"gbt_native", "../../examples/models/loan_gbt.onnx", "probabilities", false},
+		{"gbt_zipmap", "../../examples/models/loan_gbt_zipmap.onnx", "output_probability", false},
 	}
 	for _, md := range models {
 		prog := compile(b, testPolicy(modelDecl("m_"+md.name, md.path, loanInputs, md.output, 1, "timeout 1s")))
-		r := load(b, prog, Options{})
+		r := load(b, prog, Options{ONNXRuntimeOnly: md.ortOnly})
 		b.Run(md.name+"/single", func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {

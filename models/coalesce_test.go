@@ -23,7 +23,7 @@ func TestCoalescedCallsMatchSingle(t *testing.T) {
 	}
 	prog := compile(t, testPolicy(decls...))
 	alone := load(t, prog, Options{})
-	co := load(t, prog, Options{Coalesce: 8, Sessions: 2})
+	co := load(t, prog, Options{Coalesce: 8, Sessions: 2, ONNXRuntimeOnly: true}) // alone runs the trees natively: both must agree
 	for i, info := range co.Info() {
 		if info.Coalesce != 8 || info.Sessions != 16 {
 			t.Fatalf("model %d: coalesce %d, sessions %d; want 8, 16 (two sets of 8)", i, info.Coalesce, info.Sessions)
@@ -122,7 +122,7 @@ func TestCoalescedPredictAllocs(t *testing.T) {
 	}
 	_, rows := loadReference(t)
 	prog := compile(t, testPolicy(modelDecl("co_allocs", "../../examples/models/loan_gbt.onnx", loanInputs, "probabilities", 1, "")))
-	r := load(t, prog, Options{Coalesce: 8})
+	r := load(t, prog, Options{Coalesce: 8, ONNXRuntimeOnly: true})
 	i := 0
 	allocs := testing.AllocsPerRun(2000, func() {
 		if _, err := r.Predict(0, rows[i%len(rows)]); err != nil {

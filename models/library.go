@@ -50,6 +50,10 @@ type Options struct {
 	// offline evaluation (backtests, training), whose results must not
 	// depend on how loaded the machine is. Serving keeps them.
 	NoTimeouts bool
+	// ONNXRuntimeOnly runs every model on onnxruntime, even a tree
+	// ensemble the registry would evaluate natively (see trees.go): for
+	// comparisons, or to rule the native form out.
+	ONNXRuntimeOnly bool
 }
 
 // ErrLibraryNotFound is wrapped by the error of LibraryPath, Init, Load

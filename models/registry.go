@@ -70,6 +70,13 @@ type ModelInfo struct {
 	// Coalesce is the most rows one Run takes from concurrent calls
 	// (Options.Coalesce); absent when calls run alone.
 	Coalesce int `json:"coalesce,omitempty"`
+	// Engine is what evaluates the model: EngineNative (a tree ensemble
+	// evaluated in Go, bit for bit as onnxruntime would; see trees.go) or
+	// EngineONNXRuntime.
+	Engine string `json:"engine"`
+	// EngineReason says why a model runs on onnxruntime when the native
+	// form was allowed but not taken.
+	EngineReason string `json:"engine_reason,omitempty"`
 }
 
 // Registry holds the onnxruntime sessions of one program's models. It
@@ -97,7 +104,11 @@ type model struct {
 	slots    []*slot
 	free     chan *slot
 	co       *coalescer // Options.Coalesce: single-row calls go through it
-	met      metrics
+	// native, when set, evaluates every call instead of onnxruntime
+	// (Options.ONNXRuntimeOnly unset and the graph a supported tree
+	// ensemble that matched onnxruntime on the load's probe rows).
+	native *treeEnsemble
+	met    metrics
 }
 
 // Load loads every model prog declares, resolving their paths against
@@ -251,7 +262,12 @@ func open(prog *vm.Program, i int, policyPath string, opts Options, slots bool) 
 		}
 	}
 	m.met = newMetrics(decl.Name)
-	if !slots {
+	if opts.ONNXRuntimeOnly {
+		m.info.Engine, m.info.EngineReason = EngineONNXRuntime, "onnxruntime only (configured)"
+	} else {
+		m.useNative(data, int(decl.Index))
+	}
+	if !slots || m.native != nil {
 		return m, nil
 	}
 	sessions := opts.Sessions
@@ -445,6 +461,14 @@ func (r *Registry) predict(m *model, features []float32, start time.Time) (float
 	if len(features) != m.features {
 		return math.NaN(), fmt.Errorf("model %q takes %d features, got %d", m.info.Name, m.features, len(features))
 	}
+	if m.native != nil {
+		// No timeout: a walk of the trees is bounded by their size and
+		// takes well under a microsecond for typical models.
+		if v := float64(m.native.predict(features)); !math.IsNaN(v) {
+			return v, nil
+		}
+		return math.NaN(), ErrNaN
+	}
 	var deadline time.Time // zero: no timeout
 	if !r.noTimeouts {
 		deadline = start.Add(m.timeout)
@@ -568,8 +592,19 @@ func (r *Registry) PredictBatch(i int, rows [][]float32, out []float64) error {
 	return nil
 }
 
-// batch runs one Run over rows.
+// batch runs one Run over rows (or the native form over each).
 func (m *model) batch(rows [][]float32, out []float64, buf []float32) error {
+	if m.native != nil {
+		for j, row := range rows {
+			out[j] = float64(m.native.predict(row))
+		}
+		return nil
+	}
+	return m.runBatch(rows, out, buf)
+}
+
+// runBatch runs one onnxruntime Run over rows.
+func (m *model) runBatch(rows [][]float32, out []float64, buf []float32) error {
 	buf = buf[:len(rows)*m.features]
 	for j, row := range rows {
 		copy(buf[j*m.features:], row)

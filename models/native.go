@@ -1,0 +1,117 @@
+package models
+
+// #cgo LDFLAGS: -lm
+// #include <math.h>
+import "C"
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// Engines a model runs on (ModelInfo.Engine).
+const (
+	EngineONNXRuntime = "onnxruntime"
+	EngineNative      = "native-trees"
+)
+
+// probeRows is how many rows Load runs through both onnxruntime and the
+// native form before it trusts the native form.
+const probeRows = 2048
+
+// expf is the C library's expf, the function onnxruntime's logistic calls
+// (libonnxruntime.so imports expf@GLIBC_2.27): float32(math.Exp(x)) would
+// differ from it in the last bit for a few inputs in a thousand.
+func expf(x float32) float32 { return float32(C.expf(C.float(x))) }
+
+// logistic is onnxruntime's ComputeLogistic, in float32.
+func logistic(s float32) float32 {
+	v := 1 / (1 + expf(-float32(math.Abs(float64(s)))))
+	if s < 0 {
+		return 1 - v
+	}
+	return v
+}
+
+// useNative gives m the native form of its graph when it has one that
+// matches onnxruntime on every probe row; otherwise it records why not.
+// m.dyn must be open.
+func (m *model) useNative(data []byte, index int) {
+	m.info.Engine = EngineONNXRuntime
+	if m.sel.kind != outFloat {
+		m.info.EngineReason = "the output is not a float tensor"
+		return
+	}
+	te, err := nativeTrees(data, m.info.Output, index, m.features)
+	if err != nil {
+		m.info.EngineReason = "not a native tree ensemble: " + err.Error()
+		return
+	}
+	if err := te.matches(m); err != nil {
+		m.info.EngineReason = "native trees differ from onnxruntime: " + err.Error()
+		return
+	}
+	m.native = te
+	m.info.Engine = EngineNative
+}
+
+// matches runs probe rows through onnxruntime (m's shared session) and
+// through te and compares the results bit for bit.
+func (te *treeEnsemble) matches(m *model) error {
+	rows := te.probes(probeRows)
+	want := make([]float64, len(rows))
+	buf := make([]float32, MaxBatch*te.features)
+	chunk := MaxBatch
+	if m.facts.fixedBatch {
+		chunk = 1
+	}
+	for lo := 0; lo < len(rows); lo += chunk {
+		hi := min(lo+chunk, len(rows))
+		if err := m.runBatch(rows[lo:hi], want[lo:hi], buf); err != nil {
+			return err
+		}
+	}
+	for j, row := range rows {
+		got := float64(te.predict(row))
+		if math.Float64bits(got) != math.Float64bits(want[j]) {
+			return fmt.Errorf("probe row %v: %v against onnxruntime's %v", row, got, want[j])
+		}
+	}
+	return nil
+}
+
+// probes returns n rows (the first all zeros) whose values sit on, just
+// below and just above the trees' thresholds, mixed with values between
+// them, so that every comparison is exercised on both sides of its edge.
+// The seed is fixed: a load is reproducible.
+func (te *treeEnsemble) probes(n int) [][]float32 {
+	cuts := make([][]float32, te.features)
+	for _, node := range te.nodes {
+		if node.mode != modeLeaf {
+			t := node.value
+			cuts[node.feature] = append(cuts[node.feature], t,
+				math.Nextafter32(t, float32(math.Inf(-1))), math.Nextafter32(t, float32(math.Inf(1))))
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	rows := make([][]float32, n)
+	rows[0] = make([]float32, te.features)
+	for j := 1; j < n; j++ {
+		row := make([]float32, te.features)
+		for f := range row {
+			c := cuts[f]
+			switch {
+			case len(c) == 0:
+				row[f] = float32(rng.NormFloat64())
+			case rng.IntN(4) == 0: // between two cuts
+				a, b := c[rng.IntN(len(c))], c[rng.IntN(len(c))]
+				row[f] = a + (b-a)*rng.Float32()
+			default:
+				row[f] = c[rng.IntN(len(c))]
+			}
+		}
+		rows[j] = row
+	}
+	return rows
+}
