@@ -20,6 +20,9 @@ func modelLoader(cfg *config.Config) server.ModelLoader {
 		InterOpThreads: cfg.Models.InterOpThreads,
 		Sessions:       cfg.Models.Sessions,
 		Coalesce:       cfg.Models.Coalesce,
+		// Serving and riskc's offline runs (which keep the default) then
+		// agree: the native form equals onnxruntime bit for bit.
+		ONNXRuntimeOnly: cfg.Models.Engine == config.EngineONNXRuntime,
 	}
 	return func(prog *vm.Program, policyPath string) (server.ModelSet, error) {
 		r, err := models.Load(prog, policyPath, opts)

@@ -207,7 +207,17 @@ type Models struct {
 	// Coalesce, above 1, runs concurrent single-row calls of one model
 	// as one batch of up to this many rows (0 or 1: every call alone).
 	Coalesce int `yaml:"coalesce"`
+	// Engine is EngineAuto (tree ensembles evaluated natively when they
+	// match onnxruntime bit for bit, the rest on onnxruntime) or
+	// EngineONNXRuntime (every model on onnxruntime).
+	Engine string `yaml:"engine"`
 }
+
+// Values of models.engine.
+const (
+	EngineAuto        = "auto"
+	EngineONNXRuntime = "onnxruntime"
+)
 
 // Reload configures hot reload on file change.
 type Reload struct {
@@ -265,7 +275,7 @@ func Default() *Config {
 		},
 		Reload:  Reload{Debounce: Duration(250 * time.Millisecond)},
 		State:   defaultState(),
-		Models:  Models{Coalesce: DefaultCoalesce},
+		Models:  Models{Coalesce: DefaultCoalesce, Engine: EngineAuto},
 		Runtime: Runtime{GCPercent: 400},
 		Kafka:   kafkaDefaults(),
 	}
@@ -476,6 +486,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Models.Coalesce < 0 || c.Models.Coalesce > MaxCoalesce {
 		bad("models.coalesce: must be between 0 and %d rows", MaxCoalesce)
+	}
+	if c.Models.Engine != EngineAuto && c.Models.Engine != EngineONNXRuntime {
+		bad("models.engine: %q is not %s or %s", c.Models.Engine, EngineAuto, EngineONNXRuntime)
 	}
 	errs = append(errs, c.Server.GMTLS.check()...)
 	errs = append(errs, c.Audit.check()...)

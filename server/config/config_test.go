@@ -67,7 +67,8 @@ func TestDefaultsFromEmptyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Server.Addr != "127.0.0.1:8080" || c.Limits.MaxInflight != 1024 || !c.Reload.Watching() || c.State.Backend != "memory" {
+	if c.Server.Addr != "127.0.0.1:8080" || c.Limits.MaxInflight != 1024 || !c.Reload.Watching() || c.State.Backend != "memory" ||
+		c.Models.Engine != EngineAuto || c.Models.Coalesce != DefaultCoalesce {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -89,6 +90,7 @@ func TestErrors(t *testing.T) {
 		{"rollout:\n  p:\n    champion: a\n    shadows:\n      - {version: b, percent: 1.234}\n", "more than two decimals"},
 		{"rollout:\n  p:\n    challengers: []\n", "champion: must name"},
 		{"policies: 3\n", "riskd.yaml"},
+		{"models:\n  engine: native\n", `models.engine: "native" is not auto or onnxruntime`},
 	} {
 		_, err := Parse("riskd.yaml", []byte(c.src))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
