@@ -88,7 +88,7 @@ func (te *treeEnsemble) matches(m *model) error {
 func (te *treeEnsemble) probes(n int) [][]float32 {
 	cuts := make([][]float32, te.features)
 	for _, node := range te.nodes {
-		if node.mode != modeLeaf {
+		if node.feature >= 0 {
 			t := node.value
 			cuts[node.feature] = append(cuts[node.feature], t,
 				math.Nextafter32(t, float32(math.Inf(-1))), math.Nextafter32(t, float32(math.Inf(1))))

@@ -121,3 +121,12 @@ func TestLogistic(t *testing.T) {
 		t.Errorf("logistic(0) = %v", logistic(0))
 	}
 }
+
+// A native call after Close is refused like any other.
+func TestNativeAfterClose(t *testing.T) {
+	native, _ := loadGBT(t)
+	native.Close()
+	if _, err := native.Predict(0, make([]float32, 6)); err != ErrClosed {
+		t.Errorf("Predict after Close: %v, want ErrClosed", err)
+	}
+}

@@ -85,6 +85,7 @@ type ModelInfo struct {
 type Registry struct {
 	mu         sync.RWMutex // read-held by calls, write-held by Close
 	closed     bool
+	shut       atomic.Bool // closed, read without the lock by native calls
 	noTimeouts bool
 	models     []*model
 }
@@ -411,6 +412,7 @@ func (r *Registry) Close() error {
 		return nil
 	}
 	r.closed = true
+	r.shut.Store(true)
 	for _, m := range r.models {
 		m.close()
 	}
@@ -453,6 +455,9 @@ func (r *Registry) Predict(i int, features []float32) (float64, error) {
 }
 
 func (r *Registry) predict(m *model, features []float32, start time.Time) (float64, error) {
+	if m.native != nil {
+		return r.predictNative(m, features)
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.closed {
@@ -460,14 +465,6 @@ func (r *Registry) predict(m *model, features []float32, start time.Time) (float
 	}
 	if len(features) != m.features {
 		return math.NaN(), fmt.Errorf("model %q takes %d features, got %d", m.info.Name, m.features, len(features))
-	}
-	if m.native != nil {
-		// No timeout: a walk of the trees is bounded by their size and
-		// takes well under a microsecond for typical models.
-		if v := float64(m.native.predict(features)); !math.IsNaN(v) {
-			return v, nil
-		}
-		return math.NaN(), ErrNaN
 	}
 	var deadline time.Time // zero: no timeout
 	if !r.noTimeouts {
@@ -503,6 +500,24 @@ func (r *Registry) predict(m *model, features []float32, start time.Time) (float
 		err = ErrNaN
 	}
 	return v, err
+}
+
+// predictNative evaluates m's native form. It takes no lock (two cores
+// taking the read lock on every call contend for its cache line): the form
+// is immutable and Close frees nothing it uses. No timeout: a walk of the
+// trees is bounded by their size and takes well under a microsecond for
+// typical models.
+func (r *Registry) predictNative(m *model, features []float32) (float64, error) {
+	if r.shut.Load() {
+		return math.NaN(), ErrClosed
+	}
+	if len(features) != m.features {
+		return math.NaN(), fmt.Errorf("model %q takes %d features, got %d", m.info.Name, m.features, len(features))
+	}
+	if v := float64(m.native.predict(features)); !math.IsNaN(v) {
+		return v, nil
+	}
+	return math.NaN(), ErrNaN
 }
 
 // PredictBatch runs model i on many rows (each in declared order) and

@@ -178,14 +178,15 @@ var modeNames = map[string]uint8{
 	"BRANCH_GT": modeGT, "BRANCH_EQ": modeEQ, "BRANCH_NEQ": modeNEQ,
 }
 
-// treeNode is one node, in a flat array: a branch goes to yes or no (array
-// indexes, always after the node itself, so every walk ends), a leaf holds
-// its weight in value.
+// treeNode is one node, in a flat array of 16-byte nodes: a branch reads
+// feature and goes to yes or no (array indexes, always after the node
+// itself, so every walk ends); a leaf has feature -1 and holds its weight
+// in value. Branch modes are in treeEnsemble.modes, read only when the
+// ensemble mixes modes.
 type treeNode struct {
 	value   float32 // threshold, or the leaf's weight
-	feature int32
+	feature int32   // -1: a leaf
 	yes, no int32
-	mode    uint8
 }
 
 // treeEnsemble is a binary TreeEnsembleClassifier onnxruntime evaluates as
@@ -193,6 +194,7 @@ type treeNode struct {
 // P(class 1) = logistic(score), P(class 0) = logistic(-score).
 type treeEnsemble struct {
 	nodes    []treeNode
+	modes    []uint8 // per node
 	roots    []int32 // in summation order
 	allLEQ   bool    // every branch is BRANCH_LEQ (sklearn's): the fast walk
 	base     float32
@@ -313,7 +315,7 @@ func (te *treeEnsemble) layout(get func(string) *onnxAttr, weights map[[2]int64]
 	if n == 0 || len(nodeIDs) != n || len(feats) != n || len(values) != n || len(modes) != n || len(yes) != n || len(no) != n {
 		return fmt.Errorf("nodes_* attributes missing or of different lengths")
 	}
-	te.nodes = make([]treeNode, n)
+	te.nodes, te.modes = make([]treeNode, n), make([]uint8, n)
 	start := 0 // index of the current tree's node 0
 	for i := range n {
 		if i == 0 || treeIDs[i] != treeIDs[i-1] {
@@ -334,7 +336,7 @@ func (te *treeEnsemble) layout(get func(string) *onnxAttr, weights map[[2]int64]
 		if hasWeight != (mode == modeLeaf) {
 			return fmt.Errorf("tree %d node %d: weights must be on leaves, one each", treeIDs[i], nodeIDs[i])
 		}
-		node := treeNode{mode: mode, value: w}
+		node := treeNode{feature: -1, value: w}
 		if mode != modeLeaf {
 			if feats[i] < 0 || feats[i] >= int64(te.features) {
 				return fmt.Errorf("tree %d node %d reads feature %d of %d", treeIDs[i], nodeIDs[i], feats[i], te.features)
@@ -347,26 +349,20 @@ func (te *treeEnsemble) layout(get func(string) *onnxAttr, weights map[[2]int64]
 			node.feature, node.value = int32(feats[i]), values[i]
 			node.yes, node.no = int32(start+int(yes[i])), int32(start+int(no[i]))
 		}
-		te.nodes[i] = node
+		te.nodes[i], te.modes[i] = node, mode
 	}
-	if len(weights) != countLeaves(te.nodes) {
+	leaves := 0
+	te.allLEQ = true
+	for _, mode := range te.modes {
+		if mode == modeLeaf {
+			leaves++
+		}
+		te.allLEQ = te.allLEQ && (mode == modeLeaf || mode == modeLEQ)
+	}
+	if len(weights) != leaves {
 		return fmt.Errorf("weights for nodes that are not leaves of the trees")
 	}
-	te.allLEQ = true
-	for _, node := range te.nodes {
-		te.allLEQ = te.allLEQ && (node.mode == modeLeaf || node.mode == modeLEQ)
-	}
 	return nil
-}
-
-func countLeaves(nodes []treeNode) int {
-	k := 0
-	for _, n := range nodes {
-		if n.mode == modeLeaf {
-			k++
-		}
-	}
-	return k
 }
 
 // score sums the trees' leaf weights for one row, in float32 and in tree
@@ -380,11 +376,11 @@ func (te *treeEnsemble) score(x []float32) float32 {
 		i := r
 		for {
 			n := &te.nodes[i]
-			if n.mode == modeLeaf {
+			if n.feature < 0 {
 				s += n.value
 				break
 			}
-			if branch(n.mode, x[n.feature], n.value) {
+			if branch(te.modes[i], x[n.feature], n.value) {
 				i = n.yes
 			} else {
 				i = n.no
@@ -402,7 +398,7 @@ func (te *treeEnsemble) scoreLEQ(x []float32) float32 {
 	nodes := te.nodes
 	for _, r := range te.roots {
 		n := &nodes[r]
-		for n.mode != modeLeaf {
+		for n.feature >= 0 {
 			next := n.no
 			if x[n.feature] <= n.value {
 				next = n.yes
