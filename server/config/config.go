@@ -234,9 +234,11 @@ func (r Reload) Watching() bool { return r.Watch == nil || *r.Watch }
 // Runtime tunes the Go runtime. The GOGC and GOMEMLIMIT environment
 // variables win over these settings when they are set.
 type Runtime struct {
-	// GCPercent is the garbage collector's target (GOGC). riskd's live
-	// heap is small and its allocation rate high, so the default, 400,
-	// trades some memory for noticeably less CPU per decision.
+	// GCPercent is the garbage collector's target (GOGC). The default,
+	// 200, measured against 100, 400 and 800 under the load test
+	// (docs/OPERATIONS.md §15): less CPU per decision than 100, and less
+	// than 400 too, whose larger heap keeps touching fresh pages while the
+	// window store grows, for a third less memory.
 	GCPercent int `yaml:"gc_percent"`
 	// MemoryLimit is a soft limit on the Go heap (GOMEMLIMIT); 0: none.
 	MemoryLimit ByteSize `yaml:"memory_limit"`
@@ -276,7 +278,7 @@ func Default() *Config {
 		Reload:  Reload{Debounce: Duration(250 * time.Millisecond)},
 		State:   defaultState(),
 		Models:  Models{Coalesce: DefaultCoalesce, Engine: EngineAuto},
-		Runtime: Runtime{GCPercent: 400},
+		Runtime: Runtime{GCPercent: 200},
 		Kafka:   kafkaDefaults(),
 	}
 }
