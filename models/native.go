@@ -17,7 +17,8 @@ const (
 )
 
 // probeRows is how many rows Load runs through both onnxruntime and the
-// native form before it trusts the native form.
+// native form before it trusts the native form (more when the trees have
+// more thresholds on one feature: see probes).
 const probeRows = 2048
 
 // expf is the C library's expf, the function onnxruntime's logistic calls
@@ -81,37 +82,50 @@ func (te *treeEnsemble) matches(m *model) error {
 	return nil
 }
 
-// probes returns n rows (the first all zeros) whose values sit on, just
-// below and just above the trees' thresholds, mixed with values between
-// them, so that every comparison is exercised on both sides of its edge.
-// The seed is fixed: a load is reproducible.
+// probes returns at least n rows: a row of zeros; then rows that go
+// through every threshold of every feature and the float32 just below and
+// just above it (each feature cycling through its own list), so every
+// comparison is exercised on both sides of its edge; then rows mixing
+// those values at random with values between them. The seed is fixed: a
+// load is reproducible.
 func (te *treeEnsemble) probes(n int) [][]float32 {
 	cuts := make([][]float32, te.features)
+	longest := 0
 	for _, node := range te.nodes {
 		if node.feature >= 0 {
 			t := node.value
-			cuts[node.feature] = append(cuts[node.feature], t,
+			c := append(cuts[node.feature], t,
 				math.Nextafter32(t, float32(math.Inf(-1))), math.Nextafter32(t, float32(math.Inf(1))))
+			cuts[node.feature] = c
+			longest = max(longest, len(c))
 		}
 	}
+	n = max(n, 1+longest+n/2)
 	rng := rand.New(rand.NewPCG(1, 2))
 	rows := make([][]float32, n)
 	rows[0] = make([]float32, te.features)
 	for j := 1; j < n; j++ {
 		row := make([]float32, te.features)
 		for f := range row {
-			c := cuts[f]
-			switch {
-			case len(c) == 0:
-				row[f] = float32(rng.NormFloat64())
-			case rng.IntN(4) == 0: // between two cuts
-				a, b := c[rng.IntN(len(c))], c[rng.IntN(len(c))]
-				row[f] = a + (b-a)*rng.Float32()
-			default:
-				row[f] = c[rng.IntN(len(c))]
-			}
+			row[f] = probeValue(cuts[f], j-1 < longest, j-1, rng)
 		}
 		rows[j] = row
 	}
 	return rows
+}
+
+// probeValue is one feature's value in probe row k: the k-th of its cuts
+// (cyclically) while covering, else a random cut or a value between two.
+func probeValue(c []float32, covering bool, k int, rng *rand.Rand) float32 {
+	switch {
+	case len(c) == 0:
+		return float32(rng.NormFloat64())
+	case covering:
+		return c[k%len(c)]
+	case rng.IntN(4) == 0: // between two cuts
+		a, b := c[rng.IntN(len(c))], c[rng.IntN(len(c))]
+		return a + (b-a)*rng.Float32()
+	default:
+		return c[rng.IntN(len(c))]
+	}
 }

@@ -19,16 +19,6 @@ import (
 // served by onnxruntime as before; what is accepted is also checked
 // against onnxruntime on probe rows at load (native.go).
 
-// More ONNX protobuf field numbers (onnx.proto), beside zipmap.go's.
-const (
-	graphInput = 11 // GraphProto.input
-	attrF      = 2  // AttributeProto.f
-	attrI      = 3  // AttributeProto.i
-	attrS      = 4  // AttributeProto.s
-	attrT      = 5  // AttributeProto.t
-	attrFloats = 7  // AttributeProto.floats
-)
-
 // onnxNode is one decoded NodeProto.
 type onnxNode struct {
 	op, domain string
@@ -50,16 +40,11 @@ type onnxAttr struct {
 
 // decodeGraph returns the nodes and the input names of a model's graph.
 func decodeGraph(model []byte) (nodes []onnxNode, inputs []string, err error) {
-	var graph []byte
-	if !fields(model, func(num protowire.Number, typ protowire.Type, v, _ []byte) bool {
-		if num == modelGraph && typ == protowire.BytesType {
-			graph = v
-		}
-		return true
-	}) || graph == nil {
+	graph, ok := graphOf(model)
+	if !ok {
 		return nil, nil, fmt.Errorf("no graph in the model")
 	}
-	ok := fields(graph, func(num protowire.Number, typ protowire.Type, v, _ []byte) bool {
+	ok = fields(graph, func(num protowire.Number, typ protowire.Type, v, _ []byte) bool {
 		if typ != protowire.BytesType {
 			return true
 		}

@@ -70,6 +70,12 @@ func TestNativeTreesRefusals(t *testing.T) {
 				a["class_weights"].floats[i] = float32(math.Abs(float64(w)))
 			}
 		}},
+		{"weights positive or zero", "no negative leaf weight", func(a map[string]*onnxAttr) {
+			for i, w := range a["class_weights"].floats {
+				a["class_weights"].floats[i] = float32(math.Abs(float64(w)))
+			}
+			a["class_weights"].floats[0] = 0
+		}},
 		{"class lengths", "different lengths", func(a map[string]*onnxAttr) { a["class_ids"].ints = a["class_ids"].ints[1:] }},
 		{"two weights on a leaf", "more than one weight", func(a map[string]*onnxAttr) {
 			a["class_nodeids"].ints[1] = a["class_nodeids"].ints[0]
@@ -337,4 +343,59 @@ func FuzzNativeTrees(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The probe rows: the first all zeros; every threshold of every feature,
+// and the float32 just below and just above it, appears in some row; the
+// other values lie between the lowest and highest of those.
+func TestProbesCoverThresholds(t *testing.T) {
+	data, _ := gbtNode(t)
+	te, err := nativeTrees(data, "probabilities", 1, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := te.probes(probeRows)
+	if len(rows) < probeRows || slices.ContainsFunc(rows[0], func(x float32) bool { return x != 0 }) {
+		t.Fatalf("%d rows, first %v", len(rows), rows[0])
+	}
+	seen := make([]map[float32]bool, te.features)
+	for f := range seen {
+		seen[f] = map[float32]bool{}
+	}
+	for _, row := range rows[1:] {
+		for f, x := range row {
+			seen[f][x] = true
+		}
+	}
+	lo, hi := make([]float32, te.features), make([]float32, te.features)
+	for f := range lo {
+		lo[f], hi[f] = float32(math.Inf(1)), float32(math.Inf(-1))
+	}
+	for _, n := range te.nodes {
+		if n.feature < 0 {
+			continue
+		}
+		f, v := n.feature, n.value
+		below, above := math.Nextafter32(v, float32(math.Inf(-1))), math.Nextafter32(v, float32(math.Inf(1)))
+		for _, x := range []float32{v, below, above} {
+			if !seen[f][x] {
+				t.Errorf("feature %d: no probe at %v (threshold %v)", f, x, v)
+			}
+		}
+		lo[f], hi[f] = min(lo[f], below), max(hi[f], above)
+	}
+	for f := range seen {
+		between := 0
+		for x := range seen[f] {
+			if x < lo[f] || x > hi[f] {
+				t.Errorf("feature %d: probe %v outside the thresholds [%v, %v]", f, x, lo[f], hi[f])
+			}
+			if x > lo[f] && x < hi[f] {
+				between++
+			}
+		}
+		if between < 100 {
+			t.Errorf("feature %d: %d distinct values between thresholds", f, between)
+		}
+	}
 }

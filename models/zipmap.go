@@ -48,7 +48,13 @@ const (
 	nodeOpType     = 4  // NodeProto.op_type
 	nodeAttribute  = 5  // NodeProto.attribute
 	nodeDomain     = 7  // NodeProto.domain
+	graphInput     = 11 // GraphProto.input
 	attrName       = 1  // AttributeProto.name
+	attrF          = 2  // AttributeProto.f
+	attrI          = 3  // AttributeProto.i
+	attrS          = 4  // AttributeProto.s
+	attrT          = 5  // AttributeProto.t
+	attrFloats     = 7  // AttributeProto.floats
 	attrInts       = 8  // AttributeProto.ints
 	attrStrings    = 9  // AttributeProto.strings
 	valueInfoName  = 1  // ValueInfoProto.name
@@ -82,15 +88,23 @@ func fields(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte
 	return true
 }
 
-// findZipMap returns the ZipMap node of the model whose output is output.
-func findZipMap(model []byte, output string) (*zipMap, bool) {
+// graphOf returns the GraphProto of a ModelProto; false when there is
+// none or the model is malformed.
+func graphOf(model []byte) ([]byte, bool) {
 	var graph []byte
-	if !fields(model, func(num protowire.Number, typ protowire.Type, v, _ []byte) bool {
+	ok := fields(model, func(num protowire.Number, typ protowire.Type, v, _ []byte) bool {
 		if num == modelGraph && typ == protowire.BytesType {
 			graph = v
 		}
 		return true
-	}) || graph == nil {
+	})
+	return graph, ok && graph != nil
+}
+
+// findZipMap returns the ZipMap node of the model whose output is output.
+func findZipMap(model []byte, output string) (*zipMap, bool) {
+	graph, ok := graphOf(model)
+	if !ok {
 		return nil, false
 	}
 	var found *zipMap
