@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // Engines a model runs on (ModelInfo.Engine).
@@ -90,15 +91,18 @@ func (te *treeEnsemble) matches(m *model) error {
 // load is reproducible.
 func (te *treeEnsemble) probes(n int) [][]float32 {
 	cuts := make([][]float32, te.features)
-	longest := 0
 	for _, node := range te.nodes {
 		if node.feature >= 0 {
 			t := node.value
-			c := append(cuts[node.feature], t,
+			cuts[node.feature] = append(cuts[node.feature], t,
 				math.Nextafter32(t, float32(math.Inf(-1))), math.Nextafter32(t, float32(math.Inf(1))))
-			cuts[node.feature] = c
-			longest = max(longest, len(c))
 		}
+	}
+	longest := 0
+	for f, c := range cuts {
+		slices.Sort(c)
+		cuts[f] = slices.Compact(c) // trees share thresholds
+		longest = max(longest, len(cuts[f]))
 	}
 	n = max(n, 1+longest+n/2)
 	rng := rand.New(rand.NewPCG(1, 2))

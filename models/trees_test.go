@@ -89,6 +89,16 @@ func TestNativeTreesRefusals(t *testing.T) {
 			a["nodes_modes"].strings[i+1] = "BRANCH_LEQ"
 		}},
 		{"child past the tree", "children must be later", func(a map[string]*onnxAttr) { a["nodes_falsenodeids"].ints[0] = 1000 }},
+		{"child past the last node", "children must be later", func(a map[string]*onnxAttr) {
+			i := slices.Index(a["nodes_treeids"].ints, 1) // node 0 of tree 1, a branch
+			a["nodes_falsenodeids"].ints[i] = int64(len(a["nodes_treeids"].ints) - i)
+		}},
+		{"true child is the node", "children must be later", func(a map[string]*onnxAttr) {
+			a["nodes_truenodeids"].ints[firstBranch(a)] = 0
+		}},
+		{"false child is the node", "children must be later", func(a map[string]*onnxAttr) {
+			a["nodes_falsenodeids"].ints[firstBranch(a)] = 0
+		}},
 		{"tree ids descending", "ascending", func(a map[string]*onnxAttr) {
 			ids := a["nodes_treeids"].ints
 			k := slices.Index(ids, 1)
@@ -354,17 +364,40 @@ func TestProbesCoverThresholds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cuts := make([]map[float32]bool, te.features)
+	for f := range cuts {
+		cuts[f] = map[float32]bool{}
+	}
+	for _, n := range te.nodes {
+		if n.feature >= 0 {
+			for _, x := range []float32{n.value, math.Nextafter32(n.value, float32(math.Inf(-1))), math.Nextafter32(n.value, float32(math.Inf(1)))} {
+				cuts[n.feature][x] = true
+			}
+		}
+	}
+	covering := 0 // rows going through the distinct thresholds and neighbours of the feature with most
+	for _, c := range cuts {
+		covering = max(covering, len(c))
+	}
+	for _, n := range []int{10, probeRows} {
+		if got, want := len(te.probes(n)), max(n, 1+covering+n/2); got != want {
+			t.Errorf("probes(%d): %d rows, want %d (zeros, %d covering, %d mixed)", n, got, want, covering, n/2)
+		}
+	}
 	rows := te.probes(probeRows)
-	if len(rows) < probeRows || slices.ContainsFunc(rows[0], func(x float32) bool { return x != 0 }) {
-		t.Fatalf("%d rows, first %v", len(rows), rows[0])
+	if slices.ContainsFunc(rows[0], func(x float32) bool { return x != 0 }) {
+		t.Fatalf("first row %v", rows[0])
 	}
-	seen := make([]map[float32]bool, te.features)
+	seen, all := make([]map[float32]bool, te.features), make([]map[float32]bool, te.features)
 	for f := range seen {
-		seen[f] = map[float32]bool{}
+		seen[f], all[f] = map[float32]bool{}, map[float32]bool{}
 	}
-	for _, row := range rows[1:] {
+	for j, row := range rows[1:] {
 		for f, x := range row {
-			seen[f][x] = true
+			all[f][x] = true
+			if j < covering {
+				seen[f][x] = true
+			}
 		}
 	}
 	lo, hi := make([]float32, te.features), make([]float32, te.features)
@@ -384,9 +417,9 @@ func TestProbesCoverThresholds(t *testing.T) {
 		}
 		lo[f], hi[f] = min(lo[f], below), max(hi[f], above)
 	}
-	for f := range seen {
+	for f := range all {
 		between := 0
-		for x := range seen[f] {
+		for x := range all[f] {
 			if x < lo[f] || x > hi[f] {
 				t.Errorf("feature %d: probe %v outside the thresholds [%v, %v]", f, x, lo[f], hi[f])
 			}
