@@ -93,6 +93,10 @@ func TestNativeTreesRefusals(t *testing.T) {
 			i := slices.Index(a["nodes_treeids"].ints, 1) // node 0 of tree 1, a branch
 			a["nodes_falsenodeids"].ints[i] = int64(len(a["nodes_treeids"].ints) - i)
 		}},
+		{"true child past the last node", "children must be later", func(a map[string]*onnxAttr) {
+			i := slices.Index(a["nodes_treeids"].ints, 1)
+			a["nodes_truenodeids"].ints[i] = int64(len(a["nodes_treeids"].ints) - i)
+		}},
 		{"true child is the node", "children must be later", func(a map[string]*onnxAttr) {
 			a["nodes_truenodeids"].ints[firstBranch(a)] = 0
 		}},
@@ -129,8 +133,8 @@ func TestNativeTreesRefusals(t *testing.T) {
 			switch {
 			case c.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
-			case c.want == "" && len(te.roots) != 80:
-				t.Fatalf("%d trees, want 80", len(te.roots))
+			case c.want == "" && (len(te.roots) != 80 || !te.allLEQ):
+				t.Fatalf("%d trees (want 80), all BRANCH_LEQ %v (want the fast walk)", len(te.roots), te.allLEQ)
 			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 				t.Fatalf("error %v, want one saying %q", err, c.want)
 			}
@@ -289,9 +293,9 @@ func TestNativeTreesAllModes(t *testing.T) {
 			modelDecl("p0", file, loanInputs, "probabilities", 0, ""),
 		))
 		native, ort := load(t, prog, Options{}), load(t, prog, Options{ONNXRuntimeOnly: true})
-		for _, info := range native.Info() {
-			if info.Engine != EngineNative {
-				t.Fatalf("%s: %s (%s)", file, info.Engine, info.EngineReason)
+		for i, info := range native.Info() {
+			if info.Engine != EngineNative || native.models[i].native.allLEQ {
+				t.Fatalf("%s: %s (%s), fast BRANCH_LEQ walk %v", file, info.Engine, info.EngineReason, native.models[i].native.allLEQ)
 			}
 		}
 		rows := randomLoanRows(t, 20000)
