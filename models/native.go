@@ -50,13 +50,16 @@ func (m *model) useNative(data []byte, index int) {
 		m.info.EngineReason = "not a native tree ensemble: " + err.Error()
 		return
 	}
-	if err := te.matches(m); err != nil {
+	if err := checkNative(te, m); err != nil {
 		m.info.EngineReason = "native trees differ from onnxruntime: " + err.Error()
 		return
 	}
 	m.native = te
 	m.info.Engine = EngineNative
 }
+
+// checkNative is te.matches; a test replaces it to see the fallback.
+var checkNative = (*treeEnsemble).matches
 
 // matches runs probe rows through onnxruntime (m's shared session) and
 // through te and compares the results bit for bit.

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -434,5 +435,25 @@ func TestProbesCoverThresholds(t *testing.T) {
 		if between < 100 {
 			t.Errorf("feature %d: %d distinct values between thresholds", f, between)
 		}
+	}
+}
+
+// A model whose native form fails the load-time check runs on onnxruntime,
+// with the reason in Info, and gives onnxruntime's values.
+func TestNativeCheckFailsFallsBack(t *testing.T) {
+	defer func(f func(*treeEnsemble, *model) error) { checkNative = f }(checkNative)
+	checkNative = func(*treeEnsemble, *model) error {
+		return errors.New("probe row [0 0 0 0 0 0]: 1 against onnxruntime's 2")
+	}
+	r, ort := loadGBT(t)
+	info := r.Info()[0]
+	if info.Engine != EngineONNXRuntime || info.EngineReason != "native trees differ from onnxruntime: probe row [0 0 0 0 0 0]: 1 against onnxruntime's 2" || info.Sessions == 0 {
+		t.Fatalf("engine %s (%s), %d sessions", info.Engine, info.EngineReason, info.Sessions)
+	}
+	row := []float32{5000, 24, 2800, 150, 0, 41}
+	got, err := r.Predict(0, row)
+	want, _ := ort.Predict(0, row)
+	if err != nil || got != want {
+		t.Errorf("Predict: %v, %v; onnxruntime alone %v", got, err, want)
 	}
 }
