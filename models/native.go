@@ -17,6 +17,10 @@ const (
 	EngineNative      = "native-trees"
 )
 
+// maxCovering bounds the probe rows that go through every threshold: 2^18
+// rows of a few floats each, a fraction of a second of onnxruntime.
+const maxCovering = 1 << 18
+
 // probeRows is how many rows Load runs through both onnxruntime and the
 // native form before it trusts the native form (more when the trees have
 // more thresholds on one feature: see probes).
@@ -107,6 +111,10 @@ func (te *treeEnsemble) probes(n int) [][]float32 {
 		cuts[f] = slices.Compact(c) // trees share thresholds
 		longest = max(longest, len(cuts[f]))
 	}
+	// A huge ensemble (millions of thresholds on one feature) would make
+	// the covering rows a load-time cost of its own: cover at most
+	// maxCovering, and let the random rows sample the rest.
+	longest = min(longest, maxCovering)
 	n = max(n, 1+longest+n/2)
 	rng := rand.New(rand.NewPCG(1, 2))
 	rows := make([][]float32, n)

@@ -457,3 +457,16 @@ func TestNativeCheckFailsFallsBack(t *testing.T) {
 		t.Errorf("Predict: %v, %v; onnxruntime alone %v", got, err, want)
 	}
 }
+
+// An ensemble with more thresholds than maxCovering on one feature gets
+// maxCovering covering rows, not one per threshold.
+func TestProbesBounded(t *testing.T) {
+	const branches = maxCovering/3 + 10 // over maxCovering cuts, with neighbours
+	te := &treeEnsemble{features: 1, nodes: make([]treeNode, 0, 2*branches)}
+	for i := range branches {
+		te.nodes = append(te.nodes, treeNode{feature: 0, value: float32(i) * 4}, treeNode{feature: -1})
+	}
+	if got, want := len(te.probes(10)), 1+maxCovering+5; got != want {
+		t.Errorf("%d probe rows, want %d", got, want)
+	}
+}
