@@ -84,7 +84,7 @@ func consumeWith(ctx context.Context, cfg *config.Config, f *serveFlags, log *sl
 		return exitError
 	}
 	defer stopTracing()
-	srv, err := server.New(server.Options{Config: cfg, LoadConfig: f.load, Logger: log, Models: modelLoader(cfg), Tracer: tracer, Audit: sa})
+	srv, err := server.New(server.Options{Config: cfg, LoadConfig: f.load, Logger: log, Models: modelLoader(cfg, log), Tracer: tracer, Audit: sa})
 	if err != nil {
 		fmt.Fprintf(stderr, "riskd: %v\n", err)
 		return exitError

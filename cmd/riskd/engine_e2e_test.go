@@ -33,6 +33,20 @@ func TestModelEngines(t *testing.T) {
 			}
 		}
 	}
+	for _, c := range []struct {
+		p    *proc
+		want string
+	}{
+		{auto, `"msg":"model loaded","policy_path":`},
+		{auto, `"model":"default_risk","file":`},
+		{auto, `"engine":"native-trees","engine_reason":"","sessions":0}`},
+		{auto, `"engine":"onnxruntime","engine_reason":"not a native tree ensemble: the graph has 7 nodes`},
+		{ort, `"engine":"onnxruntime","engine_reason":"onnxruntime only (configured)"`},
+	} {
+		if logs := c.p.logs.String(); !strings.Contains(logs, c.want) {
+			t.Errorf("riskd's log lacks %s:\n%s", c.want, logs)
+		}
+	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	lowRisk := 0
 	for i := range 300 {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/riskforge/riskforge/models"
 	"github.com/riskforge/riskforge/server"
@@ -12,8 +13,10 @@ import (
 
 // modelLoader loads a version's ONNX models with the models package
 // (one Registry per loaded program version; riskd closes it when the
-// version is unloaded and no request uses it any more).
-func modelLoader(cfg *config.Config) server.ModelLoader {
+// version is unloaded and no request uses it any more), and logs which
+// engine runs each model: a tree ensemble left on onnxruntime under
+// models.engine auto says why.
+func modelLoader(cfg *config.Config, log *slog.Logger) server.ModelLoader {
 	opts := models.Options{
 		LibraryPath:    cfg.Models.Library,
 		IntraOpThreads: cfg.Models.IntraOpThreads,
@@ -31,6 +34,10 @@ func modelLoader(cfg *config.Config) server.ModelLoader {
 		}
 		if err != nil {
 			return nil, err
+		}
+		for _, mi := range r.Info() {
+			log.Info("model loaded", "policy_path", policyPath, "model", mi.Name, "file", mi.File,
+				"engine", mi.Engine, "engine_reason", mi.EngineReason, "sessions", mi.Sessions)
 		}
 		return registry{r}, nil
 	}

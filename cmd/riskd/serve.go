@@ -109,7 +109,7 @@ it), then in-flight requests finish. The admin token can also come from $RISKD_A
 func serveWith(ctx context.Context, cfg *config.Config, f *serveFlags, log *slog.Logger, sa server.Audit, alog *audit.Log, tracer server.Tracer, stderr io.Writer) int {
 	var srv *server.Server
 	mounts := uiMounts(cfg, log, func() []server.Source { return srv.Sources() })
-	opts := server.Options{Config: cfg, LoadConfig: f.load, Logger: log, Models: modelLoader(cfg), Mounts: mounts, Audit: sa, Tracer: tracer}
+	opts := server.Options{Config: cfg, LoadConfig: f.load, Logger: log, Models: modelLoader(cfg, log), Mounts: mounts, Audit: sa, Tracer: tracer}
 	if alog != nil {
 		// Window snapshots cut against the audit log, and a start replays
 		// the records after the last one (docs/STATE.md).
