@@ -17,6 +17,10 @@
 //     NaN results that make the Machine use the model's on_error value and
 //     mark the decision degraded, and the Prometheus metrics
 //     riskforge_model_calls_total and riskforge_model_latency_seconds;
+//   - native tree ensembles (trees.go, native.go): a binary
+//     TreeEnsembleClassifier evaluated in Go, bit for bit as onnxruntime
+//     computes it, once it matches onnxruntime on probe rows at load
+//     (ModelInfo.Engine; Options.ONNXRuntimeOnly turns it off);
 //   - the batch path, PredictBatch, which scores many rows in one Run for
 //     offline work (backtests, training);
 //   - Check, the model part of `riskc check`.
