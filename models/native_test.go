@@ -69,6 +69,12 @@ func randomLoanRows(t testing.TB, n int) [][]float32 {
 // in the same order.)
 func TestNativeTreesMatchONNXRuntime(t *testing.T) {
 	native, ort := loadGBT(t)
+	for i, info := range native.Info() {
+		// Else the comparison below would be onnxruntime against itself.
+		if info.Engine != EngineNative {
+			t.Fatalf("model %d runs on %s (%s), not natively", i, info.Engine, info.EngineReason)
+		}
+	}
 	rows := randomLoanRows(t, 60000)
 	for mi := range 2 {
 		want := make([]float64, len(rows))
