@@ -74,11 +74,8 @@ var checkNative = (*treeEnsemble).matches
 func (te *treeEnsemble) matches(m *model) error {
 	rows := te.probes(probeRows)
 	want := make([]float64, len(rows))
-	buf := make([]float32, MaxBatch*te.features)
-	chunk := MaxBatch
-	if m.facts.fixedBatch {
-		chunk = 1
-	}
+	chunk := m.batchRows()
+	buf := make([]float32, chunk*te.features)
 	for lo := 0; lo < len(rows); lo += chunk {
 		hi := min(lo+chunk, len(rows))
 		if err := m.runBatch(rows[lo:hi], want[lo:hi], buf); err != nil {

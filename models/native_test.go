@@ -3,7 +3,6 @@ package models
 import (
 	"math"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 )
@@ -39,10 +38,7 @@ func TestNativeTreesTaken(t *testing.T) {
 // their usual ranges, a third of them on a threshold of the trees or one
 // float32 step beside it.
 func randomLoanRows(t testing.TB, n int) [][]float32 {
-	data, err := os.ReadFile("../examples/models/loan_gbt.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, _ := gbtNode(t)
 	te, err := nativeTrees(data, "probabilities", 1, 6)
 	if err != nil {
 		t.Fatal(err)

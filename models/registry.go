@@ -263,12 +263,15 @@ func open(prog *vm.Program, i int, policyPath string, opts Options, slots bool) 
 		}
 	}
 	m.met = newMetrics(decl.Name)
+	if !slots {
+		return m, nil // Check: the graph is checked; nothing will run
+	}
 	if opts.ONNXRuntimeOnly {
 		m.info.Engine, m.info.EngineReason = EngineONNXRuntime, "onnxruntime only (configured)"
 	} else {
 		m.useNative(data, int(decl.Index))
 	}
-	if !slots || m.native != nil {
+	if m.native != nil {
 		return m, nil
 	}
 	sessions := opts.Sessions
@@ -546,10 +549,7 @@ func (r *Registry) PredictBatch(i int, rows [][]float32, out []float64) error {
 			return fmt.Errorf("model %q takes %d features, row %d has %d", m.info.Name, m.features, j, len(row))
 		}
 	}
-	chunk := MaxBatch
-	if m.facts.fixedBatch {
-		chunk = 1
-	}
+	chunk := m.batchRows()
 	chunks := (len(rows) + chunk - 1) / chunk
 	workers := min(runtime.GOMAXPROCS(0), chunks)
 	var (
@@ -605,6 +605,14 @@ func (r *Registry) PredictBatch(i int, rows [][]float32, out []float64) error {
 		return fmt.Errorf("model %q failed on %d of %d rows (their values are NaN); first error: %w", m.info.Name, failed, len(rows), first)
 	}
 	return nil
+}
+
+// batchRows is the most rows one Run of the shared session takes.
+func (m *model) batchRows() int {
+	if m.facts.fixedBatch {
+		return 1
+	}
+	return MaxBatch
 }
 
 // batch runs one Run over rows (or the native form over each).

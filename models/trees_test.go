@@ -203,13 +203,7 @@ func encodeTrees(t testing.TB, model []byte, attrs map[string]*onnxAttr) []byte 
 		}
 		return extra(out)
 	}
-	var graph []byte
-	fields(model, func(num protowire.Number, typ protowire.Type, v, _ []byte) bool {
-		if num == modelGraph {
-			graph = v
-		}
-		return true
-	})
+	graph, _ := graphOf(model)
 	fields(graph, func(num protowire.Number, typ protowire.Type, v, _ []byte) bool {
 		if num == graphNode {
 			node = v

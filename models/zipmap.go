@@ -103,79 +103,26 @@ func graphOf(model []byte) ([]byte, bool) {
 
 // findZipMap returns the ZipMap node of the model whose output is output.
 func findZipMap(model []byte, output string) (*zipMap, bool) {
-	graph, ok := graphOf(model)
-	if !ok {
+	nodes, _, err := decodeGraph(model)
+	if err != nil {
 		return nil, false
 	}
-	var found *zipMap
-	fields(graph, func(num protowire.Number, typ protowire.Type, v, _ []byte) bool {
-		if num != graphNode || typ != protowire.BytesType {
-			return true
+	for _, n := range nodes {
+		if n.op != "ZipMap" || n.domain != "ai.onnx.ml" || len(n.inputs) != 1 || len(n.outputs) != 1 || n.outputs[0] != output {
+			continue
 		}
-		var ins, outs []string
-		var op, domain string
-		var z zipMap
-		ok := fields(v, func(num protowire.Number, typ protowire.Type, v, _ []byte) bool {
-			switch {
-			case typ != protowire.BytesType:
-			case num == nodeInput:
-				ins = append(ins, string(v))
-			case num == nodeOutput:
-				outs = append(outs, string(v))
-			case num == nodeOpType:
-				op = string(v)
-			case num == nodeDomain:
-				domain = string(v)
-			case num == nodeAttribute:
-				return zipMapAttribute(v, &z)
-			}
-			return true
-		})
-		if ok && op == "ZipMap" && domain == "ai.onnx.ml" && len(ins) == 1 && len(outs) == 1 && outs[0] == output &&
-			(z.ints == nil) != (z.strings == nil) {
-			z.input = ins[0]
-			found = &z
-			return false
+		z := &zipMap{input: n.inputs[0]}
+		if a := n.attrs["classlabels_int64s"]; a != nil {
+			z.ints = a.ints
 		}
-		return true
-	})
-	return found, found != nil
-}
-
-// zipMapAttribute reads classlabels_int64s or classlabels_strings.
-func zipMapAttribute(b []byte, z *zipMap) bool {
-	var name string
-	var ints []int64
-	var strs []string
-	ok := fields(b, func(num protowire.Number, typ protowire.Type, v, raw []byte) bool {
-		switch {
-		case num == attrName && typ == protowire.BytesType:
-			name = string(v)
-		case num == attrStrings && typ == protowire.BytesType:
-			strs = append(strs, string(v))
-		case num == attrInts && typ == protowire.VarintType:
-			_, _, n := protowire.ConsumeTag(raw)
-			x, _ := protowire.ConsumeVarint(raw[n:])
-			ints = append(ints, int64(x))
-		case num == attrInts && typ == protowire.BytesType: // packed
-			for len(v) > 0 {
-				x, n := protowire.ConsumeVarint(v)
-				if n < 0 {
-					return false
-				}
-				ints = append(ints, int64(x))
-				v = v[n:]
-			}
+		if a := n.attrs["classlabels_strings"]; a != nil {
+			z.strings = a.strings
 		}
-		return true
-	})
-	switch name {
-	case "classlabels_int64s":
-		z.ints = ints
-	case "classlabels_strings":
-		z.strings = strs
+		if (z.ints == nil) != (z.strings == nil) {
+			return z, true
+		}
 	}
-	return ok
+	return nil, false
 }
 
 // withOutput returns a copy of the model with a float tensor output named
