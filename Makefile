@@ -43,10 +43,11 @@ COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
 COMMIT_TIME ?= $(shell git log -1 --format=%cI 2>/dev/null)
 LDFLAGS     := -X github.com/riskforge/riskforge/internal/cli.Commit=$(COMMIT) -X github.com/riskforge/riskforge/internal/cli.CommitTime=$(COMMIT_TIME)
 
-# build: compile both binaries into bin/ (default target).
+# build: compile riskc, riskd and the load generator riskload into bin/ (default target).
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/riskc ./cmd/riskc
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/riskd ./cmd/riskd
+	$(GO) build -o bin/riskload ./cmd/riskload
 
 # deps: install onnxruntime into third_party/onnxruntime/ once, and Debian's chromium
 # (the playground's browser test drives it), redis-server (the lookup and window tests
