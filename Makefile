@@ -28,7 +28,7 @@ MUTATE_FLAGS     ?=
 GO_TEST_FLAGS ?= -count=1 -timeout 10m
 
 # Fuzz targets as package:FuncName pairs; FUZZTIME is per target.
-FUZZ_TARGETS ?= ./lang:FuzzFormat ./lang:FuzzNumbersIn ./compiler:FuzzCheck ./vm:FuzzDecode ./vm:FuzzDecodeJSON ./dataset:FuzzCSV ./api:FuzzFastDecode ./server:FuzzDecide ./server:FuzzBatchDepth ./lsp:FuzzLSPDidChange ./playground:FuzzPlaygroundRun \
+FUZZ_TARGETS ?= ./lang:FuzzFormat ./lang:FuzzNumbersIn ./compiler:FuzzCheck ./vm:FuzzDecode ./vm:FuzzDecodeJSON ./dataset:FuzzCSV ./api:FuzzFastDecode ./server:FuzzDecide ./server:FuzzBatchDepth ./server:FuzzCheckBody ./lsp:FuzzLSPDidChange ./playground:FuzzPlaygroundRun \
                 ./audit:FuzzDecodeRecord ./audit:FuzzDecodeCheckpoint ./audit/schema:FuzzDecodeCompact ./internal/gm:FuzzSignatureHeader ./windows:FuzzRestoreSnapshot ./state:FuzzReplayRecord ./models:FuzzNativeTrees
 FUZZTIME     ?= 50000x # an exec count: time limits hit golang/go#75804 on Go 1.26
 

@@ -75,29 +75,27 @@ func (s *Server) readBody(r *http.Request, buf []byte, limit int64) ([]byte, *ht
 }
 
 // checkBody refuses empty bodies and JSON nested deeper than maxDepth.
+// It runs on every request before any decoder, so it skips what cannot
+// change the depth quickly: bytes outside strings through a table,
+// string contents by searching for their closing quote.
 func checkBody(body []byte, maxDepth int) *httpError {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("body", `empty; send a JSON object such as {"event": "...", "features": {...}}`)
 	}
-	depth, inStr, esc := 0, false, false
-	for _, c := range body {
-		switch {
-		case inStr:
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
+	depth := 0
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if !depthByte[c] {
+			continue
+		}
+		switch c {
+		case '"':
+			i = stringEnd(body, i+1)
+		case '{', '[':
 			if depth++; depth > maxDepth {
 				return badRequest("body", "JSON nests deeper than %d levels (limits.max_json_depth)", maxDepth)
 			}
-		case c == '}' || c == ']':
+		default: // '}' or ']'
 			// Never below zero: in JSON Lines a line of closing brackets
 			// must not buy depth for the lines after it.
 			if depth > 0 {
@@ -106,6 +104,32 @@ func checkBody(body []byte, maxDepth int) *httpError {
 		}
 	}
 	return nil
+}
+
+// depthByte marks the bytes outside strings that checkBody acts on.
+var depthByte = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
+
+// stringEnd returns the index of the quote that closes the string whose
+// contents start at i (len(b) when it is unterminated). A quote is escaped
+// when an odd number of backslashes stands right before it: backslashes
+// pair up from the left, and a run starts after the opening quote or
+// after a character that is not a backslash.
+func stringEnd(b []byte, i int) int {
+	for {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return len(b)
+		}
+		q := i + j
+		k := q
+		for k > i && b[k-1] == '\\' {
+			k--
+		}
+		if (q-k)%2 == 0 {
+			return q
+		}
+		i = q + 1
+	}
 }
 
 // readChecked reads the body into the work buffer (kept for reuse) and
