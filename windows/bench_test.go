@@ -111,3 +111,42 @@ func BenchmarkWindow3Floor(b *testing.B) {
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 	_ = sum
 }
+
+// BenchmarkWindow3Large is BenchmarkWindow3 on a store the size a busy
+// riskd holds (600,000 (window, key) pairs, far beyond the CPU's caches),
+// each request reading a random known key or, one in five, adding a new
+// one, as riskload's zipf traffic does: what the window lookups cost when
+// they miss the caches.
+func BenchmarkWindow3Large(b *testing.B) {
+	const known = 200_000
+	m := benchStore(Config{})
+	keys := benchKeys(known + 1<<20)
+	obs := make([]vm.WindowObs, 3)
+	out := make([]float64, 3)
+	observe := func(k vm.WindowKey, t float64) {
+		obs[0] = vm.WindowObs{Key: k, T: t, V: 1, Add: true}
+		obs[1] = vm.WindowObs{Key: k, T: t, V: 12.5, Add: true}
+		obs[2] = vm.WindowObs{Key: k, T: t, S: keys[int(t)%7], Add: true}
+		if err := m.Observe(obs, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < known; i++ {
+		observe(vm.WindowKey{Str: keys[i]}, float64(i)*1e-3)
+	}
+	rng := uint64(1)
+	fresh := known
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		k := keys[(rng>>33)%known]
+		if i%5 == 0 && fresh < len(keys) {
+			k, fresh = keys[fresh], fresh+1
+		}
+		observe(vm.WindowKey{Str: k}, 200+float64(i)*1e-3)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}

@@ -28,6 +28,8 @@ type event struct{ t, v float64 }
 
 // cell is one window's state for one key.
 type cell struct {
+	key    ckey    // the key it is the state of (cellMap compares it)
+	next   *cell   // the next cell whose key has the same hash (cellMap)
 	last   float64 // newest event time added (idle expiry)
 	used   uint32  // shard tick of the last access (eviction)
 	n      uint8   // events in ev

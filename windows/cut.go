@@ -126,17 +126,18 @@ func (c *Cut) end() {
 func (c *Cut) eachCell(i int, fn func(ckey, *cell)) {
 	sh := &c.s.shards[i]
 	sh.mu.Lock()
-	for k, cl := range sh.cells {
-		if pre, saved := sh.cow[k]; saved {
+	sh.cells.each(func(cl *cell) bool {
+		if pre, saved := sh.cow[cl.key]; saved {
 			if pre != nil {
-				fn(k, pre)
+				fn(cl.key, pre)
 			}
-			continue
+			return true
 		}
-		fn(k, cl)
-	}
+		fn(cl.key, cl)
+		return true
+	})
 	for k, pre := range sh.cow {
-		if _, live := sh.cells[k]; !live && pre != nil {
+		if sh.cells.get(c.s.keyHash(k), k) == nil && pre != nil {
 			fn(k, pre) // dropped from the live store since the cut
 		}
 	}
@@ -147,11 +148,11 @@ func (c *Cut) eachCell(i int, fn func(ckey, *cell)) {
 
 // cutObserve keeps the cut image of key k before a call of generation
 // gen changes it (called with the shard locked, while its cut is open).
-func (sh *shard) cutObserve(k ckey, sp spec, t, v float64, add bool, gen uint64) {
+func (sh *shard) cutObserve(h uint64, k ckey, sp spec, t, v float64, add bool, gen uint64) {
 	pre, saved := sh.cow[k]
 	if gen > sh.cut {
 		if !saved {
-			sh.cow[k] = sh.cells[k].clone() // nil: absent in the cut
+			sh.cow[k] = sh.cells.get(h, k).clone() // nil: absent in the cut
 		}
 		return
 	}
@@ -173,15 +174,16 @@ func (sh *shard) cutObserve(k ckey, sp spec, t, v float64, add bool, gen uint64)
 // cutEvict keeps the cut's view of an evicted key: evicted by a later
 // generation, the cut still holds it; by the cut's own generation, the
 // cut loses it as the live store does.
-func (sh *shard) cutEvict(victim ckey, gen uint64) {
+func (sh *shard) cutEvict(victim *cell, gen uint64) {
+	k := victim.key
 	if gen > sh.cut {
-		if _, saved := sh.cow[victim]; !saved {
-			sh.cow[victim] = sh.cells[victim] // leaving the live map: no copy needed
+		if _, saved := sh.cow[k]; !saved {
+			sh.cow[k] = victim // leaving the live map: no copy needed
 		}
 		return
 	}
-	if _, saved := sh.cow[victim]; saved {
-		sh.cow[victim] = nil
+	if _, saved := sh.cow[k]; saved {
+		sh.cow[k] = nil
 	}
 }
 
@@ -191,6 +193,7 @@ func (c *cell) clone() *cell {
 		return nil
 	}
 	d := *c
+	d.next = nil // a copy is in no chain
 	if c.ring != nil {
 		r := *c.ring
 		d.ring = &r

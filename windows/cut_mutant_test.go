@@ -145,7 +145,7 @@ func TestCutWaitsThenGivesUp(t *testing.T) {
 func TestCutKeepsKeyEvictedAfterIt(t *testing.T) {
 	m := testStore(Config{MaxKeys: numShards}, "count") // one key per shard
 	a := vm.WindowKey{Str: "a"}
-	b := vm.WindowKey{Str: sameShard(m.ids[0], a.Str, 1)[0]}
+	b := vm.WindowKey{Str: sameShard(m, a.Str, 1)[0]}
 	observe1(m, 0, a, 100, 1, "")
 	observe1(m, 0, a, 101, 1, "")
 	c, err := m.st.BeginCut(time.Second)
@@ -177,7 +177,7 @@ func TestCutKeepsKeyEvictedAfterIt(t *testing.T) {
 func TestCutLosesKeyEvictedByItsOwnGeneration(t *testing.T) {
 	m := testStore(Config{MaxKeys: numShards}, "count") // one key per shard
 	a := vm.WindowKey{Str: "a"}
-	b := vm.WindowKey{Str: sameShard(m.ids[0], a.Str, 1)[0]}
+	b := vm.WindowKey{Str: sameShard(m, a.Str, 1)[0]}
 	observe1(m, 0, a, 100, 1, "")
 	g := m.Hold()
 	cut := make(chan *Cut, 1)

@@ -197,18 +197,19 @@ func (s *Store) snapshotWindows(d *dec, info *SnapshotInfo) ([]int, error) {
 }
 
 func (s *Store) put(k ckey, c *cell) {
-	sh := &s.shards[k.hash()%numShards]
+	h := s.keyHash(k)
+	sh := &s.shards[h%numShards]
 	sh.mu.Lock()
-	if _, ok := sh.cells[k]; !ok {
-		if len(sh.cells) >= s.maxPerShard {
-			sh.evictOne(0)
+	if sh.cells.get(h, k) == nil {
+		if sh.cells.len() >= s.maxPerShard {
+			sh.evictOne(s, 0)
 			s.evicted.Add(1)
 		}
-		sh.order = append(sh.order, k)
+		sh.order = append(sh.order, h)
 	}
 	sh.tick++
 	c.used = sh.tick
-	sh.cells[k] = c
+	sh.cells.set(h, k, c)
 	sh.mu.Unlock()
 }
 

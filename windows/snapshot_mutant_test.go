@@ -68,12 +68,14 @@ func snapshotBytes(t *testing.T, windows []snapWindow, cells []snapCell) []byte 
 // oneEvent is a cell holding one event at t=100.
 func oneEvent() *cell { return &cell{last: 100, n: 1, ev: [exactEvents]event{{100, 1}}} }
 
-// sameShard returns n string keys of window w that share key's shard.
-func sameShard(w uint32, key string, n int) []string {
-	want := ckey{w: w, str: key}.hash() % numShards
+// sameShard returns n string keys of m's first window that share key's
+// shard in m's store.
+func sameShard(m *Memory, key string, n int) []string {
+	w := m.ids[0]
+	want := m.st.keyHash(ckey{w: w, str: key}) % numShards
 	var keys []string
 	for i := 0; len(keys) < n; i++ {
-		if k := key + strconv.Itoa(i); (ckey{w: w, str: k}).hash()%numShards == want {
+		if k := key + strconv.Itoa(i); m.st.keyHash(ckey{w: w, str: k})%numShards == want {
 			keys = append(keys, k)
 		}
 	}
@@ -150,7 +152,7 @@ func TestRestoreWindowTableLimit(t *testing.T) {
 func TestRestoreIntoFullStore(t *testing.T) {
 	m := testStore(Config{MaxKeys: numShards}, "count") // one key per shard
 	sig := (*m.st.specs.Load())[0].sig
-	keys := sameShard(m.ids[0], "k", 3)
+	keys := sameShard(m, "k", 3)
 	var cells []snapCell
 	for _, k := range keys {
 		cells = append(cells, snapCell{0, k, oneEvent()})
@@ -169,7 +171,7 @@ func TestRestoreIntoFullStore(t *testing.T) {
 func TestRestoredCellIsRecentlyUsed(t *testing.T) {
 	m := testStore(Config{MaxKeys: 2 * numShards}, "count") // two keys per shard
 	sig := (*m.st.specs.Load())[0].sig
-	keys := sameShard(m.ids[0], "k", 3)
+	keys := sameShard(m, "k", 3)
 	old, restored, newer := vm.WindowKey{Str: keys[0]}, vm.WindowKey{Str: keys[1]}, vm.WindowKey{Str: keys[2]}
 	observe1(m, 0, old, 100, 1, "")
 	data := snapshotBytes(t, []snapWindow{{sig, aggCount, 3600}}, []snapCell{{0, restored.Str, oneEvent()}})

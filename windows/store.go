@@ -3,6 +3,7 @@ package windows
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"strings"
 	"sync"
@@ -42,6 +43,8 @@ type Config struct {
 type Store struct {
 	shards      [numShards]shard
 	maxPerShard int
+	seed        maphash.Seed // keyHash's, per store
+	numSeed     uint64
 
 	regMu sync.Mutex
 	specs atomic.Pointer[[]registered] // by window id; append-only
@@ -70,12 +73,14 @@ type ckey struct {
 
 type shard struct {
 	mu    sync.Mutex
-	cells map[ckey]*cell
+	cells cellMap
 	tick  uint32
-	// order lists the keys in insertion order (with stale entries for
-	// keys since dropped) so a sweep can walk it in short, resumable
-	// batches; sweepAt and keptAt are the walk's read and write indexes.
-	order           []ckey
+	// order lists the keys' hashes in insertion order (with stale
+	// entries for keys since dropped) so a sweep can walk it in short,
+	// resumable batches; sweepAt and keptAt are the walk's read and write
+	// indexes. Hashes rather than keys: 8 bytes an entry instead of 32,
+	// and nothing in it for the collector to scan.
+	order           []uint64
 	sweepAt, keptAt int
 	// cut is the generation of a cut whose snapshot has not yet written
 	// this shard (0: none); cow holds the cut's image of the keys that
@@ -90,9 +95,10 @@ func New(cfg Config) *Store {
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = DefaultMaxKeys
 	}
-	s := &Store{maxPerShard: max(1, cfg.MaxKeys/numShards), ids: map[string]int{}}
+	s := &Store{maxPerShard: max(1, cfg.MaxKeys/numShards), ids: map[string]int{}, seed: maphash.MakeSeed()}
+	s.numSeed = maphash.Comparable(s.seed, 0)
 	for i := range s.shards {
-		s.shards[i].cells = map[ckey]*cell{}
+		s.shards[i].cells = newCellMap()
 	}
 	s.specs.Store(&[]registered{})
 	s.gen.Store(1)
@@ -231,31 +237,27 @@ func (m *Memory) ObserveAt(gen uint64, obs []vm.WindowObs, out []float64) error 
 	return err
 }
 
-func (k ckey) hash() uint64 {
-	h := hashString(k.str) ^ hashNum(k.num)
-	return mix(h ^ uint64(k.w)*0x9e3779b97f4a7c15)
-}
-
 func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) float64 {
-	sh := &s.shards[k.hash()%numShards]
+	h := s.keyHash(k)
+	sh := &s.shards[h%numShards]
 	sh.mu.Lock()
 	sh.tick++
 	if sh.cut != 0 {
-		sh.cutObserve(k, sp, t, v, add, gen)
+		sh.cutObserve(h, k, sp, t, v, add, gen)
 	}
-	c := sh.cells[k]
+	c := sh.cells.get(h, k)
 	if c == nil {
 		if !add {
 			sh.mu.Unlock()
 			return 0 // nothing to read; do not spend a key on it
 		}
-		if len(sh.cells) >= s.maxPerShard {
-			sh.evictOne(gen)
+		if sh.cells.len() >= s.maxPerShard {
+			sh.evictOne(s, gen)
 			s.evicted.Add(1)
 		}
 		c = &cell{}
-		sh.cells[k] = c
-		sh.order = append(sh.order, k)
+		sh.cells.add(h, k, c)
+		sh.order = append(sh.order, h)
 		if len(sh.order) > 2*s.maxPerShard+64 && sh.sweepAt == 0 {
 			sh.compactOrder() // evictions left stale entries; amortised O(1)
 		}
@@ -269,21 +271,21 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 // evictOne drops the least recently used of a few keys sampled from the
 // map (iteration starts at a random place), as Redis approximates LRU.
 // gen is the generation of the call that needs the room (see cutEvict).
-func (sh *shard) evictOne(gen uint64) {
-	var victim ckey
+func (sh *shard) evictOne(s *Store, gen uint64) {
+	var victim *cell
 	oldest, n := uint32(0), 0
-	for k, c := range sh.cells {
+	sh.cells.each(func(c *cell) bool {
 		if age := sh.tick - c.used; n == 0 || age > oldest {
-			victim, oldest = k, age
+			victim, oldest = c, age
 		}
-		if n++; n == evictSamples {
-			break
-		}
-	}
+		n++
+		return n < evictSamples
+	})
+	k := victim.key
 	if sh.cut != 0 {
 		sh.cutEvict(victim, gen)
 	}
-	delete(sh.cells, victim)
+	sh.cells.del(s.keyHash(k), k)
 }
 
 // Sweep drops keys idle for longer than their window at time now (Unix
@@ -309,15 +311,14 @@ func (s *Store) Sweep(now float64) int {
 
 const sweepBatch = 256
 
-// compactOrder drops order entries of keys no longer held.
+// compactOrder drops order entries of hashes no longer held.
 func (sh *shard) compactOrder() {
 	kept := sh.order[:0]
-	for _, k := range sh.order {
-		if _, ok := sh.cells[k]; ok {
-			kept = append(kept, k)
+	for _, h := range sh.order {
+		if sh.cells.holds(h) {
+			kept = append(kept, h)
 		}
 	}
-	clear(sh.order[len(kept):])
 	sh.order = kept
 }
 
@@ -331,26 +332,20 @@ func (sh *shard) sweepBatch(specs []registered, now float64) (dropped int, more 
 	}
 	end := min(sh.sweepAt+sweepBatch, len(sh.order))
 	for ; sh.sweepAt < end; sh.sweepAt++ {
-		k := sh.order[sh.sweepAt]
-		c, ok := sh.cells[k]
-		if !ok {
-			continue // evicted earlier
+		h := sh.order[sh.sweepAt]
+		n, live := sh.cells.dropIdle(h, func(c *cell) bool { return c.last <= now-specs[c.key.w].over })
+		dropped += n
+		if live {
+			sh.order[sh.keptAt] = h
+			sh.keptAt++
 		}
-		if c.last <= now-specs[k.w].over {
-			delete(sh.cells, k)
-			dropped++
-			continue
-		}
-		sh.order[sh.keptAt] = k
-		sh.keptAt++
 	}
 	if sh.sweepAt < len(sh.order) {
 		return dropped, true
 	}
-	clear(sh.order[sh.keptAt:])
 	sh.order = sh.order[:sh.keptAt]
 	if cap(sh.order) > 4*len(sh.order)+1024 {
-		sh.order = append([]ckey(nil), sh.order...)
+		sh.order = append([]uint64(nil), sh.order...)
 	}
 	sh.sweepAt, sh.keptAt = 0, 0
 	return dropped, false
@@ -365,9 +360,9 @@ type Stats struct {
 	Rejected uint64 // events refused for their time
 }
 
-// mapEntryBytes estimates a map entry's cost: key, pointer and the swiss
-// table's control byte and load factor.
-const mapEntryBytes = 56
+// mapEntryBytes estimates a map entry's cost: the 8-byte hash, the
+// pointer and the swiss table's control byte, over its 7/8 load factor.
+const mapEntryBytes = 20
 
 // Stats returns the store's counters, taking each shard's lock in turn.
 func (s *Store) Stats() Stats {
@@ -375,10 +370,11 @@ func (s *Store) Stats() Stats {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		st.Keys += len(sh.cells)
-		for _, c := range sh.cells {
+		st.Keys += sh.cells.len()
+		sh.cells.each(func(c *cell) bool {
 			st.Bytes += c.bytes() + mapEntryBytes
-		}
+			return true
+		})
 		sh.mu.Unlock()
 	}
 	return st
@@ -389,7 +385,7 @@ func (s *Store) Keys() int {
 	n := 0
 	for i := range s.shards {
 		s.shards[i].mu.Lock()
-		n += len(s.shards[i].cells)
+		n += s.shards[i].cells.len()
 		s.shards[i].mu.Unlock()
 	}
 	return n

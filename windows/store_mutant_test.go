@@ -55,7 +55,7 @@ func TestRegisterWindowLength(t *testing.T) {
 func TestEvictsLeastRecentlyUsed(t *testing.T) {
 	for range 32 {
 		m := testStore(Config{MaxKeys: 2 * numShards}, "count") // two keys per shard
-		keys := sameShard(m.ids[0], "k", 3)
+		keys := sameShard(m, "k", 3)
 		a, b, c := vm.WindowKey{Str: keys[0]}, vm.WindowKey{Str: keys[1]}, vm.WindowKey{Str: keys[2]}
 		observe1(m, 0, a, 1, 1, "")
 		observe1(m, 0, b, 2, 1, "")
@@ -76,7 +76,7 @@ func TestEvictionSamples(t *testing.T) {
 	oldestEvicted := 0
 	for range trials {
 		m := testStore(Config{MaxKeys: perShard * numShards}, "count")
-		keys := sameShard(m.ids[0], "k", perShard+1)
+		keys := sameShard(m, "k", perShard+1)
 		for i, k := range keys[:perShard] {
 			observe1(m, 0, vm.WindowKey{Str: k}, float64(i), 1, "") // keys[0] is the oldest
 		}
@@ -133,7 +133,7 @@ func TestEvictionKeepsOrderBounded(t *testing.T) {
 	for i := range m.st.shards {
 		sh := &m.st.shards[i]
 		if limit := 2*m.st.maxPerShard + 64 + 1; len(sh.order) > limit {
-			t.Fatalf("shard %d: order of %d entries for %d keys (limit %d)", i, len(sh.order), len(sh.cells), limit)
+			t.Fatalf("shard %d: order of %d entries for %d keys (limit %d)", i, len(sh.order), sh.cells.len(), limit)
 		}
 	}
 }

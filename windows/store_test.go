@@ -194,7 +194,7 @@ func TestSweepDoesNotStall(t *testing.T) {
 	observe1(m, 0, vm.WindowKey{Str: "live"}, 1e6, 1, "")
 	specs := *m.st.specs.Load()
 	sh := &m.st.shards[0]
-	held := len(sh.cells)
+	held := sh.cells.len()
 	n, more := sh.sweepBatch(specs, 1e6)
 	if n > sweepBatch || (held > sweepBatch && !more) {
 		t.Fatalf("one batch dropped %d of %d keys (more=%v); want at most %d per lock hold", n, held, more, sweepBatch)

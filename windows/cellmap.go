@@ -1,0 +1,119 @@
+package windows
+
+import (
+	"hash/maphash"
+	"math"
+)
+
+// cellMap is one shard's cells by key. Its Go map is keyed by a seeded
+// 64-bit hash of the key rather than by the key: a slot is 16 bytes
+// instead of 40 and a probe compares one word, so a lookup in a store far
+// larger than the CPU's caches touches fewer cache lines (the map's group,
+// then the cell, whose first line holds the key for the exact comparison).
+// Keys whose hashes collide chain through cell.next; the hash is seeded
+// per store, so no client can choose keys that share one.
+type cellMap struct {
+	m map[uint64]*cell
+	n int
+}
+
+func newCellMap() cellMap { return cellMap{m: map[uint64]*cell{}} }
+
+// len is the number of cells held.
+func (cm *cellMap) len() int { return cm.n }
+
+// get returns the cell of key k with hash h, or nil.
+func (cm *cellMap) get(h uint64, k ckey) *cell {
+	for c := cm.m[h]; c != nil; c = c.next {
+		if sameKey(c.key, k) {
+			return c
+		}
+	}
+	return nil
+}
+
+// add inserts c as the cell of key k with hash h; k must not be held.
+func (cm *cellMap) add(h uint64, k ckey, c *cell) {
+	c.key, c.next = k, cm.m[h]
+	cm.m[h] = c
+	cm.n++
+}
+
+// set makes c the cell of key k with hash h, replacing the one held.
+func (cm *cellMap) set(h uint64, k ckey, c *cell) {
+	cm.del(h, k)
+	cm.add(h, k, c)
+}
+
+// del removes key k with hash h, if held.
+func (cm *cellMap) del(h uint64, k ckey) {
+	var prev *cell
+	for c := cm.m[h]; c != nil; prev, c = c, c.next {
+		if !sameKey(c.key, k) {
+			continue
+		}
+		switch {
+		case prev != nil:
+			prev.next = c.next
+		case c.next != nil:
+			cm.m[h] = c.next
+		default:
+			delete(cm.m, h)
+		}
+		c.next = nil
+		cm.n--
+		return
+	}
+}
+
+// holds reports whether a key with hash h is held.
+func (cm *cellMap) holds(h uint64) bool { return cm.m[h] != nil }
+
+// dropIdle removes the cells with hash h that idle reports idle, and
+// returns how many it removed and whether any with hash h remain.
+func (cm *cellMap) dropIdle(h uint64, idle func(*cell) bool) (dropped int, live bool) {
+	for c := cm.m[h]; c != nil; {
+		next := c.next
+		if idle(c) {
+			cm.del(h, c.key)
+			dropped++
+		} else {
+			live = true
+		}
+		c = next
+	}
+	return dropped, live
+}
+
+// each calls fn for every cell until fn returns false. Go's map iteration
+// starts at a random place, which evictOne's sampling relies on. fn must
+// not add or remove cells.
+func (cm *cellMap) each(fn func(*cell) bool) {
+	for _, head := range cm.m {
+		for c := head; c != nil; c = c.next {
+			if !fn(c) {
+				return
+			}
+		}
+	}
+}
+
+// sameKey is key equality with every NaN equal to every other, so a NaN
+// key (which inputs refuse, but the store does not rely on that) has one
+// cell rather than a new one per event.
+func sameKey(a, b ckey) bool {
+	return a.w == b.w && a.str == b.str && (a.num == b.num || (a.num != a.num && b.num != b.num))
+}
+
+// keyHash is key k's hash in store s: seeded per store (see cellMap), and
+// the same for 0 and -0 and for every NaN, as sameKey requires.
+func (s *Store) keyHash(k ckey) uint64 {
+	num := k.num
+	switch {
+	case num == 0:
+		num = 0
+	case num != num:
+		num = math.NaN()
+	}
+	return mix(maphash.String(s.seed, k.str) ^ mix(math.Float64bits(num)^uint64(k.w)<<32^s.numSeed))
+}
