@@ -1,0 +1,146 @@
+package windows
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/riskforge/riskforge/vm"
+)
+
+// chainKeys returns keys of window 0 that a test puts under one hash, as
+// if their hashes collided (a seeded 64-bit hash makes a real collision
+// too rare to test).
+func chainKeys(n int) []ckey {
+	keys := make([]ckey, n)
+	for i := range keys {
+		keys[i] = ckey{str: string(rune('a' + i))}
+	}
+	return keys
+}
+
+// held lists the keys cm holds, sorted.
+func held(cm *cellMap) []string {
+	var out []string
+	cm.each(func(c *cell) bool {
+		out = append(out, c.key.str)
+		return true
+	})
+	slices.Sort(out)
+	return out
+}
+
+// TestCellMapChains: keys sharing a hash each keep their own cell; any
+// of them (head, middle, tail of the chain) can be found, replaced and
+// removed without disturbing the others, and the count follows.
+func TestCellMapChains(t *testing.T) {
+	for _, drop := range []int{0, 1, 2} {
+		cm := newCellMap()
+		keys := chainKeys(3)
+		cells := make([]*cell, len(keys))
+		for i, k := range keys {
+			cells[i] = &cell{n: uint8(i)}
+			cm.add(7, k, cells[i])
+		}
+		cm.add(8, ckey{str: "z"}, &cell{})
+		for i, k := range keys {
+			if c := cm.get(7, k); c != cells[i] {
+				t.Fatalf("get %q: %p, want %p", k.str, c, cells[i])
+			}
+		}
+		if cm.get(7, ckey{str: "z"}) != nil || cm.get(8, keys[0]) != nil || cm.get(7, ckey{w: 1, str: "a"}) != nil {
+			t.Fatal("a key found under another key's hash or window")
+		}
+		cm.del(7, keys[drop])
+		cm.del(7, keys[drop]) // not held any more: no effect
+		cm.del(7, ckey{str: "q"})
+		if cm.len() != 3 || cm.get(7, keys[drop]) != nil || cells[drop].next != nil {
+			t.Fatalf("after deleting %q: len %d, held %v", keys[drop].str, cm.len(), held(&cm))
+		}
+		for i, k := range keys {
+			if i != drop && cm.get(7, k) != cells[i] {
+				t.Fatalf("after deleting %q, %q lost", keys[drop].str, k.str)
+			}
+		}
+		repl := &cell{}
+		other := (drop + 1) % 3
+		cm.set(7, keys[other], repl)
+		if cm.get(7, keys[other]) != repl || cm.len() != 3 || !cm.holds(7) || !cm.holds(8) || cm.holds(9) {
+			t.Fatalf("set %q: len %d, held %v", keys[other].str, cm.len(), held(&cm))
+		}
+	}
+}
+
+// TestCellMapDropIdle: dropIdle removes exactly the idle cells of a
+// chain, counts them, and reports whether any remain; the chain's hash is
+// no longer held once all are gone.
+func TestCellMapDropIdle(t *testing.T) {
+	for _, idle := range [][]bool{{false, false, false}, {true, false, true}, {false, true, false}, {true, true, true}} {
+		cm := newCellMap()
+		keys := chainKeys(3)
+		var want []string
+		for i, k := range keys {
+			cm.add(7, k, &cell{last: float64(i)})
+			if !idle[i] {
+				want = append(want, k.str)
+			}
+		}
+		n, live := cm.dropIdle(7, func(c *cell) bool { return idle[int(c.last)] })
+		if n != 3-len(want) || live != (len(want) > 0) || cm.len() != len(want) || !slices.Equal(held(&cm), want) || cm.holds(7) != live {
+			t.Fatalf("idle %v: dropped %d, live %v, held %v", idle, n, live, held(&cm))
+		}
+	}
+}
+
+// TestCellMapEachStops: each stops at the first false.
+func TestCellMapEachStops(t *testing.T) {
+	cm := newCellMap()
+	for i, k := range chainKeys(5) {
+		cm.add(uint64(i%2), k, &cell{})
+	}
+	n := 0
+	cm.each(func(*cell) bool { n++; return n < 3 })
+	if n != 3 {
+		t.Fatalf("each visited %d cells after the stop, want 3", n)
+	}
+}
+
+// TestKeyHashAndEquality: 0 and -0 are one key, as are all NaNs; a key
+// hashes alike in one store every time, and differently for another
+// window, string or number.
+func TestKeyHashAndEquality(t *testing.T) {
+	s := New(Config{})
+	nan2 := math.Float64frombits(math.Float64bits(math.NaN()) ^ 1)
+	for _, same := range [][2]ckey{
+		{{num: 0}, {num: math.Copysign(0, -1)}},
+		{{num: math.NaN()}, {num: nan2}},
+		{{w: 3, str: "x", num: 1.5}, {w: 3, str: "x", num: 1.5}},
+	} {
+		if !sameKey(same[0], same[1]) || s.keyHash(same[0]) != s.keyHash(same[1]) {
+			t.Errorf("%+v and %+v: sameKey %v, hashes %x %x", same[0], same[1], sameKey(same[0], same[1]), s.keyHash(same[0]), s.keyHash(same[1]))
+		}
+	}
+	base := ckey{w: 1, str: "x", num: 2}
+	for _, other := range []ckey{{w: 2, str: "x", num: 2}, {w: 1, str: "y", num: 2}, {w: 1, str: "x", num: 3}, {w: 1, str: "x", num: math.NaN()}} {
+		if sameKey(base, other) || sameKey(other, base) || s.keyHash(base) == s.keyHash(other) {
+			t.Errorf("%+v and %+v: one key", base, other)
+		}
+	}
+	if New(Config{}).keyHash(base) == s.keyHash(base) {
+		t.Error("two stores hash a key alike: the hash is not seeded per store")
+	}
+}
+
+// TestNaNKeyOneCell: events under a NaN numeric key share one cell
+// instead of each taking a new one.
+func TestNaNKeyOneCell(t *testing.T) {
+	m := testStore(Config{}, "count")
+	for i := range 5 {
+		if got := observe1(m, 0, vm.WindowKey{Num: math.NaN()}, float64(i), 1, ""); got != float64(i+1) {
+			t.Fatalf("event %d under NaN: count %v", i, got)
+		}
+	}
+	if m.Keys() != 1 {
+		t.Fatalf("%d keys for one NaN key", m.Keys())
+	}
+}
