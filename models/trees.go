@@ -375,9 +375,10 @@ func (te *treeEnsemble) score(x []float32) float32 {
 	return s + te.base
 }
 
-// scoreLEQ is score for trees whose branches are all x <= t. The next
-// node is picked without a jump (the compiler emits a conditional move),
-// so the data-dependent direction costs no mispredicted branch.
+// scoreLEQ is score for trees whose branches are all x <= t, without the
+// per-node mode switch. (Go compiles the child choice to a jump; a
+// branch-free form that indexed the children by the comparison's outcome,
+// four trees at a time, measured slower on loan_gbt: 420 against 320 ns.)
 func (te *treeEnsemble) scoreLEQ(x []float32) float32 {
 	var s float32
 	nodes := te.nodes
