@@ -70,3 +70,21 @@ func TestEchoDebugAddr(t *testing.T) {
 		t.Errorf("/debug/pprof/: %d, want 200", resp.StatusCode)
 	}
 }
+
+// TestABRefusesBadFlags: ab needs a base build, at least one round and a
+// known scenario, and says which flag is wrong, before starting anything.
+func TestABRefusesBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "--base: the base riskd binary is required"},
+		{[]string{"--base", "old", "--rounds", "0"}, "--rounds: 0, want at least 1"},
+		{[]string{"--base", "old", "--scenario", "nope"}, `--scenario: unknown scenario "nope"`},
+	} {
+		var out, errOut strings.Builder
+		if code := run(append([]string{"ab"}, tc.args...), &out, &errOut); code != 2 || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("ab %q: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut.String(), tc.want)
+		}
+	}
+}

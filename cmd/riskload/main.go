@@ -51,6 +51,7 @@ Usage:
   riskload compare --riskd bin/riskd --policy PATH [--duration 10s] [--conns 64] [--audit always|batch|none]
   riskload compare --riskd bin/riskd --scenario single-model,three-model|all [--dist zipf|uniform|both] [--rounds N]
   riskload gc --riskd bin/riskd [--scenario single-model] [--gogc 100,200,400,800] [--gomemlimit 256MiB]
+  riskload ab --riskd bin/riskd --base OLD_RISKD [--scenario single-model] [--rounds 3]   two riskd builds alternately
   riskload drive --url http://127.0.0.1:PORT/v1/decide --policy PATH [--duration 10s] [--conns 64]
   riskload echo [--addr 127.0.0.1:0] [--mode raw|json]
   riskload otel --riskd bin/riskd --policy PATH [--ratios 0.01,1]   tracing off vs sampled
@@ -98,6 +99,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cacheCmd(args[1:], stdout, stderr)
 	case "gc":
 		return gcCmd(args[1:], stdout, stderr)
+	case "ab":
+		return abCmd(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "riskload: unknown command %q\n\n%s", args[0], usage)
 	return 2
