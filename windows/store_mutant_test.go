@@ -90,6 +90,29 @@ func TestEvictionSamples(t *testing.T) {
 	}
 }
 
+// TestEvictionSamplesFive: with six keys in a full shard, eviction looks
+// at five of them, so the oldest escapes when it is the one not looked at
+// (about one time in six: iteration starts at a random place); looking at
+// all six would evict it every time.
+func TestEvictionSamplesFive(t *testing.T) {
+	const trials, perShard = 300, evictSamples + 1
+	escaped := 0
+	for range trials {
+		m := testStore(Config{MaxKeys: perShard * numShards}, "count")
+		keys := sameShard(m, "k", perShard+1)
+		for i, k := range keys[:perShard] {
+			observe1(m, 0, vm.WindowKey{Str: k}, float64(i), 1, "") // keys[0] is the oldest
+		}
+		observe1(m, 0, vm.WindowKey{Str: keys[perShard]}, perShard, 1, "") // full: one goes
+		if read(m, 0, vm.WindowKey{Str: keys[0]}, perShard) != 0 {
+			escaped++
+		}
+	}
+	if escaped == 0 || escaped > trials/2 {
+		t.Fatalf("the oldest of %d keys escaped eviction in %d of %d trials; want about one in six (%d of %d keys sampled)", perShard, escaped, trials, evictSamples, perShard)
+	}
+}
+
 // TestObserveTimeLimit: event times up to ±MaxTime are taken, beyond it
 // refused.
 func TestObserveTimeLimit(t *testing.T) {
