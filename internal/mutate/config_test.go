@@ -74,3 +74,19 @@ func TestNarrow(t *testing.T) {
 		t.Error("a file of no target was accepted")
 	}
 }
+
+// TestNamesMutant: a build error in the mutated file is recognised in the
+// forms go prints its path, one elsewhere is not.
+func TestNamesMutant(t *testing.T) {
+	mpath := "/tmp/mutate-recheck-2166287086/mutant.go"
+	for out, want := range map[string]bool{
+		"/tmp/mutate-recheck-2166287086/mutant.go:110:33: cannot use": true,
+		".ate-recheck-2166287086/mutant.go:110:33: cannot use":        true,
+		"windows/sketch.go:12:3: undefined: x":                        false,
+		"/tmp/mutate-recheck-999/mutant.go:1:1: x":                    false,
+	} {
+		if got := namesMutant(out, mpath); got != want {
+			t.Errorf("namesMutant(%q) = %v, want %v", out, got, want)
+		}
+	}
+}

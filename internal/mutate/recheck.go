@@ -143,6 +143,17 @@ func num(v any) float64 {
 	return f
 }
 
+// namesMutant reports whether go's output points at the mutated file.
+// go prints a path outside the module relative to the working directory
+// and may shorten it (".ate-recheck-123/mutant.go" for
+// /tmp/mutate-recheck-123/mutant.go), so the test is on the file's name
+// within its temporary directory, whose random suffix no other file has.
+func namesMutant(out, mpath string) bool {
+	dir := filepath.Base(filepath.Dir(mpath))
+	suffix := dir[strings.LastIndexByte(dir, '-')+1:]
+	return strings.Contains(out, suffix+"/"+filepath.Base(mpath)+":")
+}
+
 // runMutant runs t's tests with file rel replaced by mutated.
 func runMutant(root, rel string, mutated []byte, tmp string, t target, goflags string, limit time.Duration) (string, error) {
 	mpath := filepath.Join(tmp, "mutant.go")
@@ -167,7 +178,7 @@ func runMutant(root, rel string, mutated []byte, tmp string, t target, goflags s
 		return "TIMED OUT", nil
 	case err == nil:
 		return "LIVED", nil
-	case errors.As(err, &exit) && strings.Contains(out.String(), "[build failed]") && strings.Contains(out.String(), mpath+":"):
+	case errors.As(err, &exit) && strings.Contains(out.String(), "[build failed]") && namesMutant(out.String(), mpath):
 		// Gremlins lists mutants in code no test reached without building
 		// them; once tests reach one that does not compile (a + between
 		// strings made -), a full run reports it NOT VIABLE. Only an error
