@@ -67,6 +67,19 @@ func TestEvictsLeastRecentlyUsed(t *testing.T) {
 	}
 }
 
+// oldestEvicted1 fills one shard of a fresh store, capped at perShard keys
+// a shard, with perShard keys in turn, adds one more, and reports whether
+// the oldest key was the one evicted.
+func oldestEvicted1(perShard int) bool {
+	m := testStore(Config{MaxKeys: perShard * numShards}, "count")
+	keys := sameShard(m, "k", perShard+1)
+	for i, k := range keys[:perShard] {
+		observe1(m, 0, vm.WindowKey{Str: k}, float64(i), 1, "") // keys[0] is the oldest
+	}
+	observe1(m, 0, vm.WindowKey{Str: keys[perShard]}, float64(perShard), 1, "") // full: one goes
+	return read(m, 0, vm.WindowKey{Str: keys[0]}, float64(perShard)) == 0
+}
+
 // TestEvictionSamples: eviction looks at evictSamples keys, not the whole
 // shard (its cost stays constant however many keys a shard holds), so
 // the oldest of 100 keys is evicted only when it is among them, about
@@ -75,13 +88,7 @@ func TestEvictionSamples(t *testing.T) {
 	const trials, perShard = 40, 100
 	oldestEvicted := 0
 	for range trials {
-		m := testStore(Config{MaxKeys: perShard * numShards}, "count")
-		keys := sameShard(m, "k", perShard+1)
-		for i, k := range keys[:perShard] {
-			observe1(m, 0, vm.WindowKey{Str: k}, float64(i), 1, "") // keys[0] is the oldest
-		}
-		observe1(m, 0, vm.WindowKey{Str: keys[perShard]}, perShard, 1, "") // full: one goes
-		if read(m, 0, vm.WindowKey{Str: keys[0]}, perShard) == 0 {
+		if oldestEvicted1(perShard) {
 			oldestEvicted++
 		}
 	}
@@ -98,13 +105,7 @@ func TestEvictionSamplesFive(t *testing.T) {
 	const trials, perShard = 300, evictSamples + 1
 	escaped := 0
 	for range trials {
-		m := testStore(Config{MaxKeys: perShard * numShards}, "count")
-		keys := sameShard(m, "k", perShard+1)
-		for i, k := range keys[:perShard] {
-			observe1(m, 0, vm.WindowKey{Str: k}, float64(i), 1, "") // keys[0] is the oldest
-		}
-		observe1(m, 0, vm.WindowKey{Str: keys[perShard]}, perShard, 1, "") // full: one goes
-		if read(m, 0, vm.WindowKey{Str: keys[0]}, perShard) != 0 {
+		if !oldestEvicted1(perShard) {
 			escaped++
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"path/filepath"
 )
 
 // abCmd compares two riskd builds on the same scenario and bodies: each
@@ -34,17 +33,7 @@ func abCmd(args []string, stdout, stderr io.Writer) int {
 	if *rounds < 1 {
 		return bad(fmt.Errorf("--rounds: %d, want at least 1", *rounds))
 	}
-	if f.policy == "" {
-		for _, sc := range scenarios {
-			if sc.name == *scenario {
-				f.policy = filepath.Join(*examples, sc.dir)
-			}
-		}
-		if f.policy == "" {
-			return bad(fmt.Errorf("--scenario: unknown scenario %q", *scenario))
-		}
-	}
-	if err := f.check(); err != nil {
+	if err := f.resolveScenario(*scenario, *examples); err != nil {
 		return bad(err)
 	}
 	prog, err := loadPolicy(f.policy)

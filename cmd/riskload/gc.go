@@ -9,6 +9,22 @@ import (
 	"strings"
 )
 
+// resolveScenario sets f.policy to the named scenario's example policy
+// when --policy is not given, then checks the flags.
+func (f *loadFlags) resolveScenario(scenario, examples string) error {
+	if f.policy == "" {
+		for _, sc := range scenarios {
+			if sc.name == scenario {
+				f.policy = filepath.Join(examples, sc.dir)
+			}
+		}
+		if f.policy == "" {
+			return fmt.Errorf("--scenario: unknown scenario %q", scenario)
+		}
+	}
+	return f.check()
+}
+
 // gcCmd drives riskd once per GOGC value (and optionally a GOMEMLIMIT),
 // the same bodies each time, and prints throughput, p99, CPU per request
 // and RSS side by side: what runtime.gc_percent trades (make load-gc).
@@ -27,17 +43,7 @@ func gcCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "riskload gc: %v\n", err)
 		return 2
 	}
-	if f.policy == "" {
-		for _, sc := range scenarios {
-			if sc.name == *scenario {
-				f.policy = filepath.Join(*examples, sc.dir)
-			}
-		}
-		if f.policy == "" {
-			return bad(fmt.Errorf("--scenario: unknown scenario %q", *scenario))
-		}
-	}
-	if err := f.check(); err != nil {
+	if err := f.resolveScenario(*scenario, *examples); err != nil {
 		return bad(err)
 	}
 	var values []string
