@@ -65,6 +65,8 @@ func TestCheckBodyStrings(t *testing.T) {
 		{`{"a":"b"},{"c":[[1]]}`, false}, // depth after a closed string
 		{`]]]]{"a":[1]}`, true},          // never below zero
 		{`"\\"[[[`, false},
+		{`{"a":""}[[[`, false},  // an empty string ends where it starts
+		{`{"":"\""}[[[`, false}, // an escaped quote right after the opening one
 	} {
 		if got, want := checkBodyOK(t, []byte(tc.body), 2), bracketDepthRef([]byte(tc.body), 2); got != want || got != tc.ok {
 			t.Errorf("checkBody(%q, 2) ok=%v, the byte-at-a-time check %v, want %v", tc.body, got, want, tc.ok)
