@@ -115,8 +115,7 @@ func BenchmarkWindow3Floor(b *testing.B) {
 // BenchmarkWindow3Large is BenchmarkWindow3 on a store the size a busy
 // riskd holds (600,000 (window, key) pairs, far beyond the CPU's caches),
 // each request reading a random known key or, one in five, adding a new
-// one, as riskload's zipf traffic does: what the window lookups cost when
-// they miss the caches.
+// one: what the window lookups cost when they miss the caches.
 func BenchmarkWindow3Large(b *testing.B) {
 	const known = 200_000
 	m := benchStore(Config{})
