@@ -85,13 +85,13 @@ func (cm *cellMap) dropIdle(h uint64, idle func(*cell) bool) (dropped int, live 
 	return dropped, live
 }
 
-// each calls fn for every cell until fn returns false. Go's map iteration
-// starts at a random place, which evictOne's sampling relies on. fn must
-// not add or remove cells.
-func (cm *cellMap) each(fn func(*cell) bool) {
-	for _, head := range cm.m {
+// each calls fn with every cell and its key's hash until fn returns
+// false. Go's map iteration starts at a random place, which evictOne's
+// sampling relies on. fn must not add or remove cells.
+func (cm *cellMap) each(fn func(h uint64, c *cell) bool) {
+	for h, head := range cm.m {
 		for c := head; c != nil; c = c.next {
-			if !fn(c) {
+			if !fn(h, c) {
 				return
 			}
 		}
@@ -105,7 +105,8 @@ func sameKey(a, b ckey) bool {
 	return a.w == b.w && a.str == b.str && (a.num == b.num || (a.num != a.num && b.num != b.num))
 }
 
-// keyHash is key k's hash in store s: seeded per store (see cellMap), and
+// keyHash is key k's hash in store s: seeded per store through the string
+// part, which every key has (a number key's is the empty string's), and
 // the same for 0 and -0 and for every NaN, as sameKey requires.
 func (s *Store) keyHash(k ckey) uint64 {
 	num := k.num
@@ -115,5 +116,5 @@ func (s *Store) keyHash(k ckey) uint64 {
 	case num != num:
 		num = math.NaN()
 	}
-	return mix(maphash.String(s.seed, k.str) ^ mix(math.Float64bits(num)^uint64(k.w)<<32^s.numSeed))
+	return mix(maphash.String(s.seed, k.str) ^ mix(math.Float64bits(num)^uint64(k.w)<<32))
 }

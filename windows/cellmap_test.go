@@ -22,7 +22,7 @@ func chainKeys(n int) []ckey {
 // held lists the keys cm holds, sorted.
 func held(cm *cellMap) []string {
 	var out []string
-	cm.each(func(c *cell) bool {
+	cm.each(func(_ uint64, c *cell) bool {
 		out = append(out, c.key.str)
 		return true
 	})
@@ -99,7 +99,7 @@ func TestCellMapEachStops(t *testing.T) {
 		cm.add(uint64(i%2), k, &cell{})
 	}
 	n := 0
-	cm.each(func(*cell) bool { n++; return n < 3 })
+	cm.each(func(uint64, *cell) bool { n++; return n < 3 })
 	if n != 3 {
 		t.Fatalf("each visited %d cells after the stop, want 3", n)
 	}

@@ -126,7 +126,7 @@ func (c *Cut) end() {
 func (c *Cut) eachCell(i int, fn func(ckey, *cell)) {
 	sh := &c.s.shards[i]
 	sh.mu.Lock()
-	sh.cells.each(func(cl *cell) bool {
+	sh.cells.each(func(_ uint64, cl *cell) bool {
 		if pre, saved := sh.cow[cl.key]; saved {
 			if pre != nil {
 				fn(cl.key, pre)

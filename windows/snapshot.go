@@ -202,7 +202,7 @@ func (s *Store) put(k ckey, c *cell) {
 	sh.mu.Lock()
 	if sh.cells.get(h, k) == nil {
 		if sh.cells.len() >= s.maxPerShard {
-			sh.evictOne(s, 0)
+			sh.evictOne(0)
 			s.evicted.Add(1)
 		}
 		sh.order = append(sh.order, h)

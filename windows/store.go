@@ -44,7 +44,6 @@ type Store struct {
 	shards      [numShards]shard
 	maxPerShard int
 	seed        maphash.Seed // keyHash's, per store
-	numSeed     uint64
 
 	regMu sync.Mutex
 	specs atomic.Pointer[[]registered] // by window id; append-only
@@ -96,7 +95,6 @@ func New(cfg Config) *Store {
 		cfg.MaxKeys = DefaultMaxKeys
 	}
 	s := &Store{maxPerShard: max(1, cfg.MaxKeys/numShards), ids: map[string]int{}, seed: maphash.MakeSeed()}
-	s.numSeed = maphash.Comparable(s.seed, 0)
 	for i := range s.shards {
 		s.shards[i].cells = newCellMap()
 	}
@@ -252,7 +250,7 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 			return 0 // nothing to read; do not spend a key on it
 		}
 		if sh.cells.len() >= s.maxPerShard {
-			sh.evictOne(s, gen)
+			sh.evictOne(gen)
 			s.evicted.Add(1)
 		}
 		c = &cell{}
@@ -271,21 +269,21 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 // evictOne drops the least recently used of a few keys sampled from the
 // map (iteration starts at a random place), as Redis approximates LRU.
 // gen is the generation of the call that needs the room (see cutEvict).
-func (sh *shard) evictOne(s *Store, gen uint64) {
+func (sh *shard) evictOne(gen uint64) {
 	var victim *cell
+	var victimHash uint64
 	oldest, n := uint32(0), 0
-	sh.cells.each(func(c *cell) bool {
+	sh.cells.each(func(h uint64, c *cell) bool {
 		if age := sh.tick - c.used; n == 0 || age > oldest {
-			victim, oldest = c, age
+			victim, victimHash, oldest = c, h, age
 		}
 		n++
 		return n < evictSamples
 	})
-	k := victim.key
 	if sh.cut != 0 {
 		sh.cutEvict(victim, gen)
 	}
-	sh.cells.del(s.keyHash(k), k)
+	sh.cells.del(victimHash, victim.key)
 }
 
 // Sweep drops keys idle for longer than their window at time now (Unix
@@ -371,7 +369,7 @@ func (s *Store) Stats() Stats {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		st.Keys += sh.cells.len()
-		sh.cells.each(func(c *cell) bool {
+		sh.cells.each(func(_ uint64, c *cell) bool {
 			st.Bytes += c.bytes() + mapEntryBytes
 			return true
 		})

@@ -4,26 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
-
-// resolveScenario sets f.policy to the named scenario's example policy
-// when --policy is not given, then checks the flags.
-func (f *loadFlags) resolveScenario(scenario, examples string) error {
-	if f.policy == "" {
-		for _, sc := range scenarios {
-			if sc.name == scenario {
-				f.policy = filepath.Join(examples, sc.dir)
-			}
-		}
-		if f.policy == "" {
-			return fmt.Errorf("--scenario: unknown scenario %q", scenario)
-		}
-	}
-	return f.check()
-}
 
 // gcCmd drives riskd once per GOGC value (and optionally a GOMEMLIMIT),
 // the same bodies each time, and prints throughput, p99, CPU per request

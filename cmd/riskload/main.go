@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -132,6 +133,22 @@ func (f *loadFlags) flagSet(name string, stderr io.Writer) *flag.FlagSet {
 
 func (f *loadFlags) check() error {
 	return f.checkWith(false)
+}
+
+// resolveScenario sets f.policy to the named scenario's example policy
+// when --policy is not given, then checks the flags.
+func (f *loadFlags) resolveScenario(scenario, examples string) error {
+	if f.policy == "" {
+		for _, sc := range scenarios {
+			if sc.name == scenario {
+				f.policy = filepath.Join(examples, sc.dir)
+			}
+		}
+		if f.policy == "" {
+			return fmt.Errorf("--scenario: unknown scenario %q", scenario)
+		}
+	}
+	return f.check()
 }
 
 // checkWith checks the flags; scenarios says whether --scenario may
