@@ -202,6 +202,7 @@ func driveCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	printTable(stdout, f, r)
 	if r.errors > 0 {
+		fmt.Fprintf(stderr, "riskload drive: %d errors (first: %s)\n", r.errors, r.firstErr)
 		return 1
 	}
 	return 0
