@@ -149,3 +149,42 @@ func BenchmarkWindow3Large(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
+
+// BenchmarkWindowLoanShape is examples/loan_ml's window work on a store
+// far larger than the CPU's caches: a count and a sum by user (200,000
+// users) and a count_distinct of users by device (50,000 devices), every
+// request a known user and device drawn at random. The two user windows
+// hash the user alike (cellMap), so the second finds its map group, lock
+// and key string in the cache.
+func BenchmarkWindowLoanShape(b *testing.B) {
+	const users, devices = 200_000, 50_000
+	m := benchStore(Config{})
+	keys := benchKeys(users)
+	devs := make([]string, devices)
+	for i := range devs {
+		devs[i] = "dev" + strconv.Itoa(i)
+	}
+	obs := make([]vm.WindowObs, 3)
+	out := make([]float64, 3)
+	observe := func(u, d int, t float64) {
+		obs[0] = vm.WindowObs{Key: vm.WindowKey{Str: keys[u]}, T: t, V: 1, Add: true}
+		obs[1] = vm.WindowObs{Key: vm.WindowKey{Str: keys[u]}, T: t, V: 12.5, Add: true}
+		obs[2] = vm.WindowObs{Key: vm.WindowKey{Str: devs[d]}, T: t, S: keys[u], Add: true}
+		if err := m.Observe(obs, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < users; i++ {
+		observe(i, i%devices, float64(i)*1e-3)
+	}
+	rng := uint64(1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		observe(int((rng>>33)%users), int((rng>>13)%devices), 200+float64(i)*1e-4)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}

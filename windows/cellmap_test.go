@@ -3,7 +3,9 @@ package windows
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/riskforge/riskforge/vm"
 )
@@ -106,8 +108,8 @@ func TestCellMapEachStops(t *testing.T) {
 }
 
 // TestKeyHashAndEquality: 0 and -0 are one key, as are all NaNs; a key
-// hashes alike in one store every time, and differently for another
-// window, string or number.
+// hashes alike in one store every time, and for windows of one block, and
+// differently for a window of another block, a string or a number.
 func TestKeyHashAndEquality(t *testing.T) {
 	s := New(Config{})
 	nan2 := math.Float64frombits(math.Float64bits(math.NaN()) ^ 1)
@@ -121,7 +123,12 @@ func TestKeyHashAndEquality(t *testing.T) {
 		}
 	}
 	base := ckey{w: 1, str: "x", num: 2}
-	for _, other := range []ckey{{w: 2, str: "x", num: 2}, {w: 1, str: "y", num: 2}, {w: 1, str: "x", num: 3}, {w: 1, str: "x", num: math.NaN()}} {
+	for _, other := range []ckey{{w: 0, str: "x", num: 2}, {w: windowBlock - 1, str: "x", num: 2}} {
+		if sameKey(base, other) || s.keyHash(base) != s.keyHash(other) {
+			t.Errorf("%+v and %+v: windows of one block, want two keys of one hash", base, other)
+		}
+	}
+	for _, other := range []ckey{{w: windowBlock, str: "x", num: 2}, {w: 1, str: "y", num: 2}, {w: 1, str: "x", num: 3}, {w: 1, str: "x", num: math.NaN()}} {
 		if sameKey(base, other) || sameKey(other, base) || s.keyHash(base) == s.keyHash(other) {
 			t.Errorf("%+v and %+v: one key", base, other)
 		}
@@ -143,4 +150,55 @@ func TestNaNKeyOneCell(t *testing.T) {
 	if m.Keys() != 1 {
 		t.Fatalf("%d keys for one NaN key", m.Keys())
 	}
+}
+
+// TestWindowsOfOneKeyShareSlot: one key's cells of windows in one block
+// share a map slot, one order entry and one copy of the key string; a
+// sweep that drops one of them keeps the other and the slot's entry, and
+// a cell added to a held slot adds no entry.
+func TestWindowsOfOneKeyShareSlot(t *testing.T) {
+	m := testStore(Config{}, "count", "sum", "count")
+	key := vm.WindowKey{Str: strings.Repeat("u", 3)} // built at run time: its own copy
+	observe1(m, 0, key, 0, 1, "")
+	observe1(m, 1, vm.WindowKey{Str: strings.Repeat("u", 3)}, 5000, 7, "")
+	h := m.st.keyHash(ckey{w: m.ids[0], str: "uuu"})
+	sh := &m.st.shards[h%numShards]
+	var cells []*cell
+	for c := sh.cells.m[h]; c != nil; c = c.next {
+		cells = append(cells, c)
+	}
+	if len(cells) != 2 || m.Keys() != 2 {
+		t.Fatalf("%d cells in the key's slot, %d keys held; want 2 and 2", len(cells), m.Keys())
+	}
+	if unsafe.StringData(cells[0].key.str) != unsafe.StringData(cells[1].key.str) {
+		t.Error("the two windows' cells hold two copies of the key string")
+	}
+	if n := countHash(sh.order, h); n != 1 {
+		t.Fatalf("the slot has %d order entries, want 1", n)
+	}
+	if got := m.Sweep(5000); got != 1 {
+		t.Fatalf("sweep dropped %d cells, want 1 (window 0's, idle since 0)", got)
+	}
+	if got := observe1(m, 1, key, 5001, 3, ""); got != 10 {
+		t.Fatalf("window 1 after the sweep: %v, want 10", got)
+	}
+	if n := countHash(sh.order, h); n != 1 {
+		t.Fatalf("after the sweep the slot has %d order entries, want 1", n)
+	}
+	if got := observe1(m, 0, key, 5002, 1, ""); got != 1 {
+		t.Fatalf("window 0 added again: %v, want 1", got)
+	}
+	if n := countHash(sh.order, h); n != 1 || m.Keys() != 2 {
+		t.Fatalf("window 0 added again to a held slot: %d order entries and %d keys, want 1 and 2", n, m.Keys())
+	}
+}
+
+func countHash(order []uint64, h uint64) int {
+	n := 0
+	for _, o := range order {
+		if o == h {
+			n++
+		}
+	}
+	return n
 }

@@ -205,7 +205,9 @@ func (s *Store) put(k ckey, c *cell) {
 			sh.evictOne(0)
 			s.evicted.Add(1)
 		}
-		sh.order = append(sh.order, h)
+		if !sh.cells.holds(h) {
+			sh.order = append(sh.order, h)
+		}
 	}
 	sh.tick++
 	c.used = sh.tick

@@ -230,3 +230,19 @@ func TestRestoreDecoding(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreOneKeyOfTwoWindows: a restored key's cells of two windows of
+// one block share their slot's single order entry, as observed ones do.
+func TestRestoreOneKeyOfTwoWindows(t *testing.T) {
+	m := testStore(Config{}, "count", "sum")
+	specs := *m.st.specs.Load()
+	windows := []snapWindow{{specs[0].sig, aggCount, 3600}, {specs[1].sig, aggSum, 3600}}
+	data := snapshotBytes(t, windows, []snapCell{{0, "u", oneEvent()}, {1, "u", oneEvent()}})
+	if info, err := m.st.RestoreSnapshot(bytes.NewReader(data)); err != nil || info.Cells != 2 {
+		t.Fatalf("restore: %+v, %v", info, err)
+	}
+	h := m.st.keyHash(ckey{w: m.ids[0], str: "u"})
+	if n := countHash(m.st.shards[h%numShards].order, h); n != 1 || m.Keys() != 2 {
+		t.Errorf("two windows' cells of one key restored: %d order entries, %d keys; want 1 and 2", n, m.Keys())
+	}
+}
