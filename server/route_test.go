@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,5 +79,35 @@ func TestRouteDecodesForTheChosenVersion(t *testing.T) {
 	code, m = decide(t, s, pay(championUser, -5))
 	if code != 400 || m["field"] != "features.amount" || !strings.Contains(m["error"].(string), "minimum") || m["code"] != "invalid_request" {
 		t.Errorf("champion's user with a negative amount: %d %v", code, m)
+	}
+}
+
+// TestDecidePathTakesFastRoute: the handler sends exactly the unescaped
+// path /v1/decide to the decide handler without the mux, and every other
+// spelling of it still to the mux, which answers as it did before: an
+// escaped slash is another path (404), a trailing slash too, an unclean
+// path is redirected to the clean one, and a GET of /v1/decide is the
+// decide handler's 405.
+func TestDecidePathTakesFastRoute(t *testing.T) {
+	pdir := t.TempDir()
+	writeTestPolicy(t, pdir, "velo.risk", "1", -2)
+	s, _ := newTestServer(t, "policies:\n  - path: "+pdir+"\n")
+	for _, c := range []struct {
+		method, target string
+		want           int
+	}{
+		{"POST", "/v1/decide", http.StatusOK},
+		{"GET", "/v1/decide", http.StatusMethodNotAllowed},
+		{"POST", "/v1%2Fdecide", http.StatusNotFound},
+		{"POST", "/v1/decide/", http.StatusNotFound},
+		{"POST", "/v1/./decide", http.StatusTemporaryRedirect},
+		{"POST", "/v1/decide%2F", http.StatusNotFound},
+	} {
+		req := httptest.NewRequest(c.method, c.target, strings.NewReader(pay("alice", 1)))
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, req)
+		if w.Code != c.want {
+			t.Errorf("%s %s: %d, want %d: %s", c.method, c.target, w.Code, c.want, w.Body)
+		}
 	}
 }
