@@ -42,8 +42,10 @@ func (cm *cellMap) get(h uint64, k ckey) *cell {
 }
 
 // add inserts c as the cell of key k with hash h; k must not be held.
-// A cell of the same key for another window shares its key string.
-func (cm *cellMap) add(h uint64, k ckey, c *cell) {
+// A cell of the same key for another window shares its key string. It
+// reports whether h was not held before (the shard's sweep order then
+// needs an entry for it).
+func (cm *cellMap) add(h uint64, k ckey, c *cell) (newHash bool) {
 	head := cm.m[h]
 	for o := head; o != nil; o = o.next {
 		if o.key.str == k.str {
@@ -54,6 +56,7 @@ func (cm *cellMap) add(h uint64, k ckey, c *cell) {
 	c.key, c.next = k, head
 	cm.m[h] = c
 	cm.n++
+	return head == nil
 }
 
 // set makes c the cell of key k with hash h, replacing the one held.
@@ -66,21 +69,26 @@ func (cm *cellMap) set(h uint64, k ckey, c *cell) {
 func (cm *cellMap) del(h uint64, k ckey) {
 	var prev *cell
 	for c := cm.m[h]; c != nil; prev, c = c, c.next {
-		if !sameKey(c.key, k) {
-			continue
+		if sameKey(c.key, k) {
+			cm.unlink(h, prev, c)
+			return
 		}
-		switch {
-		case prev != nil:
-			prev.next = c.next
-		case c.next != nil:
-			cm.m[h] = c.next
-		default:
-			delete(cm.m, h)
-		}
-		c.next = nil
-		cm.n--
-		return
 	}
+}
+
+// unlink removes cell c, which follows prev (nil: c is the head) in the
+// chain of hash h.
+func (cm *cellMap) unlink(h uint64, prev, c *cell) {
+	switch {
+	case prev != nil:
+		prev.next = c.next
+	case c.next != nil:
+		cm.m[h] = c.next
+	default:
+		delete(cm.m, h)
+	}
+	c.next = nil
+	cm.n--
 }
 
 // holds reports whether a key with hash h is held.
@@ -89,13 +97,14 @@ func (cm *cellMap) holds(h uint64) bool { return cm.m[h] != nil }
 // dropIdle removes the cells with hash h that idle reports idle, and
 // returns how many it removed and whether any with hash h remain.
 func (cm *cellMap) dropIdle(h uint64, idle func(*cell) bool) (dropped int, live bool) {
+	var prev *cell
 	for c := cm.m[h]; c != nil; {
 		next := c.next
 		if idle(c) {
-			cm.del(h, c.key)
+			cm.unlink(h, prev, c)
 			dropped++
 		} else {
-			live = true
+			prev, live = c, true
 		}
 		c = next
 	}

@@ -200,18 +200,20 @@ func (s *Store) put(k ckey, c *cell) {
 	h := s.keyHash(k)
 	sh := &s.shards[h%numShards]
 	sh.mu.Lock()
-	if sh.cells.get(h, k) == nil {
-		if sh.cells.len() >= s.maxPerShard {
-			sh.evictOne(0)
-			s.evicted.Add(1)
-		}
-		if !sh.cells.holds(h) {
-			sh.order = append(sh.order, h)
-		}
-	}
 	sh.tick++
 	c.used = sh.tick
-	sh.cells.set(h, k, c)
+	if sh.cells.get(h, k) != nil {
+		sh.cells.set(h, k, c)
+		sh.mu.Unlock()
+		return
+	}
+	if sh.cells.len() >= s.maxPerShard {
+		sh.evictOne(0)
+		s.evicted.Add(1)
+	}
+	if sh.cells.add(h, k, c) {
+		sh.order = append(sh.order, h)
+	}
 	sh.mu.Unlock()
 }
 

@@ -246,3 +246,21 @@ func TestRestoreOneKeyOfTwoWindows(t *testing.T) {
 		t.Errorf("two windows' cells of one key restored: %d order entries, %d keys; want 1 and 2", n, m.Keys())
 	}
 }
+
+// TestRestoreReplacesHeldKey: restoring a key the store already holds
+// replaces its cell rather than adding a second one.
+func TestRestoreReplacesHeldKey(t *testing.T) {
+	m := testStore(Config{}, "count")
+	sig := (*m.st.specs.Load())[0].sig
+	u := vm.WindowKey{Str: "u"}
+	for i := range 5 {
+		observe1(m, 0, u, 100+float64(i), 1, "")
+	}
+	data := snapshotBytes(t, []snapWindow{{sig, aggCount, 3600}}, []snapCell{{0, "u", oneEvent()}})
+	if _, err := m.st.RestoreSnapshot(bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(m, 0, u, 104); got != 1 || m.Keys() != 1 {
+		t.Errorf("after restoring a held key: count %v, %d keys; want the snapshot's 1 and one key", got, m.Keys())
+	}
+}

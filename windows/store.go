@@ -76,11 +76,10 @@ type shard struct {
 	tick  uint32
 	// order lists the hashes held in insertion order, one entry per
 	// hash rather than per cell (with stale entries for hashes since
-	// dropped, and repeats for hashes dropped and held again) so a sweep
-	// can walk it in short,
-	// resumable batches; sweepAt and keptAt are the walk's read and write
-	// indexes. Hashes rather than keys: 8 bytes an entry instead of 32,
-	// and nothing in it for the collector to scan.
+	// dropped, and repeats for hashes dropped and held again), so a sweep
+	// can walk it in short, resumable batches; sweepAt and keptAt are the
+	// walk's read and write indexes. Hashes rather than keys: 8 bytes an
+	// entry instead of 32, and nothing in it for the collector to scan.
 	order           []uint64
 	sweepAt, keptAt int
 	// cut is the generation of a cut whose snapshot has not yet written
@@ -255,11 +254,10 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 			sh.evictOne(gen)
 			s.evicted.Add(1)
 		}
-		if !sh.cells.holds(h) {
+		c = &cell{}
+		if sh.cells.add(h, k, c) {
 			sh.order = append(sh.order, h) // one entry per hash, not per cell
 		}
-		c = &cell{}
-		sh.cells.add(h, k, c)
 		if len(sh.order) > 2*s.maxPerShard+64 && sh.sweepAt == 0 {
 			sh.compactOrder() // evictions left stale entries; amortised O(1)
 		}
