@@ -18,8 +18,7 @@ func abCmd(args []string, stdout, stderr io.Writer) int {
 	riskd := fs.String("riskd", "bin/riskd", "the new riskd `binary`")
 	base := fs.String("base", "", "the base riskd `binary` to compare it with (required)")
 	rounds := fs.Int("rounds", 3, "measure the two builds this many `times`, alternating which goes first")
-	scenario := fs.String("scenario", "single-model", "named `scenario` to serve when --policy is not given (single-model, three-model)")
-	examples := fs.String("examples", "examples", "`directory` holding the scenarios' example policies")
+	resolveScenario := f.scenarioFlags(fs)
 	if fs.Parse(args) != nil {
 		return 2
 	}
@@ -33,7 +32,7 @@ func abCmd(args []string, stdout, stderr io.Writer) int {
 	if *rounds < 1 {
 		return bad(fmt.Errorf("--rounds: %d, want at least 1", *rounds))
 	}
-	if err := f.resolveScenario(*scenario, *examples); err != nil {
+	if err := resolveScenario(); err != nil {
 		return bad(err)
 	}
 	prog, err := loadPolicy(f.policy)

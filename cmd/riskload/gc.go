@@ -15,8 +15,7 @@ func gcCmd(args []string, stdout, stderr io.Writer) int {
 	var f loadFlags
 	fs := f.flagSet("riskload gc", stderr)
 	riskd := fs.String("riskd", "bin/riskd", "riskd `binary`")
-	scenario := fs.String("scenario", "single-model", "named `scenario` to serve when --policy is not given (single-model, three-model)")
-	examples := fs.String("examples", "examples", "`directory` holding the scenarios' example policies")
+	resolveScenario := f.scenarioFlags(fs)
 	gogc := fs.String("gogc", "100,200,400,800", "comma-separated GOGC `values` (each a positive integer or off)")
 	memLimit := fs.String("gomemlimit", "", "GOMEMLIMIT for every run (e.g. 256MiB); empty: none")
 	if fs.Parse(args) != nil {
@@ -26,7 +25,7 @@ func gcCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "riskload gc: %v\n", err)
 		return 2
 	}
-	if err := f.resolveScenario(*scenario, *examples); err != nil {
+	if err := resolveScenario(); err != nil {
 		return bad(err)
 	}
 	var values []string

@@ -135,6 +135,15 @@ func (f *loadFlags) check() error {
 	return f.checkWith(false)
 }
 
+// scenarioFlags adds --scenario (one named scenario) and --examples to
+// fs, for the subcommands that serve a single policy; the returned func,
+// called after parsing, resolves them (resolveScenario).
+func (f *loadFlags) scenarioFlags(fs *flag.FlagSet) func() error {
+	scenario := fs.String("scenario", "single-model", "named `scenario` to serve when --policy is not given (single-model, three-model)")
+	examples := fs.String("examples", "examples", "`directory` holding the scenarios' example policies")
+	return func() error { return f.resolveScenario(*scenario, *examples) }
+}
+
 // resolveScenario sets f.policy to the named scenario's example policy
 // when --policy is not given, then checks the flags.
 func (f *loadFlags) resolveScenario(scenario, examples string) error {
