@@ -216,3 +216,95 @@ func TestFeature(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderInputGuess: input finds every input after every previous
+// one, whether the guess (the next in declaration or name order) is right
+// or not, and finds nothing for undeclared keys, including prefixes and
+// extensions of declared names.
+func TestDecoderInputGuess(t *testing.T) {
+	prog := compileString(t, fastPolicy)
+	d := NewDecoder(prog)
+	for prev := -1; prev < len(prog.Inputs); prev++ {
+		for want, in := range prog.Inputs {
+			if got, ok := d.input([]byte(in.Name), prev); !ok || got != want {
+				t.Errorf("input(%q, prev %d) = %d, %v; want %d", in.Name, prev, got, ok, want)
+			}
+		}
+		for _, k := range []string{"", "user", "user_id2", "ts ", "Amount", "other"} {
+			if got, ok := d.input([]byte(k), prev); ok {
+				t.Errorf("input(%q, prev %d) = %d, true; want not found", k, prev, got)
+			}
+		}
+	}
+	// The guess alone: right for the next input in either order (and
+	// for the first), wrong for any other.
+	decl := []string{"user_id", "note", "amount", "count", "flag", "ts"}
+	byName := []string{"amount", "count", "flag", "note", "ts", "user_id"}
+	for _, order := range [][]string{decl, byName} {
+		prev := -1
+		for _, name := range order {
+			i := d.guess([]byte(name), prev)
+			if i < 0 || prog.Inputs[i].Name != name {
+				t.Errorf("guess(%q, prev %d) = %d; want the input %s", name, prev, i, name)
+				break
+			}
+			prev = i
+		}
+	}
+	if i := d.guess([]byte("flag"), 1); i != -1 {
+		t.Errorf("guess(flag after note) = %d; want -1 (neither order puts it there)", i)
+	}
+	c := d.nextByName[0]
+	for i, name := range byName {
+		if c < 0 || prog.Inputs[c].Name != name {
+			t.Fatalf("input %d by name is %d, want %s", i, c, name)
+		}
+		c = d.nextByName[c+1]
+	}
+	if c != -1 {
+		t.Errorf("an input after the last by name: %d", c)
+	}
+}
+
+// TestFastDecodeAnyFeatureOrder: the same features in declaration order,
+// name order, reversed and with undeclared keys between them decode
+// alike, by the fast path, and as DecodeRequest decodes them.
+func TestFastDecodeAnyFeatureOrder(t *testing.T) {
+	prog := compileString(t, fastPolicy)
+	d := NewDecoder(prog)
+	fields := map[string]string{"user_id": `"u1"`, "note": `"n"`, "amount": `12.5`, "count": `2`, "flag": `true`, "ts": `"2026-01-02T03:04:05Z"`}
+	orders := [][]string{
+		{"user_id", "note", "amount", "count", "flag", "ts"},
+		{"amount", "count", "flag", "note", "ts", "user_id"},
+		{"ts", "flag", "count", "amount", "note", "user_id"},
+		{"x", "user_id", "y", "amount", "note", "z", "ts", "count", "flag"},
+	}
+	var first *vm.Request
+	for _, order := range orders {
+		var b strings.Builder
+		b.WriteString(`{"event":"apply","features":{`)
+		for i, k := range order {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			v, ok := fields[k]
+			if !ok {
+				v = `"undeclared"`
+			}
+			fmt.Fprintf(&b, "%q:%s", k, v)
+		}
+		b.WriteString("}}")
+		if !checkSame(t, prog, d, []byte(b.String())) {
+			t.Fatalf("fast path refused %s", b.String())
+		}
+		req := prog.NewRequest()
+		if err := d.Decode([]byte(b.String()), req); err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = req
+		} else if !reflect.DeepEqual(req, first) {
+			t.Errorf("order %v decodes to %+v, declaration order to %+v", order, req, first)
+		}
+	}
+}
