@@ -188,3 +188,50 @@ func BenchmarkWindowLoanShape(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
+
+// BenchmarkWindowLoanRings is BenchmarkWindowLoanShape with the key
+// counts of riskload's uniform traffic (50,000 users and 50,000 devices)
+// after every key has seen more than ExactEvents events, as in a riskd
+// that has served that traffic for a minute: users' windows are rings of
+// buckets and devices' count_distinct are sketches, so each request reads
+// them rather than a cell's few exact events.
+func BenchmarkWindowLoanRings(b *testing.B) {
+	const users, devices, warm = 50_000, 50_000, 20
+	m := benchStore(Config{})
+	keys := benchKeys(users)
+	devs := make([]string, devices)
+	for i := range devs {
+		devs[i] = "dev" + strconv.Itoa(i)
+	}
+	obs := make([]vm.WindowObs, 3)
+	out := make([]float64, 3)
+	observe := func(u, d int, t float64) {
+		obs[0] = vm.WindowObs{Key: vm.WindowKey{Str: keys[u]}, T: t, V: 1, Add: true}
+		obs[1] = vm.WindowObs{Key: vm.WindowKey{Str: keys[u]}, T: t, V: 12.5, Add: true}
+		obs[2] = vm.WindowObs{Key: vm.WindowKey{Str: devs[d]}, T: t, S: keys[u], Add: true}
+		if err := m.Observe(obs, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rng := uint64(1)
+	next := func() (int, int) {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		return int((rng >> 33) % users), int((rng >> 13) % devices)
+	}
+	t := 0.0
+	for i := 0; i < users*warm; i++ {
+		u, d := next()
+		t += 1e-3
+		observe(u, d, t)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		u, d := next()
+		t += 1e-3
+		observe(u, d, t)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}

@@ -26,17 +26,28 @@ const (
 // count_distinct, the value's hash as float bits).
 type event struct{ t, v float64 }
 
-// cell is one window's state for one key.
+// cell is one window's state for one key. Its pointers come first: the
+// collector scans an object only as far as its last pointer, so marking
+// a cell reads its first cache line rather than all of it, and a store
+// holds hundreds of thousands of cells.
 type cell struct {
 	key    ckey    // the key it is the state of (cellMap compares it)
 	next   *cell   // the next cell whose key has the same hash (cellMap)
-	last   float64 // newest event time added (idle expiry)
-	used   uint32  // shard tick of the last access (eviction)
-	n      uint8   // events in ev
-	ev     [exactEvents]event
 	ring   *ring   // bucketed counters once more than exactEvents are live
 	sketch *sketch // bucketed HyperLogLog once more distinct values are live
+	used   uint32  // shard tick of the last access (eviction)
+	n      uint8   // events in ev
+	// kb holds the key's bytes when they fit (cellMap.add), so that
+	// comparing keys reads the cell rather than a string elsewhere.
+	kb   [inlineKey]byte
+	last float64 // newest event time added (idle expiry)
+	ev   [exactEvents]event
 }
+
+// inlineKey is the longest key a cell keeps in itself: user, device and
+// card ids, IPs and most e-mail addresses fit; with it a cell is 224
+// bytes, the size class it would have without it.
+const inlineKey = 24
 
 // bucket aggregates the events of one time slice.
 type bucket struct {

@@ -3,6 +3,7 @@ package windows
 import (
 	"hash/maphash"
 	"math"
+	"unsafe"
 )
 
 // cellMap is one shard's cells by key. Its Go map is keyed by a seeded
@@ -42,15 +43,21 @@ func (cm *cellMap) get(h uint64, k ckey) *cell {
 }
 
 // add inserts c as the cell of key k with hash h; k must not be held.
-// A cell of the same key for another window shares its key string. It
-// reports whether h was not held before (the shard's sweep order then
-// needs an entry for it).
+// A key of at most inlineKey bytes is copied into the cell; a longer one
+// shares the string of a cell of the same key for another window, if
+// there is one. It reports whether h was not held before (the shard's
+// sweep order then needs an entry for it).
 func (cm *cellMap) add(h uint64, k ckey, c *cell) (newHash bool) {
 	head := cm.m[h]
-	for o := head; o != nil; o = o.next {
-		if o.key.str == k.str {
-			k.str = o.key.str
-			break
+	if n := len(k.str); n > 0 && n <= inlineKey {
+		copy(c.kb[:], k.str)
+		k.str = unsafe.String(&c.kb[0], n) // kb is never written again
+	} else {
+		for o := head; o != nil; o = o.next {
+			if o.key.str == k.str {
+				k.str = o.key.str
+				break
+			}
 		}
 	}
 	c.key, c.next = k, head
@@ -89,6 +96,34 @@ func (cm *cellMap) unlink(h uint64, prev, c *cell) {
 	}
 	c.next = nil
 	cm.n--
+}
+
+// bytes estimates the memory cm holds: its cells, a map entry per slot
+// (which one key's cells of neighbouring windows share) and each string
+// of a key too long for its cell once, however many cells share it.
+func (cm *cellMap) bytes() int {
+	n := 0
+	for _, head := range cm.m {
+		n += mapEntryBytes
+		for c := head; c != nil; c = c.next {
+			n += c.bytes()
+			if len(c.key.str) > inlineKey && !sharedBefore(head, c) {
+				n += len(c.key.str)
+			}
+		}
+	}
+	return n
+}
+
+// sharedBefore reports whether a cell ahead of c in the chain from head
+// holds c's key string.
+func sharedBefore(head, c *cell) bool {
+	for o := head; o != c; o = o.next {
+		if unsafe.StringData(o.key.str) == unsafe.StringData(c.key.str) {
+			return true
+		}
+	}
+	return false
 }
 
 // holds reports whether a key with hash h is held.

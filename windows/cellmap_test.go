@@ -153,15 +153,17 @@ func TestNaNKeyOneCell(t *testing.T) {
 }
 
 // TestWindowsOfOneKeyShareSlot: one key's cells of windows in one block
-// share a map slot, one order entry and one copy of the key string; a
-// sweep that drops one of them keeps the other and the slot's entry, and
-// a cell added to a held slot adds no entry.
+// share a map slot, one order entry and (a key too long to keep in the
+// cell) one copy of the key string; a sweep that drops one of them keeps
+// the other and the slot's entry, and a cell added to a held slot adds
+// no entry.
 func TestWindowsOfOneKeyShareSlot(t *testing.T) {
 	m := testStore(Config{}, "count", "sum", "count")
-	key := vm.WindowKey{Str: strings.Repeat("u", 3)} // built at run time: its own copy
+	long := strings.Repeat("u", inlineKey+1)
+	key := vm.WindowKey{Str: strings.Repeat("u", inlineKey+1)} // built at run time: its own copy
 	observe1(m, 0, key, 0, 1, "")
-	observe1(m, 1, vm.WindowKey{Str: strings.Repeat("u", 3)}, 5000, 7, "")
-	h := m.st.keyHash(ckey{w: m.ids[0], str: "uuu"})
+	observe1(m, 1, vm.WindowKey{Str: strings.Repeat("u", inlineKey+1)}, 5000, 7, "")
+	h := m.st.keyHash(ckey{w: m.ids[0], str: long})
 	sh := &m.st.shards[h%numShards]
 	var cells []*cell
 	for c := sh.cells.m[h]; c != nil; c = c.next {
@@ -201,4 +203,57 @@ func countHash(order []uint64, h uint64) int {
 		}
 	}
 	return n
+}
+
+// TestShortKeyInCell: a key of up to inlineKey bytes is kept in its cell
+// (not in the caller's string, which the cell would otherwise hold on
+// to), one byte more is not, and either way the cell is found by a key
+// equal to it.
+func TestShortKeyInCell(t *testing.T) {
+	m := testStore(Config{}, "count")
+	for _, n := range []int{1, inlineKey, inlineKey + 1} {
+		caller := strings.Repeat("k", n) // built at run time: its own copy
+		observe1(m, 0, vm.WindowKey{Str: caller}, 0, 1, "")
+		k := ckey{w: m.ids[0], str: strings.Repeat("k", n)}
+		h := m.st.keyHash(k)
+		c := m.st.shards[h%numShards].cells.get(h, k)
+		if c == nil {
+			t.Fatalf("key of %d bytes not found", n)
+		}
+		data := uintptr(unsafe.Pointer(unsafe.StringData(c.key.str)))
+		start := uintptr(unsafe.Pointer(c))
+		inCell := data >= start && data < start+unsafe.Sizeof(*c)
+		if inCell != (n <= inlineKey) || c.key.str != caller {
+			t.Errorf("key of %d bytes: in the cell %v, %q; want in the cell %v", n, inCell, c.key.str, n <= inlineKey)
+		}
+		if got := observe1(m, 0, vm.WindowKey{Str: caller}, 1, 1, ""); got != 2 {
+			t.Errorf("key of %d bytes, second event: count %v, want 2", n, got)
+		}
+	}
+}
+
+// TestStatsBytesSharedSlot: one key's windows share one map entry in the
+// memory estimate, and a long key's string counts once for the cells that
+// share it (TestStatsBytes has the rest).
+func TestStatsBytesSharedSlot(t *testing.T) {
+	m := testStore(Config{}, "count", "sum")
+	short := vm.WindowKey{Str: "u1"}
+	observe1(m, 0, short, 0, 1, "")
+	observe1(m, 1, short, 0, 1, "")
+	if got, want := m.st.Stats().Bytes, 2*cellSize+mapEntryBytes; got != want {
+		t.Fatalf("two windows of a short key: %d bytes, want %d", got, want)
+	}
+	long := vm.WindowKey{Str: strings.Repeat("l", inlineKey+6)}
+	observe1(m, 0, long, 0, 1, "")
+	observe1(m, 1, long, 0, 1, "")
+	base := 4*cellSize + 2*mapEntryBytes + len(long.Str)
+	if got := m.st.Stats().Bytes; got != base {
+		t.Fatalf("and two of a long key: %d bytes, want %d", got, base)
+	}
+	for i := range exactEvents {
+		observe1(m, 0, short, float64(i+1), 1, "")
+	}
+	if got, want := m.st.Stats().Bytes, base+ringSize; got != want {
+		t.Fatalf("after the short key's count took a ring: %d bytes, want %d", got, want)
+	}
 }

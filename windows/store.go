@@ -354,7 +354,7 @@ func (sh *shard) sweepBatch(specs []registered, now float64) (dropped int, more 
 // Stats are a store's counters.
 type Stats struct {
 	Keys     int    // (window, key) pairs held
-	Bytes    int    // memory held by them, cells plus map entries (estimate)
+	Bytes    int    // memory held by them: cells, map entries and key strings (estimate)
 	Evicted  uint64 // keys evicted because the store was full
 	Expired  uint64 // idle keys dropped by Sweep
 	Rejected uint64 // events refused for their time
@@ -371,10 +371,7 @@ func (s *Store) Stats() Stats {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		st.Keys += sh.cells.len()
-		sh.cells.each(func(_ uint64, c *cell) bool {
-			st.Bytes += c.bytes() + mapEntryBytes
-			return true
-		})
+		st.Bytes += sh.cells.bytes()
 		sh.mu.Unlock()
 	}
 	return st
