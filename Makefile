@@ -35,7 +35,7 @@ FUZZTIME     ?= 50000x # an exec count: time limits hit golang/go#75804 on Go 1.
 RISKD_POLICY ?= examples/loan
 RISKD_ADDR   ?= 127.0.0.1:8080
 
-.PHONY: build deps chromium playground-bundle lint fmt-check test run bench fuzz load load-gc load-otel load-kafka load-cache crash mutate clean
+.PHONY: build deps chromium playground-bundle lint fmt-check test run pgo bench fuzz load load-gc load-otel load-kafka load-cache crash mutate clean
 
 # The commit for --version when Go's own VCS stamp is missing (a git worktree,
 # GOFLAGS=-buildvcs=false); a stamp in the build info takes precedence.
@@ -114,6 +114,11 @@ run: build deps
 		'{"event":"loan_apply","request_id":"demo-1","features":{"user_id":"u-1001","device_id":"dev-42","ip_country":"NL","residence_country":"DE","age":34,"amount":12000,"term_months":36,"income":2100,"existing_debt":450,"overdue_30d":2,"bureau_score":560,"account_opened":"2024-02-01T00:00:00Z","ts":"2026-03-01T10:00:00Z"}}'
 	@echo
 	./bin/riskd serve --policy $(RISKD_POLICY) --addr $(RISKD_ADDR) --log-format text
+
+# pgo: refresh cmd/riskd/default.pgo, the CPU profile go build optimises riskd
+# with, from riskd under riskload's scenarios (scripts/pgo.sh; about a minute).
+pgo: build deps
+	./scripts/pgo.sh
 
 # bench: run every benchmark, no tests.
 bench: deps
