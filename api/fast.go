@@ -53,7 +53,7 @@ func NewDecoder(p *vm.Program) *Decoder {
 // tried before the map: under load a map lookup per feature misses the
 // CPU's caches, two string comparisons do not.
 func (d *Decoder) input(key []byte, prev int) (int, bool) {
-	if i := d.guess(key, prev); i >= 0 {
+	if i, ok := d.guess(key, prev); ok {
 		return i, true
 	}
 	i, ok := d.inputs[string(key)]
@@ -61,16 +61,16 @@ func (d *Decoder) input(key []byte, prev int) (int, bool) {
 }
 
 // guess is input's first try: the input named key if it follows prev in
-// declaration or name order, else -1.
-func (d *Decoder) guess(key []byte, prev int) int {
+// declaration or name order.
+func (d *Decoder) guess(key []byte, prev int) (int, bool) {
 	in := d.prog.Inputs
 	if c := prev + 1; c < len(in) && in[c].Name == string(key) {
-		return c
+		return c, true
 	}
 	if c := d.nextByName[prev+1]; c >= 0 && in[c].Name == string(key) {
-		return c
+		return c, true
 	}
-	return -1
+	return 0, false
 }
 
 // Program is the program d decodes for.

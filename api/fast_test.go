@@ -243,16 +243,16 @@ func TestDecoderInputGuess(t *testing.T) {
 	for _, order := range [][]string{decl, byName} {
 		prev := -1
 		for _, name := range order {
-			i := d.guess([]byte(name), prev)
-			if i < 0 || prog.Inputs[i].Name != name {
-				t.Errorf("guess(%q, prev %d) = %d; want the input %s", name, prev, i, name)
+			i, ok := d.guess([]byte(name), prev)
+			if !ok || prog.Inputs[i].Name != name {
+				t.Errorf("guess(%q, prev %d) = %d, %v; want the input %s", name, prev, i, ok, name)
 				break
 			}
 			prev = i
 		}
 	}
-	if i := d.guess([]byte("flag"), 1); i != -1 {
-		t.Errorf("guess(flag after note) = %d; want -1 (neither order puts it there)", i)
+	if i, ok := d.guess([]byte("flag"), 1); ok {
+		t.Errorf("guess(flag after note) = %d, true; want false (neither order puts it there)", i)
 	}
 	c := d.nextByName[0]
 	for i, name := range byName {
