@@ -49,7 +49,7 @@ func (cm *cellMap) get(h uint64, k ckey) *cell {
 // sweep order then needs an entry for it).
 func (cm *cellMap) add(h uint64, k ckey, c *cell) (newHash bool) {
 	head := cm.m[h]
-	if n := len(k.str); n > 0 && n <= inlineKey {
+	if n := len(k.str); n <= inlineKey {
 		copy(c.kb[:], k.str)
 		k.str = unsafe.String(&c.kb[0], n) // kb is never written again
 	} else {

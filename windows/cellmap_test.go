@@ -236,19 +236,20 @@ func TestShortKeyInCell(t *testing.T) {
 // memory estimate, and a long key's string counts once for the cells that
 // share it (TestStatsBytes has the rest).
 func TestStatsBytesSharedSlot(t *testing.T) {
-	m := testStore(Config{}, "count", "sum")
-	short := vm.WindowKey{Str: "u1"}
+	m := testStore(Config{}, "count", "sum", "max")
+	short := vm.WindowKey{Str: strings.Repeat("s", inlineKey)} // the longest kept in the cell
 	observe1(m, 0, short, 0, 1, "")
 	observe1(m, 1, short, 0, 1, "")
 	if got, want := m.st.Stats().Bytes, 2*cellSize+mapEntryBytes; got != want {
-		t.Fatalf("two windows of a short key: %d bytes, want %d", got, want)
+		t.Fatalf("two windows of a %d-byte key: %d bytes, want %d", inlineKey, got, want)
 	}
 	long := vm.WindowKey{Str: strings.Repeat("l", inlineKey+6)}
-	observe1(m, 0, long, 0, 1, "")
-	observe1(m, 1, long, 0, 1, "")
-	base := 4*cellSize + 2*mapEntryBytes + len(long.Str)
+	for w := range 3 {
+		observe1(m, w, long, 0, 1, "")
+	}
+	base := 5*cellSize + 2*mapEntryBytes + len(long.Str)
 	if got := m.st.Stats().Bytes; got != base {
-		t.Fatalf("and two of a long key: %d bytes, want %d", got, base)
+		t.Fatalf("and three of a long key: %d bytes, want %d", got, base)
 	}
 	for i := range exactEvents {
 		observe1(m, 0, short, float64(i+1), 1, "")
