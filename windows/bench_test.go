@@ -158,22 +158,7 @@ func BenchmarkWindow3Large(b *testing.B) {
 // and key string in the cache.
 func BenchmarkWindowLoanShape(b *testing.B) {
 	const users, devices = 200_000, 50_000
-	m := benchStore(Config{})
-	keys := benchKeys(users)
-	devs := make([]string, devices)
-	for i := range devs {
-		devs[i] = "dev" + strconv.Itoa(i)
-	}
-	obs := make([]vm.WindowObs, 3)
-	out := make([]float64, 3)
-	observe := func(u, d int, t float64) {
-		obs[0] = vm.WindowObs{Key: vm.WindowKey{Str: keys[u]}, T: t, V: 1, Add: true}
-		obs[1] = vm.WindowObs{Key: vm.WindowKey{Str: keys[u]}, T: t, V: 12.5, Add: true}
-		obs[2] = vm.WindowObs{Key: vm.WindowKey{Str: devs[d]}, T: t, S: keys[u], Add: true}
-		if err := m.Observe(obs, out); err != nil {
-			b.Fatal(err)
-		}
-	}
+	observe := loanShape(b, users, devices)
 	for i := 0; i < users; i++ {
 		observe(i, i%devices, float64(i)*1e-3)
 	}
@@ -189,14 +174,10 @@ func BenchmarkWindowLoanShape(b *testing.B) {
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
-// BenchmarkWindowLoanRings is BenchmarkWindowLoanShape with the key
-// counts of riskload's uniform traffic (50,000 users and 50,000 devices)
-// after every key has seen more than ExactEvents events, as in a riskd
-// that has served that traffic for a minute: users' windows are rings of
-// buckets and devices' count_distinct are sketches, so each request reads
-// them rather than a cell's few exact events.
-func BenchmarkWindowLoanRings(b *testing.B) {
-	const users, devices, warm = 50_000, 50_000, 20
+// loanShape returns examples/loan_ml's window work on a new store: an
+// event of user u on device d at time t, observed as a count and a sum
+// by user and a count_distinct of users by device.
+func loanShape(b *testing.B, users, devices int) func(u, d int, t float64) {
 	m := benchStore(Config{})
 	keys := benchKeys(users)
 	devs := make([]string, devices)
@@ -205,7 +186,7 @@ func BenchmarkWindowLoanRings(b *testing.B) {
 	}
 	obs := make([]vm.WindowObs, 3)
 	out := make([]float64, 3)
-	observe := func(u, d int, t float64) {
+	return func(u, d int, t float64) {
 		obs[0] = vm.WindowObs{Key: vm.WindowKey{Str: keys[u]}, T: t, V: 1, Add: true}
 		obs[1] = vm.WindowObs{Key: vm.WindowKey{Str: keys[u]}, T: t, V: 12.5, Add: true}
 		obs[2] = vm.WindowObs{Key: vm.WindowKey{Str: devs[d]}, T: t, S: keys[u], Add: true}
@@ -213,6 +194,17 @@ func BenchmarkWindowLoanRings(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkWindowLoanRings is BenchmarkWindowLoanShape with the key
+// counts of riskload's uniform traffic (50,000 users and 50,000 devices)
+// after every key has seen more than ExactEvents events, as in a riskd
+// that has served that traffic for a minute: users' windows are rings of
+// buckets and devices' count_distinct are sketches, so each request reads
+// them rather than a cell's few exact events.
+func BenchmarkWindowLoanRings(b *testing.B) {
+	const users, devices, warm = 50_000, 50_000, 20
+	observe := loanShape(b, users, devices)
 	rng := uint64(1)
 	next := func() (int, int) {
 		rng = rng*6364136223846793005 + 1442695040888963407
