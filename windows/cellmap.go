@@ -19,9 +19,9 @@ import (
 // windows on one key (count and sum by user_id), and a decision observes
 // them one after the other, so the second finds the map's group, the
 // shard's lock and the chain already in the CPU's cache instead of
-// missing on each again. The cells also share one copy of the key's
-// string. A chain is therefore at most windowBlock cells long, plus
-// true collisions.
+// missing on each again. A key too long to keep in its cells (see
+// inlineKey) has one copy of its string, which they share. A chain is
+// therefore at most windowBlock cells long, plus true collisions.
 type cellMap struct {
 	m map[uint64]*cell
 	n int
