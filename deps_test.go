@@ -51,10 +51,11 @@ var allowed = map[string][]string{
 	"audit/schema": {},
 	"audit":        {"audit/schema", "internal/gm"},
 	// The decision server and its parts.
-	"server/config":  {},
-	"server/rollout": {},
-	"lookup":         {},
-	"server":         {"api", "audit/schema", "compiler", "internal/gm", "lang", "lookup", "server/config", "server/rollout", "state", "vm"},
+	"server/config":    {},
+	"server/rollout":   {},
+	"server/connwatch": {},
+	"lookup":           {},
+	"server":           {"api", "audit/schema", "compiler", "internal/gm", "lang", "lookup", "server/config", "server/connwatch", "server/rollout", "state", "vm"},
 	// Data-stack adapters plug into the server from the side.
 	"telemetry": {"server", "server/config", "vm"},
 	"stream":    {"server", "server/config"},

@@ -25,6 +25,7 @@ import (
 	"github.com/riskforge/riskforge/state"
 
 	"github.com/riskforge/riskforge/server/config"
+	"github.com/riskforge/riskforge/server/connwatch"
 )
 
 // Options configure a Server.
@@ -172,12 +173,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 
 	errc := make(chan error, 1+len(s.extra))
+	plain := ln
+	if cfg.Server.TLS.Cert == "" {
+		plain = s.watchPlain(bgCtx, srv, ln)
+	}
 	go func() {
 		var err error
 		if cfg.Server.TLS.Cert != "" {
 			err = srv.ServeTLS(ln, cfg.Server.TLS.Cert, cfg.Server.TLS.Key)
 		} else {
-			err = srv.Serve(ln)
+			err = srv.Serve(plain)
 		}
 		errc <- err
 	}()
@@ -275,18 +280,43 @@ func (s *Server) drain(errc <-chan error) error {
 // second SIGINT or SIGTERM); a later shutdown does not drain at all.
 func (s *Server) EndDrain() { s.endOnce.Do(func() { close(s.endDrain) }) }
 
+// timeouts are the connection limits of the decision endpoints.
+func (s *Server) timeouts() connwatch.Timeouts {
+	return connwatch.Timeouts{
+		ReadHeader: min(5*time.Second, s.lim.RequestTimeout.D()),
+		Read:       s.lim.RequestTimeout.D(),
+		Write:      2*s.lim.RequestTimeout.D() + time.Second,
+		Idle:       2 * time.Minute,
+	}
+}
+
 // httpServer returns an http.Server for the decision endpoints with the
 // configured limits.
 func (s *Server) httpServer() *http.Server {
+	t := s.timeouts()
 	return &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: min(5*time.Second, s.lim.RequestTimeout.D()),
-		ReadTimeout:       s.lim.RequestTimeout.D(),
-		WriteTimeout:      2*s.lim.RequestTimeout.D() + time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+}
+
+// watchPlain moves the timeouts of srv, which serves plain HTTP/1.1, from
+// its fields to a connwatch.Watcher run until ctx ends, and returns the
+// listener to serve: the same limits, without a timer armed per request
+// (see package connwatch for what that saves). TLS listeners keep the
+// fields: they may speak HTTP/2, whose streams the Watcher cannot see.
+func (s *Server) watchPlain(ctx context.Context, srv *http.Server, ln net.Listener) net.Listener {
+	w := connwatch.New(s.timeouts(), 0)
+	srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = 0, 0, 0, -1
+	srv.ConnState = w.ConnState
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); w.Run(ctx) }()
+	return w.Listener(ln)
 }
 
 // serveDebug serves /debug/pprof on addr until ctx ends.
