@@ -74,9 +74,9 @@ func main() {
 	check(os.MkdirAll(*out, 0o755))
 	failed, dry := false, false
 	for _, t := range targets {
-		jsonPath := filepath.Join(*from, t.pkg+".json")
+		jsonPath := filepath.Join(*from, outName(t.pkg, ".json"))
 		if *again {
-			out := filepath.Join(*out, t.pkg+".json")
+			out := filepath.Join(*out, outName(t.pkg, ".json"))
 			if filepath.Clean(out) == filepath.Clean(jsonPath) {
 				check(fmt.Errorf("-recheck: -out must differ from -from, so the full run's report is kept"))
 			}
@@ -85,7 +85,7 @@ func main() {
 			fmt.Printf("%-10s recheck took %s (load average %s at the start, %s at the end)\n", t.pkg, time.Since(start).Round(time.Second), load, loadAvg())
 			jsonPath = out
 		} else if *from == "" {
-			jsonPath = filepath.Join(*out, t.pkg+".json")
+			jsonPath = filepath.Join(*out, outName(t.pkg, ".json"))
 			check(unleash(*gremlins, t, *workers, *coeff, *dryRun, *out, jsonPath, strings.TrimSpace(string(goflags))))
 		}
 		mutants, err := readReport(jsonPath, ".", t)
@@ -176,7 +176,7 @@ func unleash(bin string, t target, workers, coeff int, dryRun bool, out, jsonPat
 		args = append(args, "--dry-run")
 	}
 	args = append(args, "./"+t.pkg)
-	logPath := filepath.Join(out, t.pkg+".log")
+	logPath := filepath.Join(out, outName(t.pkg, ".log"))
 	log, err := os.Create(logPath)
 	if err != nil {
 		return err
@@ -223,3 +223,8 @@ func check(err error) {
 		os.Exit(2)
 	}
 }
+
+// outName is the file name of package pkg's report with extension ext: a
+// nested package (server/connwatch) gets server_connwatch, so every
+// report sits in the one output directory.
+func outName(pkg, ext string) string { return strings.ReplaceAll(pkg, "/", "_") + ext }

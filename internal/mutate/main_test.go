@@ -193,3 +193,11 @@ func TestCaseClausesCountedApart(t *testing.T) {
 		t.Fatalf("coverage %v efficacy %v", s.coverage(), s.efficacy())
 	}
 }
+
+func TestOutName(t *testing.T) {
+	for pkg, want := range map[string]string{"api": "api.json", "server/connwatch": "server_connwatch.json"} {
+		if got := outName(pkg, ".json"); got != want {
+			t.Errorf("outName(%q) = %q, want %q", pkg, got, want)
+		}
+	}
+}

@@ -95,7 +95,7 @@ func (w *Watcher) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tk.C:
-			w.check()
+			w.check(int64(time.Since(w.base)))
 		}
 	}
 }
@@ -164,10 +164,9 @@ func (w *Watcher) forget(c *Conn) {
 // clock is the coarse time: nanoseconds since base at the last tick.
 func (w *Watcher) clock() int64 { return w.now.Load() }
 
-// check advances the clock and puts a past deadline on every connection
-// over its time.
-func (w *Watcher) check() {
-	now := int64(time.Since(w.base))
+// check advances the clock to now (nanoseconds since base) and puts a
+// past deadline on every connection over its time.
+func (w *Watcher) check(now int64) {
 	w.now.Store(now)
 	w.mu.Lock()
 	w.scan = w.scan[:0]

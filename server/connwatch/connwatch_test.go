@@ -360,16 +360,109 @@ func TestFireAndPhaseChange(t *testing.T) {
 		c.readAt.Store(0)
 		c.enter(phaseHeader)
 		w.ConnState(c, http.StateActive)
-		w.base = time.Now().Add(-limits.Read - 10*time.Millisecond)
-		w.check()
-		w.check()
+		w.check(int64(limits.Read + 10*time.Millisecond))
+		w.check(int64(limits.Read + 20*time.Millisecond))
 		if len(d.read) != 1 || len(d.write) != 0 {
 			t.Fatalf("read %v write %v; want one read deadline", d.read, d.write)
 		}
-		w.base = time.Now().Add(-limits.Write - 10*time.Millisecond)
-		w.check()
+		w.check(int64(limits.Write + 10*time.Millisecond))
 		if len(d.read) != 1 || len(d.write) != 1 {
 			t.Fatalf("read %v write %v; want one of each", d.read, d.write)
 		}
 	})
+}
+
+// TestCheckBoundaries pins when check puts a deadline, on an exact clock:
+// a limit passed by more than one tick, counted from the start of the
+// connection's current phase however late in the watcher's life, for the
+// limit of that phase only; a zero limit never.
+func TestCheckBoundaries(t *testing.T) {
+	const tick = 10 * time.Millisecond
+	const start = int64(time.Hour) // a phase that began late in the watcher's life
+	type want struct{ read, write bool }
+	cases := []struct {
+		name   string
+		phase  http.ConnState // StateNew: the header phase
+		limits Timeouts
+		after  time.Duration // since the phase began
+		want   want
+	}{
+		{"header at its limit plus a tick", http.StateNew, limits, limits.ReadHeader + tick, want{}},
+		{"header past it", http.StateNew, limits, limits.ReadHeader + tick + 1, want{read: true}},
+		{"header bounded by Read when shorter", http.StateNew, Timeouts{ReadHeader: time.Second, Read: 100 * time.Millisecond}, 100*time.Millisecond + tick + 1, want{read: true}},
+		{"header without limits", http.StateNew, Timeouts{}, 24 * time.Hour, want{}},
+		{"active at the read limit plus a tick", http.StateActive, limits, limits.Read + tick, want{}},
+		{"active past the read limit", http.StateActive, limits, limits.Read + tick + 1, want{read: true}},
+		{"active past both", http.StateActive, limits, limits.Write + tick + 1, want{read: true, write: true}},
+		{"active past the write limit only", http.StateActive, Timeouts{Write: time.Second}, time.Second + tick + 1, want{write: true}},
+		{"active without limits", http.StateActive, Timeouts{}, 24 * time.Hour, want{}},
+		{"idle at its limit plus a tick", http.StateIdle, limits, limits.Idle + tick, want{}},
+		{"idle past it", http.StateIdle, limits, limits.Idle + tick + 1, want{read: true}},
+		{"idle without a limit", http.StateIdle, Timeouts{ReadHeader: time.Millisecond, Read: time.Millisecond, Write: time.Millisecond}, 24 * time.Hour, want{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &deadlineConn{}
+			w := New(tc.limits, tick)
+			c := &Conn{Conn: d, w: w}
+			w.conns[c] = struct{}{}
+			w.now.Store(start)
+			switch tc.phase {
+			case http.StateNew:
+				c.readAt.Store(start)
+				c.enter(phaseHeader)
+			default:
+				w.ConnState(c, http.StateActive) // from the header phase: readAt stays 0
+				c.readAt.Store(start)
+				if tc.phase == http.StateIdle {
+					w.ConnState(c, http.StateIdle)
+				}
+			}
+			w.check(start + int64(tc.after))
+			if got := (want{len(d.read) > 0, len(d.write) > 0}); got != tc.want {
+				t.Errorf("deadlines put: %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// scriptConn returns the next of its reads.
+type scriptConn struct {
+	net.Conn
+	reads []int
+}
+
+func (s *scriptConn) Read(p []byte) (int, error) {
+	n := s.reads[0]
+	s.reads = s.reads[1:]
+	if n == 0 {
+		return 0, os.ErrDeadlineExceeded
+	}
+	return n, nil
+}
+
+// TestReadStartsHeader: bytes read after an idle spell start a request's
+// header phase, on the watcher's clock; a failed read does not, and
+// neither do bytes read in another phase (net/http's read while the
+// handler runs).
+func TestReadStartsHeader(t *testing.T) {
+	w := New(limits, time.Millisecond)
+	sc := &scriptConn{reads: []int{0, 5, 1}}
+	c := &Conn{Conn: sc, w: w}
+	w.ConnState(c, http.StateIdle)
+	w.now.Store(7000)
+	c.Read(make([]byte, 8))
+	if phaseOf(c.state.Load()) != phaseIdle {
+		t.Fatal("a failed read ended the idle phase")
+	}
+	c.Read(make([]byte, 8))
+	if phaseOf(c.state.Load()) != phaseHeader || c.readAt.Load() != 7000 {
+		t.Fatalf("after bytes: phase %d readAt %d, want the header phase from 7000", phaseOf(c.state.Load()), c.readAt.Load())
+	}
+	w.ConnState(c, http.StateActive)
+	w.now.Store(9000)
+	c.Read(make([]byte, 8))
+	if phaseOf(c.state.Load()) != phaseActive || c.readAt.Load() != 7000 {
+		t.Errorf("a read while active: phase %d readAt %d, want active from 7000", phaseOf(c.state.Load()), c.readAt.Load())
+	}
 }
