@@ -52,6 +52,12 @@ func startWatching(t *testing.T, s *Server) {
 // stops it and waits for Serve to return, as the test's end does if the
 // test did not.
 func serveLoopback(t *testing.T, s *Server) (stop func()) {
+	_, stop = serveLoopbackAddr(t, s)
+	return stop
+}
+
+// serveLoopbackAddr is serveLoopback that also returns the address served.
+func serveLoopbackAddr(t *testing.T, s *Server) (addr string, stop func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -62,7 +68,7 @@ func serveLoopback(t *testing.T, s *Server) (stop func()) {
 	go func() { s.Serve(ctx, ln); close(done) }()
 	stop = func() { cancel(); <-done }
 	t.Cleanup(stop)
-	return stop
+	return ln.Addr().String(), stop
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -24,16 +23,8 @@ func TestServeTimeoutsPlainHTTP(t *testing.T) {
 	pdir := t.TempDir()
 	writeTestPolicy(t, pdir, "velo.risk", "1", -2)
 	s, _ := newTestServer(t, fmt.Sprintf("policies:\n  - path: %s\nlimits:\n  request_timeout: %s\n  drain_period: 0s\n", pdir, limit))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	addr, _ := serveLoopbackAddr(t, s)
 	waitUntil(t, "serving", func() bool { return s.serving.Load() })
-	addr := ln.Addr().String()
 	dial := func(t *testing.T) (net.Conn, *bufio.Reader) {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
