@@ -74,12 +74,7 @@ func New(t Timeouts, tick time.Duration) *Watcher {
 }
 
 func defaultTick(t Timeouts) time.Duration {
-	shortest := time.Duration(0)
-	for _, d := range []time.Duration{t.ReadHeader, t.Read, t.Write, t.Idle} {
-		if d > 0 && (shortest == 0 || d < shortest) {
-			shortest = d
-		}
-	}
+	shortest := min0(min0(t.ReadHeader, t.Read), min0(t.Write, t.Idle))
 	return min(max(shortest/20, 10*time.Millisecond), 250*time.Millisecond)
 }
 
@@ -120,9 +115,8 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{Conn: nc, w: l.w}
+	c := &Conn{Conn: nc, w: l.w} // in phaseHeader, the zero state
 	c.readAt.Store(l.w.clock())
-	c.state.Store(uint64(phaseHeader))
 	l.w.mu.Lock()
 	l.w.conns[c] = struct{}{}
 	l.w.mu.Unlock()
