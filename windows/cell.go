@@ -26,27 +26,31 @@ const (
 // count_distinct, the value's hash as float bits).
 type event struct{ t, v float64 }
 
-// cell is one window's state for one key. Its pointers come first: the
-// collector scans an object only as far as its last pointer, so marking
-// a cell reads its first cache line rather than all of it, and a store
-// holds hundreds of thousands of cells.
+// cell is one window's state for one key. It holds no pointers: cells
+// live in their shard's pool (see pool), and name their chain neighbour,
+// ring, sketch and long key by pool index, so the collector never reads
+// them. The fields a lookup compares (the key) come first, in the same
+// cache line as the chain link.
 type cell struct {
-	key    ckey    // the key it is the state of (cellMap compares it)
-	next   *cell   // the next cell whose key has the same hash (cellMap)
-	ring   *ring   // bucketed counters once more than exactEvents are live
-	sketch *sketch // bucketed HyperLogLog once more distinct values are live
-	used   uint32  // shard tick of the last access (eviction)
-	n      uint8   // events in ev
-	// kb holds the key's bytes when they fit (cellMap.add), so that
-	// comparing keys reads the cell rather than a string elsewhere.
+	next   uint32 // the next cell whose key has the same hash (cellMap); 0: none
+	ring   uint32 // bucketed counters once more than exactEvents are live (cellMap.rings); 0: none
+	sketch uint32 // bucketed HyperLogLog once more distinct values are live (cellMap.sketches); 0: none
+	long   uint32 // the key's string when longer than inlineKey (cellMap.long); 0: it is in kb
+	used   uint32 // shard tick of the last access (eviction)
+	w      uint32 // the key's window id
+	n      uint8  // events in ev
+	klen   uint8  // the key string's length when it is in kb
+	// kb holds the key's bytes when they fit, so that comparing keys
+	// reads the cell rather than a string elsewhere.
 	kb   [inlineKey]byte
+	num  float64 // the key's number part
 	last float64 // newest event time added (idle expiry)
 	ev   [exactEvents]event
 }
 
-// inlineKey is the longest key a cell keeps in itself: user, device and
-// card ids, IPs and most e-mail addresses fit. With it a cell is 224
-// bytes (208 without), and such a key needs no allocation of its own.
+// inlineKey is the longest key string a cell keeps in itself: user,
+// device and card ids, IPs and most e-mail addresses fit. With it a cell
+// is 200 bytes, and such a key needs no allocation of its own.
 const inlineKey = 24
 
 // bucket aggregates the events of one time slice.
@@ -82,12 +86,13 @@ var aggKinds = map[string]aggKind{"count": aggCount, "sum": aggSum, "avg": aggAv
 
 // observe adds an event (when add is set) at time t and returns the
 // aggregate over (t-over, t].
-func (c *cell) observe(sp spec, t, v float64, add bool) float64 {
+// The cell's ring, if any, is in cm's pool.
+func (c *cell) observe(cm *cellMap, sp spec, t, v float64, add bool) float64 {
 	if sp.agg == aggDistinct {
-		return c.distinct(sp, t, v, add)
+		return c.distinct(cm, sp, t, v, add)
 	}
 	cutoff := t - sp.over
-	if c.ring == nil {
+	if c.ring == 0 {
 		c.expire(cutoff)
 		if !add {
 			return c.exactAgg(sp.agg, cutoff, t)
@@ -98,13 +103,14 @@ func (c *cell) observe(sp spec, t, v float64, add bool) float64 {
 			c.last = math.Max(c.last, t)
 			return c.exactAgg(sp.agg, cutoff, t)
 		}
-		c.toRing(sp)
+		c.toRing(cm, sp)
 	}
+	r := cm.rings.at(c.ring)
 	if add {
-		c.ring.add(t, v)
+		r.add(t, v)
 		c.last = math.Max(c.last, t)
 	}
-	return c.ring.agg(sp.agg, t)
+	return r.agg(sp.agg, t)
 }
 
 // expire drops exactly kept events at or before cutoff.
@@ -152,11 +158,13 @@ func finish(agg aggKind, n, sum, lo, hi float64) float64 {
 	return hi
 }
 
-// toRing moves the exact events into a new ring of buckets.
-func (c *cell) toRing(sp spec) {
-	c.ring = &ring{width: sp.over / ringBuckets}
+// toRing moves the exact events into a new ring of buckets from cm.
+func (c *cell) toRing(cm *cellMap, sp spec) {
+	c.ring = cm.rings.alloc()
+	r := cm.rings.at(c.ring)
+	r.width = sp.over / ringBuckets
 	for i := 0; i < int(c.n); i++ {
-		c.ring.add(c.ev[i].t, c.ev[i].v)
+		r.add(c.ev[i].t, c.ev[i].v)
 	}
 	c.n = 0
 }
@@ -203,14 +211,14 @@ func (r *ring) agg(agg aggKind, t float64) float64 {
 
 // distinct keeps up to exactEvents distinct values with the time each was
 // last seen, then bucketed sketches.
-func (c *cell) distinct(sp spec, t, v float64, add bool) float64 {
+func (c *cell) distinct(cm *cellMap, sp spec, t, v float64, add bool) float64 {
 	cutoff := t - sp.over
-	if c.sketch == nil {
+	if c.sketch == 0 {
 		c.expire(cutoff)
 		if add && !c.touch(t, v) {
 			if int(c.n) == exactEvents {
-				c.toSketch(sp)
-				return c.distinct(sp, t, v, add)
+				c.toSketch(cm, sp)
+				return c.distinct(cm, sp, t, v, add)
 			}
 			c.ev[c.n] = event{t, v}
 			c.n++
@@ -226,11 +234,12 @@ func (c *cell) distinct(sp spec, t, v float64, add bool) float64 {
 		}
 		return n
 	}
+	sk := cm.sketches.at(c.sketch)
 	if add {
-		c.sketch.add(t, math.Float64bits(v))
+		sk.add(t, math.Float64bits(v))
 		c.last = math.Max(c.last, t)
 	}
-	return c.sketch.estimate(t)
+	return sk.estimate(t)
 }
 
 // touch moves an already held value's time forward and reports whether
@@ -246,10 +255,12 @@ func (c *cell) touch(t, v float64) bool {
 	return false
 }
 
-func (c *cell) toSketch(sp spec) {
-	c.sketch = &sketch{width: sp.over / sketchBuckets}
+func (c *cell) toSketch(cm *cellMap, sp spec) {
+	c.sketch = cm.sketches.alloc()
+	sk := cm.sketches.at(c.sketch)
+	sk.width = sp.over / sketchBuckets
 	for i := 0; i < int(c.n); i++ {
-		c.sketch.add(c.ev[i].t, math.Float64bits(c.ev[i].v))
+		sk.add(c.ev[i].t, math.Float64bits(c.ev[i].v))
 	}
 	c.n = 0
 }
@@ -257,10 +268,10 @@ func (c *cell) toSketch(sp spec) {
 // bytes is the memory a cell holds beyond the map entry.
 func (c *cell) bytes() int {
 	n := cellSize
-	if c.ring != nil {
+	if c.ring != 0 {
 		n += ringSize
 	}
-	if c.sketch != nil {
+	if c.sketch != 0 {
 		n += sketchSize
 	}
 	return n

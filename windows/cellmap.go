@@ -23,79 +23,202 @@ import (
 // inlineKey) has one copy of its string, which they share. A chain is
 // therefore at most windowBlock cells long, plus true collisions.
 type cellMap struct {
-	m map[uint64]*cell
-	n int
+	m        map[uint64]uint32 // hash -> index of the chain's first cell
+	n        int               // cells in chains
+	cells    pool[cell]        // the chained cells, and a cut's images (cut.go)
+	rings    pool[ring]
+	sketches pool[sketch]
+	long     longKeys
 }
 
-func newCellMap() cellMap { return cellMap{m: map[uint64]*cell{}} }
+// longKeys holds the strings of keys longer than inlineKey, by index
+// (0: none). A plain slice rather than a pool: sameKey indexes it inline,
+// and a slice of strings has pointers for the collector to read anyway.
+type longKeys struct {
+	s    []string
+	free []uint32
+}
+
+// add stores str and returns its index.
+func (l *longKeys) add(str string) uint32 {
+	if n := len(l.free); n > 0 {
+		i := l.free[n-1]
+		l.free = l.free[:n-1]
+		l.s[i] = str
+		return i
+	}
+	if len(l.s) == 0 {
+		l.s = append(l.s, "") // index 0 is none
+	}
+	l.s = append(l.s, str)
+	return uint32(len(l.s) - 1)
+}
+
+// release frees index i (0: none), dropping its string.
+func (l *longKeys) release(i uint32) {
+	if i != 0 {
+		l.s[i] = ""
+		l.free = append(l.free, i)
+	}
+}
+
+// live is the number of strings held.
+func (l *longKeys) live() int { return max(0, len(l.s)-1) - len(l.free) }
+
+func newCellMap() cellMap {
+	return cellMap{m: map[uint64]uint32{}, cells: newPool[cell](), rings: newPool[ring](),
+		sketches: newPool[sketch]()}
+}
 
 // len is the number of cells held.
 func (cm *cellMap) len() int { return cm.n }
 
+// at returns the cell of index i.
+func (cm *cellMap) at(i uint32) *cell { return cm.cells.at(i) }
+
 // get returns the cell of key k with hash h, or nil.
 func (cm *cellMap) get(h uint64, k ckey) *cell {
-	for c := cm.m[h]; c != nil; c = c.next {
-		if sameKey(c.key, k) {
-			return c
-		}
-	}
-	return nil
+	_, c := cm.find(h, k)
+	return c
 }
 
-// add inserts c as the cell of key k with hash h; k must not be held.
-// A key of at most inlineKey bytes is copied into the cell; a longer one
-// shares the string of a cell of the same key for another window, if
-// there is one. It reports whether h was not held before (the shard's
-// sweep order then needs an entry for it).
-func (cm *cellMap) add(h uint64, k ckey, c *cell) (newHash bool) {
+// find returns the index and cell of key k with hash h, or 0 and nil.
+func (cm *cellMap) find(h uint64, k ckey) (uint32, *cell) {
+	for i := cm.m[h]; i != 0; {
+		c := cm.cells.at(i)
+		if cm.sameKey(c, k) {
+			return i, c
+		}
+		i = c.next
+	}
+	return 0, nil
+}
+
+// newCell allocates an empty cell in no chain.
+func (cm *cellMap) newCell() (uint32, *cell) {
+	i := cm.cells.alloc()
+	return i, cm.cells.at(i)
+}
+
+// keyStr is cell c's key string. One kept in the cell is read through an
+// unsafe string into it: valid while c is held, so a caller that keeps
+// it longer copies it.
+func (cm *cellMap) keyStr(c *cell) string {
+	if c.long != 0 {
+		return cm.long.s[c.long]
+	}
+	return unsafe.String(&c.kb[0], int(c.klen))
+}
+
+// keyOf is cell c's key (its string as keyStr's).
+func (cm *cellMap) keyOf(c *cell) ckey { return ckey{w: c.w, str: cm.keyStr(c), num: c.num} }
+
+// sameKey reports whether cell c is the state of key k, with every NaN
+// equal to every other, so a NaN key (which inputs refuse, but the store
+// does not rely on that) has one cell rather than a new one per event.
+// Small enough to inline into find: every lookup runs it.
+func (cm *cellMap) sameKey(c *cell, k ckey) bool {
+	if c.w != k.w || c.num != k.num && (c.num == c.num || k.num == k.num) {
+		return false
+	}
+	if c.long != 0 {
+		return cm.long.s[c.long] == k.str
+	}
+	return int(c.klen) == len(k.str) && string(c.kb[:c.klen]) == k.str
+}
+
+// add makes cell i, in no chain, the cell of key k with hash h; k must
+// not be held. A key of at most inlineKey bytes is copied into the cell;
+// a longer one shares the string of a cell of the same key for another
+// window, if there is one. It reports whether h was not held before (the
+// shard's sweep order then needs an entry for it).
+func (cm *cellMap) add(h uint64, k ckey, i uint32) (newHash bool) {
 	head := cm.m[h]
+	c := cm.cells.at(i)
+	c.w, c.num = k.w, k.num
 	if n := len(k.str); n <= inlineKey {
-		copy(c.kb[:], k.str)
-		k.str = unsafe.String(&c.kb[0], n) // kb is never written again
+		c.klen = uint8(copy(c.kb[:], k.str))
 	} else {
-		for o := head; o != nil; o = o.next {
-			if o.key.str == k.str {
-				k.str = o.key.str
+		str := k.str
+		for o := head; o != 0; o = cm.cells.at(o).next {
+			if oc := cm.cells.at(o); oc.long != 0 && cm.long.s[oc.long] == str {
+				str = cm.long.s[oc.long]
 				break
 			}
 		}
+		c.long = cm.long.add(str)
 	}
-	c.key, c.next = k, head
-	cm.m[h] = c
+	c.next = head
+	cm.m[h] = i
 	cm.n++
-	return head == nil
+	return head == 0
 }
 
-// set makes c the cell of key k with hash h, replacing the one held.
-func (cm *cellMap) set(h uint64, k ckey, c *cell) {
-	cm.del(h, k)
-	cm.add(h, k, c)
-}
-
-// del removes key k with hash h, if held.
+// del removes key k with hash h, if held, and frees its cell.
 func (cm *cellMap) del(h uint64, k ckey) {
-	var prev *cell
-	for c := cm.m[h]; c != nil; prev, c = c, c.next {
-		if sameKey(c.key, k) {
-			cm.unlink(h, prev, c)
-			return
-		}
+	if i, _ := cm.find(h, k); i != 0 {
+		cm.unlink(h, i)
+		cm.free(i)
 	}
 }
 
-// unlink removes cell c, which follows prev (nil: c is the head) in the
-// chain of hash h.
-func (cm *cellMap) unlink(h uint64, prev, c *cell) {
-	switch {
-	case prev != nil:
+// unlink removes cell i from the chain of hash h, which holds it; the
+// cell stays allocated (free releases it).
+func (cm *cellMap) unlink(h uint64, i uint32) {
+	c := cm.cells.at(i)
+	if head := cm.m[h]; head == i {
+		if c.next != 0 {
+			cm.m[h] = c.next
+		} else {
+			delete(cm.m, h)
+		}
+	} else {
+		prev := cm.cells.at(head)
+		for prev.next != i {
+			prev = cm.cells.at(prev.next)
+		}
 		prev.next = c.next
-	case c.next != nil:
-		cm.m[h] = c.next
-	default:
-		delete(cm.m, h)
 	}
-	c.next = nil
+	c.next = 0
 	cm.n--
+}
+
+// free releases cell i (0: none), in no chain, with its ring, sketch and
+// long key.
+func (cm *cellMap) free(i uint32) {
+	if i == 0 {
+		return
+	}
+	c := cm.cells.at(i)
+	cm.rings.release(c.ring)
+	cm.sketches.release(c.sketch)
+	cm.long.release(c.long)
+	cm.cells.release(i)
+}
+
+// adopt copies cell i of src (0: none), with its ring, sketch and long
+// key, into a new cell of cm in no chain, and returns its index (0 for
+// 0). src may be cm.
+func (cm *cellMap) adopt(src *cellMap, i uint32) uint32 {
+	if i == 0 {
+		return 0
+	}
+	j, d := cm.newCell()
+	*d = *src.cells.at(i) // its next is stale until add sets it; an image has none
+	if d.ring != 0 {
+		r := cm.rings.alloc()
+		*cm.rings.at(r) = *src.rings.at(d.ring)
+		d.ring = r
+	}
+	if d.sketch != 0 {
+		k := cm.sketches.alloc()
+		*cm.sketches.at(k) = *src.sketches.at(d.sketch)
+		d.sketch = k
+	}
+	if d.long != 0 {
+		d.long = cm.long.add(src.long.s[d.long])
+	}
+	return j
 }
 
 // bytes estimates the memory cm holds: its cells, a map entry per slot
@@ -105,21 +228,24 @@ func (cm *cellMap) bytes() int {
 	n := 0
 	for _, head := range cm.m {
 		n += mapEntryBytes
-		for c := head; c != nil; c = c.next {
+		for i := head; i != 0; {
+			c := cm.cells.at(i)
 			n += c.bytes()
-			if len(c.key.str) > inlineKey && !sharedBefore(head, c) {
-				n += len(c.key.str)
+			if c.long != 0 && !cm.sharedBefore(head, i) {
+				n += len(cm.long.s[c.long])
 			}
+			i = c.next
 		}
 	}
 	return n
 }
 
-// sharedBefore reports whether a cell ahead of c in the chain from head
-// holds c's key string.
-func sharedBefore(head, c *cell) bool {
-	for o := head; o != c; o = o.next {
-		if unsafe.StringData(o.key.str) == unsafe.StringData(c.key.str) {
+// sharedBefore reports whether a cell ahead of cell i in the chain from
+// head holds the same long key string as i.
+func (cm *cellMap) sharedBefore(head, i uint32) bool {
+	str := cm.long.s[cm.cells.at(i).long]
+	for o := head; o != i; o = cm.cells.at(o).next {
+		if oc := cm.cells.at(o); oc.long != 0 && unsafe.StringData(cm.long.s[oc.long]) == unsafe.StringData(str) {
 			return true
 		}
 	}
@@ -127,43 +253,40 @@ func sharedBefore(head, c *cell) bool {
 }
 
 // holds reports whether a key with hash h is held.
-func (cm *cellMap) holds(h uint64) bool { return cm.m[h] != nil }
+func (cm *cellMap) holds(h uint64) bool { return cm.m[h] != 0 }
 
-// dropIdle removes the cells with hash h that idle reports idle, and
-// returns how many it removed and whether any with hash h remain.
+// dropIdle removes and frees the cells with hash h that idle reports
+// idle, and returns how many it removed and whether any with hash h
+// remain.
 func (cm *cellMap) dropIdle(h uint64, idle func(*cell) bool) (dropped int, live bool) {
-	var prev *cell
-	for c := cm.m[h]; c != nil; {
+	for i := cm.m[h]; i != 0; {
+		c := cm.cells.at(i)
 		next := c.next
 		if idle(c) {
-			cm.unlink(h, prev, c)
+			cm.unlink(h, i)
+			cm.free(i)
 			dropped++
 		} else {
-			prev, live = c, true
+			live = true
 		}
-		c = next
+		i = next
 	}
 	return dropped, live
 }
 
-// each calls fn with every cell and its key's hash until fn returns
-// false. Go's map iteration starts at a random place, which evictOne's
-// sampling relies on. fn must not add or remove cells.
-func (cm *cellMap) each(fn func(h uint64, c *cell) bool) {
+// each calls fn with every cell, its index and its key's hash until fn
+// returns false. Go's map iteration starts at a random place, which
+// evictOne's sampling relies on. fn must not add or remove cells.
+func (cm *cellMap) each(fn func(h uint64, i uint32, c *cell) bool) {
 	for h, head := range cm.m {
-		for c := head; c != nil; c = c.next {
-			if !fn(h, c) {
+		for i := head; i != 0; {
+			c := cm.cells.at(i)
+			if !fn(h, i, c) {
 				return
 			}
+			i = c.next
 		}
 	}
-}
-
-// sameKey is key equality with every NaN equal to every other, so a NaN
-// key (which inputs refuse, but the store does not rely on that) has one
-// cell rather than a new one per event.
-func sameKey(a, b ckey) bool {
-	return a.w == b.w && a.str == b.str && (a.num == b.num || (a.num != a.num && b.num != b.num))
 }
 
 // windowBlock is how many neighbouring window ids share their keys'

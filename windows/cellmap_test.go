@@ -24,12 +24,30 @@ func chainKeys(n int) []ckey {
 // held lists the keys cm holds, sorted.
 func held(cm *cellMap) []string {
 	var out []string
-	cm.each(func(_ uint64, c *cell) bool {
-		out = append(out, c.key.str)
+	cm.each(func(_ uint64, _ uint32, c *cell) bool {
+		out = append(out, cm.keyStr(c))
 		return true
 	})
 	slices.Sort(out)
 	return out
+}
+
+// addCell adds a new cell, set up by init (nil: empty), as the cell of
+// key k with hash h, and returns its index.
+func addCell(cm *cellMap, h uint64, k ckey, init func(*cell)) uint32 {
+	i, c := cm.newCell()
+	if init != nil {
+		init(c)
+	}
+	cm.add(h, k, i)
+	return i
+}
+
+// sameKey reports whether a cellMap holding key a finds it as key b.
+func sameKey(a, b ckey) bool {
+	cm := newCellMap()
+	addCell(&cm, 0, a, nil)
+	return cm.get(0, b) != nil
 }
 
 // TestCellMapChains: keys sharing a hash each keep their own cell; any
@@ -41,12 +59,11 @@ func TestCellMapChains(t *testing.T) {
 		keys := chainKeys(3)
 		cells := make([]*cell, len(keys))
 		for i, k := range keys {
-			cells[i] = &cell{n: uint8(i)}
-			cm.add(7, k, cells[i])
+			cells[i] = cm.at(addCell(&cm, 7, k, func(c *cell) { c.n = uint8(i) }))
 		}
-		cm.add(8, ckey{str: "z"}, &cell{})
+		addCell(&cm, 8, ckey{str: "z"}, nil)
 		for i, k := range keys {
-			if c := cm.get(7, k); c != cells[i] {
+			if c := cm.get(7, k); c != cells[i] || c.n != uint8(i) {
 				t.Fatalf("get %q: %p, want %p", k.str, c, cells[i])
 			}
 		}
@@ -56,7 +73,7 @@ func TestCellMapChains(t *testing.T) {
 		cm.del(7, keys[drop])
 		cm.del(7, keys[drop]) // not held any more: no effect
 		cm.del(7, ckey{str: "q"})
-		if cm.len() != 3 || cm.get(7, keys[drop]) != nil || cells[drop].next != nil {
+		if cm.len() != 3 || cm.get(7, keys[drop]) != nil || cm.cells.live() != 3 {
 			t.Fatalf("after deleting %q: len %d, held %v", keys[drop].str, cm.len(), held(&cm))
 		}
 		for i, k := range keys {
@@ -64,11 +81,11 @@ func TestCellMapChains(t *testing.T) {
 				t.Fatalf("after deleting %q, %q lost", keys[drop].str, k.str)
 			}
 		}
-		repl := &cell{}
 		other := (drop + 1) % 3
-		cm.set(7, keys[other], repl)
-		if cm.get(7, keys[other]) != repl || cm.len() != 3 || !cm.holds(7) || !cm.holds(8) || cm.holds(9) {
-			t.Fatalf("set %q: len %d, held %v", keys[other].str, cm.len(), held(&cm))
+		cm.del(7, keys[other])
+		repl := cm.at(addCell(&cm, 7, keys[other], nil))
+		if cm.get(7, keys[other]) != repl || cm.len() != 3 || !cm.holds(7) || !cm.holds(8) || cm.holds(9) || cm.cells.live() != 3 {
+			t.Fatalf("replace %q: len %d, held %v", keys[other].str, cm.len(), held(&cm))
 		}
 	}
 }
@@ -82,13 +99,13 @@ func TestCellMapDropIdle(t *testing.T) {
 		keys := chainKeys(3)
 		var want []string
 		for i, k := range keys {
-			cm.add(7, k, &cell{last: float64(i)})
+			addCell(&cm, 7, k, func(c *cell) { c.last = float64(i) })
 			if !idle[i] {
 				want = append(want, k.str)
 			}
 		}
 		n, live := cm.dropIdle(7, func(c *cell) bool { return idle[int(c.last)] })
-		if n != 3-len(want) || live != (len(want) > 0) || cm.len() != len(want) || !slices.Equal(held(&cm), want) || cm.holds(7) != live {
+		if n != 3-len(want) || live != (len(want) > 0) || cm.len() != len(want) || !slices.Equal(held(&cm), want) || cm.holds(7) != live || cm.cells.live() != len(want) {
 			t.Fatalf("idle %v: dropped %d, live %v, held %v", idle, n, live, held(&cm))
 		}
 	}
@@ -98,10 +115,10 @@ func TestCellMapDropIdle(t *testing.T) {
 func TestCellMapEachStops(t *testing.T) {
 	cm := newCellMap()
 	for i, k := range chainKeys(5) {
-		cm.add(uint64(i%2), k, &cell{})
+		addCell(&cm, uint64(i%2), k, nil)
 	}
 	n := 0
-	cm.each(func(uint64, *cell) bool { n++; return n < 3 })
+	cm.each(func(uint64, uint32, *cell) bool { n++; return n < 3 })
 	if n != 3 {
 		t.Fatalf("each visited %d cells after the stop, want 3", n)
 	}
@@ -166,13 +183,13 @@ func TestWindowsOfOneKeyShareSlot(t *testing.T) {
 	h := m.st.keyHash(ckey{w: m.ids[0], str: long})
 	sh := &m.st.shards[h%numShards]
 	var cells []*cell
-	for c := sh.cells.m[h]; c != nil; c = c.next {
-		cells = append(cells, c)
+	for i := sh.cells.m[h]; i != 0; i = sh.cells.at(i).next {
+		cells = append(cells, sh.cells.at(i))
 	}
 	if len(cells) != 2 || m.Keys() != 2 {
 		t.Fatalf("%d cells in the key's slot, %d keys held; want 2 and 2", len(cells), m.Keys())
 	}
-	if unsafe.StringData(cells[0].key.str) != unsafe.StringData(cells[1].key.str) {
+	if unsafe.StringData(sh.cells.keyStr(cells[0])) != unsafe.StringData(sh.cells.keyStr(cells[1])) {
 		t.Error("the two windows' cells hold two copies of the key string")
 	}
 	if n := countHash(sh.order, h); n != 1 {
@@ -193,6 +210,7 @@ func TestWindowsOfOneKeyShareSlot(t *testing.T) {
 	if n := countHash(sh.order, h); n != 1 || m.Keys() != 2 {
 		t.Fatalf("window 0 added again to a held slot: %d order entries and %d keys, want 1 and 2", n, m.Keys())
 	}
+	checkPools(t, m.st)
 }
 
 func countHash(order []uint64, h uint64) int {
@@ -216,15 +234,17 @@ func TestShortKeyInCell(t *testing.T) {
 		observe1(m, 0, vm.WindowKey{Str: caller}, 0, 1, "")
 		k := ckey{w: m.ids[0], str: strings.Repeat("k", n)}
 		h := m.st.keyHash(k)
-		c := m.st.shards[h%numShards].cells.get(h, k)
+		cm := &m.st.shards[h%numShards].cells
+		c := cm.get(h, k)
 		if c == nil {
 			t.Fatalf("key of %d bytes not found", n)
 		}
-		data := uintptr(unsafe.Pointer(unsafe.StringData(c.key.str)))
+		str := cm.keyStr(c)
+		data := uintptr(unsafe.Pointer(unsafe.StringData(str)))
 		start := uintptr(unsafe.Pointer(c))
 		inCell := data >= start && data < start+unsafe.Sizeof(*c)
-		if inCell != (n <= inlineKey) || c.key.str != caller {
-			t.Errorf("key of %d bytes: in the cell %v, %q; want in the cell %v", n, inCell, c.key.str, n <= inlineKey)
+		if inCell != (n <= inlineKey) || str != caller {
+			t.Errorf("key of %d bytes: in the cell %v, %q; want in the cell %v", n, inCell, str, n <= inlineKey)
 		}
 		if got := observe1(m, 0, vm.WindowKey{Str: caller}, 1, 1, ""); got != 2 {
 			t.Errorf("key of %d bytes, second event: count %v, want 2", n, got)

@@ -3,6 +3,7 @@ package windows
 import (
 	"errors"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -85,7 +86,7 @@ func (s *Store) BeginCut(wait time.Duration) (*Cut, error) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		sh.cut, sh.cow = g, map[ckey]*cell{}
+		sh.cut, sh.cow = g, map[ckey]uint32{}
 		sh.mu.Unlock()
 	}
 	s.gen.Store(g + 1) // only a cut moves the generation, under cutMu
@@ -114,36 +115,49 @@ func (c *Cut) end() {
 	for ; c.next < numShards; c.next++ {
 		sh := &c.s.shards[c.next]
 		sh.mu.Lock()
-		sh.cut, sh.cow = 0, nil
+		sh.endCut()
 		sh.mu.Unlock()
 	}
 	c.s.cutMu.Unlock()
 }
 
-// eachCell calls fn for every cell of shard i as of the cut, then ends
-// the cut's copy on write for that shard. Calls wait for the shard's lock
-// meanwhile, as they did for the unversioned snapshot.
-func (c *Cut) eachCell(i int, fn func(ckey, *cell)) {
+// eachCell calls fn for every cell of shard i as of the cut, with the
+// cellMap holding its ring and sketch, then ends the cut's copy on write
+// for that shard. Calls wait for the shard's lock meanwhile, as they did
+// for the unversioned snapshot. A key string fn gets is valid during the
+// call only.
+func (c *Cut) eachCell(i int, fn func(ckey, *cell, *cellMap)) {
 	sh := &c.s.shards[i]
 	sh.mu.Lock()
-	sh.cells.each(func(_ uint64, cl *cell) bool {
-		if pre, saved := sh.cow[cl.key]; saved {
-			if pre != nil {
-				fn(cl.key, pre)
+	cm := &sh.cells
+	cm.each(func(_ uint64, _ uint32, cl *cell) bool {
+		k := cm.keyOf(cl)
+		if pre, saved := sh.cow[k]; saved {
+			if pre != 0 {
+				fn(k, cm.at(pre), cm)
 			}
 			return true
 		}
-		fn(cl.key, cl)
+		fn(k, cl, cm)
 		return true
 	})
 	for k, pre := range sh.cow {
-		if sh.cells.get(c.s.keyHash(k), k) == nil && pre != nil {
-			fn(k, pre) // dropped from the live store since the cut
+		if cm.get(c.s.keyHash(k), k) == nil && pre != 0 {
+			fn(k, cm.at(pre), cm) // dropped from the live store since the cut
 		}
 	}
-	sh.cut, sh.cow = 0, nil
+	sh.endCut()
 	sh.mu.Unlock()
 	c.next = i + 1
+}
+
+// endCut frees the cut's images and ends its copy on write (called with
+// the shard locked).
+func (sh *shard) endCut() {
+	for _, i := range sh.cow {
+		sh.cells.free(i)
+	}
+	sh.cut, sh.cow = 0, nil
 }
 
 // cutObserve keeps the cut image of key k before a call of generation
@@ -152,7 +166,8 @@ func (sh *shard) cutObserve(h uint64, k ckey, sp spec, t, v float64, add bool, g
 	pre, saved := sh.cow[k]
 	if gen > sh.cut {
 		if !saved {
-			sh.cow[k] = sh.cells.get(h, k).clone() // nil: absent in the cut
+			i, _ := sh.cells.find(h, k)
+			sh.cow[k] = sh.cells.adopt(&sh.cells, i) // 0: absent in the cut
 		}
 		return
 	}
@@ -161,46 +176,35 @@ func (sh *shard) cutObserve(h uint64, k ckey, sp spec, t, v float64, add bool, g
 	}
 	// A call of the cut's generation after a later one touched the key:
 	// the cut holds its effect, so the image gets it too.
-	if pre == nil {
+	if pre == 0 {
 		if !add {
 			return
 		}
-		pre = &cell{}
+		pre, _ = sh.cells.newCell()
 		sh.cow[k] = pre
 	}
-	pre.observe(sp, t, v, add)
+	sh.cells.at(pre).observe(&sh.cells, sp, t, v, add)
 }
 
-// cutEvict keeps the cut's view of an evicted key: evicted by a later
-// generation, the cut still holds it; by the cut's own generation, the
-// cut loses it as the live store does.
-func (sh *shard) cutEvict(victim *cell, gen uint64) {
-	k := victim.key
+// cutEvict keeps the cut's view of evicted cell victim, already out of
+// its chain: evicted by a later generation, the cut still holds it; by
+// the cut's own generation, the cut loses it as the live store does. It
+// reports whether the cut took the cell as its image (the caller then
+// must not free it).
+func (sh *shard) cutEvict(victim uint32, gen uint64) (kept bool) {
+	k := sh.cells.keyOf(sh.cells.at(victim))
+	pre, saved := sh.cow[k]
 	if gen > sh.cut {
-		if _, saved := sh.cow[k]; !saved {
-			sh.cow[k] = victim // leaving the live map: no copy needed
+		if !saved {
+			k.str = strings.Clone(k.str) // the map outlives the cell's own bytes
+			sh.cow[k] = victim           // leaving the live map: no copy needed
+			return true
 		}
-		return
+		return false
 	}
-	if _, saved := sh.cow[k]; saved {
-		sh.cow[k] = nil
+	if saved {
+		sh.cells.free(pre)
+		sh.cow[k] = 0
 	}
-}
-
-// clone returns a deep copy (nil for nil).
-func (c *cell) clone() *cell {
-	if c == nil {
-		return nil
-	}
-	d := *c
-	d.next = nil // a copy is in no chain
-	if c.ring != nil {
-		r := *c.ring
-		d.ring = &r
-	}
-	if c.sketch != nil {
-		k := *c.sketch
-		d.sketch = &k
-	}
-	return &d
+	return false
 }

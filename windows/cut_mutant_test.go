@@ -168,6 +168,8 @@ func TestCutKeepsKeyEvictedAfterIt(t *testing.T) {
 	if got, gotB := read(r, 0, a, 102), read(r, 0, b, 102); got != 2 || gotB != 0 {
 		t.Errorf("restored counts a=%v b=%v, want 2 and 0 (the cut's view)", got, gotB)
 	}
+	checkPools(t, m.st)
+	checkPools(t, r.st)
 }
 
 // TestCutLosesKeyEvictedByItsOwnGeneration: a call of the cut's own
@@ -211,4 +213,5 @@ func TestCutLosesKeyEvictedByItsOwnGeneration(t *testing.T) {
 	if gotA, gotB := read(r, 0, a, 101), read(r, 0, b, 101); gotA != 0 || gotB != 1 {
 		t.Errorf("restored counts a=%v b=%v, want 0 and 1 (the cut holds the eviction)", gotA, gotB)
 	}
+	checkPools(t, m.st)
 }

@@ -198,6 +198,7 @@ func TestCutSnapshotPlusReplayIsExact(t *testing.T) {
 	if d := differences(live, replayInto(t, snap.Bytes(), ops, false), keys); len(d) == 0 {
 		t.Fatal("replaying without the generation filter gave the same values: the test cannot see double counting")
 	}
+	checkPools(t, live.st)
 }
 
 // yieldWriter yields on every write, so writers run while the snapshot

@@ -90,12 +90,12 @@ func (c *Cut) Write(w io.Writer, position uint64) (SnapshotInfo, error) {
 		e.f64(r.over)
 	}
 	for i := range s.shards {
-		c.eachCell(i, func(k ckey, cl *cell) {
+		c.eachCell(i, func(k ckey, cl *cell, cm *cellMap) {
 			e.bytes([]byte{1})
 			e.uv(uint64(k.w))
 			e.str(k.str)
 			e.f64(k.num)
-			e.cell(cl)
+			e.cell(cl, cm)
 			info.Cells++
 		})
 	}
@@ -137,14 +137,17 @@ func (s *Store) RestoreSnapshot(r io.Reader) (SnapshotInfo, error) {
 	if err != nil {
 		return info, err
 	}
-	staged := map[ckey]*cell{}
+	// Cells are staged in a cellMap of their own (in no chain), and
+	// copied into the store only once the whole snapshot checks out.
+	st := newCellMap()
+	staged := map[ckey]uint32{}
 	for d.err == nil {
 		if d.n(1)[0] == 0 {
 			break
 		}
 		w := d.uv()
 		k := ckey{str: d.str(), num: d.f64()}
-		c := d.cell()
+		c := d.cell(&st)
 		if d.err != nil || w >= uint64(len(ids)) {
 			return info, fmt.Errorf("%w: bad cell record", ErrSnapshotCorrupt)
 		}
@@ -164,7 +167,7 @@ func (s *Store) RestoreSnapshot(r io.Reader) (SnapshotInfo, error) {
 		return info, fmt.Errorf("%w: checksum mismatch", ErrSnapshotCorrupt)
 	}
 	for k, c := range staged {
-		s.put(k, c)
+		s.put(k, &st, c)
 	}
 	info.Cells = len(staged)
 	return info, nil
@@ -196,25 +199,27 @@ func (s *Store) snapshotWindows(d *dec, info *SnapshotInfo) ([]int, error) {
 	return ids, nil
 }
 
-func (s *Store) put(k ckey, c *cell) {
+// put makes a copy of cell i of src the cell of key k, replacing the
+// one held.
+func (s *Store) put(k ckey, src *cellMap, i uint32) {
 	h := s.keyHash(k)
 	sh := &s.shards[h%numShards]
 	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	sh.tick++
-	c.used = sh.tick
-	if sh.cells.get(h, k) != nil {
-		sh.cells.set(h, k, c)
-		sh.mu.Unlock()
-		return
-	}
-	if sh.cells.len() >= s.maxPerShard {
+	if old, _ := sh.cells.find(h, k); old != 0 {
+		sh.cells.unlink(h, old)
+		sh.cells.free(old)
+		// The hash is in the sweep order already.
+	} else if sh.cells.len() >= s.maxPerShard {
 		sh.evictOne(0)
 		s.evicted.Add(1)
 	}
-	if sh.cells.add(h, k, c) {
+	j := sh.cells.adopt(src, i)
+	sh.cells.at(j).used = sh.tick
+	if sh.cells.add(h, k, j) {
 		sh.order = append(sh.order, h)
 	}
-	sh.mu.Unlock()
 }
 
 type enc struct {
@@ -239,19 +244,21 @@ func (e *enc) str(s string) {
 	e.bytes([]byte(s))
 }
 
-func (e *enc) cell(c *cell) {
+// cell writes cell c, whose ring and sketch are in cm.
+func (e *enc) cell(c *cell, cm *cellMap) {
 	e.f64(c.last)
 	e.uv(uint64(c.n))
 	for _, ev := range c.ev[:c.n] {
 		e.f64(ev.t)
 		e.f64(ev.v)
 	}
-	if c.ring == nil {
+	if c.ring == 0 {
 		e.bytes([]byte{0})
 	} else {
+		r := cm.rings.at(c.ring)
 		e.bytes([]byte{1})
-		e.f64(c.ring.width)
-		for _, b := range c.ring.b {
+		e.f64(r.width)
+		for _, b := range r.b {
 			e.i64(b.idx)
 			e.f64(b.n)
 			e.f64(b.sum)
@@ -259,14 +266,15 @@ func (e *enc) cell(c *cell) {
 			e.f64(b.max)
 		}
 	}
-	if c.sketch == nil {
+	if c.sketch == 0 {
 		e.bytes([]byte{0})
 		return
 	}
+	sk := cm.sketches.at(c.sketch)
 	e.bytes([]byte{1})
-	e.f64(c.sketch.width)
-	for i := range c.sketch.s {
-		sl := &c.sketch.s[i]
+	e.f64(sk.width)
+	for i := range sk.s {
+		sl := &sk.s[i]
 		e.i64(sl.idx)
 		if sl.set {
 			e.bytes([]byte{1})
@@ -338,31 +346,38 @@ func (d *dec) str() string {
 	return string(out)
 }
 
-func (d *dec) cell() *cell {
-	c := &cell{last: d.f64()}
+// cell reads a cell into a new one of cm (in no chain) and returns its
+// index.
+func (d *dec) cell(cm *cellMap) uint32 {
+	idx, c := cm.newCell()
+	c.last = d.f64()
 	n := d.uv()
 	if n > exactEvents {
 		d.fail("too many exact events")
-		return c
+		return idx
 	}
 	c.n = uint8(n)
 	for i := range c.ev[:n] {
 		c.ev[i] = event{d.f64(), d.f64()}
 	}
 	if d.readByte() == 1 {
-		c.ring = &ring{width: d.f64()}
-		for i := range c.ring.b {
-			c.ring.b[i] = bucket{idx: d.i64(), n: d.f64(), sum: d.f64(), min: d.f64(), max: d.f64()}
+		c.ring = cm.rings.alloc()
+		r := cm.rings.at(c.ring)
+		r.width = d.f64()
+		for i := range r.b {
+			r.b[i] = bucket{idx: d.i64(), n: d.f64(), sum: d.f64(), min: d.f64(), max: d.f64()}
 		}
 	}
 	if d.readByte() == 1 {
-		c.sketch = &sketch{width: d.f64()}
-		for i := range c.sketch.s {
-			sl := &c.sketch.s[i]
+		c.sketch = cm.sketches.alloc()
+		sk := cm.sketches.at(c.sketch)
+		sk.width = d.f64()
+		for i := range sk.s {
+			sl := &sk.s[i]
 			sl.idx = d.i64()
 			sl.set = d.readByte() == 1
 			copy(sl.reg[:], d.n(sketchRegisters))
 		}
 	}
-	return c
+	return idx
 }

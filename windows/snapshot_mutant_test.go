@@ -52,7 +52,7 @@ func snapshotBytes(t *testing.T, windows []snapWindow, cells []snapCell) []byte 
 		e.uv(c.w)
 		e.str(c.key)
 		e.f64(0)
-		e.cell(c.c)
+		e.cell(c.c, nil) // the cells tests write have no ring or sketch
 	}
 	e.bytes([]byte{0})
 	if e.err == nil {
@@ -164,6 +164,7 @@ func TestRestoreIntoFullStore(t *testing.T) {
 	if st := m.st.Stats(); st.Keys != 1 || st.Evicted != 2 {
 		t.Errorf("three keys of one shard restored into a store of one key per shard: %+v", st)
 	}
+	checkPools(t, m.st)
 }
 
 // TestRestoredCellIsRecentlyUsed: a restored cell counts as just used, so
@@ -245,6 +246,7 @@ func TestRestoreOneKeyOfTwoWindows(t *testing.T) {
 	if n := countHash(m.st.shards[h%numShards].order, h); n != 1 || m.Keys() != 2 {
 		t.Errorf("two windows' cells of one key restored: %d order entries, %d keys; want 1 and 2", n, m.Keys())
 	}
+	checkPools(t, m.st)
 }
 
 // TestRestoreReplacesHeldKey: restoring a key the store already holds
@@ -263,4 +265,5 @@ func TestRestoreReplacesHeldKey(t *testing.T) {
 	if got := read(m, 0, u, 104); got != 1 || m.Keys() != 1 {
 		t.Errorf("after restoring a held key: count %v, %d keys; want the snapshot's 1 and one key", got, m.Keys())
 	}
+	checkPools(t, m.st)
 }

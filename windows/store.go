@@ -86,8 +86,8 @@ type shard struct {
 	// this shard (0: none); cow holds the cut's image of the keys that
 	// later generations changed since (nil: absent in the cut).
 	cut uint64
-	cow map[ckey]*cell
-	_   [16]byte // keep shards' locks on separate cache lines
+	cow map[ckey]uint32 // index in cells of the image; 0: absent in the cut
+	_   [16]byte        // keep shards' locks on separate cache lines
 }
 
 // New returns an empty store.
@@ -254,8 +254,9 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 			sh.evictOne(gen)
 			s.evicted.Add(1)
 		}
-		c = &cell{}
-		if sh.cells.add(h, k, c) {
+		var i uint32
+		i, c = sh.cells.newCell()
+		if sh.cells.add(h, k, i) {
 			sh.order = append(sh.order, h) // one entry per hash, not per cell
 		}
 		if len(sh.order) > 2*s.maxPerShard+64 && sh.sweepAt == 0 {
@@ -263,7 +264,7 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 		}
 	}
 	c.used = sh.tick
-	agg := c.observe(sp, t, v, add)
+	agg := c.observe(&sh.cells, sp, t, v, add)
 	sh.mu.Unlock()
 	return agg
 }
@@ -272,20 +273,20 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 // map (iteration starts at a random place), as Redis approximates LRU.
 // gen is the generation of the call that needs the room (see cutEvict).
 func (sh *shard) evictOne(gen uint64) {
-	var victim *cell
+	var victim uint32
 	var victimHash uint64
 	oldest, n := uint32(0), 0
-	sh.cells.each(func(h uint64, c *cell) bool {
+	sh.cells.each(func(h uint64, i uint32, c *cell) bool {
 		if age := sh.tick - c.used; n == 0 || age > oldest {
-			victim, victimHash, oldest = c, h, age
+			victim, victimHash, oldest = i, h, age
 		}
 		n++
 		return n < evictSamples
 	})
-	if sh.cut != 0 {
-		sh.cutEvict(victim, gen)
+	sh.cells.unlink(victimHash, victim)
+	if sh.cut == 0 || !sh.cutEvict(victim, gen) {
+		sh.cells.free(victim)
 	}
-	sh.cells.del(victimHash, victim.key)
 }
 
 // Sweep drops keys idle for longer than their window at time now (Unix
@@ -333,7 +334,7 @@ func (sh *shard) sweepBatch(specs []registered, now float64) (dropped int, more 
 	end := min(sh.sweepAt+sweepBatch, len(sh.order))
 	for ; sh.sweepAt < end; sh.sweepAt++ {
 		h := sh.order[sh.sweepAt]
-		n, live := sh.cells.dropIdle(h, func(c *cell) bool { return c.last <= now-specs[c.key.w].over })
+		n, live := sh.cells.dropIdle(h, func(c *cell) bool { return c.last <= now-specs[c.w].over })
 		dropped += n
 		if live {
 			sh.order[sh.keptAt] = h
@@ -361,7 +362,8 @@ type Stats struct {
 }
 
 // mapEntryBytes estimates a map entry's cost: the 8-byte hash, the
-// pointer and the swiss table's control byte, over its 7/8 load factor.
+// 4-byte cell index padded to 8 and the swiss table's control byte, over
+// its 7/8 load factor.
 const mapEntryBytes = 20
 
 // Stats returns the store's counters, taking each shard's lock in turn.

@@ -64,6 +64,7 @@ func TestEvictsLeastRecentlyUsed(t *testing.T) {
 		if ga, gb := read(m, 0, a, 4), read(m, 0, b, 4); ga != 2 || gb != 0 {
 			t.Fatalf("after the eviction: a=%v b=%v, want 2 and 0 (b least recently used)", ga, gb)
 		}
+		checkPools(t, m.st)
 	}
 }
 

@@ -156,6 +156,7 @@ func TestMaxKeys(t *testing.T) {
 	if got := observe1(m, 0, hot, 100000, 1, ""); got < 2 {
 		t.Fatalf("hot key was evicted (count %v)", got)
 	}
+	checkPools(t, m.st)
 }
 
 // TestBadTimes reproduces the ts finding at the store: NaN, infinities
@@ -205,6 +206,7 @@ func TestSweepDoesNotStall(t *testing.T) {
 	if got := observe1(m, 0, vm.WindowKey{Str: "live"}, 1e6, 1, ""); got != 2 || m.Keys() != 1 {
 		t.Fatalf("live key count %v, keys %d", got, m.Keys())
 	}
+	checkPools(t, m.st)
 }
 
 func TestSnapshotRoundTrip(t *testing.T) {
@@ -234,6 +236,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			}
 		}
 	}
+	checkPools(t, m.st)
+	checkPools(t, fresh.st)
 }
 
 // TestSnapshotCorrupt: every flipped byte or truncation is refused whole
