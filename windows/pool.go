@@ -1,6 +1,9 @@
 package windows
 
-import "unsafe"
+import (
+	"slices"
+	"unsafe"
+)
 
 // pool holds values of a pointer-free type T in one slice, addressed by
 // a 32-bit index (0: none). The store keeps its cells, rings and sketches
@@ -15,9 +18,9 @@ import "unsafe"
 // lines an index costs one multiply more than a pointer did, where
 // finding a block first cost a dozen cycles a step (BenchmarkWindow3).
 // The price is that growing moves the values: a pointer from at is valid
-// until the next alloc from the same pool, and the slice doubles, so a
-// shard copies its cells a few times as it fills (3 MB, about a
-// millisecond, for a full shard of the default store).
+// until the next alloc from the same pool, and a shard copies its cells
+// a few times as it fills (3 MB, about a millisecond, for a full shard
+// of the default store).
 type pool[T any] struct {
 	vals []T      // vals[0] is never handed out
 	free []uint32 // released indexes, reused last-in first-out
@@ -38,11 +41,14 @@ func (p *pool[T]) alloc() uint32 {
 		return i // zeroed by release
 	}
 	if len(p.vals) == cap(p.vals) {
-		var zero T
-		n := max(2*cap(p.vals), poolFirstBytes/int(unsafe.Sizeof(zero)), 2)
-		vals := make([]T, len(p.vals), n)
-		copy(vals, p.vals)
-		p.vals = vals
+		if cap(p.vals) == 0 {
+			var zero T
+			p.vals = make([]T, 0, max(2, poolFirstBytes/int(unsafe.Sizeof(zero))))
+		} else {
+			// append's growth: doubling while small, then by a quarter,
+			// so a full store's slack stays near a quarter of it.
+			p.vals = slices.Grow(p.vals, 1)
+		}
 	}
 	if len(p.vals) == 0 {
 		p.vals = p.vals[:1] // index 0 is none
