@@ -198,6 +198,7 @@ func TestWindowsOfOneKeyShareSlot(t *testing.T) {
 	if got := m.Sweep(5000); got != 1 {
 		t.Fatalf("sweep dropped %d cells, want 1 (window 0's, idle since 0)", got)
 	}
+	checkPools(t, m.st) // window 0's long key string released, window 1's held
 	if got := observe1(m, 1, key, 5001, 3, ""); got != 10 {
 		t.Fatalf("window 1 after the sweep: %v, want 10", got)
 	}
