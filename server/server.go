@@ -173,19 +173,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 
 	errc := make(chan error, 1+len(s.extra))
-	plain := ln
+	serve := func() error { return srv.ServeTLS(ln, cfg.Server.TLS.Cert, cfg.Server.TLS.Key) }
 	if cfg.Server.TLS.Cert == "" {
-		plain = s.watchPlain(bgCtx, srv, ln)
+		plain := s.watchPlain(bgCtx, srv, ln)
+		serve = func() error { return srv.Serve(plain) }
 	}
-	go func() {
-		var err error
-		if cfg.Server.TLS.Cert != "" {
-			err = srv.ServeTLS(ln, cfg.Server.TLS.Cert, cfg.Server.TLS.Key)
-		} else {
-			err = srv.Serve(plain)
-		}
-		errc <- err
-	}()
+	go func() { errc <- serve() }()
 	s.serving.Store(true)
 	scheme := "http"
 	if cfg.Server.TLS.Cert != "" {

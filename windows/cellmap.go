@@ -28,47 +28,10 @@ type cellMap struct {
 	cells    pool[cell]        // the chained cells, and a cut's images (cut.go)
 	rings    pool[ring]
 	sketches pool[sketch]
-	long     longKeys
+	long     pool[string] // keys longer than inlineKey
 }
 
-// longKeys holds the strings of keys longer than inlineKey, by index
-// (0: none). A plain slice rather than a pool: sameKey indexes it inline,
-// and a slice of strings has pointers for the collector to read anyway.
-type longKeys struct {
-	s    []string
-	free []uint32
-}
-
-// add stores str and returns its index.
-func (l *longKeys) add(str string) uint32 {
-	if n := len(l.free); n > 0 {
-		i := l.free[n-1]
-		l.free = l.free[:n-1]
-		l.s[i] = str
-		return i
-	}
-	if len(l.s) == 0 {
-		l.s = append(l.s, "") // index 0 is none
-	}
-	l.s = append(l.s, str)
-	return uint32(len(l.s) - 1)
-}
-
-// release frees index i (0: none), dropping its string.
-func (l *longKeys) release(i uint32) {
-	if i != 0 {
-		l.s[i] = ""
-		l.free = append(l.free, i)
-	}
-}
-
-// live is the number of strings held.
-func (l *longKeys) live() int { return max(0, len(l.s)-1) - len(l.free) }
-
-func newCellMap() cellMap {
-	return cellMap{m: map[uint64]uint32{}, cells: newPool[cell](), rings: newPool[ring](),
-		sketches: newPool[sketch]()}
-}
+func newCellMap() cellMap { return cellMap{m: map[uint64]uint32{}} }
 
 // len is the number of cells held.
 func (cm *cellMap) len() int { return cm.n }
@@ -105,7 +68,7 @@ func (cm *cellMap) newCell() (uint32, *cell) {
 // it longer copies it.
 func (cm *cellMap) keyStr(c *cell) string {
 	if c.long != 0 {
-		return cm.long.s[c.long]
+		return *cm.long.at(c.long)
 	}
 	return unsafe.String(&c.kb[0], int(c.klen))
 }
@@ -122,7 +85,7 @@ func (cm *cellMap) sameKey(c *cell, k ckey) bool {
 		return false
 	}
 	if c.long != 0 {
-		return cm.long.s[c.long] == k.str
+		return *cm.long.at(c.long) == k.str
 	}
 	return int(c.klen) == len(k.str) && string(c.kb[:c.klen]) == k.str
 }
@@ -141,25 +104,18 @@ func (cm *cellMap) add(h uint64, k ckey, i uint32) (newHash bool) {
 	} else {
 		str := k.str
 		for o := head; o != 0; o = cm.cells.at(o).next {
-			if oc := cm.cells.at(o); oc.long != 0 && cm.long.s[oc.long] == str {
-				str = cm.long.s[oc.long]
+			if oc := cm.cells.at(o); oc.long != 0 && *cm.long.at(oc.long) == str {
+				str = *cm.long.at(oc.long)
 				break
 			}
 		}
-		c.long = cm.long.add(str)
+		c.long = cm.long.alloc()
+		*cm.long.at(c.long) = str
 	}
 	c.next = head
 	cm.m[h] = i
 	cm.n++
 	return head == 0
-}
-
-// del removes key k with hash h, if held, and frees its cell.
-func (cm *cellMap) del(h uint64, k ckey) {
-	if i, _ := cm.find(h, k); i != 0 {
-		cm.unlink(h, i)
-		cm.free(i)
-	}
 }
 
 // unlink removes cell i from the chain of hash h, which holds it; the
@@ -196,9 +152,9 @@ func (cm *cellMap) free(i uint32) {
 	cm.cells.release(i)
 }
 
-// adopt copies cell i of src (0: none), with its ring, sketch and long
-// key, into a new cell of cm in no chain, and returns its index (0 for
-// 0). src may be cm.
+// adopt copies cell i of src (0: none), with its ring and sketch, into a
+// new cell of cm in no chain, and returns its index (0 for 0). src may be
+// cm.
 func (cm *cellMap) adopt(src *cellMap, i uint32) uint32 {
 	if i == 0 {
 		return 0
@@ -215,9 +171,9 @@ func (cm *cellMap) adopt(src *cellMap, i uint32) uint32 {
 		*cm.sketches.at(k) = *src.sketches.at(d.sketch)
 		d.sketch = k
 	}
-	if d.long != 0 {
-		d.long = cm.long.add(src.long.s[d.long])
-	}
+	// No key of its own: an image's is the cut's map key, and add sets a
+	// restored cell's. Keeping src's index would free src's string with it.
+	d.long = 0
 	return j
 }
 
@@ -232,7 +188,7 @@ func (cm *cellMap) bytes() int {
 			c := cm.cells.at(i)
 			n += c.bytes()
 			if c.long != 0 && !cm.sharedBefore(head, i) {
-				n += len(cm.long.s[c.long])
+				n += len(*cm.long.at(c.long))
 			}
 			i = c.next
 		}
@@ -243,9 +199,9 @@ func (cm *cellMap) bytes() int {
 // sharedBefore reports whether a cell ahead of cell i in the chain from
 // head holds the same long key string as i.
 func (cm *cellMap) sharedBefore(head, i uint32) bool {
-	str := cm.long.s[cm.cells.at(i).long]
+	str := *cm.long.at(cm.cells.at(i).long)
 	for o := head; o != i; o = cm.cells.at(o).next {
-		if oc := cm.cells.at(o); oc.long != 0 && unsafe.StringData(cm.long.s[oc.long]) == unsafe.StringData(str) {
+		if oc := cm.cells.at(o); oc.long != 0 && unsafe.StringData(*cm.long.at(oc.long)) == unsafe.StringData(str) {
 			return true
 		}
 	}

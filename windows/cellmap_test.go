@@ -43,6 +43,14 @@ func addCell(cm *cellMap, h uint64, k ckey, init func(*cell)) uint32 {
 	return i
 }
 
+// delKey removes key k with hash h from cm, if held, and frees its cell.
+func delKey(cm *cellMap, h uint64, k ckey) {
+	if i, _ := cm.find(h, k); i != 0 {
+		cm.unlink(h, i)
+		cm.free(i)
+	}
+}
+
 // sameKey reports whether a cellMap holding key a finds it as key b.
 func sameKey(a, b ckey) bool {
 	cm := newCellMap()
@@ -70,9 +78,9 @@ func TestCellMapChains(t *testing.T) {
 		if cm.get(7, ckey{str: "z"}) != nil || cm.get(8, keys[0]) != nil || cm.get(7, ckey{w: 1, str: "a"}) != nil {
 			t.Fatal("a key found under another key's hash or window")
 		}
-		cm.del(7, keys[drop])
-		cm.del(7, keys[drop]) // not held any more: no effect
-		cm.del(7, ckey{str: "q"})
+		delKey(&cm, 7, keys[drop])
+		delKey(&cm, 7, keys[drop]) // not held any more: no effect
+		delKey(&cm, 7, ckey{str: "q"})
 		if cm.len() != 3 || cm.get(7, keys[drop]) != nil || cm.cells.live() != 3 {
 			t.Fatalf("after deleting %q: len %d, held %v", keys[drop].str, cm.len(), held(&cm))
 		}
@@ -82,7 +90,7 @@ func TestCellMapChains(t *testing.T) {
 			}
 		}
 		other := (drop + 1) % 3
-		cm.del(7, keys[other])
+		delKey(&cm, 7, keys[other])
 		repl := cm.at(addCell(&cm, 7, keys[other], nil))
 		if cm.get(7, keys[other]) != repl || cm.len() != 3 || !cm.holds(7) || !cm.holds(8) || cm.holds(9) || cm.cells.live() != 3 {
 			t.Fatalf("replace %q: len %d, held %v", keys[other].str, cm.len(), held(&cm))

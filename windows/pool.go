@@ -5,13 +5,15 @@ import (
 	"unsafe"
 )
 
-// pool holds values of a pointer-free type T in one slice, addressed by
-// a 32-bit index (0: none). The store keeps its cells, rings and sketches
-// in pools rather than as objects of their own: a slice without pointers
-// is one object the collector marks without reading it, where hundreds of
-// thousands of cells linked by pointers were each read on every
-// collection cycle (and the reading evicted the decision path's own data
-// from the caches).
+// pool holds values of type T in one slice, addressed by a 32-bit index
+// (0: none); its zero value is an empty pool. The store keeps its cells,
+// rings and sketches in pools rather than as objects of their own: a
+// slice without pointers is one object the collector marks without
+// reading it, where hundreds of thousands of cells linked by pointers
+// were each read on every collection cycle (and the reading evicted the
+// decision path's own data from the caches). Cells, rings and sketches
+// hold no pointers (TestStoreStateHasNoPointers); the pool of long keys'
+// strings, which few keys need, is the one the collector reads.
 //
 // One slice rather than blocks: following a chain of cells is a series
 // of dependent loads, and with the slice's base in the shard's cache
@@ -29,8 +31,6 @@ type pool[T any] struct {
 // poolFirstBytes is the first slice's size: the 64 shards of a store
 // holding a handful of keys (tests, a backtest's replay) stay small.
 const poolFirstBytes = 4 << 10
-
-func newPool[T any]() pool[T] { return pool[T]{} }
 
 // alloc returns the index of a zeroed value; it may move every value of
 // the pool (see pool).

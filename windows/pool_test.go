@@ -10,7 +10,7 @@ import (
 // grows (which moves them), come back zeroed after a release and are
 // reused last-in first-out; live counts what is held.
 func TestPoolReuse(t *testing.T) {
-	p := newPool[ring]()
+	var p pool[ring]
 	first := poolFirstBytes / int(unsafe.Sizeof(ring{}))
 	n := 4*first + 1 // the first slice grown at least twice
 	var got []uint32

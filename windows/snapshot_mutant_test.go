@@ -267,3 +267,26 @@ func TestRestoreReplacesHeldKey(t *testing.T) {
 	}
 	checkPools(t, m.st)
 }
+
+// TestRestoreLongKey: a key too long for its cell comes back from a
+// snapshot with its string (restore copies it into the store's own
+// pool), so the restored cell is found by the key and counts on.
+func TestRestoreLongKey(t *testing.T) {
+	long := vm.WindowKey{Str: "customer-" + strconv.Itoa(1e15) + "@example.com"} // over inlineKey bytes
+	m := testStore(Config{}, "count")
+	for i := range 3 {
+		observe1(m, 0, long, 100+float64(i), 1, "")
+	}
+	var buf bytes.Buffer
+	if _, err := m.st.WriteSnapshot(&buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	r := testStore(Config{}, "count")
+	if _, err := r.st.RestoreSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if got := observe1(r, 0, long, 103, 1, ""); got != 4 || r.Keys() != 1 {
+		t.Fatalf("restored long key: count %v with %d keys, want 4 and 1", got, r.Keys())
+	}
+	checkPools(t, r.st)
+}
