@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/riskforge/riskforge/api"
@@ -66,8 +67,10 @@ const (
 // genBodies makes n valid decision requests for prog with synthetic but
 // plausible values: identifiers from a key space of keySpace per field,
 // distributed as dist says (distZipf or distUniform), numbers inside the
-// declared bounds, optional inputs present most of the time.
-func genBodies(prog *vm.Program, n int, seed uint64, dist string) [][]byte {
+// declared bounds, optional inputs present most of the time. A drive
+// cycles through them and rewrites each as it sends it (bodySet): new
+// users get ids never sent before and `ts` the time of sending.
+func genBodies(prog *vm.Program, n int, seed uint64, dist string) *bodySet {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	zipf := rand.NewZipf(r, zipfS, 1, keySpace-1)
 	now := time.Now().UTC()
@@ -83,15 +86,16 @@ func genBodies(prog *vm.Program, n int, seed uint64, dist string) [][]byte {
 		}
 		return r.IntN(keySpace)
 	}
-	out := make([][]byte, n)
-	for i := range out {
+	set := &bodySet{raw: make([][]byte, n), newUser: make([][]int, n), ts: make([]int, n)}
+	stamp := now.Format(time.RFC3339)
+	for i := range set.raw {
 		req := api.DecideRequest{Event: events[r.IntN(len(events))], RequestID: fmt.Sprintf("load-%d", i), Features: map[string]json.RawMessage{}}
 		var b bytes.Buffer
 		// The user of this request: under Zipf most are new (an id no
 		// other body has), the rest return from the key space.
 		user := fmt.Sprintf("%05d", r.IntN(keySpace))
 		if dist == distZipf && r.Float64() < newUserShare {
-			user = fmt.Sprintf("new%07d", i)
+			user = fmt.Sprintf("new%0*d", newUserDigits, i)
 		}
 		for _, in := range prog.Inputs {
 			if (in.Optional && r.Float64() < 0.3) || (in.Default != nil && r.Float64() < 0.2) {
@@ -156,9 +160,23 @@ func genBodies(prog *vm.Program, n int, seed uint64, dist string) [][]byte {
 		if err != nil {
 			panic(err) // every value above is valid JSON
 		}
-		out[i] = body
+		set.raw[i] = body
+		set.ts[i] = -1
+		if at := bytes.Index(body, []byte(`"ts":"`+stamp+`"`)); at >= 0 {
+			set.ts[i] = at + len(`"ts":"`)
+		}
+		if strings.HasPrefix(user, "new") {
+			for at := 0; ; {
+				j := bytes.Index(body[at:], []byte(user))
+				if j < 0 {
+					break
+				}
+				at += j + len(user)
+				set.newUser[i] = append(set.newUser[i], at-newUserDigits)
+			}
+		}
 	}
-	return out
+	return set
 }
 
 // bounds returns the declared range, or a default for open sides.
@@ -171,4 +189,75 @@ func bounds(in vm.Input, lo, hi float64) (float64, float64) {
 		h = math.Max(hi, l+1)
 	}
 	return l, h
+}
+
+// newUserDigits is the width of a new user's number: fixed, so that a
+// body keeps its length (and Content-Length) when the number is rewritten.
+const newUserDigits = 10
+
+// newUsers numbers the new users of every drive in this process: a riskd
+// measured for several rounds never sees a "new" user twice.
+var newUsers atomic.Uint64
+
+// bodySet is the request bodies a drive cycles through, and where each is
+// rewritten as it is sent. Sent unchanged, a set of n bodies would replay
+// the same traffic every n requests: its new users would return, with the
+// `ts` they first had, and fill the windows as no real traffic does.
+type bodySet struct {
+	raw [][]byte // valid requests as generated (also what riskload kafka produces)
+	// newUser[i] holds the offsets in raw[i] of the newUserDigits digits
+	// of its new user's number (in user_id and e-mail); nil for a
+	// returning user.
+	newUser [][]int
+	// ts[i] is the offset in raw[i] of its `ts` value (RFC 3339, UTC,
+	// 20 bytes); -1 when the policy has no `ts` input.
+	ts []int
+}
+
+// plainBodies is a set of bodies sent as they are.
+func plainBodies(raw [][]byte) *bodySet {
+	s := &bodySet{raw: raw, newUser: make([][]int, len(raw)), ts: make([]int, len(raw))}
+	for i := range s.ts {
+		s.ts[i] = -1
+	}
+	return s
+}
+
+func (s *bodySet) len() int { return len(s.raw) }
+
+// timeStamp is the current second as RFC 3339 text, formatted again only
+// when the second changes.
+type timeStamp struct {
+	sec  int64
+	text []byte
+}
+
+func (t *timeStamp) at(now time.Time) []byte {
+	if sec := now.Unix(); sec != t.sec || t.text == nil {
+		t.sec, t.text = sec, now.UTC().AppendFormat(t.text[:0], time.RFC3339)
+	}
+	return t.text
+}
+
+// render appends to dst the request req (an HTTP request whose body,
+// raw[i], ends it) as it is sent now: a new user numbered afresh and ts
+// set to now.
+func (s *bodySet) render(dst, req []byte, i int, now *timeStamp, t time.Time) []byte {
+	dst = append(dst[:0], req...)
+	body := dst[len(dst)-len(s.raw[i]):]
+	if at := s.ts[i]; at >= 0 {
+		copy(body[at:at+20], now.at(t))
+	}
+	if offs := s.newUser[i]; offs != nil {
+		var digits [newUserDigits]byte
+		n := newUsers.Add(1)
+		for k := newUserDigits - 1; k >= 0; k-- {
+			digits[k] = byte('0' + n%10)
+			n /= 10
+		}
+		for _, at := range offs {
+			copy(body[at:at+newUserDigits], digits[:])
+		}
+	}
+	return dst
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/riskforge/riskforge/api"
 )
@@ -18,7 +20,7 @@ func TestGenBodiesDecode(t *testing.T) {
 		}
 		req := prog.NewRequest()
 		for _, dist := range []string{distZipf, distUniform} {
-			for i, body := range genBodies(prog, 500, 1, dist) {
+			for i, body := range genBodies(prog, 500, 1, dist).raw {
 				if err := api.DecodeRequest(prog, body, req); err != nil {
 					t.Fatalf("%s, %s: body %d %s: %v", policy, dist, i, body, err)
 				}
@@ -44,7 +46,7 @@ func TestGenBodiesKeys(t *testing.T) {
 		}
 		for _, dist := range []string{distZipf, distUniform} {
 			counts := map[string]map[string]int{}
-			for _, body := range genBodies(prog, n, 1, dist) {
+			for _, body := range genBodies(prog, n, 1, dist).raw {
 				var req api.DecideRequest
 				if err := json.Unmarshal(body, &req); err != nil {
 					t.Fatal(err)
@@ -84,5 +86,64 @@ func TestGenBodiesKeys(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestRenderFresh: as a drive cycles through the bodies, every new user's
+// id is one never sent before (in user_id and e-mail alike), returning
+// users keep theirs, ts is the time of sending, and each request stays
+// the length its Content-Length says.
+func TestRenderFresh(t *testing.T) {
+	prog, err := loadPolicy("../../examples/loan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	set := genBodies(prog, n, 1, distZipf)
+	tg := target{name: "t", host: "127.0.0.1:1", path: "/v1/decide"}
+	req := prog.NewRequest()
+	seen := map[string]int{}
+	returning := map[int]string{}
+	var buf []byte
+	var stamp timeStamp
+	fresh := 0
+	for pass, at := range []time.Time{time.Date(2026, 12, 7, 6, 1, 2, 0, time.UTC), time.Date(2026, 12, 7, 7, 3, 4, 0, time.FixedZone("CET", 3600))} {
+		for i := range set.raw {
+			hdr := buildRequest(tg, set.raw[i])
+			buf = set.render(buf, hdr, i, &stamp, at)
+			if len(buf) != len(hdr) {
+				t.Fatalf("pass %d, body %d: rendered %d bytes, want %d", pass, i, len(buf), len(hdr))
+			}
+			body := buf[len(hdr)-len(set.raw[i]):]
+			if err := api.DecodeRequest(prog, body, req); err != nil {
+				t.Fatalf("pass %d, body %d %s: %v", pass, i, body, err)
+			}
+			var d api.DecideRequest
+			if err := json.Unmarshal(body, &d); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := string(d.Features["ts"]), `"`+at.UTC().Format(time.RFC3339)+`"`; got != want {
+				t.Fatalf("pass %d, body %d: ts %s, want %s", pass, i, got, want)
+			}
+			user := string(d.Features["user_id"])
+			if set.newUser[i] == nil {
+				if prev, ok := returning[i]; ok && prev != user {
+					t.Fatalf("body %d: returning user %s became %s", i, prev, user)
+				}
+				returning[i] = user
+				continue
+			}
+			fresh++
+			if j, ok := seen[user]; ok {
+				t.Fatalf("pass %d, body %d: new user %s already sent as body %d", pass, i, user, j)
+			}
+			seen[user] = i
+			if email := string(d.Features["email"]); email != "" && !bytes.Contains([]byte(email), []byte(user[2:len(user)-1])) {
+				t.Fatalf("body %d: e-mail %s is not user %s's", i, email, user)
+			}
+		}
+	}
+	if fresh < n || len(returning) == 0 {
+		t.Fatalf("%d new-user requests, %d returning bodies: want both kinds", fresh, len(returning))
 	}
 }

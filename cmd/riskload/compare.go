@@ -35,7 +35,7 @@ const maxRounds = 100
 // driven with the same bodies, alternately, round after round.
 type scenarioRun struct {
 	scenario, dist, policy string
-	bodies                 [][]byte
+	bodies                 *bodySet
 	rounds                 [][2]*result // echo, riskd
 }
 

@@ -90,10 +90,11 @@ func (r *result) pct(p float64) time.Duration {
 
 // drive runs a closed loop: conns keep-alive connections, each sending
 // the next request as soon as the previous response has been read, for
-// warmup (not measured) and then duration.
-func drive(t target, bodies [][]byte, conns int, warmup, duration time.Duration) (*result, error) {
-	reqs := make([][]byte, len(bodies))
-	for i, b := range bodies {
+// warmup (not measured) and then duration. Each request is rendered as
+// it is sent (bodySet.render).
+func drive(t target, bodies *bodySet, conns int, warmup, duration time.Duration) (*result, error) {
+	reqs := make([][]byte, bodies.len())
+	for i, b := range bodies.raw {
 		reqs[i] = buildRequest(t, b)
 	}
 	type worker struct {
@@ -116,6 +117,8 @@ func drive(t target, bodies [][]byte, conns int, warmup, duration time.Duration)
 		go func(i int) {
 			defer wg.Done()
 			var c *client
+			var buf []byte
+			var stamp timeStamp
 			next := i * len(reqs) / conns
 			for {
 				now := time.Now()
@@ -129,7 +132,8 @@ func drive(t target, bodies [][]byte, conns int, warmup, duration time.Duration)
 						return
 					}
 				}
-				req := reqs[next]
+				buf = bodies.render(buf, reqs[next], next, &stamp, now)
+				req := buf
 				if next++; next == len(reqs) {
 					next = 0
 				}

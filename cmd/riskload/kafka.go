@@ -48,7 +48,7 @@ func kafkaCmd(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	defer c.Close()
-	if err := preload(c.ListenAddrs(), bodies, *events); err != nil {
+	if err := preload(c.ListenAddrs(), bodies.raw, *events); err != nil {
 		return fail(err)
 	}
 	fmt.Fprintf(stdout, "riskload kafka: %s (%s); %d events in %d partitions of an in-process kfake broker (it shares the CPUs)\n", prog, f.policy, *events, *parts)

@@ -238,7 +238,7 @@ func startRiskd(bin, name string, args, env []string, stderr io.Writer) (*exec.C
 // driveServe starts riskd serve on f.policy with extra environment,
 // drives it like any target and stops it; it also returns riskd's
 // readiness summary (the models it loaded).
-func driveServe(bin string, f loadFlags, bodies [][]byte, name string, env []string, stderr io.Writer) (*result, string, error) {
+func driveServe(bin string, f loadFlags, bodies *bodySet, name string, env []string, stderr io.Writer) (*result, string, error) {
 	rd, t, err := startRiskd(bin, name, []string{"--policy", f.policy, "--watch", "false"}, env, stderr)
 	if err != nil {
 		return nil, "", err
@@ -375,7 +375,7 @@ func readyNote(url string) string {
 
 // driveMeasured drives t and reads the server process's CPU time over the
 // measured interval.
-func driveMeasured(t target, pid int, bodies [][]byte, f loadFlags) (*result, error) {
+func driveMeasured(t target, pid int, bodies *bodySet, f loadFlags) (*result, error) {
 	var cpu0, cpu1 time.Duration
 	var rss, peak, reads0, reads1 int64
 	start := time.AfterFunc(f.warmup, func() { cpu0, reads0 = processCPU(pid), processReads(pid) })

@@ -110,7 +110,7 @@ func otelCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 // driveRiskd drives riskd serve on the policy with extra environment.
-func driveRiskd(bin string, f loadFlags, bodies [][]byte, name string, env []string, stderr io.Writer) (*result, error) {
+func driveRiskd(bin string, f loadFlags, bodies *bodySet, name string, env []string, stderr io.Writer) (*result, error) {
 	r, _, err := driveServe(bin, f, bodies, name, env, stderr)
 	return r, err
 }

@@ -141,7 +141,7 @@ func scenarioVerdicts(throughput, cpu, p99 spread) (okThroughput, okCPU, okP99 b
 // order compare always has) and kept for the later ones.
 type process struct {
 	start  func() (*exec.Cmd, target, error)
-	bodies [][]byte
+	bodies *bodySet
 	f      loadFlags
 	cmd    *exec.Cmd
 	t      target
