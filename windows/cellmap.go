@@ -3,6 +3,7 @@ package windows
 import (
 	"hash/maphash"
 	"math"
+	"math/rand/v2"
 	"unsafe"
 )
 
@@ -135,7 +136,7 @@ func (cm *cellMap) unlink(h uint64, i uint32) {
 		}
 		prev.next = c.next
 	}
-	c.next = 0
+	c.next, c.used = 0, 0
 	cm.n--
 }
 
@@ -174,6 +175,7 @@ func (cm *cellMap) adopt(src *cellMap, i uint32) uint32 {
 	// No key of its own: an image's is the cut's map key, and add sets a
 	// restored cell's. Keeping src's index would free src's string with it.
 	d.long = 0
+	d.used = 0 // in no chain yet (sample)
 	return j
 }
 
@@ -243,6 +245,52 @@ func (cm *cellMap) each(fn func(h uint64, i uint32, c *cell) bool) {
 			i = c.next
 		}
 	}
+}
+
+// sample returns the least recently used (by the shard clock tick) of
+// evictSamples cells in a chain drawn at random from the pool. A cell's
+// used is 0 when it is free, a cut's image or not yet added, and set by
+// every access to a chained one. sample returns 0 when 4*evictSamples
+// draws found fewer chained cells (most slots are free or images; the
+// few found could all be recent), or when the pool is too small for
+// draws with replacement to find different cells.
+func (cm *cellMap) sample(tick uint32) uint32 {
+	slots := uint32(len(cm.cells.vals))
+	if slots <= 4*evictSamples {
+		return 0
+	}
+	var victim, oldest uint32
+	found := 0
+	for draws := 0; found < evictSamples && draws < 4*evictSamples; draws++ {
+		i := 1 + rand.Uint32N(slots-1)
+		used := cm.cells.at(i).used
+		if used == 0 {
+			continue
+		}
+		if age := tick - used; found == 0 || age > oldest {
+			victim, oldest = i, age
+		}
+		found++
+	}
+	if found < evictSamples {
+		return 0
+	}
+	return victim
+}
+
+// sampleMap is sample by walking the map from a random place: slower,
+// but it finds cells however few of the pool's slots are chained.
+func (cm *cellMap) sampleMap(tick uint32) uint32 {
+	var victim, oldest uint32
+	n := 0
+	cm.each(func(_ uint64, i uint32, c *cell) bool {
+		if age := tick - c.used; n == 0 || age > oldest {
+			victim, oldest = i, age
+		}
+		n++
+		return n < evictSamples
+	})
+	return victim
 }
 
 // windowBlock is how many neighbouring window ids share their keys'

@@ -287,3 +287,29 @@ func TestStatsBytesSharedSlot(t *testing.T) {
 		t.Fatalf("after the short key's count took a ring: %d bytes, want %d", got, want)
 	}
 }
+
+// TestSampleWantsFiveChained: sample draws the pool's slots and counts
+// only cells in a chain (used != 0); with three chained cells among a
+// hundred slots it finds fewer than evictSamples and returns 0, so the
+// caller walks the map, whose sample is the least recently used of them.
+func TestSampleWantsFiveChained(t *testing.T) {
+	cm := newCellMap()
+	keys := chainKeys(100)
+	for i, k := range keys {
+		addCell(&cm, uint64(i), k, func(c *cell) { c.used = uint32(10 + i) })
+	}
+	if v := cm.sample(200); v == 0 || cm.at(v).used == 0 {
+		t.Fatalf("a full pool: sample = %d, want a chained cell", v)
+	}
+	for i, k := range keys[3:] {
+		delKey(&cm, uint64(3+i), k)
+	}
+	for range 50 {
+		if v := cm.sample(200); v != 0 {
+			t.Fatalf("3 chained cells in %d slots: sample = %d (used %d), want 0", len(cm.cells.vals), v, cm.at(v).used)
+		}
+	}
+	if v := cm.sampleMap(200); cm.at(v).used != 10 {
+		t.Fatalf("sampleMap took the cell used at %d, want the one used at 10", cm.at(v).used)
+	}
+}

@@ -206,13 +206,13 @@ func (s *Store) put(k ckey, src *cellMap, i uint32) {
 	sh := &s.shards[h%numShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.tick++
+	sh.advance()
 	if old, _ := sh.cells.find(h, k); old != 0 {
 		sh.cells.unlink(h, old)
 		sh.cells.free(old)
 		// The hash is in the sweep order already.
 	} else if sh.cells.len() >= s.maxPerShard {
-		sh.evictOne(0)
+		s.evictOne(sh, 0)
 		s.evicted.Add(1)
 	}
 	j := sh.cells.adopt(src, i)

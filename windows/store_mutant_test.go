@@ -1,7 +1,9 @@
 package windows
 
 import (
+	"bytes"
 	"testing"
+	"time"
 
 	"github.com/riskforge/riskforge/vm"
 )
@@ -178,5 +180,87 @@ func TestStatsBytes(t *testing.T) {
 	want := 3*(cellSize+mapEntryBytes) + ringSize + sketchSize
 	if b := m.st.Stats().Bytes; b != want {
 		t.Errorf("a plain, a ring and a sketch key: %d bytes, want %d", b, want)
+	}
+}
+
+// TestEvictionDrawsOldKeys: in a large full shard (eviction draws cells
+// from the pool), evictions take keys from the older half: a victim is
+// the oldest of five drawn, so it is from the newer half only when all
+// five are (about one time in twenty here), where a draw that ignored
+// the age would be half the time.
+func TestEvictionDrawsOldKeys(t *testing.T) {
+	const perShard, evictions = 1000, 50
+	m := testStore(Config{MaxKeys: perShard * numShards}, "count")
+	keys := sameShard(m, "k", perShard+evictions)
+	for i, k := range keys[:perShard] {
+		observe1(m, 0, vm.WindowKey{Str: k}, float64(i), 1, "")
+	}
+	for i, k := range keys[perShard:] {
+		observe1(m, 0, vm.WindowKey{Str: k}, float64(perShard+i), 1, "")
+	}
+	young := 0
+	for _, k := range keys[perShard/2 : perShard] {
+		if read(m, 0, vm.WindowKey{Str: k}, perShard+evictions) == 0 {
+			young++
+		}
+	}
+	if young > 10 {
+		t.Fatalf("%d of %d evictions took a key of the newer half", young, evictions)
+	}
+	if st := m.st.Stats(); st.Evicted != evictions || st.Keys != perShard {
+		t.Fatalf("%+v: want %d evictions, %d keys", st, evictions, perShard)
+	}
+	checkPools(t, m.st)
+}
+
+// TestEvictionDuringCutSkipsImages: while a cut is open, the pool holds
+// its images of the keys it holds as they were, in no chain. Eviction
+// draws from a pool half of which is images here, and never takes one
+// (unlinking a cell that is in no chain would corrupt the shard): the
+// live store keeps its bound and the snapshot the cut's view.
+func TestEvictionDuringCutSkipsImages(t *testing.T) {
+	const perShard, later = 30, 300
+	m := testStore(Config{MaxKeys: perShard * numShards}, "count")
+	keys := sameShard(m, "k", perShard+later)
+	for i, k := range keys[:perShard] {
+		observe1(m, 0, vm.WindowKey{Str: k}, float64(i), 1, "")
+	}
+	c, err := m.st.BeginCut(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys[:perShard] {
+		observe1(m, 0, vm.WindowKey{Str: k}, float64(perShard+i), 1, "") // the cut keeps a copy as it was
+	}
+	for i, k := range keys[perShard:] {
+		observe1(m, 0, vm.WindowKey{Str: k}, float64(2*perShard+i), 1, "") // evicts
+	}
+	if st := m.st.Stats(); st.Evicted != later || st.Keys != perShard {
+		t.Fatalf("%+v: want %d evictions, %d keys", st, later, perShard)
+	}
+	checkPools(t, m.st)
+	var buf bytes.Buffer
+	if info, err := c.Write(&buf, 0); err != nil || info.Cells != perShard {
+		t.Fatalf("snapshot: %+v, %v; want the cut's %d cells", info, err, perShard)
+	}
+	r := testStore(Config{}, "count")
+	if _, err := r.st.RestoreSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys[:perShard] {
+		if got := read(r, 0, vm.WindowKey{Str: k}, 2*perShard+later); got != 1 {
+			t.Fatalf("restored %s: %v, want 1 (the cut's view)", k, got)
+		}
+	}
+	checkPools(t, m.st)
+}
+
+// TestTickSkipsZero: a shard's clock never reads 0 after an access, the
+// mark of a cell in no chain, when it wraps.
+func TestTickSkipsZero(t *testing.T) {
+	var sh shard
+	sh.tick = ^uint32(0)
+	if sh.advance(); sh.tick != 1 {
+		t.Fatalf("after the wrap: tick %d, want 1", sh.tick)
 	}
 }
