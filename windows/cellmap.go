@@ -7,11 +7,12 @@ import (
 	"unsafe"
 )
 
-// cellMap is one shard's cells by key. Its Go map is keyed by a seeded
-// 64-bit hash of the key rather than by the key: a slot is 16 bytes
-// instead of 40 and a probe compares one word, so a lookup in a store far
-// larger than the CPU's caches touches fewer cache lines (the map's group,
-// then the cell, whose first line holds the key for the exact comparison).
+// cellMap is one shard's cells by key. Its table (heads) is keyed by a
+// seeded 64-bit hash of the key rather than by the key: a slot is 16
+// bytes instead of 40 and a probe compares one word, so a lookup in a
+// store far larger than the CPU's caches touches few cache lines (the
+// table's slot, then the cell, whose first line holds the key for the
+// exact comparison).
 // Keys whose hashes collide chain through cell.next; the hash is seeded
 // per store, so no client can choose keys that share one.
 //
@@ -24,15 +25,15 @@ import (
 // inlineKey) has one copy of its string, which they share. A chain is
 // therefore at most windowBlock cells long, plus true collisions.
 type cellMap struct {
-	m        map[uint64]uint32 // hash -> index of the chain's first cell
-	n        int               // cells in chains
-	cells    pool[cell]        // the chained cells, and a cut's images (cut.go)
+	m        heads      // hash -> index of the chain's first cell
+	n        int        // cells in chains
+	cells    pool[cell] // the chained cells, and a cut's images (cut.go)
 	rings    pool[ring]
 	sketches pool[sketch]
 	long     pool[string] // keys longer than inlineKey
 }
 
-func newCellMap() cellMap { return cellMap{m: map[uint64]uint32{}} }
+func newCellMap() cellMap { return cellMap{} }
 
 // len is the number of cells held.
 func (cm *cellMap) len() int { return cm.n }
@@ -48,7 +49,7 @@ func (cm *cellMap) get(h uint64, k ckey) *cell {
 
 // find returns the index and cell of key k with hash h, or 0 and nil.
 func (cm *cellMap) find(h uint64, k ckey) (uint32, *cell) {
-	for i := cm.m[h]; i != 0; {
+	for i := cm.m.get(h); i != 0; {
 		c := cm.cells.at(i)
 		if cm.sameKey(c, k) {
 			return i, c
@@ -97,7 +98,7 @@ func (cm *cellMap) sameKey(c *cell, k ckey) bool {
 // window, if there is one. It reports whether h was not held before (the
 // shard's sweep order then needs an entry for it).
 func (cm *cellMap) add(h uint64, k ckey, i uint32) (newHash bool) {
-	head := cm.m[h]
+	head := cm.m.get(h)
 	c := cm.cells.at(i)
 	c.w, c.num = k.w, k.num
 	if n := len(k.str); n <= inlineKey {
@@ -114,7 +115,7 @@ func (cm *cellMap) add(h uint64, k ckey, i uint32) (newHash bool) {
 		*cm.long.at(c.long) = str
 	}
 	c.next = head
-	cm.m[h] = i
+	cm.m.set(h, i)
 	cm.n++
 	return head == 0
 }
@@ -123,11 +124,11 @@ func (cm *cellMap) add(h uint64, k ckey, i uint32) (newHash bool) {
 // cell stays allocated (free releases it).
 func (cm *cellMap) unlink(h uint64, i uint32) {
 	c := cm.cells.at(i)
-	if head := cm.m[h]; head == i {
+	if head := cm.m.get(h); head == i {
 		if c.next != 0 {
-			cm.m[h] = c.next
+			cm.m.set(h, c.next)
 		} else {
-			delete(cm.m, h)
+			cm.m.del(h)
 		}
 	} else {
 		prev := cm.cells.at(head)
@@ -184,7 +185,7 @@ func (cm *cellMap) adopt(src *cellMap, i uint32) uint32 {
 // of a key too long for its cell once, however many cells share it.
 func (cm *cellMap) bytes() int {
 	n := 0
-	for _, head := range cm.m {
+	cm.m.each(func(_ uint64, head uint32) bool {
 		n += mapEntryBytes
 		for i := head; i != 0; {
 			c := cm.cells.at(i)
@@ -194,7 +195,8 @@ func (cm *cellMap) bytes() int {
 			}
 			i = c.next
 		}
-	}
+		return true
+	})
 	return n
 }
 
@@ -211,13 +213,13 @@ func (cm *cellMap) sharedBefore(head, i uint32) bool {
 }
 
 // holds reports whether a key with hash h is held.
-func (cm *cellMap) holds(h uint64) bool { return cm.m[h] != 0 }
+func (cm *cellMap) holds(h uint64) bool { return cm.m.get(h) != 0 }
 
 // dropIdle removes and frees the cells with hash h that idle reports
 // idle, and returns how many it removed and whether any with hash h
 // remain.
 func (cm *cellMap) dropIdle(h uint64, idle func(*cell) bool) (dropped int, live bool) {
-	for i := cm.m[h]; i != 0; {
+	for i := cm.m.get(h); i != 0; {
 		c := cm.cells.at(i)
 		next := c.next
 		if idle(c) {
@@ -233,18 +235,19 @@ func (cm *cellMap) dropIdle(h uint64, idle func(*cell) bool) (dropped int, live 
 }
 
 // each calls fn with every cell, its index and its key's hash until fn
-// returns false. Go's map iteration starts at a random place, which
-// evictOne's sampling relies on. fn must not add or remove cells.
+// returns false. The walk starts at a random slot of the table, which
+// sampleMap relies on. fn must not add or remove cells.
 func (cm *cellMap) each(fn func(h uint64, i uint32, c *cell) bool) {
-	for h, head := range cm.m {
+	cm.m.each(func(h uint64, head uint32) bool {
 		for i := head; i != 0; {
 			c := cm.cells.at(i)
 			if !fn(h, i, c) {
-				return
+				return false
 			}
 			i = c.next
 		}
-	}
+		return true
+	})
 }
 
 // sample returns the least recently used (by the shard clock tick) of

@@ -191,7 +191,7 @@ func TestWindowsOfOneKeyShareSlot(t *testing.T) {
 	h := m.st.keyHash(ckey{w: m.ids[0], str: long})
 	sh := &m.st.shards[h%numShards]
 	var cells []*cell
-	for i := sh.cells.m[h]; i != 0; i = sh.cells.at(i).next {
+	for i := sh.cells.m.get(h); i != 0; i = sh.cells.at(i).next {
 		cells = append(cells, sh.cells.at(i))
 	}
 	if len(cells) != 2 || m.Keys() != 2 {

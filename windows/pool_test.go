@@ -89,8 +89,8 @@ func checkPools(t *testing.T, s *Store) {
 		cm := &sh.cells
 		cells, rings, sketches, long := 0, 0, 0, 0
 		seen := map[uint32]bool{}
-		for _, head := range cm.m {
-			for j := head; j != 0; j = cm.at(j).next {
+		for _, hs := range cm.m.slots {
+			for j := hs.i; j != 0; j = cm.at(j).next {
 				if seen[j] {
 					t.Fatalf("shard %d: cell %d in two chains or twice in one", i, j)
 				}

@@ -369,10 +369,9 @@ type Stats struct {
 	Rejected uint64 // events refused for their time
 }
 
-// mapEntryBytes estimates a map entry's cost: the 8-byte hash, the
-// 4-byte cell index padded to 8 and the swiss table's control byte, over
-// its 7/8 load factor.
-const mapEntryBytes = 20
+// mapEntryBytes estimates a table entry's cost (heads): a 16-byte slot
+// in a table between loadMax/2 and loadMax full, about half on average.
+const mapEntryBytes = 32
 
 // Stats returns the store's counters, taking each shard's lock in turn.
 func (s *Store) Stats() Stats {
