@@ -265,7 +265,7 @@ func (c *cell) toSketch(cm *cellMap, sp spec) {
 	c.n = 0
 }
 
-// bytes is the memory a cell holds beyond the map entry.
+// bytes is the memory a cell holds beyond its table entry.
 func (c *cell) bytes() int {
 	n := cellSize
 	if c.ring != 0 {

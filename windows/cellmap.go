@@ -19,7 +19,7 @@ import (
 // One key's cells of neighbouring windows (ids in one block of
 // windowBlock) share a hash on purpose: a policy usually keeps several
 // windows on one key (count and sum by user_id), and a decision observes
-// them one after the other, so the second finds the map's group, the
+// them one after the other, so the second finds the table's slot, the
 // shard's lock and the chain already in the CPU's cache instead of
 // missing on each again. A key too long to keep in its cells (see
 // inlineKey) has one copy of its string, which they share. A chain is
@@ -180,7 +180,7 @@ func (cm *cellMap) adopt(src *cellMap, i uint32) uint32 {
 	return j
 }
 
-// bytes estimates the memory cm holds: its cells, a map entry per slot
+// bytes estimates the memory cm holds: its cells, a table entry per slot
 // (which one key's cells of neighbouring windows share) and each string
 // of a key too long for its cell once, however many cells share it.
 func (cm *cellMap) bytes() int {
