@@ -25,9 +25,16 @@ import (
 // inlineKey) has one copy of its string, which they share. A chain is
 // therefore at most windowBlock cells long, plus true collisions.
 type cellMap struct {
-	m        heads      // hash -> index of the chain's first cell
-	n        int        // cells in chains
-	cells    pool[cell] // the chained cells, and a cut's images (cut.go)
+	m     heads      // hash -> index of the chain's first cell
+	n     int        // cells in chains
+	cells pool[cell] // the chained cells, and a cut's images (cut.go)
+	// used[i] is the shard clock's tick at the last access to chained
+	// cell i, 0 when cell i is in no chain (free, a cut's image, not yet
+	// added). Apart from the cells so that eviction's draws (sample) read
+	// 4 bytes in a dense array rather than a line of a cell anywhere in a
+	// store far larger than the caches, and a cell is 192 bytes: three
+	// cache lines, aligned.
+	used     []uint32
 	rings    pool[ring]
 	sketches pool[sketch]
 	long     pool[string] // keys longer than inlineKey
@@ -62,8 +69,14 @@ func (cm *cellMap) find(h uint64, k ckey) (uint32, *cell) {
 // newCell allocates an empty cell in no chain.
 func (cm *cellMap) newCell() (uint32, *cell) {
 	i := cm.cells.alloc()
+	if int(i) >= len(cm.used) {
+		cm.used = append(cm.used, make([]uint32, len(cm.cells.vals)-len(cm.used))...)
+	}
 	return i, cm.cells.at(i)
 }
+
+// touch records an access to chained cell i at tick (never 0).
+func (cm *cellMap) touch(i, tick uint32) { cm.used[i] = tick }
 
 // keyStr is cell c's key string. One kept in the cell is read through an
 // unsafe string into it: valid while c is held, so a caller that keeps
@@ -137,7 +150,7 @@ func (cm *cellMap) unlink(h uint64, i uint32) {
 		}
 		prev.next = c.next
 	}
-	c.next, c.used = 0, 0
+	c.next, cm.used[i] = 0, 0
 	cm.n--
 }
 
@@ -176,7 +189,6 @@ func (cm *cellMap) adopt(src *cellMap, i uint32) uint32 {
 	// No key of its own: an image's is the cut's map key, and add sets a
 	// restored cell's. Keeping src's index would free src's string with it.
 	d.long = 0
-	d.used = 0 // in no chain yet (sample)
 	return j
 }
 
@@ -251,14 +263,13 @@ func (cm *cellMap) each(fn func(h uint64, i uint32, c *cell) bool) {
 }
 
 // sample returns the least recently used (by the shard clock tick) of
-// evictSamples cells in a chain drawn at random from the pool. A cell's
-// used is 0 when it is free, a cut's image or not yet added, and set by
-// every access to a chained one. sample returns 0 when 4*evictSamples
+// evictSamples cells in a chain drawn at random from the pool (used[i]
+// != 0). sample returns 0 when 4*evictSamples
 // draws found fewer chained cells (most slots are free or images; the
 // few found could all be recent), or when the pool is too small for
 // draws with replacement to find different cells.
 func (cm *cellMap) sample(tick uint32) uint32 {
-	slots := uint32(len(cm.cells.vals))
+	slots := uint32(len(cm.used))
 	if slots <= 4*evictSamples {
 		return 0
 	}
@@ -266,7 +277,7 @@ func (cm *cellMap) sample(tick uint32) uint32 {
 	found := 0
 	for draws := 0; found < evictSamples && draws < 4*evictSamples; draws++ {
 		i := 1 + rand.Uint32N(slots-1)
-		used := cm.cells.at(i).used
+		used := cm.used[i]
 		if used == 0 {
 			continue
 		}
@@ -286,8 +297,8 @@ func (cm *cellMap) sample(tick uint32) uint32 {
 func (cm *cellMap) sampleMap(tick uint32) uint32 {
 	var victim, oldest uint32
 	n := 0
-	cm.each(func(_ uint64, i uint32, c *cell) bool {
-		if age := tick - c.used; n == 0 || age > oldest {
+	cm.each(func(_ uint64, i uint32, _ *cell) bool {
+		if age := tick - cm.used[i]; n == 0 || age > oldest {
 			victim, oldest = i, age
 		}
 		n++

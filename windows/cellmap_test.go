@@ -296,9 +296,9 @@ func TestSampleWantsFiveChained(t *testing.T) {
 	cm := newCellMap()
 	keys := chainKeys(100)
 	for i, k := range keys {
-		addCell(&cm, uint64(i), k, func(c *cell) { c.used = uint32(10 + i) })
+		cm.touch(addCell(&cm, uint64(i), k, nil), uint32(10+i))
 	}
-	if v := cm.sample(200); v == 0 || cm.at(v).used == 0 {
+	if v := cm.sample(200); v == 0 || cm.used[v] == 0 {
 		t.Fatalf("a full pool: sample = %d, want a chained cell", v)
 	}
 	for i, k := range keys[3:] {
@@ -306,10 +306,10 @@ func TestSampleWantsFiveChained(t *testing.T) {
 	}
 	for range 50 {
 		if v := cm.sample(200); v != 0 {
-			t.Fatalf("3 chained cells in %d slots: sample = %d (used %d), want 0", len(cm.cells.vals), v, cm.at(v).used)
+			t.Fatalf("3 chained cells in %d slots: sample = %d (used %d), want 0", len(cm.cells.vals), v, cm.used[v])
 		}
 	}
-	if v := cm.sampleMap(200); cm.at(v).used != 10 {
-		t.Fatalf("sampleMap took the cell used at %d, want the one used at 10", cm.at(v).used)
+	if v := cm.sampleMap(200); cm.used[v] != 10 {
+		t.Fatalf("sampleMap took the cell used at %d, want the one used at 10", cm.used[v])
 	}
 }

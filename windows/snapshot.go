@@ -216,7 +216,7 @@ func (s *Store) put(k ckey, src *cellMap, i uint32) {
 		s.evicted.Add(1)
 	}
 	j := sh.cells.adopt(src, i)
-	sh.cells.at(j).used = sh.tick
+	sh.cells.touch(j, sh.tick)
 	if sh.cells.add(h, k, j) {
 		sh.order = append(sh.order, h)
 	}

@@ -252,7 +252,7 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 	if sh.cut != 0 {
 		sh.cutObserve(h, k, sp, t, v, add, gen)
 	}
-	c := sh.cells.get(h, k)
+	i, c := sh.cells.find(h, k)
 	if c == nil {
 		if !add {
 			sh.mu.Unlock()
@@ -262,7 +262,6 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 			s.evictOne(sh, gen)
 			s.evicted.Add(1)
 		}
-		var i uint32
 		i, c = sh.cells.newCell()
 		if sh.cells.add(h, k, i) {
 			sh.order = append(sh.order, h) // one entry per hash, not per cell
@@ -271,7 +270,7 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 			sh.compactOrder() // evictions left stale entries; amortised O(1)
 		}
 	}
-	c.used = sh.tick
+	sh.cells.touch(i, sh.tick)
 	agg := c.observe(&sh.cells, sp, t, v, add)
 	sh.mu.Unlock()
 	return agg
