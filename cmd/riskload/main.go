@@ -124,7 +124,7 @@ func (f *loadFlags) flagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "measured duration per target")
 	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each measurement")
 	fs.IntVar(&f.conns, "conns", 64, "concurrent keep-alive connections")
-	fs.IntVar(&f.bodies, "requests", 65536, "distinct request bodies to cycle through")
+	fs.IntVar(&f.bodies, "requests", 65536, "distinct request bodies to cycle through (each sent with ts the current second and, for a new user, an id never sent before)")
 	fs.IntVar(&f.procs, "procs", 0, "GOMAXPROCS of the load generator itself (0: all CPUs); the servers keep theirs")
 	fs.StringVar(&f.dist, "dist", distZipf, "key distribution of the generated identifiers: zipf (popular devices, IPs, merchants and cards, 80% new users) or uniform"+
 		" (compare also takes both)")
