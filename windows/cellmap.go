@@ -69,8 +69,8 @@ func (cm *cellMap) find(h uint64, k ckey) (uint32, *cell) {
 // newCell allocates an empty cell in no chain.
 func (cm *cellMap) newCell() (uint32, *cell) {
 	i := cm.cells.alloc()
-	if int(i) >= len(cm.used) {
-		cm.used = append(cm.used, make([]uint32, len(cm.cells.vals)-len(cm.used))...)
+	for int(i) >= len(cm.used) {
+		cm.used = append(cm.used, 0) // a new slot (and, first, slot 0)
 	}
 	return i, cm.cells.at(i)
 }

@@ -313,3 +313,28 @@ func TestSampleWantsFiveChained(t *testing.T) {
 		t.Fatalf("sampleMap took the cell used at %d, want the one used at 10", cm.used[v])
 	}
 }
+
+// TestSampleIsOldestOfFive: sample's victim is the least recently used
+// of five cells drawn at random. Over many draws from 1,000 cells used at
+// ticks 1 to 1,000, the victim's tick averages 1000/6 (the expected
+// minimum of five uniform draws): about 143 for six draws, 200 for four.
+func TestSampleIsOldestOfFive(t *testing.T) {
+	cm := newCellMap()
+	keys := make([]ckey, 1000)
+	for i := range keys {
+		keys[i] = ckey{num: float64(i)}
+		cm.touch(addCell(&cm, uint64(i), keys[i], nil), uint32(i+1))
+	}
+	const trials = 20000
+	sum := 0.0
+	for range trials {
+		v := cm.sample(1001)
+		if v == 0 {
+			t.Fatal("a full pool: sample found no chained cell")
+		}
+		sum += float64(cm.used[v])
+	}
+	if mean := sum / trials; mean < 155 || mean > 180 {
+		t.Fatalf("the victim's tick averages %.1f, want about %.1f (the oldest of %d draws)", mean, 1001.0/6, evictSamples)
+	}
+}

@@ -99,3 +99,40 @@ func TestHeadsEachStartsAnywhere(t *testing.T) {
 		t.Fatalf("each started at %d different entries in 200 walks", len(firsts))
 	}
 }
+
+// TestHeadsGrowsAtSeventyPercent: a table doubles just before an entry
+// would take it past loadMax/loadDiv full, from headsFirst slots: small
+// enough that a lookup's miss reads few slots, no bigger than that needs.
+func TestHeadsGrowsAtSeventyPercent(t *testing.T) {
+	var tb heads
+	for n, want := range map[int]int{1: 8, 5: 8, 6: 16, 11: 16, 12: 32, 22: 32, 23: 64} {
+		tb = heads{}
+		for i := range n {
+			tb.set(uint64(i)<<40|1, uint32(i+1))
+		}
+		if len(tb.slots) != want {
+			t.Errorf("%d entries: %d slots, want %d", n, len(tb.slots), want)
+		}
+	}
+}
+
+// TestHeadsHomesSpread: hashes are spread over the slots by their top
+// bits, so most entries of a table of random hashes sit at their home
+// slot; a home that ignored the hash would leave one there and make
+// every lookup walk a cluster.
+func TestHeadsHomesSpread(t *testing.T) {
+	var tb heads
+	r := rand.New(rand.NewPCG(2, 2))
+	for i := range 700 {
+		tb.set(r.Uint64(), uint32(i+1))
+	}
+	atHome := 0
+	for p, s := range tb.slots {
+		if s.i != 0 && tb.home(s.h) == p {
+			atHome++
+		}
+	}
+	if atHome < 350 {
+		t.Fatalf("%d of 700 entries at their home slot (of %d slots), want most", atHome, len(tb.slots))
+	}
+}
