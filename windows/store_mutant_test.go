@@ -192,12 +192,8 @@ func TestEvictionDrawsOldKeys(t *testing.T) {
 	const perShard, evictions = 1000, 50
 	m := testStore(Config{MaxKeys: perShard * numShards}, "count")
 	keys := sameShard(m, "k", perShard+evictions)
-	for i, k := range keys[:perShard] {
-		observe1(m, 0, vm.WindowKey{Str: k}, float64(i), 1, "")
-	}
-	for i, k := range keys[perShard:] {
-		observe1(m, 0, vm.WindowKey{Str: k}, float64(perShard+i), 1, "")
-	}
+	observeEach(m, keys[:perShard], 0)
+	observeEach(m, keys[perShard:], perShard)
 	young := 0
 	for _, k := range keys[perShard/2 : perShard] {
 		if read(m, 0, vm.WindowKey{Str: k}, perShard+evictions) == 0 {
@@ -222,19 +218,13 @@ func TestEvictionDuringCutSkipsImages(t *testing.T) {
 	const perShard, later = 30, 300
 	m := testStore(Config{MaxKeys: perShard * numShards}, "count")
 	keys := sameShard(m, "k", perShard+later)
-	for i, k := range keys[:perShard] {
-		observe1(m, 0, vm.WindowKey{Str: k}, float64(i), 1, "")
-	}
+	observeEach(m, keys[:perShard], 0)
 	c, err := m.st.BeginCut(time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, k := range keys[:perShard] {
-		observe1(m, 0, vm.WindowKey{Str: k}, float64(perShard+i), 1, "") // the cut keeps a copy as it was
-	}
-	for i, k := range keys[perShard:] {
-		observe1(m, 0, vm.WindowKey{Str: k}, float64(2*perShard+i), 1, "") // evicts
-	}
+	observeEach(m, keys[:perShard], perShard)   // the cut keeps a copy as it was
+	observeEach(m, keys[perShard:], 2*perShard) // evicts
 	if st := m.st.Stats(); st.Evicted != later || st.Keys != perShard {
 		t.Fatalf("%+v: want %d evictions, %d keys", st, later, perShard)
 	}
@@ -262,5 +252,13 @@ func TestTickSkipsZero(t *testing.T) {
 	sh.tick = ^uint32(0)
 	if sh.advance(); sh.tick != 1 {
 		t.Fatalf("after the wrap: tick %d, want 1", sh.tick)
+	}
+}
+
+// observeEach feeds window 0 one event for each key, the i-th at time
+// from+i.
+func observeEach(m *Memory, keys []string, from float64) {
+	for i, k := range keys {
+		observe1(m, 0, vm.WindowKey{Str: k}, from+float64(i), 1, "")
 	}
 }
