@@ -174,10 +174,13 @@ func TestLimitsAsNetHTTP(t *testing.T) {
 		}},
 		{"an idle connection is closed", func(t *testing.T, addr string, _ <-chan time.Time) {
 			c, br := dialT(t, addr)
+			// Before the request: the server starts the idle clock once it
+			// has written the answer, which can be a little before this
+			// side has read it.
+			start := time.Now()
 			if st := roundTrip(t, c, br, "/"); st != 200 {
 				t.Fatalf("status %d", st)
 			}
-			start := time.Now()
 			within(t, "closed", waitClosed(t, br).Sub(start), limits.Idle)
 		}},
 		{"a client that does not read fails the handler's write", func(t *testing.T, addr string, writeFailed <-chan time.Time) {
