@@ -40,8 +40,6 @@ type cellMap struct {
 	long     pool[string] // keys longer than inlineKey
 }
 
-func newCellMap() cellMap { return cellMap{} }
-
 // len is the number of cells held.
 func (cm *cellMap) len() int { return cm.n }
 
@@ -198,7 +196,7 @@ func (cm *cellMap) adopt(src *cellMap, i uint32) uint32 {
 func (cm *cellMap) bytes() int {
 	n := 0
 	cm.m.each(func(_ uint64, head uint32) bool {
-		n += mapEntryBytes
+		n += tableEntryBytes
 		for i := head; i != 0; {
 			c := cm.cells.at(i)
 			n += c.bytes()
@@ -263,11 +261,11 @@ func (cm *cellMap) each(fn func(h uint64, i uint32, c *cell) bool) {
 }
 
 // sample returns the least recently used (by the shard clock tick) of
-// evictSamples cells in a chain drawn at random from the pool (used[i]
-// != 0). sample returns 0 when 4*evictSamples
-// draws found fewer chained cells (most slots are free or images; the
-// few found could all be recent), or when the pool is too small for
-// draws with replacement to find different cells.
+// evictSamples cells in a chain (used[i] != 0) drawn at random from the
+// pool. It returns 0 when 4*evictSamples draws found fewer chained cells
+// (most slots are free or images; the few found could all be recent), or
+// when the pool is too small for draws with replacement to find
+// different cells.
 func (cm *cellMap) sample(tick uint32) uint32 {
 	slots := uint32(len(cm.used))
 	if slots <= 4*evictSamples {
@@ -292,7 +290,7 @@ func (cm *cellMap) sample(tick uint32) uint32 {
 	return victim
 }
 
-// sampleMap is sample by walking the map from a random place: slower,
+// sampleMap is sample by walking the table from a random slot: slower,
 // but it finds cells however few of the pool's slots are chained.
 func (cm *cellMap) sampleMap(tick uint32) uint32 {
 	var victim, oldest uint32

@@ -53,7 +53,7 @@ func delKey(cm *cellMap, h uint64, k ckey) {
 
 // sameKey reports whether a cellMap holding key a finds it as key b.
 func sameKey(a, b ckey) bool {
-	cm := newCellMap()
+	var cm cellMap
 	addCell(&cm, 0, a, nil)
 	return cm.get(0, b) != nil
 }
@@ -63,7 +63,7 @@ func sameKey(a, b ckey) bool {
 // removed without disturbing the others, and the count follows.
 func TestCellMapChains(t *testing.T) {
 	for _, drop := range []int{0, 1, 2} {
-		cm := newCellMap()
+		var cm cellMap
 		keys := chainKeys(3)
 		cells := make([]*cell, len(keys))
 		for i, k := range keys {
@@ -103,7 +103,7 @@ func TestCellMapChains(t *testing.T) {
 // no longer held once all are gone.
 func TestCellMapDropIdle(t *testing.T) {
 	for _, idle := range [][]bool{{false, false, false}, {true, false, true}, {false, true, false}, {true, true, true}} {
-		cm := newCellMap()
+		var cm cellMap
 		keys := chainKeys(3)
 		var want []string
 		for i, k := range keys {
@@ -121,7 +121,7 @@ func TestCellMapDropIdle(t *testing.T) {
 
 // TestCellMapEachStops: each stops at the first false.
 func TestCellMapEachStops(t *testing.T) {
-	cm := newCellMap()
+	var cm cellMap
 	for i, k := range chainKeys(5) {
 		addCell(&cm, uint64(i%2), k, nil)
 	}
@@ -269,14 +269,14 @@ func TestStatsBytesSharedSlot(t *testing.T) {
 	short := vm.WindowKey{Str: strings.Repeat("s", inlineKey)} // the longest kept in the cell
 	observe1(m, 0, short, 0, 1, "")
 	observe1(m, 1, short, 0, 1, "")
-	if got, want := m.st.Stats().Bytes, 2*cellSize+mapEntryBytes; got != want {
+	if got, want := m.st.Stats().Bytes, 2*cellSize+tableEntryBytes; got != want {
 		t.Fatalf("two windows of a %d-byte key: %d bytes, want %d", inlineKey, got, want)
 	}
 	long := vm.WindowKey{Str: strings.Repeat("l", inlineKey+6)}
 	for w := range 3 {
 		observe1(m, w, long, 0, 1, "")
 	}
-	base := 5*cellSize + 2*mapEntryBytes + len(long.Str)
+	base := 5*cellSize + 2*tableEntryBytes + len(long.Str)
 	if got := m.st.Stats().Bytes; got != base {
 		t.Fatalf("and three of a long key: %d bytes, want %d", got, base)
 	}
@@ -293,7 +293,7 @@ func TestStatsBytesSharedSlot(t *testing.T) {
 // hundred slots it finds fewer than evictSamples and returns 0, so the
 // caller walks the map, whose sample is the least recently used of them.
 func TestSampleWantsFiveChained(t *testing.T) {
-	cm := newCellMap()
+	var cm cellMap
 	keys := chainKeys(100)
 	for i, k := range keys {
 		cm.touch(addCell(&cm, uint64(i), k, nil), uint32(10+i))
@@ -319,7 +319,7 @@ func TestSampleWantsFiveChained(t *testing.T) {
 // ticks 1 to 1,000, the victim's tick averages 1000/6 (the expected
 // minimum of five uniform draws): about 143 for six draws, 200 for four.
 func TestSampleIsOldestOfFive(t *testing.T) {
-	cm := newCellMap()
+	var cm cellMap
 	keys := make([]ckey, 1000)
 	for i := range keys {
 		keys[i] = ckey{num: float64(i)}

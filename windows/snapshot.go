@@ -139,7 +139,7 @@ func (s *Store) RestoreSnapshot(r io.Reader) (SnapshotInfo, error) {
 	}
 	// Cells are staged in a cellMap of their own (in no chain), and
 	// copied into the store only once the whole snapshot checks out.
-	st := newCellMap()
+	var st cellMap
 	staged := map[ckey]uint32{}
 	for d.err == nil {
 		if d.n(1)[0] == 0 {

@@ -104,9 +104,6 @@ func New(cfg Config) *Store {
 		cfg.MaxKeys = DefaultMaxKeys
 	}
 	s := &Store{maxPerShard: max(1, cfg.MaxKeys/numShards), ids: map[string]int{}, seed: maphash.MakeSeed()}
-	for i := range s.shards {
-		s.shards[i].cells = newCellMap()
-	}
 	s.specs.Store(&[]registered{})
 	s.gen.Store(1)
 	return s
@@ -280,11 +277,11 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 // drawn at random from the shard's pool, as Redis approximates LRU. gen
 // is the generation of the call that needs the room (see cutEvict).
 //
-// Drawing pool indexes costs a read of each drawn cell, and the reads
-// overlap; walking the map from a random place, as this did before,
-// cost a map iteration's start and a dependent load per cell, about
-// 2 µs an eviction in a full store: 7% of riskd's CPU under traffic
-// of mostly new users (docs/OPERATIONS.md §15).
+// A draw reads one access tick in the dense cellMap.used, and the draws
+// overlap; walking the table from a random place, as this did before
+// with a Go map, cost an iteration's start and a dependent load per
+// cell, about 2 µs an eviction in a full store: 7% of riskd's CPU under
+// traffic of mostly new users (docs/OPERATIONS.md §15).
 func (s *Store) evictOne(sh *shard, gen uint64) {
 	victim := sh.cells.sample(sh.tick)
 	if victim == 0 {
@@ -368,9 +365,9 @@ type Stats struct {
 	Rejected uint64 // events refused for their time
 }
 
-// mapEntryBytes estimates a table entry's cost (heads): a 16-byte slot
+// tableEntryBytes estimates a table entry's cost (heads): a 16-byte slot
 // in a table between loadMax/2 and loadMax full, about half on average.
-const mapEntryBytes = 32
+const tableEntryBytes = 32
 
 // Stats returns the store's counters, taking each shard's lock in turn.
 func (s *Store) Stats() Stats {

@@ -170,14 +170,14 @@ func TestEvictionKeepsOrderBounded(t *testing.T) {
 func TestStatsBytes(t *testing.T) {
 	m := testStore(Config{}, "count", "count_distinct")
 	observe1(m, 0, vm.WindowKey{Str: "plain"}, 1, 1, "")
-	if b := m.st.Stats().Bytes; b != cellSize+mapEntryBytes {
-		t.Errorf("one plain key: %d bytes, want %d", b, cellSize+mapEntryBytes)
+	if b := m.st.Stats().Bytes; b != cellSize+tableEntryBytes {
+		t.Errorf("one plain key: %d bytes, want %d", b, cellSize+tableEntryBytes)
 	}
 	for i := range 9 {
 		observe1(m, 0, vm.WindowKey{Str: "ring"}, float64(i), 1, "")
 		observe1(m, 1, vm.WindowKey{Str: "sketch"}, float64(i), 0, string(rune('a'+i)))
 	}
-	want := 3*(cellSize+mapEntryBytes) + ringSize + sketchSize
+	want := 3*(cellSize+tableEntryBytes) + ringSize + sketchSize
 	if b := m.st.Stats().Bytes; b != want {
 		t.Errorf("a plain, a ring and a sketch key: %d bytes, want %d", b, want)
 	}

@@ -108,7 +108,7 @@ func TestRingCounts(t *testing.T) {
 	if sum < 7200 || sum > 2*(3600+225) {
 		t.Fatalf("sum = %v, want 7200..7650", sum)
 	}
-	if c := m.st.Stats(); c.Bytes > 2*(cellSize+ringSize+mapEntryBytes) {
+	if c := m.st.Stats(); c.Bytes > 2*(cellSize+ringSize+tableEntryBytes) {
 		t.Fatalf("two busy keys hold %d bytes", c.Bytes)
 	}
 }
@@ -132,7 +132,7 @@ func TestDistinctFlood(t *testing.T) {
 	if math.Abs(got-n)/n > 4*0.065 {
 		t.Fatalf("estimate %v for %d distinct values", got, n)
 	}
-	if b := m.st.Stats().Bytes; b > cellSize+sketchSize+mapEntryBytes {
+	if b := m.st.Stats().Bytes; b > cellSize+sketchSize+tableEntryBytes {
 		t.Fatalf("one key holds %d bytes", b)
 	}
 }

@@ -239,11 +239,16 @@ func (t *timeStamp) at(now time.Time) []byte {
 	return t.text
 }
 
-// render appends to dst the request req (an HTTP request whose body,
-// raw[i], ends it) as it is sent now: a new user numbered afresh and ts
-// set to now.
-func (s *bodySet) render(dst, req []byte, i int, now *timeStamp, t time.Time) []byte {
-	dst = append(dst[:0], req...)
+// render returns the request req (an HTTP request whose body, raw[i],
+// ends it) as it is sent now, rewritten in *buf: a new user numbered
+// afresh and ts set to now. A request with nothing to rewrite is req
+// itself, not a copy.
+func (s *bodySet) render(buf *[]byte, req []byte, i int, now *timeStamp, t time.Time) []byte {
+	if s.ts[i] < 0 && s.newUser[i] == nil {
+		return req
+	}
+	*buf = append((*buf)[:0], req...)
+	dst := *buf
 	body := dst[len(dst)-len(s.raw[i]):]
 	if at := s.ts[i]; at >= 0 {
 		copy(body[at:at+20], now.at(t))

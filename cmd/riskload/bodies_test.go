@@ -110,11 +110,11 @@ func TestRenderFresh(t *testing.T) {
 	for pass, at := range []time.Time{time.Date(2026, 12, 7, 6, 1, 2, 0, time.UTC), time.Date(2026, 12, 7, 7, 3, 4, 0, time.FixedZone("CET", 3600))} {
 		for i := range set.raw {
 			hdr := buildRequest(tg, set.raw[i])
-			buf = set.render(buf, hdr, i, &stamp, at)
-			if len(buf) != len(hdr) {
-				t.Fatalf("pass %d, body %d: rendered %d bytes, want %d", pass, i, len(buf), len(hdr))
+			sent := set.render(&buf, hdr, i, &stamp, at)
+			if len(sent) != len(hdr) {
+				t.Fatalf("pass %d, body %d: rendered %d bytes, want %d", pass, i, len(sent), len(hdr))
 			}
-			body := buf[len(hdr)-len(set.raw[i]):]
+			body := sent[len(hdr)-len(set.raw[i]):]
 			if err := api.DecodeRequest(prog, body, req); err != nil {
 				t.Fatalf("pass %d, body %d %s: %v", pass, i, body, err)
 			}

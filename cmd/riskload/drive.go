@@ -132,8 +132,7 @@ func drive(t target, bodies *bodySet, conns int, warmup, duration time.Duration)
 						return
 					}
 				}
-				buf = bodies.render(buf, reqs[next], next, &stamp, now)
-				req := buf
+				req := bodies.render(&buf, reqs[next], next, &stamp, now)
 				if next++; next == len(reqs) {
 					next = 0
 				}
