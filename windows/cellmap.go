@@ -64,7 +64,8 @@ func (cm *cellMap) find(h uint64, k ckey) (uint32, *cell) {
 	return 0, nil
 }
 
-// newCell allocates an empty cell in no chain.
+// newCell allocates an empty cell in no chain: its fields zero, but for
+// the events past n (see cell.clear).
 func (cm *cellMap) newCell() (uint32, *cell) {
 	i := cm.cells.alloc()
 	for int(i) >= len(cm.used) {
@@ -162,7 +163,8 @@ func (cm *cellMap) free(i uint32) {
 	cm.rings.release(c.ring)
 	cm.sketches.release(c.sketch)
 	cm.long.release(c.long)
-	cm.cells.release(i)
+	c.clear()
+	cm.cells.recycle(i)
 }
 
 // adopt copies cell i of src (0: none), with its ring and sketch, into a

@@ -32,13 +32,14 @@ type pool[T any] struct {
 // holding a handful of keys (tests, a backtest's replay) stay small.
 const poolFirstBytes = 4 << 10
 
-// alloc returns the index of a zeroed value; it may move every value of
+// alloc returns the index of a zeroed value (or, when index was freed by
+// recycle, of a value as its user left it); it may move every value of
 // the pool (see pool).
 func (p *pool[T]) alloc() uint32 {
 	if n := len(p.free); n > 0 {
 		i := p.free[n-1]
 		p.free = p.free[:n-1]
-		return i // zeroed by release
+		return i // zeroed by release, or left to its user by recycle
 	}
 	if len(p.vals) == cap(p.vals) {
 		if cap(p.vals) == 0 {
@@ -67,6 +68,16 @@ func (p *pool[T]) release(i uint32) {
 	if i != 0 {
 		var zero T
 		*p.at(i) = zero
+		p.free = append(p.free, i)
+	}
+}
+
+// recycle makes index i (0: none) free for reuse without zeroing it:
+// for values whose user resets what is read of them (a cell's header,
+// see cell.clear), so that freeing a value does not write cache lines
+// nothing reads again.
+func (p *pool[T]) recycle(i uint32) {
+	if i != 0 {
 		p.free = append(p.free, i)
 	}
 }

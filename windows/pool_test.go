@@ -134,3 +134,34 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// TestFreedCellIsEmpty: a cell freed with every field set comes back
+// from newCell as a zeroed cell would read: every field but the events
+// zero (they are read only below n, which is). A field added to cell and
+// not to clear fails here.
+func TestFreedCellIsEmpty(t *testing.T) {
+	var cm cellMap
+	i, c := cm.newCell()
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(c)), unsafe.Sizeof(*c))
+	for k := range raw {
+		raw[k] = 0x7f // every field not zero
+	}
+	c.ring, c.sketch, c.long = cm.rings.alloc(), cm.sketches.alloc(), cm.long.alloc()
+	cm.free(i)
+	if cm.cells.live()+cm.rings.live()+cm.sketches.live()+cm.long.live() != 0 {
+		t.Fatalf("a cell, ring, sketch or key still live after free")
+	}
+	j, c := cm.newCell()
+	if j != i {
+		t.Fatalf("newCell after free: index %d, want %d again", j, i)
+	}
+	v := reflect.ValueOf(c).Elem()
+	for f := range v.NumField() {
+		if name := v.Type().Field(f).Name; name != "ev" && !v.Field(f).IsZero() {
+			t.Errorf("field %s of a reused cell is %v, want zero", name, v.Field(f))
+		}
+	}
+	if c.n != 0 || c.observe(&cm, spec{agg: aggCount, over: 10}, 5, 1, false) != 0 {
+		t.Errorf("a reused cell reads %v events", c.n)
+	}
+}
