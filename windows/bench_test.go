@@ -227,3 +227,43 @@ func BenchmarkWindowLoanRings(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
+
+// BenchmarkWindowLoanNewUsers is examples/loan_ml's window work on a full
+// store of the default size under the traffic of riskload's zipf rounds
+// at its worst: every request a user never seen before, so each of the
+// two user windows adds a key and the store evicts to make room for it.
+// The devices (50,000) are drawn at random.
+func BenchmarkWindowLoanNewUsers(b *testing.B) {
+	const devices = 50_000
+	m := benchStore(Config{})
+	devs := benchKeys(devices)
+	obs := make([]vm.WindowObs, 3)
+	out := make([]float64, 3)
+	user := 0
+	rng := uint64(1)
+	step := func(t float64) {
+		u := "u" + strconv.Itoa(user)
+		user++
+		rng = rng*6364136223846793005 + 1442695040888963407
+		obs[0] = vm.WindowObs{Key: vm.WindowKey{Str: u}, T: t, V: 1, Add: true}
+		obs[1] = vm.WindowObs{Key: vm.WindowKey{Str: u}, T: t, V: 12.5, Add: true}
+		obs[2] = vm.WindowObs{Key: vm.WindowKey{Str: devs[(rng>>33)%devices]}, T: t, S: u, Add: true}
+		if err := m.Observe(obs, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < DefaultMaxKeys/2+devices; i++ {
+		step(float64(i) * 1e-3)
+	}
+	if st := m.st.Stats(); st.Evicted == 0 {
+		b.Fatalf("the store is not full: %+v", st)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		step(1000 + float64(i)*1e-4)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}

@@ -212,8 +212,7 @@ func (s *Store) put(k ckey, src *cellMap, i uint32) {
 		sh.cells.free(old)
 		// The hash is in the sweep order already.
 	} else if sh.cells.len() >= s.maxPerShard {
-		s.evictOne(sh, 0)
-		s.evicted.Add(1)
+		s.evicted.Add(uint64(s.evictOne(sh, 0)))
 	}
 	j := sh.cells.adopt(src, i)
 	sh.cells.touch(j, sh.tick)

@@ -256,8 +256,7 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 			return 0 // nothing to read; do not spend a key on it
 		}
 		if sh.cells.len() >= s.maxPerShard {
-			s.evictOne(sh, gen)
-			s.evicted.Add(1)
+			s.evicted.Add(uint64(s.evictOne(sh, gen)))
 		}
 		i, c = sh.cells.newCell()
 		if sh.cells.add(h, k, i) {
@@ -274,23 +273,36 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 }
 
 // evictOne drops the least recently used of evictSamples live cells
-// drawn at random from the shard's pool, as Redis approximates LRU. gen
-// is the generation of the call that needs the room (see cutEvict).
+// drawn at random from the shard's pool, as Redis approximates LRU, with
+// the cells that share its hash: its key's other windows of the same
+// block (see cellMap), which a decision reads together and so were used
+// as recently. It returns how many cells it dropped. gen is the
+// generation of the call that needs the room (see cutEvict).
 //
 // A draw reads one access tick in the dense cellMap.used, and the draws
 // overlap; walking the table from a random place, as this did before
 // with a Go map, cost an iteration's start and a dependent load per
 // cell, about 2 µs an eviction in a full store: 7% of riskd's CPU under
-// traffic of mostly new users (docs/OPERATIONS.md §15).
-func (s *Store) evictOne(sh *shard, gen uint64) {
+// traffic of mostly new users (docs/OPERATIONS.md §15). Dropping the
+// key's windows together halves the draws, victims and table deletions
+// of such traffic, whose every new user brings a key for each window on
+// user_id.
+func (s *Store) evictOne(sh *shard, gen uint64) int {
 	victim := sh.cells.sample(sh.tick)
 	if victim == 0 {
 		victim = sh.cells.sampleMap(sh.tick) // the pool is mostly free slots or cut images
 	}
-	sh.cells.unlink(s.keyHash(sh.cells.keyOf(sh.cells.at(victim))), victim)
-	if sh.cut == 0 || !sh.cutEvict(victim, gen) {
-		sh.cells.free(victim)
+	h := s.keyHash(sh.cells.keyOf(sh.cells.at(victim)))
+	n := 0
+	for i := sh.cells.m.get(h); i != 0; n++ {
+		next := sh.cells.at(i).next
+		sh.cells.unlink(h, i) // the chain's head: no walk
+		if sh.cut == 0 || !sh.cutEvict(i, gen) {
+			sh.cells.free(i)
+		}
+		i = next
 	}
+	return n
 }
 
 // Sweep drops keys idle for longer than their window at time now (Unix

@@ -262,3 +262,37 @@ func observeEach(m *Memory, keys []string, from float64) {
 		observe1(m, 0, vm.WindowKey{Str: k}, from+float64(i), 1, "")
 	}
 }
+
+// TestEvictionTakesAKeysWindows: a key's cells of windows in one block
+// share a hash, and an eviction drops them together: after new keys
+// push old ones out of a full shard, every old key has either both its
+// windows or neither, and each eviction counted both cells.
+func TestEvictionTakesAKeysWindows(t *testing.T) {
+	const perShard, newKeys = 1000, 10
+	m := testStore(Config{MaxKeys: perShard * numShards}, "count", "sum")
+	keys := sameShard(m, "k", perShard/2+newKeys)
+	both := func(k string, at float64) {
+		obs := []vm.WindowObs{{Key: vm.WindowKey{Str: k}, T: at, V: 1, Add: true}, {Key: vm.WindowKey{Str: k}, T: at, V: 1, Add: true}}
+		if err := m.Observe(obs, make([]float64, 2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, k := range keys {
+		both(k, float64(i))
+	}
+	end := float64(len(keys))
+	gone := 0
+	for _, k := range keys[:perShard/2] {
+		count, sum := read(m, 0, vm.WindowKey{Str: k}, end), read(m, 1, vm.WindowKey{Str: k}, end)
+		if (count == 0) != (sum == 0) {
+			t.Fatalf("key %s kept one window of two: count %v, sum %v", k, count, sum)
+		}
+		if count == 0 {
+			gone++
+		}
+	}
+	if st := m.st.Stats(); gone != newKeys || st.Evicted != 2*newKeys || st.Keys != perShard {
+		t.Fatalf("%d keys gone, %+v: want %d keys gone, %d cells evicted, %d held", gone, st, newKeys, 2*newKeys, perShard)
+	}
+	checkPools(t, m.st)
+}
