@@ -3,7 +3,6 @@ package windows
 import (
 	"hash/maphash"
 	"math"
-	"math/rand/v2"
 	"unsafe"
 )
 
@@ -25,16 +24,9 @@ import (
 // inlineKey) has one copy of its string, which they share. A chain is
 // therefore at most windowBlock cells long, plus true collisions.
 type cellMap struct {
-	m     heads      // hash -> index of the chain's first cell
-	n     int        // cells in chains
-	cells pool[cell] // the chained cells, and a cut's images (cut.go)
-	// used[i] is the shard clock's tick at the last access to chained
-	// cell i, 0 when cell i is in no chain (free, a cut's image, not yet
-	// added). Apart from the cells so that eviction's draws (sample) read
-	// 4 bytes in a dense array rather than a line of a cell anywhere in a
-	// store far larger than the caches, and a cell is 192 bytes: three
-	// cache lines, aligned.
-	used     []uint32
+	m        heads      // hash -> index of the chain's first cell
+	n        int        // cells in chains
+	cells    pool[cell] // the chained cells, and a cut's images (cut.go)
 	rings    pool[ring]
 	sketches pool[sketch]
 	long     pool[string] // keys longer than inlineKey
@@ -68,14 +60,12 @@ func (cm *cellMap) find(h uint64, k ckey) (uint32, *cell) {
 // the events past n (see cell.clear).
 func (cm *cellMap) newCell() (uint32, *cell) {
 	i := cm.cells.alloc()
-	for int(i) >= len(cm.used) {
-		cm.used = append(cm.used, 0) // a new slot (and, first, slot 0)
-	}
 	return i, cm.cells.at(i)
 }
 
-// touch records an access to chained cell i at tick (never 0).
-func (cm *cellMap) touch(i, tick uint32) { cm.used[i] = tick }
+// touch records an access to the cells of hash h at the shard clock's
+// tick (eviction's age: heads.sample).
+func (cm *cellMap) touch(h uint64, tick uint32) { cm.m.touch(h, tick) }
 
 // keyStr is cell c's key string. One kept in the cell is read through an
 // unsafe string into it: valid while c is held, so a caller that keeps
@@ -127,7 +117,7 @@ func (cm *cellMap) add(h uint64, k ckey, i uint32) (newHash bool) {
 		*cm.long.at(c.long) = str
 	}
 	c.next = head
-	cm.m.set(h, i)
+	cm.m.set(h, i, 0) // a new hash's tick: the caller touches it next
 	cm.n++
 	return head == 0
 }
@@ -138,7 +128,7 @@ func (cm *cellMap) unlink(h uint64, i uint32) {
 	c := cm.cells.at(i)
 	if head := cm.m.get(h); head == i {
 		if c.next != 0 {
-			cm.m.set(h, c.next)
+			cm.m.set(h, c.next, 0) // h is held: its tick stays
 		} else {
 			cm.m.del(h)
 		}
@@ -149,8 +139,27 @@ func (cm *cellMap) unlink(h uint64, i uint32) {
 		}
 		prev.next = c.next
 	}
-	c.next, cm.used[i] = 0, 0
+	c.next = 0
 	cm.n--
+}
+
+// unlinkAll removes hash h and every cell of its chain from the table,
+// calling fn with each cell (in no chain by then; fn frees it, or a cut
+// keeps it as its image). It returns how many cells it removed.
+func (cm *cellMap) unlinkAll(h uint64, fn func(i uint32)) int {
+	i := cm.m.get(h)
+	cm.m.del(h)
+	n := 0
+	for i != 0 {
+		c := cm.cells.at(i)
+		next := c.next
+		c.next = 0
+		cm.n--
+		n++
+		fn(i)
+		i = next
+	}
+	return n
 }
 
 // free releases cell i (0: none), in no chain, with its ring, sketch and
@@ -260,51 +269,6 @@ func (cm *cellMap) each(fn func(h uint64, i uint32, c *cell) bool) {
 		}
 		return true
 	})
-}
-
-// sample returns the least recently used (by the shard clock tick) of
-// evictSamples cells in a chain (used[i] != 0) drawn at random from the
-// pool. It returns 0 when 4*evictSamples draws found fewer chained cells
-// (most slots are free or images; the few found could all be recent), or
-// when the pool is too small for draws with replacement to find
-// different cells.
-func (cm *cellMap) sample(tick uint32) uint32 {
-	slots := uint32(len(cm.used))
-	if slots <= 4*evictSamples {
-		return 0
-	}
-	var victim, oldest uint32
-	found := 0
-	for draws := 0; found < evictSamples && draws < 4*evictSamples; draws++ {
-		i := 1 + rand.Uint32N(slots-1)
-		used := cm.used[i]
-		if used == 0 {
-			continue
-		}
-		if age := tick - used; found == 0 || age > oldest {
-			victim, oldest = i, age
-		}
-		found++
-	}
-	if found < evictSamples {
-		return 0
-	}
-	return victim
-}
-
-// sampleMap is sample by walking the table from a random slot: slower,
-// but it finds cells however few of the pool's slots are chained.
-func (cm *cellMap) sampleMap(tick uint32) uint32 {
-	var victim, oldest uint32
-	n := 0
-	cm.each(func(_ uint64, i uint32, _ *cell) bool {
-		if age := tick - cm.used[i]; n == 0 || age > oldest {
-			victim, oldest = i, age
-		}
-		n++
-		return n < evictSamples
-	})
-	return victim
 }
 
 // windowBlock is how many neighbouring window ids share their keys'

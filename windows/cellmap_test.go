@@ -2,6 +2,7 @@ package windows
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -288,53 +289,56 @@ func TestStatsBytesSharedSlot(t *testing.T) {
 	}
 }
 
-// TestSampleWantsFiveChained: sample draws the pool's slots and counts
-// only cells in a chain (used != 0); with three chained cells among a
-// hundred slots it finds fewer than evictSamples and returns 0, so the
-// caller walks the map, whose sample is the least recently used of them.
-func TestSampleWantsFiveChained(t *testing.T) {
-	var cm cellMap
-	keys := chainKeys(100)
-	for i, k := range keys {
-		cm.touch(addCell(&cm, uint64(i), k, nil), uint32(10+i))
+// TestSampleFewerThanFive: a table holding fewer than evictSamples
+// hashes is sampled whole, so the victim is its least recently used
+// hash wherever the walk starts; an empty one has no victim.
+func TestSampleFewerThanFive(t *testing.T) {
+	var tb heads
+	if _, ok := tb.sample(1); ok {
+		t.Fatal("an empty table gave a victim")
 	}
-	if v := cm.sample(200); v == 0 || cm.used[v] == 0 {
-		t.Fatalf("a full pool: sample = %d, want a chained cell", v)
-	}
-	for i, k := range keys[3:] {
-		delKey(&cm, uint64(3+i), k)
+	for i, tick := range []uint32{30, 10, 20} {
+		tb.set(uint64(i)<<61, uint32(i+1), tick)
 	}
 	for range 50 {
-		if v := cm.sample(200); v != 0 {
-			t.Fatalf("3 chained cells in %d slots: sample = %d (used %d), want 0", len(cm.cells.vals), v, cm.used[v])
+		if h, ok := tb.sample(100); !ok || h != 1<<61 {
+			t.Fatalf("sample = %#x, %v; want %#x, the hash used at tick 10", h, ok, uint64(1)<<61)
 		}
 	}
-	if v := cm.sampleMap(200); cm.used[v] != 10 {
-		t.Fatalf("sampleMap took the cell used at %d, want the one used at 10", cm.used[v])
+	// Ages are differences of ticks: across the clock's wrap, the tick
+	// just before it is older than one just after.
+	var wrap heads
+	wrap.set(1, 1, ^uint32(0)-5)
+	wrap.set(2<<60, 2, 3)
+	if h, _ := wrap.sample(10); h != 1 {
+		t.Fatalf("across the wrap: sample = %#x, want 1 (used before the wrap)", h)
 	}
 }
 
 // TestSampleIsOldestOfFive: sample's victim is the least recently used
-// of five cells drawn at random. Over many draws from 1,000 cells used at
-// ticks 1 to 1,000, the victim's tick averages 1000/6 (the expected
-// minimum of five uniform draws): about 143 for six draws, 200 for four.
+// of five held hashes from a random place. Over many samples of 1,000
+// hashes used at ticks 1 to 1,000 (the ticks in no relation to where the
+// hashes lie), the victim's tick averages 1001/6 (the expected minimum
+// of five uniform draws): about 143 for six, 200 for four.
 func TestSampleIsOldestOfFive(t *testing.T) {
-	var cm cellMap
-	keys := make([]ckey, 1000)
-	for i := range keys {
-		keys[i] = ckey{num: float64(i)}
-		cm.touch(addCell(&cm, uint64(i), keys[i], nil), uint32(i+1))
+	var tb heads
+	r := rand.New(rand.NewPCG(3, 4))
+	tickOf := map[uint64]uint32{}
+	for i := range 1000 {
+		h := r.Uint64()
+		tb.set(h, uint32(i+1), uint32(i+1))
+		tickOf[h] = uint32(i + 1)
 	}
 	const trials = 20000
 	sum := 0.0
 	for range trials {
-		v := cm.sample(1001)
-		if v == 0 {
-			t.Fatal("a full pool: sample found no chained cell")
+		h, ok := tb.sample(1001)
+		if !ok {
+			t.Fatal("a full table: no victim")
 		}
-		sum += float64(cm.used[v])
+		sum += float64(tickOf[h])
 	}
 	if mean := sum / trials; mean < 155 || mean > 180 {
-		t.Fatalf("the victim's tick averages %.1f, want about %.1f (the oldest of %d draws)", mean, 1001.0/6, evictSamples)
+		t.Fatalf("the victim's tick averages %.1f, want about %.1f (the oldest of %d)", mean, 1001.0/6, evictSamples)
 	}
 }

@@ -20,11 +20,14 @@ type heads struct {
 	shift uint       // 64 - log2(len(slots)): home(h) = h >> shift
 }
 
-// headSlot is one entry: a hash and its chain's first cell; i == 0 marks
-// the slot empty (cell index 0 is none), so every hash value is a key.
+// headSlot is one entry: a hash, its chain's first cell and the shard
+// clock's tick at the last access to the hash's cells (eviction's age,
+// see sample); i == 0 marks the slot empty (cell index 0 is none), so
+// every hash value is a key. The tick fills what was the slot's padding.
 type headSlot struct {
-	h uint64
-	i uint32
+	h    uint64
+	i    uint32
+	tick uint32
 }
 
 const (
@@ -53,8 +56,27 @@ func (t *heads) get(h uint64) uint32 {
 	}
 }
 
-// set makes i (not 0) the index held for h.
-func (t *heads) set(h uint64, i uint32) {
+// touch records an access to h's cells at tick; nothing if h is not held.
+func (t *heads) touch(h uint64, tick uint32) {
+	if t.n == 0 {
+		return
+	}
+	mask := len(t.slots) - 1
+	for p := t.home(h); ; p = (p + 1) & mask {
+		s := &t.slots[p]
+		if s.i == 0 {
+			return
+		}
+		if s.h == h {
+			s.tick = tick
+			return
+		}
+	}
+}
+
+// set makes i (not 0) the index held for h; a hash new to the table
+// takes tick as its last access.
+func (t *heads) set(h uint64, i uint32, tick uint32) {
 	if (t.n+1)*loadDiv > len(t.slots)*loadMax {
 		t.grow()
 	}
@@ -62,7 +84,7 @@ func (t *heads) set(h uint64, i uint32) {
 	for p := t.home(h); ; p = (p + 1) & mask {
 		s := &t.slots[p]
 		if s.i == 0 {
-			*s = headSlot{h, i}
+			*s = headSlot{h, i, tick}
 			t.n++
 			return
 		}
@@ -108,14 +130,46 @@ func (t *heads) grow() {
 	t.n = 0
 	for _, s := range old {
 		if s.i != 0 {
-			t.set(s.h, s.i)
+			t.set(s.h, s.i, s.tick)
 		}
 	}
 }
 
-// each calls fn with every entry, starting at a random slot (eviction's
-// fallback sample relies on it), until fn returns false. fn must not
-// change the table.
+// sample returns the hash, of evictSamples held ones, whose last access
+// is the oldest at the shard clock's tick now: the first evictSamples
+// entries from a random slot on (all of them when the table holds
+// fewer). It reports false for an empty table.
+//
+// Consecutive slots rather than independent draws, as Redis's
+// dictGetSomeKeys samples consecutive buckets: the slots follow the
+// hashes, not the keys' ages, so neighbours are as good a sample, and
+// they are one page of memory. In a store far larger than the caches a
+// random page costs a TLB miss, which on a virtual machine (two levels
+// of page tables) is about 400 ns: more than the rest of the eviction
+// (docs/OPERATIONS.md §15).
+func (t *heads) sample(now uint32) (uint64, bool) {
+	if t.n == 0 {
+		return 0, false
+	}
+	mask := len(t.slots) - 1
+	var victim uint64
+	var oldest uint32
+	found := 0
+	for p, k := rand.IntN(len(t.slots)), 0; k < len(t.slots) && found < evictSamples; p, k = (p+1)&mask, k+1 {
+		s := &t.slots[p]
+		if s.i == 0 {
+			continue
+		}
+		if age := now - s.tick; found == 0 || age > oldest {
+			victim, oldest = s.h, age
+		}
+		found++
+	}
+	return victim, true
+}
+
+// each calls fn with every entry, starting at a random slot, until fn
+// returns false. fn must not change the table.
 func (t *heads) each(fn func(h uint64, i uint32) bool) {
 	if t.n == 0 {
 		return

@@ -13,7 +13,7 @@ func TestHeadsAgainstMap(t *testing.T) {
 	for _, homes := range []int{1, 16, 0} { // 0: hashes at random
 		r := rand.New(rand.NewPCG(1, uint64(homes)))
 		var tb heads
-		want := map[uint64]uint32{}
+		want, ticks := map[uint64]uint32{}, map[uint64]uint32{}
 		hashes := make([]uint64, 300)
 		for i := range hashes {
 			hashes[i] = r.Uint64()
@@ -23,17 +23,28 @@ func TestHeadsAgainstMap(t *testing.T) {
 		}
 		for op := range 20000 {
 			h := hashes[r.IntN(len(hashes))]
-			switch r.IntN(3) {
+			tick := uint32(op)
+			switch r.IntN(4) {
 			case 0, 1:
 				i := uint32(1 + r.IntN(1000))
-				tb.set(h, i)
+				tb.set(h, i, tick)
+				if _, held := want[h]; !held {
+					ticks[h] = tick // a held hash keeps its tick
+				}
 				want[h] = i
-			default:
+			case 2:
 				tb.del(h)
 				delete(want, h)
+				delete(ticks, h)
+			default:
+				tb.touch(h, tick)
+				if _, held := want[h]; held {
+					ticks[h] = tick
+				}
 			}
 			if op%97 == 0 || op > 19900 {
 				checkHeads(t, &tb, want, hashes)
+				checkTicks(t, &tb, ticks)
 			}
 		}
 		for h := range want {
@@ -65,6 +76,17 @@ func checkHeads(t *testing.T, tb *heads, want map[uint64]uint32, hashes []uint64
 	}
 }
 
+// checkTicks: every held hash's slot has the tick of its last set as a
+// new hash or touch, wherever growing and deletions moved it.
+func checkTicks(t *testing.T, tb *heads, want map[uint64]uint32) {
+	t.Helper()
+	for _, s := range tb.slots {
+		if s.i != 0 && s.tick != want[s.h] {
+			t.Fatalf("hash %#x has tick %d, want %d", s.h, s.tick, want[s.h])
+		}
+	}
+}
+
 // TestHeadsZeroHash: 0 is a hash like any other (an empty slot is marked
 // by its index), and a miss on an empty table reads nothing.
 func TestHeadsZeroHash(t *testing.T) {
@@ -73,8 +95,8 @@ func TestHeadsZeroHash(t *testing.T) {
 		t.Fatal("empty table holds 0")
 	}
 	tb.del(0)
-	tb.set(0, 7)
-	tb.set(1<<63, 8)
+	tb.set(0, 7, 0)
+	tb.set(1<<63, 8, 0)
 	if tb.get(0) != 7 || tb.get(1<<63) != 8 || tb.len() != 2 {
 		t.Fatalf("get(0) = %d, get(1<<63) = %d, len %d", tb.get(0), tb.get(1<<63), tb.len())
 	}
@@ -89,7 +111,7 @@ func TestHeadsZeroHash(t *testing.T) {
 func TestHeadsEachStartsAnywhere(t *testing.T) {
 	var tb heads
 	for i := range 64 {
-		tb.set(uint64(i)<<58, uint32(i+1))
+		tb.set(uint64(i)<<58, uint32(i+1), 0)
 	}
 	firsts := map[uint32]bool{}
 	for range 200 {
@@ -108,7 +130,7 @@ func TestHeadsGrowsAtSeventyPercent(t *testing.T) {
 	for n, want := range map[int]int{1: 8, 5: 8, 6: 16, 11: 16, 12: 32, 22: 32, 23: 64} {
 		tb = heads{}
 		for i := range n {
-			tb.set(uint64(i)<<40|1, uint32(i+1))
+			tb.set(uint64(i)<<40|1, uint32(i+1), 0)
 		}
 		if len(tb.slots) != want {
 			t.Errorf("%d entries: %d slots, want %d", n, len(tb.slots), want)
@@ -124,7 +146,7 @@ func TestHeadsHomesSpread(t *testing.T) {
 	var tb heads
 	r := rand.New(rand.NewPCG(2, 2))
 	for i := range 700 {
-		tb.set(r.Uint64(), uint32(i+1))
+		tb.set(r.Uint64(), uint32(i+1), 0)
 	}
 	atHome := 0
 	for p, s := range tb.slots {

@@ -60,7 +60,7 @@ var pow2neg = func() (p [maxRho + 1]float64) {
 }()
 
 var (
-	cellSize   = int(unsafe.Sizeof(cell{})) + 4 // and its access tick (cellMap.used)
+	cellSize   = int(unsafe.Sizeof(cell{}))
 	ringSize   = int(unsafe.Sizeof(ring{}))
 	sketchSize = int(unsafe.Sizeof(sketch{}))
 )

@@ -215,10 +215,10 @@ func (s *Store) put(k ckey, src *cellMap, i uint32) {
 		s.evicted.Add(uint64(s.evictOne(sh, 0)))
 	}
 	j := sh.cells.adopt(src, i)
-	sh.cells.touch(j, sh.tick)
 	if sh.cells.add(h, k, j) {
 		sh.order = append(sh.order, h)
 	}
+	sh.cells.touch(h, sh.tick)
 }
 
 type enc struct {

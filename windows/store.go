@@ -90,13 +90,9 @@ type shard struct {
 	_   [16]byte        // keep shards' locks on separate cache lines
 }
 
-// advance moves the shard's clock one access on, skipping 0: a cell's
-// used of 0 marks it as in no chain (cellMap.sample).
-func (sh *shard) advance() {
-	if sh.tick++; sh.tick == 0 {
-		sh.tick = 1
-	}
-}
+// advance moves the shard's clock one access on. It wraps: ages are
+// differences of ticks (heads.sample), which wrap alike.
+func (sh *shard) advance() { sh.tick++ }
 
 // New returns an empty store.
 func New(cfg Config) *Store {
@@ -266,43 +262,37 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 			sh.compactOrder() // evictions left stale entries; amortised O(1)
 		}
 	}
-	sh.cells.touch(i, sh.tick)
+	sh.cells.touch(h, sh.tick)
 	agg := c.observe(&sh.cells, sp, t, v, add)
 	sh.mu.Unlock()
 	return agg
 }
 
-// evictOne drops the least recently used of evictSamples live cells
-// drawn at random from the shard's pool, as Redis approximates LRU, with
-// the cells that share its hash: its key's other windows of the same
-// block (see cellMap), which a decision reads together and so were used
-// as recently. It returns how many cells it dropped. gen is the
-// generation of the call that needs the room (see cutEvict).
+// evictOne drops the key least recently used of evictSamples held in
+// the shard (heads.sample), as Redis approximates LRU, with its other
+// windows of the same block: every cell sharing its hash (see cellMap),
+// which a decision reads together. It returns how many cells it
+// dropped. gen is the generation of the call that needs the room (see
+// cutEvict).
 //
-// A draw reads one access tick in the dense cellMap.used, and the draws
-// overlap; walking the table from a random place, as this did before
-// with a Go map, cost an iteration's start and a dependent load per
-// cell, about 2 µs an eviction in a full store: 7% of riskd's CPU under
-// traffic of mostly new users (docs/OPERATIONS.md §15). Dropping the
-// key's windows together halves the draws, victims and table deletions
-// of such traffic, whose every new user brings a key for each window on
-// user_id.
+// The access tick is the table slot's, so the draws read a few
+// neighbouring slots, and the victim's hash and chain come with them.
+// Ticks per cell, in an array of their own, cost a random page for each
+// draw and another for the victim's cell before its slot could be
+// found; in a full store each random page is a TLB miss of about 400 ns
+// on a virtual machine. Dropping a key's windows together halves the
+// evictions of traffic whose every new user brings a key for each
+// window on user_id (docs/OPERATIONS.md §15).
 func (s *Store) evictOne(sh *shard, gen uint64) int {
-	victim := sh.cells.sample(sh.tick)
-	if victim == 0 {
-		victim = sh.cells.sampleMap(sh.tick) // the pool is mostly free slots or cut images
+	h, ok := sh.cells.m.sample(sh.tick)
+	if !ok {
+		return 0 // no hash held: nothing to evict (a full shard has one)
 	}
-	h := s.keyHash(sh.cells.keyOf(sh.cells.at(victim)))
-	n := 0
-	for i := sh.cells.m.get(h); i != 0; n++ {
-		next := sh.cells.at(i).next
-		sh.cells.unlink(h, i) // the chain's head: no walk
+	return sh.cells.unlinkAll(h, func(i uint32) {
 		if sh.cut == 0 || !sh.cutEvict(i, gen) {
 			sh.cells.free(i)
 		}
-		i = next
-	}
-	return n
+	})
 }
 
 // Sweep drops keys idle for longer than their window at time now (Unix

@@ -245,16 +245,6 @@ func TestEvictionDuringCutSkipsImages(t *testing.T) {
 	checkPools(t, m.st)
 }
 
-// TestTickSkipsZero: a shard's clock never reads 0 after an access, the
-// mark of a cell in no chain, when it wraps.
-func TestTickSkipsZero(t *testing.T) {
-	var sh shard
-	sh.tick = ^uint32(0)
-	if sh.advance(); sh.tick != 1 {
-		t.Fatalf("after the wrap: tick %d, want 1", sh.tick)
-	}
-}
-
 // observeEach feeds window 0 one event for each key, the i-th at time
 // from+i.
 func observeEach(m *Memory, keys []string, from float64) {
