@@ -294,14 +294,14 @@ func TestStatsBytesSharedSlot(t *testing.T) {
 // hash wherever the walk starts; an empty one has no victim.
 func TestSampleFewerThanFive(t *testing.T) {
 	var tb heads
-	if _, ok := tb.sample(1); ok {
+	if _, ok := tb.sample(0, 1); ok {
 		t.Fatal("an empty table gave a victim")
 	}
 	for i, tick := range []uint32{30, 10, 20} {
 		tb.set(uint64(i)<<61, uint32(i+1), tick)
 	}
-	for range 50 {
-		if h, ok := tb.sample(100); !ok || h != 1<<61 {
+	for near := range uint64(50) {
+		if h, ok := tb.sample(near<<58, 100); !ok || h != 1<<61 {
 			t.Fatalf("sample = %#x, %v; want %#x, the hash used at tick 10", h, ok, uint64(1)<<61)
 		}
 	}
@@ -310,13 +310,32 @@ func TestSampleFewerThanFive(t *testing.T) {
 	var wrap heads
 	wrap.set(1, 1, ^uint32(0)-5)
 	wrap.set(2<<60, 2, 3)
-	if h, _ := wrap.sample(10); h != 1 {
+	if h, _ := wrap.sample(0, 10); h != 1 {
 		t.Fatalf("across the wrap: sample = %#x, want 1 (used before the wrap)", h)
 	}
 }
 
+// TestSampleStartsNear: the sample is the five hashes from near's slot
+// on, the page the caller's own lookup has just read: the oldest hash
+// among them is the victim, and one further on is not seen.
+func TestSampleStartsNear(t *testing.T) {
+	var tb heads
+	for i := range uint64(64) {
+		tick := uint32(100)
+		if i == 40 || i == 50 {
+			tick = 1
+		}
+		tb.set(i<<58, uint32(i+1), tick) // homes in the order of i
+	}
+	for near, want := range map[uint64]uint64{36: 40, 38: 40, 46: 50, 10: 10} {
+		if h, _ := tb.sample(near<<58, 200); h != want<<58 {
+			t.Errorf("sample from hash %d's slot: victim %d, want %d", near, h>>58, want)
+		}
+	}
+}
+
 // TestSampleIsOldestOfFive: sample's victim is the least recently used
-// of five held hashes from a random place. Over many samples of 1,000
+// of five held hashes from the slot of a random hash on. Over many samples of 1,000
 // hashes used at ticks 1 to 1,000 (the ticks in no relation to where the
 // hashes lie), the victim's tick averages 1001/6 (the expected minimum
 // of five uniform draws): about 143 for six, 200 for four.
@@ -332,7 +351,7 @@ func TestSampleIsOldestOfFive(t *testing.T) {
 	const trials = 20000
 	sum := 0.0
 	for range trials {
-		h, ok := tb.sample(1001)
+		h, ok := tb.sample(r.Uint64(), 1001)
 		if !ok {
 			t.Fatal("a full table: no victim")
 		}

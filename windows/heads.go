@@ -137,17 +137,19 @@ func (t *heads) grow() {
 
 // sample returns the hash, of evictSamples held ones, whose last access
 // is the oldest at the shard clock's tick now: the first evictSamples
-// entries from a random slot on (all of them when the table holds
+// entries from near's home slot on (all of them when the table holds
 // fewer). It reports false for an empty table.
 //
 // Consecutive slots rather than independent draws, as Redis's
 // dictGetSomeKeys samples consecutive buckets: the slots follow the
 // hashes, not the keys' ages, so neighbours are as good a sample, and
-// they are one page of memory. In a store far larger than the caches a
-// random page costs a TLB miss, which on a virtual machine (two levels
-// of page tables) is about 400 ns: more than the rest of the eviction
-// (docs/OPERATIONS.md §15).
-func (t *heads) sample(now uint32) (uint64, bool) {
+// they are one page of memory. The caller passes the hash of the key it
+// needs room for, whose lookup has just read that page: the hash is as
+// random as a drawn slot, and the page costs nothing more. In a store
+// far larger than the caches a random page costs a TLB miss, which on a
+// virtual machine (two levels of page tables) is about 400 ns: more
+// than the rest of the eviction (docs/OPERATIONS.md §15).
+func (t *heads) sample(near uint64, now uint32) (uint64, bool) {
 	if t.n == 0 {
 		return 0, false
 	}
@@ -155,7 +157,7 @@ func (t *heads) sample(now uint32) (uint64, bool) {
 	var victim uint64
 	var oldest uint32
 	found := 0
-	for p, k := rand.IntN(len(t.slots)), 0; k < len(t.slots) && found < evictSamples; p, k = (p+1)&mask, k+1 {
+	for p, k := t.home(near), 0; k < len(t.slots) && found < evictSamples; p, k = (p+1)&mask, k+1 {
 		s := &t.slots[p]
 		if s.i == 0 {
 			continue

@@ -212,7 +212,7 @@ func (s *Store) put(k ckey, src *cellMap, i uint32) {
 		sh.cells.free(old)
 		// The hash is in the sweep order already.
 	} else if sh.cells.len() >= s.maxPerShard {
-		s.evicted.Add(uint64(s.evictOne(sh, 0)))
+		s.evicted.Add(uint64(s.evictOne(sh, h, 0)))
 	}
 	j := sh.cells.adopt(src, i)
 	if sh.cells.add(h, k, j) {

@@ -252,7 +252,7 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 			return 0 // nothing to read; do not spend a key on it
 		}
 		if sh.cells.len() >= s.maxPerShard {
-			s.evicted.Add(uint64(s.evictOne(sh, gen)))
+			s.evicted.Add(uint64(s.evictOne(sh, h, gen)))
 		}
 		i, c = sh.cells.newCell()
 		if sh.cells.add(h, k, i) {
@@ -272,23 +272,24 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 // the shard (heads.sample), as Redis approximates LRU, with its other
 // windows of the same block: every cell sharing its hash (see cellMap),
 // which a decision reads together. It returns how many cells it
-// dropped. gen is the generation of the call that needs the room (see
-// cutEvict).
+// dropped. h is the hash of the key that needs the room (the sample
+// starts at its slot), gen its call's generation (see cutEvict).
 //
 // The access tick is the table slot's, so the draws read a few
-// neighbouring slots, and the victim's hash and chain come with them.
+// neighbouring slots of h's, and the victim's hash and chain come with
+// them.
 // Ticks per cell, in an array of their own, cost a random page for each
 // draw and another for the victim's cell before its slot could be
 // found; in a full store each random page is a TLB miss of about 400 ns
 // on a virtual machine. Dropping a key's windows together halves the
 // evictions of traffic whose every new user brings a key for each
 // window on user_id (docs/OPERATIONS.md §15).
-func (s *Store) evictOne(sh *shard, gen uint64) int {
-	h, ok := sh.cells.m.sample(sh.tick)
+func (s *Store) evictOne(sh *shard, h, gen uint64) int {
+	victim, ok := sh.cells.m.sample(h, sh.tick)
 	if !ok {
 		return 0 // no hash held: nothing to evict (a full shard has one)
 	}
-	return sh.cells.unlinkAll(h, func(i uint32) {
+	return sh.cells.unlinkAll(victim, func(i uint32) {
 		if sh.cut == 0 || !sh.cutEvict(i, gen) {
 			sh.cells.free(i)
 		}
