@@ -157,7 +157,9 @@ func (t *heads) sample(near uint64, now uint32) (uint64, bool) {
 	var victim uint64
 	var oldest uint32
 	found := 0
-	for p, k := t.home(near), 0; k < len(t.slots) && found < evictSamples; p, k = (p+1)&mask, k+1 {
+	// A table holding fewer than evictSamples hashes is walked round
+	// again: a hash seen twice does not change which is the oldest.
+	for p := t.home(near); found < evictSamples; p = (p + 1) & mask {
 		s := &t.slots[p]
 		if s.i == 0 {
 			continue
