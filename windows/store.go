@@ -245,7 +245,7 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 	if sh.cut != 0 {
 		sh.cutObserve(h, k, sp, t, v, add, gen)
 	}
-	i, c := sh.cells.find(h, k)
+	c := sh.cells.get(h, k)
 	if c == nil {
 		if !add {
 			sh.mu.Unlock()
@@ -254,6 +254,7 @@ func (s *Store) observe(k ckey, sp spec, t, v float64, add bool, gen uint64) flo
 		if sh.cells.len() >= s.maxPerShard {
 			s.evicted.Add(uint64(s.evictOne(sh, h, gen)))
 		}
+		var i uint32
 		i, c = sh.cells.newCell()
 		if sh.cells.add(h, k, i) {
 			sh.order = append(sh.order, h) // one entry per hash, not per cell
