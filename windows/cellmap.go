@@ -256,8 +256,8 @@ func (cm *cellMap) dropIdle(h uint64, idle func(*cell) bool) (dropped int, live 
 }
 
 // each calls fn with every cell, its index and its key's hash until fn
-// returns false. The walk starts at a random slot of the table, which
-// sampleMap relies on. fn must not add or remove cells.
+// returns false. The walk starts at a random slot of the table. fn must
+// not add or remove cells.
 func (cm *cellMap) each(fn func(h uint64, i uint32, c *cell) bool) {
 	cm.m.each(func(h uint64, head uint32) bool {
 		for i := head; i != 0; {
