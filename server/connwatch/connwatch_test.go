@@ -144,8 +144,11 @@ func TestLimitsAsNetHTTP(t *testing.T) {
 		run  func(t *testing.T, addr string, writeFailed <-chan time.Time)
 	}{
 		{"a header sent too slowly ends the connection", func(t *testing.T, addr string, _ <-chan time.Time) {
-			c, br := dialT(t, addr)
+			// From before the dial: the server's header clock starts when it
+			// accepts the connection, which can be before dialT returns (a
+			// fresh-clone make test saw "closed after 200ms", just under).
 			start := time.Now()
+			c, br := dialT(t, addr)
 			io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\n")
 			within(t, "closed", waitClosed(t, br).Sub(start), limits.ReadHeader)
 		}},
@@ -160,8 +163,8 @@ func TestLimitsAsNetHTTP(t *testing.T) {
 			within(t, "closed", waitClosed(t, br).Sub(start), limits.ReadHeader)
 		}},
 		{"a body sent too slowly times the handler's read out", func(t *testing.T, addr string, _ <-chan time.Time) {
+			start := time.Now() // before the dial, as above: the read clock starts at accept
 			c, br := dialT(t, addr)
-			start := time.Now()
 			io.WriteString(c, "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
 			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
