@@ -42,35 +42,32 @@ const (
 // hashes share their low bits (h % numShards picked the shard).
 func (t *heads) home(h uint64) int { return int(h >> t.shift) }
 
-// get returns the index held for h, or 0.
-func (t *heads) get(h uint64) uint32 {
+// lookup returns h's slot, or the empty slot that ends its probe (i ==
+// 0) when h is not held, or nil for an empty table.
+func (t *heads) lookup(h uint64) *headSlot {
 	if t.n == 0 {
-		return 0
+		return nil
 	}
 	mask := len(t.slots) - 1
 	for p := t.home(h); ; p = (p + 1) & mask {
-		s := &t.slots[p]
-		if s.i == 0 || s.h == h {
-			return s.i
+		if s := &t.slots[p]; s.i == 0 || s.h == h {
+			return s
 		}
 	}
 }
 
+// get returns the index held for h, or 0.
+func (t *heads) get(h uint64) uint32 {
+	if s := t.lookup(h); s != nil {
+		return s.i
+	}
+	return 0
+}
+
 // touch records an access to h's cells at tick; nothing if h is not held.
 func (t *heads) touch(h uint64, tick uint32) {
-	if t.n == 0 {
-		return
-	}
-	mask := len(t.slots) - 1
-	for p := t.home(h); ; p = (p + 1) & mask {
-		s := &t.slots[p]
-		if s.i == 0 {
-			return
-		}
-		if s.h == h {
-			s.tick = tick
-			return
-		}
+	if s := t.lookup(h); s != nil && s.i != 0 {
+		s.tick = tick
 	}
 }
 
