@@ -9,7 +9,7 @@ import (
 // lines: dependent loads of 65,536 cache lines (4 MiB of data), laid out
 // one line to a 4 KiB page (65,536 pages, 256 MiB apart), 64 lines to a
 // page (1,024 pages) and packed (4 MiB in a row). On the development VM
-// the first costs 300-450 ns a load, the second 35-90 and the packed
+// the first costs 300-450 ns a load, the second 35-130 and the packed
 // layout 18: the lines are the same, and the difference is the TLB miss,
 // whose page walk on a virtual machine crosses two levels of page tables.
 // Transparent huge pages in the guest did not shorten it (the host maps
