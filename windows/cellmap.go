@@ -32,6 +32,14 @@ type cellMap struct {
 	long     pool[string] // keys longer than inlineKey
 }
 
+// drop empties cm and unmaps its pools' regions (see pool.drop).
+func (cm *cellMap) drop() {
+	cm.cells.drop()
+	cm.rings.drop()
+	cm.sketches.drop()
+	*cm = cellMap{}
+}
+
 // len is the number of cells held.
 func (cm *cellMap) len() int { return cm.n }
 

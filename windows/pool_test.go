@@ -1,17 +1,94 @@
 package windows
 
 import (
+	"errors"
 	"reflect"
+	"runtime"
+	"strconv"
 	"testing"
+	"time"
 	"unsafe"
+
+	"github.com/riskforge/riskforge/vm"
 )
 
 // TestPoolReuse: indexes start at 1 and keep their values as the pool
 // grows (which moves them), come back zeroed after a release and are
-// reused last-in first-out; live counts what is held.
+// reused last-in first-out; live counts what is held. Rings have no
+// pointers, so on Linux their slice is a region outside the heap; the
+// same holds of a pool in the heap (TestPoolInHeap).
 func TestPoolReuse(t *testing.T) {
 	var p pool[ring]
 	first := poolFirstBytes / int(unsafe.Sizeof(ring{}))
+	if runtime.GOOS == "linux" {
+		first = regionFirstBytes / int(unsafe.Sizeof(ring{}))
+	}
+	checkReuse(t, &p, first, func(r *ring) *float64 { return &r.width })
+	if (p.mem != nil) != (runtime.GOOS == "linux") {
+		t.Errorf("pool of rings in a region: %v, on %s", p.mem != nil, runtime.GOOS)
+	}
+}
+
+// TestPoolInHeap: a pool of values with pointers, or one whose region
+// cannot be mapped, keeps them in the heap and behaves alike.
+func TestPoolInHeap(t *testing.T) {
+	t.Run("pointers", func(t *testing.T) {
+		var p pool[struct {
+			s string
+			f float64
+		}]
+		checkReuse(t, &p, poolFirstBytes/24, func(v *struct {
+			s string
+			f float64
+		}) *float64 {
+			return &v.f
+		})
+		if p.mem != nil {
+			t.Error("a pool of values with pointers has a region")
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		defer func(f func(uintptr) (*region, error)) { mapRegion = f }(mapRegion)
+		mapRegion = func(uintptr) (*region, error) { return nil, errors.New("refused") }
+		var p pool[ring]
+		checkReuse(t, &p, poolFirstBytes/int(unsafe.Sizeof(ring{})), func(r *ring) *float64 { return &r.width })
+		if p.mem != nil {
+			t.Error("a pool whose mapping was refused has a region")
+		}
+	})
+}
+
+// TestPoolLeavesRegion: a region that cannot grow hands its values to
+// the heap, unmapped, and the pool goes on growing there.
+func TestPoolLeavesRegion(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("regions are Linux's") // the heap path is TestPoolInHeap's
+	}
+	defer func(f func(*region, uintptr) error) { growRegion = f }(growRegion)
+	growRegion = func(*region, uintptr) error { return errors.New("no room") }
+	before := mappedBytes.Load()
+	var p pool[ring]
+	first := regionFirstBytes / int(unsafe.Sizeof(ring{}))
+	for i := range 3 * first {
+		p.at(p.alloc()).width = float64(i + 1)
+		if i == 0 && mappedBytes.Load()-before != regionFirstBytes {
+			t.Fatalf("first alloc mapped %d bytes, want %d", mappedBytes.Load()-before, regionFirstBytes)
+		}
+	}
+	if p.mem != nil || mappedBytes.Load() != before {
+		t.Fatalf("region %v, %d bytes still mapped after it could not grow", p.mem, mappedBytes.Load()-before)
+	}
+	for i := range 3 * first {
+		if got := p.at(uint32(i + 1)).width; got != float64(i+1) {
+			t.Fatalf("index %d holds %v after leaving its region, want %d", i+1, got, i+1)
+		}
+	}
+}
+
+// checkReuse is TestPoolReuse's sequence on p, whose first slice holds
+// first values; val is the field it writes.
+func checkReuse[T any](t *testing.T, p *pool[T], first int, val func(*T) *float64) {
+	t.Helper()
 	n := 4*first + 1 // the first slice grown at least twice
 	var got []uint32
 	for i := range n {
@@ -19,18 +96,18 @@ func TestPoolReuse(t *testing.T) {
 		if j != uint32(i+1) {
 			t.Fatalf("alloc %d: index %d, want %d", i, j, i+1)
 		}
-		p.at(j).width = float64(j)
+		*val(p.at(j)) = float64(j)
 		got = append(got, j)
 		if i == 0 && cap(p.vals) != first {
-			t.Fatalf("first slice of %d rings, want %d (%d bytes)", cap(p.vals), first, poolFirstBytes)
+			t.Fatalf("first slice of %d values, want %d", cap(p.vals), first)
 		}
 	}
 	if cap(p.vals) <= n || p.live() != n {
 		t.Fatalf("capacity %d and %d live after %d allocs", cap(p.vals), p.live(), n)
 	}
 	for _, j := range got {
-		if p.at(j).width != float64(j) {
-			t.Fatalf("index %d holds %v after growing", j, p.at(j).width)
+		if *val(p.at(j)) != float64(j) {
+			t.Fatalf("index %d holds %v after growing", j, *val(p.at(j)))
 		}
 	}
 	p.release(0) // none: no effect
@@ -41,8 +118,8 @@ func TestPoolReuse(t *testing.T) {
 	}
 	for _, want := range []uint32{got[2*first], got[3], uint32(n + 1)} {
 		j := p.alloc()
-		if j != want || p.at(j).width != 0 {
-			t.Fatalf("alloc after release: index %d holding %v, want %d zeroed", j, p.at(j).width, want)
+		if j != want || *val(p.at(j)) != 0 {
+			t.Fatalf("alloc after release: index %d holding %v, want %d zeroed", j, *val(p.at(j)), want)
 		}
 	}
 }
@@ -57,25 +134,6 @@ func TestStoreStateHasNoPointers(t *testing.T) {
 			t.Errorf("%v holds pointers", typ)
 		}
 	}
-}
-
-func hasPointers(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Array:
-		return t.Len() > 0 && hasPointers(t.Elem())
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if hasPointers(t.Field(i).Type) {
-				return true
-			}
-		}
-		return false
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
-		return false
-	}
-	return true
 }
 
 // checkPools fails t unless every shard's pools hold exactly what its
@@ -156,4 +214,116 @@ func TestFreedCellIsEmpty(t *testing.T) {
 	if c.n != 0 || c.observe(&cm, spec{agg: aggCount, over: 10}, 5, 1, false) != 0 {
 		t.Errorf("a reused cell reads %v events", c.n)
 	}
+}
+
+// TestStoreOutsideHeap: a store's cells, rings and sketches are not in
+// the Go heap, so the collector's goal (and the garbage that piles up
+// under it) does not grow with the store; and a store no longer
+// referenced gives its regions back to the system.
+func TestStoreOutsideHeap(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("regions are Linux's") // elsewhere the pools are in the heap
+	}
+	heap0 := heapBytes()
+	m := testStore(Config{}, "count", "count_distinct")
+	obs := make([]vm.WindowObs, 2)
+	out := make([]float64, 2)
+	for i := range 20_000 {
+		k := vm.WindowKey{Str: "user" + strconv.Itoa(i)}
+		for j := range 12 { // a ring for the count, a sketch for count_distinct
+			obs[0] = vm.WindowObs{Key: k, T: float64(i) + float64(j)/100, V: 1, Add: true}
+			obs[1] = vm.WindowObs{Key: k, T: float64(i) + float64(j)/100, S: strconv.Itoa(j), Add: true}
+			if err := m.Observe(obs, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st := m.st.Stats()
+	heap, mapped := heapBytes()-heap0, storeMapped(m.st)
+	t.Logf("%d keys, estimate %d MB; heap grew %d MB, regions %d MB", st.Keys, st.Bytes>>20, heap>>20, mapped>>20)
+	if st.Keys != 40_000 || heap > int64(st.Bytes)/4 || mapped < int64(st.Bytes)/2 {
+		t.Fatalf("%d keys estimated at %d bytes: the heap grew by %d bytes and %d are mapped", st.Keys, st.Bytes, heap, mapped)
+	}
+	// Other tests' stores are unmapped as collections find them: wait for
+	// the count to settle, then for it to lose this store's regions.
+	settled := settledMapped()
+	runtime.KeepAlive(m)
+	m = nil
+	for deadline := time.Now().Add(5 * time.Second); mappedBytes.Load() > settled-mapped; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the store's %d mapped bytes still mapped 5s after it went", mappedBytes.Load()-(settled-mapped), mapped)
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// storeMapped is the size of s's regions.
+func storeMapped(s *Store) int64 {
+	n := int64(0)
+	for i := range s.shards {
+		cm := &s.shards[i].cells
+		for _, r := range []*region{cm.cells.mem, cm.rings.mem, cm.sketches.mem} {
+			if r != nil {
+				n += int64(r.size)
+			}
+		}
+	}
+	return n
+}
+
+// settledMapped collects until mappedBytes is the same three times in a
+// row, and returns it.
+func settledMapped() int64 {
+	last, same := int64(-1), 0
+	for same < 3 {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+		if v := mappedBytes.Load(); v == last {
+			same++
+		} else {
+			last, same = v, 0
+		}
+	}
+	return last
+}
+
+// heapBytes is the heap's live objects after a collection.
+func heapBytes() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// TestRegionLimit: no more than maxRegions regions are mapped at once;
+// the one past them is refused (its pool then uses the heap), and
+// releasing one makes room again.
+func TestRegionLimit(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("regions are Linux's")
+	}
+	settledMapped()
+	var held []*region
+	defer func() {
+		for _, r := range held {
+			r.release()
+		}
+	}()
+	for liveRegions.Load() < maxRegions {
+		r, err := newRegion(regionFirstBytes)
+		if err != nil {
+			t.Fatalf("region %d of %d refused: %v", liveRegions.Load()+1, maxRegions, err)
+		}
+		held = append(held, r)
+	}
+	if r, err := newRegion(regionFirstBytes); err != errTooManyRegions {
+		t.Fatalf("region past the bound: %v, %v; want %v", r, err, errTooManyRegions)
+	}
+	held[0].release()
+	r, err := newRegion(regionFirstBytes)
+	if err != nil {
+		t.Fatalf("region after one was released: %v", err)
+	}
+	held[0] = r
 }

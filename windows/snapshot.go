@@ -140,6 +140,7 @@ func (s *Store) RestoreSnapshot(r io.Reader) (SnapshotInfo, error) {
 	// Cells are staged in a cellMap of their own (in no chain), and
 	// copied into the store only once the whole snapshot checks out.
 	var st cellMap
+	defer st.drop() // its pools' regions, now rather than at a collection
 	staged := map[ckey]uint32{}
 	for d.err == nil {
 		if d.n(1)[0] == 0 {
