@@ -191,6 +191,32 @@ func (s *scan) num() ([]byte, bool) {
 	return b[start:i], true
 }
 
+// smallInt is the value of JSON number v when it is an integer of at
+// most 15 digits (most numbers in requests: amounts, counts, scores),
+// which float64 holds exactly, so it equals strconv.ParseFloat's; other
+// numbers give ok false and take ParseFloat's path.
+func smallInt(v []byte) (x float64, ok bool) {
+	neg := len(v) > 0 && v[0] == '-'
+	d := v
+	if neg {
+		d = v[1:]
+	}
+	if len(d) == 0 || len(d) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		return -float64(n), true // -0 for "-0", as ParseFloat gives
+	}
+	return float64(n), true
+}
+
 // digits returns the index after the run of decimal digits at b[i:]
 // (i itself when there is none): a fraction and an exponent each need at
 // least one.
@@ -366,6 +392,9 @@ func (d *Decoder) value(s *scan, req *vm.Request, i int) bool {
 		v, ok := s.num()
 		if !ok || in.Type == vm.TString || in.Type == vm.TBool {
 			return false
+		}
+		if x, ok := smallInt(v); ok {
+			return p.SetNumber(req, i, x) == nil
 		}
 		return p.SetText(req, i, tmp(v)) == nil
 	}

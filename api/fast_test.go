@@ -3,8 +3,10 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -305,6 +307,34 @@ func TestFastDecodeAnyFeatureOrder(t *testing.T) {
 			first = req
 		} else if !reflect.DeepEqual(req, first) {
 			t.Errorf("order %v decodes to %+v, declaration order to %+v", order, req, first)
+		}
+	}
+}
+
+// TestSmallIntMatchesParseFloat: the integer fast path gives exactly
+// ParseFloat's value (sign of zero included) for every integer it takes,
+// and leaves fractions, exponents and integers of more than 15 digits
+// to ParseFloat.
+func TestSmallIntMatchesParseFloat(t *testing.T) {
+	cases := []string{"0", "-0", "7", "-7", "007", "42", "999999999999999", "-999999999999999",
+		"123456789012345", "1000000000000000", "9007199254740993", "1.5", "1e3", "-", "", "12a"}
+	for n := int64(1); n < 1e15; n = n*7 + 3 {
+		cases = append(cases, strconv.FormatInt(n, 10), strconv.FormatInt(-n, 10))
+	}
+	for _, c := range cases {
+		x, ok := smallInt([]byte(c))
+		digits := strings.TrimPrefix(c, "-")
+		wantOK := len(digits) > 0 && len(digits) <= 15 && strings.Trim(digits, "0123456789") == ""
+		if ok != wantOK {
+			t.Errorf("smallInt(%q): ok %v, want %v", c, ok, wantOK)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		want, err := strconv.ParseFloat(c, 64)
+		if err != nil || math.Float64bits(x) != math.Float64bits(want) {
+			t.Errorf("smallInt(%q) = %v (%x), ParseFloat gives %v (%x), %v", c, x, math.Float64bits(x), want, math.Float64bits(want), err)
 		}
 	}
 }
