@@ -179,9 +179,10 @@ type treeNode struct {
 // P(class 1) = logistic(score), P(class 0) = logistic(-score).
 type treeEnsemble struct {
 	nodes    []treeNode
-	modes    []uint8 // per node
-	roots    []int32 // in summation order
-	allLEQ   bool    // every branch is BRANCH_LEQ (sklearn's): the fast walk
+	modes    []uint8    // per node
+	roots    []int32    // in summation order
+	allLEQ   bool       // every branch is BRANCH_LEQ (sklearn's): the fast walk
+	full     *fullTrees // the same trees padded to one depth (nil: too deep)
 	base     float32
 	negate   bool // the output column is class 0: logistic(-score)
 	features int
@@ -347,12 +348,18 @@ func (te *treeEnsemble) layout(get func(string) *onnxAttr, weights map[[2]int64]
 	if len(weights) != leaves {
 		return fmt.Errorf("weights for nodes that are not leaves of the trees")
 	}
+	if te.allLEQ {
+		te.full = te.padded()
+	}
 	return nil
 }
 
 // score sums the trees' leaf weights for one row, in float32 and in tree
 // order, then adds the base value, as onnxruntime does.
 func (te *treeEnsemble) score(x []float32) float32 {
+	if te.full != nil {
+		return te.full.score(x) + te.base
+	}
 	if te.allLEQ {
 		return te.scoreLEQ(x)
 	}
