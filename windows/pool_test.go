@@ -327,3 +327,56 @@ func TestRegionLimit(t *testing.T) {
 	}
 	held[0] = r
 }
+
+// TestHasPointers: which types a pool may keep outside the heap.
+func TestHasPointers(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		want bool
+	}{
+		{int64(0), false}, {float32(0), false}, {[3]byte{}, false}, {[0]*int{}, false},
+		{[2]*int{}, true}, {"", true}, {[]int(nil), true}, {map[int]int(nil), true},
+		{struct{ a [2]string }{}, true}, {struct {
+			a [4]uint32
+			b float64
+		}{}, false},
+		{cell{}, false}, {ring{}, false}, {sketch{}, false},
+	} {
+		if got := hasPointers(reflect.TypeOf(c.v)); got != c.want {
+			t.Errorf("hasPointers(%T) = %v, want %v", c.v, got, c.want)
+		}
+	}
+}
+
+// TestRegionAccounting: mappedBytes and liveRegions follow a region
+// through its mapping, growth and release, and a mapping the system
+// refuses leaves both as they were.
+func TestRegionAccounting(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("regions are Linux's")
+	}
+	settledMapped()
+	bytes0, live0 := mappedBytes.Load(), liveRegions.Load()
+	if r, err := newRegion(1 << 62); err == nil || r != nil {
+		t.Fatalf("a 4 EiB region: %v, %v", r, err)
+	}
+	check := func(what string, bytes, live int64) {
+		t.Helper()
+		if b, l := mappedBytes.Load()-bytes0, liveRegions.Load()-live0; b != bytes || l != live {
+			t.Fatalf("%s: %d bytes in %d regions, want %d in %d", what, b, l, bytes, live)
+		}
+	}
+	check("after a refused mapping", 0, 0)
+	r, err := newRegion(regionFirstBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("mapped", regionFirstBytes, 1)
+	if err := r.grow(4 * regionFirstBytes); err != nil {
+		t.Fatal(err)
+	}
+	check("grown", 4*regionFirstBytes, 1)
+	r.release()
+	r.release() // a second release does nothing
+	check("released", 0, 0)
+}
