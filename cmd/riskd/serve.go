@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -259,7 +260,9 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// tuneRuntime applies the runtime section unless GOGC / GOMEMLIMIT are set.
+// tuneRuntime applies the runtime section unless GOGC / GOMEMLIMIT /
+// GOMAXPROCS are set. It runs before the models load, whose sessions
+// default to GOMAXPROCS.
 func tuneRuntime(rt config.Runtime, log *slog.Logger) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(rt.GCPercent)
@@ -267,5 +270,10 @@ func tuneRuntime(rt config.Runtime, log *slog.Logger) {
 	if rt.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(int64(rt.MemoryLimit))
 	}
-	log.Debug("go runtime", "gogc", os.Getenv("GOGC"), "gc_percent", rt.GCPercent, "memory_limit", int64(rt.MemoryLimit))
+	goDefault := runtime.GOMAXPROCS(0)
+	if n := rt.Procs(goDefault, runtime.NumCPU()); os.Getenv("GOMAXPROCS") == "" && n != goDefault {
+		runtime.GOMAXPROCS(n)
+	}
+	log.Info("go runtime", "gomaxprocs", runtime.GOMAXPROCS(0), "cpus", runtime.NumCPU(), "go_default_gomaxprocs", goDefault,
+		"gogc", os.Getenv("GOGC"), "gc_percent", rt.GCPercent, "memory_limit", int64(rt.MemoryLimit))
 }

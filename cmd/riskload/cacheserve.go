@@ -113,7 +113,11 @@ func cacheCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	echo := exec.Command(self, "echo", "--addr", "127.0.0.1:0", "--mode", "raw")
+	procs, err := riskdProcs(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	echo := echoCommand(self, "raw", procs)
 	echoAddr, err := startChild(echo, false, stderr)
 	if err != nil {
 		return fail(fmt.Errorf("echo server: %w", err))

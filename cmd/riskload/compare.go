@@ -46,6 +46,7 @@ type compareFlags struct {
 	auditInterval                                     time.Duration
 	withRedis                                         bool
 	rounds                                            int
+	echoProcs                                         int // the echo's GOMAXPROCS (0: inherited)
 }
 
 // plan is one policy compare serves, under its scenario name ("policy"
@@ -67,6 +68,7 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.auditSync, "audit", "", "also drive a riskd recording every decision in an audit log with this sync `policy` (always, batch, none) and print its throughput relative to riskd without it")
 	fs.DurationVar(&c.auditInterval, "audit-batch-interval", 0, "riskd --audit-batch-interval for the audited run: shortest `time` between two syncs under the batch policy (0: riskd's default)")
 	fs.BoolVar(&c.withRedis, "with-redis", false, "also drive riskd with its windows in Redis (starts redis-server on loopback) and compare it with the embedded store")
+	fs.IntVar(&c.echoProcs, "echo-gomaxprocs", -1, "GOMAXPROCS of the echo server (-1: the same as riskd's runtime.gomaxprocs, from --riskd-config or riskd's default; 0: inherited from this environment)")
 	fs.IntVar(&c.rounds, "rounds", 1, "measure the two servers of each comparison this many `times`, alternating which goes first, and judge the median of the per-round ratios (1: once each)")
 	if fs.Parse(args) != nil {
 		return 2
@@ -84,6 +86,11 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	plans, err := comparePlans(c, f)
 	if err != nil {
 		return bad(err)
+	}
+	if c.echoProcs < 0 {
+		if c.echoProcs, err = riskdProcs(c.riskdConfig); err != nil {
+			return bad(err)
+		}
 	}
 	if f.procs > 0 {
 		runtime.GOMAXPROCS(f.procs)
@@ -136,7 +143,7 @@ func compareAll(c compareFlags, f loadFlags, plans []plan, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	echo := exec.Command(self, "echo", "--addr", "127.0.0.1:0", "--mode", c.echoMode)
+	echo := echoCommand(self, c.echoMode, c.echoProcs)
 	echoAddr, err := startChild(echo, false, stderr)
 	if err != nil {
 		return fmt.Errorf("echo server: %w", err)
@@ -189,6 +196,9 @@ func printCompareHeader(w io.Writer, c compareFlags, f loadFlags) {
 	fmt.Fprintf(w, "riskload compare: %d connections, closed loop on loopback, %d request bodies per run; %s\n", f.conns, f.bodies, how)
 	fmt.Fprintf(w, "machine: %d CPUs (generator GOMAXPROCS %d), %s/%s, load average %s before; warm-up %s, measured %s per target\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, loadAvg(), f.warmup, f.duration)
+	if c.echoProcs > 0 {
+		fmt.Fprintf(w, "servers: the echo runs with GOMAXPROCS %d, the value riskd's runtime.gomaxprocs gives here (--echo-gomaxprocs to change it)\n", c.echoProcs)
+	}
 	if c.rounds > 1 {
 		fmt.Fprintf(w, "rounds: warm-up %s before each server's first measurement, %s before its later ones; verdicts on the median of the per-round ratios\n",
 			f.warmup, warmupFor(1, f.warmup))
@@ -203,7 +213,7 @@ func runScenario(w, stderr io.Writer, c compareFlags, f loadFlags, run scenarioR
 	rd := &process{bodies: run.bodies, f: f, start: func() (*exec.Cmd, target, error) {
 		cmd, t, err := startRiskd(c.riskd, "riskd", c.serveArgs(run.policy), nil, stderr)
 		if err == nil {
-			note = readyNote("http://" + t.host + "/readyz")
+			note = readyNote("http://"+t.host+"/readyz") + "; " + procsNote(t.host, c.echoProcs)
 		}
 		return cmd, t, err
 	}}

@@ -244,6 +244,41 @@ type Runtime struct {
 	GCPercent int `yaml:"gc_percent"`
 	// MemoryLimit is a soft limit on the Go heap (GOMEMLIMIT); 0: none.
 	MemoryLimit ByteSize `yaml:"memory_limit"`
+	// GOMAXPROCS is how many goroutines run Go code at once; 0 (the
+	// default) is ProcsPerCPU per CPU where the process may use all of
+	// the machine's CPUs, and Go's own default under a CPU quota (see
+	// Procs). The GOMAXPROCS environment variable wins.
+	GOMAXPROCS int `yaml:"gomaxprocs"`
+}
+
+// ProcsPerCPU is the automatic GOMAXPROCS per CPU. A server sharing its
+// cores with other processes (here the load generator) loses the
+// goroutines queued on a thread the kernel preempts until that thread
+// runs again; with two Ps per core the other threads serve them.
+// Measured under make load's single-model Zipf scenario on 2 cores
+// against Go's default of 2 (docs/OPERATIONS.md §15, "Two threads per
+// core"): GOMAXPROCS 3, 4 and 8 gave 1.13, 1.12 and 1.14 times the
+// throughput, p99 0.99, 0.72 and 0.56 times; 8 took 5% more CPU per
+// decision than 4.
+const ProcsPerCPU = 2
+
+// Procs returns the GOMAXPROCS riskd runs with, given Go's default for
+// the process (runtime.GOMAXPROCS(0) before any change, with no
+// GOMAXPROCS in the environment) and the CPUs it may run on
+// (runtime.NumCPU). A positive r.GOMAXPROCS is taken as it is. Under a
+// CPU quota below those CPUs (Go's default is then the quota, rounded
+// up) the answer is Go's default: more threads than the quota would
+// spend it early in each period and be throttled for the rest. Without
+// one, more threads cannot use more than the CPUs, so the answer is
+// ProcsPerCPU times them.
+func (r Runtime) Procs(goDefault, numCPU int) int {
+	switch {
+	case r.GOMAXPROCS > 0:
+		return r.GOMAXPROCS
+	case goDefault < numCPU:
+		return goDefault
+	}
+	return ProcsPerCPU * numCPU
 }
 
 // UI configures the playground page at /ui (package playground).
@@ -357,7 +392,7 @@ func knownKeys(typ string) []string {
 		"Config":      {"server", "log", "limits", "policies", "rollout", "models", "reload", "state", "runtime", "ui", "audit", "tracing", "kafka", "lookups"},
 		"GMTLS":       {"addr", "sign_cert", "sign_key", "enc_cert", "enc_key"},
 		"Audit":       {"dir", "sync", "batch_interval", "batch_records", "segment_size", "retain_age", "retain_size", "checkpoint_interval", "signing_key", "sign_decisions", "encryption_keys", "record_features", "mask_features", "client_keys"},
-		"Runtime":     {"gc_percent", "memory_limit"},
+		"Runtime":     {"gc_percent", "memory_limit", "gomaxprocs"},
 		"Server":      {"addr", "tls", "admin_token", "admin_token_file", "default_policy", "debug_addr", "gm_tls"},
 		"TLS":         {"cert", "key"},
 		"Log":         {"level", "format"},
@@ -484,6 +519,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Runtime.GCPercent == -1 && c.Runtime.MemoryLimit == 0 {
 		bad("runtime.gc_percent: -1 needs runtime.memory_limit")
+	}
+	if c.Runtime.GOMAXPROCS < 0 {
+		bad("runtime.gomaxprocs: must not be negative (0: automatic)")
 	}
 	if c.Models.IntraOpThreads < 0 || c.Models.InterOpThreads < 0 || c.Models.Sessions < 0 {
 		bad("models: intra_op_threads, inter_op_threads and sessions must not be negative")

@@ -73,6 +73,35 @@ func TestDefaultsFromEmptyFile(t *testing.T) {
 	}
 }
 
+// TestRuntimeProcs pins how runtime.gomaxprocs resolves: a set value as
+// it is; automatic, two per CPU unless a CPU quota has lowered Go's
+// default below the CPUs, where Go's default stands.
+func TestRuntimeProcs(t *testing.T) {
+	for _, c := range []struct {
+		set, goDefault, cpus, want int
+	}{
+		{0, 2, 2, 4}, // no quota: two per CPU
+		{0, 1, 1, 2}, // one CPU
+		{0, 16, 16, 32},
+		{0, 2, 8, 2}, // a quota of 1.5 or 2 CPUs on 8: Go's default
+		{0, 7, 8, 7}, // a quota of 7 on 8
+		{3, 2, 2, 3}, // set: as it is
+		{1, 2, 8, 1}, // set under a quota
+		{64, 2, 2, 64},
+	} {
+		if got := (Runtime{GOMAXPROCS: c.set}).Procs(c.goDefault, c.cpus); got != c.want {
+			t.Errorf("gomaxprocs %d, Go's default %d, %d CPUs: got %d, want %d", c.set, c.goDefault, c.cpus, got, c.want)
+		}
+	}
+	c, err := Parse("riskd.yaml", []byte("runtime:\n  gomaxprocs: 6\n"))
+	if err != nil || c.Runtime.GOMAXPROCS != 6 {
+		t.Fatalf("runtime.gomaxprocs: 6 parsed as %+v, %v", c, err)
+	}
+	if d := Default().Runtime.GOMAXPROCS; d != 0 {
+		t.Errorf("default runtime.gomaxprocs %d, want 0 (automatic)", d)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	for _, c := range []struct{ src, want string }{
 		{"limits:\n  max_body: 10\n", `line 2: unknown key "max_body" in limits (known keys: max_body_bytes`},
@@ -91,6 +120,7 @@ func TestErrors(t *testing.T) {
 		{"rollout:\n  p:\n    challengers: []\n", "champion: must name"},
 		{"policies: 3\n", "riskd.yaml"},
 		{"models:\n  engine: native\n", `models.engine: "native" is not auto or onnxruntime`},
+		{"runtime:\n  gomaxprocs: -1\n", "runtime.gomaxprocs: must not be negative"},
 	} {
 		_, err := Parse("riskd.yaml", []byte(c.src))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
