@@ -46,7 +46,8 @@ type compareFlags struct {
 	auditInterval                                     time.Duration
 	withRedis                                         bool
 	rounds                                            int
-	echoProcs                                         int // the echo's GOMAXPROCS (0: inherited)
+	echoProcs                                         int  // the echo's GOMAXPROCS (0: inherited)
+	echoProcsAsRiskd                                  bool // echoProcs is riskd's, not --echo-gomaxprocs
 }
 
 // plan is one policy compare serves, under its scenario name ("policy"
@@ -91,6 +92,7 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 		if c.echoProcs, err = riskdProcs(c.riskdConfig); err != nil {
 			return bad(err)
 		}
+		c.echoProcsAsRiskd = true
 	}
 	if f.procs > 0 {
 		runtime.GOMAXPROCS(f.procs)
@@ -196,8 +198,11 @@ func printCompareHeader(w io.Writer, c compareFlags, f loadFlags) {
 	fmt.Fprintf(w, "riskload compare: %d connections, closed loop on loopback, %d request bodies per run; %s\n", f.conns, f.bodies, how)
 	fmt.Fprintf(w, "machine: %d CPUs (generator GOMAXPROCS %d), %s/%s, load average %s before; warm-up %s, measured %s per target\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, loadAvg(), f.warmup, f.duration)
-	if c.echoProcs > 0 {
+	switch {
+	case c.echoProcs > 0 && c.echoProcsAsRiskd:
 		fmt.Fprintf(w, "servers: the echo runs with GOMAXPROCS %d, the value riskd's runtime.gomaxprocs gives here (--echo-gomaxprocs to change it)\n", c.echoProcs)
+	case c.echoProcs > 0:
+		fmt.Fprintf(w, "servers: the echo runs with GOMAXPROCS %d (--echo-gomaxprocs)\n", c.echoProcs)
 	}
 	if c.rounds > 1 {
 		fmt.Fprintf(w, "rounds: warm-up %s before each server's first measurement, %s before its later ones; verdicts on the median of the per-round ratios\n",
