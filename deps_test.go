@@ -76,7 +76,9 @@ var allowed = map[string][]string{
 	// Commands.
 	"cmd/riskc":    {"backtest", "compiler", "dataset", "internal/cli", "lang", "lsp", "models", "policytest", "replay", "report", "rules", "vm", "windows"},
 	"cmd/riskd":    {"api", "audit", "internal/cli", "internal/gm", "models", "playground", "server", "server/config", "stream", "telemetry", "vm"},
-	"cmd/riskload": {"api", "compiler", "internal/redistest", "lookup", "vm"},
+	// riskload reads riskd's config (server/config, which imports
+	// nothing of the project) to give the echo riskd's GOMAXPROCS.
+	"cmd/riskload": {"api", "compiler", "internal/redistest", "lookup", "server/config", "vm"},
 	"examples/gen": {"internal/planted"},
 	// This package: only deps_test.go.
 	".": {},
