@@ -132,7 +132,7 @@ func cacheCmd(args []string, stdout, stderr io.Writer) int {
 
 	fmt.Fprintf(stdout, "riskload cache: riskd on %s (%s); profile lookup: %d profiles in redis-server, cache bounded at %d entries; device lookup: an HTTP service (%d of %d devices known); users and devices Zipf s=%g; %d request bodies, %d connections, closed loop on loopback\n",
 		prog, f.policy, *keys, *entries, *devices, *devices*10/9, *skew, bodies.len(), f.conns)
-	fmt.Fprintf(stdout, "load average before: %s; warm-up %s, measured %s per target\n\n", loadAvg(), f.warmup, f.duration)
+	fmt.Fprintf(stdout, "load average before: %s; warm-up %s, measured %s per target; %s\n\n", loadAvg(), f.warmup, f.duration, procsNote(rdAddr, procs))
 	et, _ := parseTarget("echo", "http://"+echoAddr+"/echo")
 	rt, _ := parseTarget("riskd+cache", "http://"+rdAddr+"/v1/decide")
 	er, err := driveMeasured(et, echo.Process.Pid, bodies, f)
