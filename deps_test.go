@@ -74,8 +74,8 @@ var allowed = map[string][]string{
 	// nothing of the project, so it never changes what it measures.
 	"internal/mutate": {},
 	// Commands.
-	"cmd/riskc":    {"backtest", "compiler", "dataset", "internal/cli", "lang", "lsp", "models", "policytest", "replay", "report", "rules", "vm", "windows"},
-	"cmd/riskd":    {"api", "audit", "internal/cli", "internal/gm", "models", "playground", "server", "server/config", "stream", "telemetry", "vm"},
+	"cmd/riskc": {"backtest", "compiler", "dataset", "internal/cli", "lang", "lsp", "models", "policytest", "replay", "report", "rules", "vm", "windows"},
+	"cmd/riskd": {"api", "audit", "internal/cli", "internal/gm", "models", "playground", "server", "server/config", "stream", "telemetry", "vm"},
 	// riskload reads riskd's config (server/config, which imports
 	// nothing of the project) to give the echo riskd's GOMAXPROCS.
 	"cmd/riskload": {"api", "compiler", "internal/redistest", "lookup", "server/config", "vm"},
