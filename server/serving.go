@@ -19,10 +19,16 @@ type serving struct {
 	hdrVersion []string
 
 	// Pre-encoded JSON fragments of the response (encode.go).
-	jsonHead   []byte   // ,"policy":"…","version":"…","decision":"
-	jsonRules  [][]byte // {"name":…,"reason":…,"weight":  (score rules)
-	jsonForced [][]byte // whole object (forced rules)
-	jsonModels [][]byte // {"name":…,"value":
+	jsonHead  []byte   // ,"policy":"…","version":"…","decision":"
+	jsonRules [][]byte // {"name":…,"reason":…,"weight":  (score rules)
+	// ruleWeights are the score rules' weights as the program loads them
+	// (the literal, or its parameter's value), whose encodings
+	// (jsonWeights: the number and the closing brace) a fired rule
+	// carrying that exact weight takes instead of formatting it again.
+	ruleWeights []float64
+	jsonWeights [][]byte
+	jsonForced  [][]byte // whole object (forced rules)
+	jsonModels  [][]byte // {"name":…,"value":
 }
 
 // init builds the caches of v.
