@@ -191,31 +191,50 @@ func (s *scan) num() ([]byte, bool) {
 	return b[start:i], true
 }
 
-// smallInt is the value of JSON number v when it is an integer of at
-// most 15 digits (most numbers in requests: amounts, counts, scores),
-// which float64 holds exactly, so it equals strconv.ParseFloat's; other
-// numbers give ok false and take ParseFloat's path.
-func smallInt(v []byte) (x float64, ok bool) {
+// smallNumber is the value of JSON number v when it is written with at
+// most 15 digits in all and no exponent (most numbers in requests:
+// amounts, counts, scores, rates with a few decimals). The digits make an
+// integer m < 10^15, exact in a float64, and a fraction of k digits is
+// m / 10^k, where 10^k (k <= 15) is exact too: one IEEE division of two
+// exact values is correctly rounded, so the result is the float64 nearest
+// the decimal, which is what strconv.ParseFloat returns (and the first
+// case it tries itself). Other numbers give ok false and take
+// ParseFloat's path.
+func smallNumber(v []byte) (x float64, ok bool) {
 	neg := len(v) > 0 && v[0] == '-'
 	d := v
 	if neg {
 		d = v[1:]
 	}
-	if len(d) == 0 || len(d) > 15 {
-		return 0, false
-	}
 	var n int64
-	for _, c := range d {
-		if c < '0' || c > '9' {
+	digits, point := 0, -1
+	for i, c := range d {
+		switch {
+		case c >= '0' && c <= '9':
+			n = n*10 + int64(c-'0')
+			digits++
+		case c == '.' && point < 0 && i > 0 && i < len(d)-1:
+			point = i
+		default:
 			return 0, false
 		}
-		n = n*10 + int64(c-'0')
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	x = float64(n)
+	if point >= 0 {
+		x /= pow10[len(d)-1-point]
 	}
 	if neg {
-		return -float64(n), true // -0 for "-0", as ParseFloat gives
+		return -x, true // -0 for "-0", as ParseFloat gives
 	}
-	return float64(n), true
+	return x, true
 }
+
+// pow10 holds the powers of ten that smallNumber divides by, each exact
+// in a float64.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
 // digits returns the index after the run of decimal digits at b[i:]
 // (i itself when there is none): a fraction and an exponent each need at
@@ -393,7 +412,7 @@ func (d *Decoder) value(s *scan, req *vm.Request, i int) bool {
 		if !ok || in.Type == vm.TString || in.Type == vm.TBool {
 			return false
 		}
-		if x, ok := smallInt(v); ok {
+		if x, ok := smallNumber(v); ok {
 			return p.SetNumber(req, i, x) == nil
 		}
 		return p.SetText(req, i, tmp(v)) == nil

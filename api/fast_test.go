@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -315,18 +316,35 @@ func TestFastDecodeAnyFeatureOrder(t *testing.T) {
 // ParseFloat's value (sign of zero included) for every integer it takes,
 // and leaves fractions, exponents and integers of more than 15 digits
 // to ParseFloat.
-func TestSmallIntMatchesParseFloat(t *testing.T) {
+// TestSmallNumberMatchesParseFloat: the numbers smallNumber takes (at most
+// 15 digits, an optional fraction, no exponent) get ParseFloat's value bit
+// for bit, every other form is left to ParseFloat.
+func TestSmallNumberMatchesParseFloat(t *testing.T) {
 	cases := []string{"0", "-0", "7", "-7", "007", "42", "999999999999999", "-999999999999999",
-		"123456789012345", "1000000000000000", "9007199254740993", "1.5", "1e3", "-", "", "12a"}
+		"123456789012345", "1000000000000000", "9007199254740993", "1.5", "1e3", "-", "", "12a",
+		"0.0", "-0.0", "0.1", "-0.6", "1234.56", "0.30000000000000004", "12345678901234.5", "1.23456789012345",
+		"0.000000000000001", "99999999999999.9", "1.", ".5", "-.5", "1..2", "1.2.3", "1.5e2", "1.5E-2", "+1"}
 	for n := int64(1); n < 1e15; n = n*7 + 3 {
 		cases = append(cases, strconv.FormatInt(n, 10), strconv.FormatInt(-n, 10))
 	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		digits := 1 + r.IntN(16)
+		m := strconv.FormatInt(r.Int64N(int64(math.Pow10(digits))), 10)
+		if p := r.IntN(len(m) + 1); p > 0 && p < len(m) {
+			m = m[:p] + "." + m[p:]
+		}
+		if r.IntN(2) == 0 {
+			m = "-" + m
+		}
+		cases = append(cases, m)
+	}
+	form := regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 	for _, c := range cases {
-		x, ok := smallInt([]byte(c))
-		digits := strings.TrimPrefix(c, "-")
-		wantOK := len(digits) > 0 && len(digits) <= 15 && strings.Trim(digits, "0123456789") == ""
+		x, ok := smallNumber([]byte(c))
+		wantOK := form.MatchString(c) && len(strings.NewReplacer("-", "", ".", "").Replace(c)) <= 15
 		if ok != wantOK {
-			t.Errorf("smallInt(%q): ok %v, want %v", c, ok, wantOK)
+			t.Errorf("smallNumber(%q): ok %v, want %v", c, ok, wantOK)
 			continue
 		}
 		if !ok {
@@ -334,7 +352,7 @@ func TestSmallIntMatchesParseFloat(t *testing.T) {
 		}
 		want, err := strconv.ParseFloat(c, 64)
 		if err != nil || math.Float64bits(x) != math.Float64bits(want) {
-			t.Errorf("smallInt(%q) = %v (%x), ParseFloat gives %v (%x), %v", c, x, math.Float64bits(x), want, math.Float64bits(want), err)
+			t.Errorf("smallNumber(%q) = %v (%x), ParseFloat gives %v (%x), %v", c, x, math.Float64bits(x), want, math.Float64bits(want), err)
 		}
 	}
 }
