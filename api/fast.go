@@ -207,13 +207,16 @@ func smallNumber(v []byte) (x float64, ok bool) {
 		d = v[1:]
 	}
 	var n int64
-	digits, point := 0, -1
+	// point is the index of the decimal point, or of the last digit when
+	// there is none: either way len(d)-1-point digits follow it, and an
+	// integer is divided by 10^0, which changes nothing.
+	digits, point := 0, len(d)-1
 	for i, c := range d {
 		switch {
 		case c >= '0' && c <= '9':
 			n = n*10 + int64(c-'0')
 			digits++
-		case c == '.' && point < 0 && i > 0 && i < len(d)-1:
+		case c == '.' && point == len(d)-1 && i > 0 && i < len(d)-1:
 			point = i
 		default:
 			return 0, false
@@ -222,10 +225,7 @@ func smallNumber(v []byte) (x float64, ok bool) {
 	if digits == 0 || digits > 15 {
 		return 0, false
 	}
-	x = float64(n)
-	if point >= 0 {
-		x /= pow10[len(d)-1-point]
-	}
+	x = float64(n) / pow10[len(d)-1-point]
 	if neg {
 		return -x, true // -0 for "-0", as ParseFloat gives
 	}
