@@ -356,3 +356,33 @@ func TestSmallNumberMatchesParseFloat(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNumber times one decimal amount read by smallNumber against the
+// path it replaced (vm.Program.SetText: TrimSpace, ParseFloat, a check for
+// hex and underscores), for docs/OPERATIONS.md §15.
+func BenchmarkNumber(b *testing.B) {
+	prog := compileString(b, fastPolicy)
+	req := prog.NewRequest()
+	in := -1
+	for i, x := range prog.Inputs {
+		if x.Name == "amount" {
+			in = i
+		}
+	}
+	v := []byte("734.56")
+	b.Run("smallNumber", func(b *testing.B) {
+		for b.Loop() {
+			x, _ := smallNumber(v)
+			if err := prog.SetNumber(req, in, x); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("SetText", func(b *testing.B) {
+		for b.Loop() {
+			if err := prog.SetText(req, in, string(v)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
