@@ -5,8 +5,8 @@ import "unsafe"
 // fullTrees is a BRANCH_LEQ ensemble with every tree padded to one depth,
 // each a complete binary tree in breadth-first order: node p's children
 // are 2p+1 (x <= t) and 2p+2, and a row's walk is depth steps whose next
-// node is arithmetic on the comparison, which the compiler turns into a
-// conditional move instead of a jump.
+// node is arithmetic on the comparison's result read as a byte (see
+// step), with no jump to mispredict.
 //
 // Why: the branching walk (scoreLEQ) mispredicts about every other
 // comparison when each row is new, as a server's are: loan_gbt's 240
@@ -82,7 +82,7 @@ func (f *fullTrees) fill(te *treeEnsemble, t int, i int32, p, d int) {
 
 // score sums the trees' leaf weights for row x, in tree order. It walks
 // four trees at a time: each step of a walk waits on the last (the load,
-// the comparison, the move), and four independent walks keep the core
+// the comparison, the index), and four independent walks keep the core
 // busy meanwhile.
 func (f *fullTrees) score(x []float32) float32 {
 	inner := 1<<f.depth - 1

@@ -22,11 +22,9 @@ func (c *serving) encodeFragments(v *Version) {
 	c.jsonHead = b
 	c.ruleWeights = make([]float64, len(v.Prog.Rules))
 	c.jsonWeights = make([][]byte, len(v.Prog.Rules))
+	params := v.Prog.ParamValues()
 	for i, r := range v.Prog.Rules {
-		w := r.Weight
-		if r.WeightParam >= 0 && int(r.WeightParam) < len(v.Prog.Params) {
-			w = v.Prog.Params[r.WeightParam].Value
-		}
+		w := r.WeightUnder(params)
 		c.ruleWeights[i] = w
 		c.jsonWeights[i] = append(appendFloat(nil, w), '}')
 		b := append([]byte(nil), `{"name":`...)

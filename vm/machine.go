@@ -266,10 +266,7 @@ func b2f(b bool) float64 {
 func (m *Machine) fire(r int) {
 	rule := &m.prog.Rules[r]
 	m.fired[r] = true
-	w := rule.Weight
-	if rule.WeightParam >= 0 {
-		w = m.params[rule.WeightParam]
-	}
+	w := rule.WeightUnder(m.params)
 	if rule.Forces {
 		w = 0
 	}

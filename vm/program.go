@@ -186,6 +186,16 @@ type Rule struct {
 	Line        int32
 }
 
+// WeightUnder is the rule's score weight under parameter values params
+// (a Machine's, or Program.ParamValues): its parameter's value, or the
+// fixed weight.
+func (r *Rule) WeightUnder(params []float64) float64 {
+	if r.WeightParam >= 0 {
+		return params[r.WeightParam]
+	}
+	return r.Weight
+}
+
 // Cut is one `ACTION when score >= T` line of the decide block.
 type Cut struct {
 	Action    Action
